@@ -1,0 +1,446 @@
+"""Django admin for data managers: every list is scoped to the user's sites; writes go through
+`registry.services`, so the admin validates and records history exactly as the other paths do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import Count, Exists, Max, OuterRef, QuerySet
+from django.forms import BaseInlineFormSet, ModelForm
+from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
+
+from registry import services
+from registry.models import (
+    ClinicalAssessment,
+    ImagingStudy,
+    Infusion,
+    InfusionReaction,
+    LabResult,
+    Membership,
+    Patient,
+    RegimenChange,
+    Relapse,
+    Site,
+    TreatmentCourse,
+)
+from registry.selectors import staff_site_ids
+
+SiteFilter = admin.RelatedOnlyFieldListFilter
+
+
+def _scope(request: HttpRequest, queryset: QuerySet[Any], site_path: str) -> QuerySet[Any]:
+    if request.user.is_superuser:
+        return queryset
+    return queryset.filter(**{f"{site_path}__in": staff_site_ids(request.user)})
+
+
+# Where each related model's site lives, to scope the choices of a foreign key.
+_SITE_PATHS: dict[type, str] = {
+    Site: "pk",
+    Patient: "site",
+    TreatmentCourse: "patient__site",
+    Infusion: "course__patient__site",
+}
+
+
+class ScopedMixin:
+    """Shows and offers only the rows of the user's sites; saves through the services."""
+
+    site_path: str = "patient__site"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return _scope(request, super().get_queryset(request), self.site_path)  # type: ignore[misc]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        related = db_field.related_model
+        if related in _SITE_PATHS:
+            kwargs["queryset"] = _scope(request, related._default_manager.all(), _SITE_PATHS[related])
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+def _save(record: Any, request: HttpRequest) -> None:
+    if isinstance(record, InfusionReaction) and record.reviewed_on and not record.reviewed_by_id:
+        record.reviewed_by = request.user  # whoever records the review is its reviewer
+    services.record_save(record=record, by=request.user)
+
+
+class RecordAdmin(ScopedMixin, SimpleHistoryAdmin):
+    """A clinical record: scoped, saved through `record_save`, never deleted (history keeps all)."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        _save(obj, request)
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
+    ) -> None:
+        for record in formset.save(commit=False):
+            _save(record, request)
+        formset.save_m2m()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RecordInline(ScopedMixin, admin.TabularInline):  # type: ignore[type-arg]
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+# --- Sites and people -----------------------------------------------------------------------------
+
+
+@admin.register(Site)
+class SiteAdmin(ScopedMixin, SimpleHistoryAdmin):
+    site_path = "pk"
+    list_display = ["code", "name", "patient_count"]
+    search_fields = ["code", "name"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Site]:
+        return super().get_queryset(request).annotate(n_patients=Count("patients"))
+
+    @admin.display(description="patients", ordering="n_patients")
+    def patient_count(self, site: Site) -> int:
+        return site.n_patients  # type: ignore[attr-defined]
+
+
+@admin.register(Membership)
+class MembershipAdmin(ScopedMixin, SimpleHistoryAdmin):
+    site_path = "site"
+    list_display = ["user", "site", "role"]
+    list_filter = ["role", ("site", SiteFilter)]
+    search_fields = ["user__username", "user__email", "site__code"]
+    autocomplete_fields = ["user", "site"]
+
+
+class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["site"]
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class RegistryUserAdmin(UserAdmin):  # type: ignore[type-arg]
+    inlines = [MembershipInline]
+
+
+# --- Patients ------------------------------------------------------------------------------------
+
+
+class CourseInline(RecordInline):
+    model = TreatmentCourse
+    fields = ["started_on", "planned_dose_mg_per_kg", "maintenance_interval_weeks", "stopped_on",
+              "stop_reason"]
+    readonly_fields = fields
+    site_path = "patient__site"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a course is started from its own page, with its own validation
+
+
+@admin.register(Patient)
+class PatientAdmin(RecordAdmin):
+    site_path = "site"
+    list_display = [
+        "registry_code",
+        "site",
+        "mrn",
+        "family_name",
+        "given_name",
+        "date_of_birth",
+        "sex",
+        "on_treatment",
+        "research_consent",
+    ]
+    list_display_links = ["registry_code", "mrn"]
+    list_filter = [("site", SiteFilter), "sex"]
+    search_fields = ["registry_code", "mrn", "given_name", "family_name"]
+    readonly_fields = ["registry_code", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["registry_code", "site", "mrn"]}),
+        ("Identity", {"fields": ["given_name", "family_name", "date_of_birth", "sex"]}),
+        ("Diagnosis and consent", {"fields": [
+            "diagnosed_on", "research_consent_given_on", "research_consent_withdrawn_on",
+        ]}),
+        ("Record", {"fields": ["created_at", "updated_at"]}),
+    ]
+    inlines = [CourseInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
+        active = TreatmentCourse.objects.filter(patient=OuterRef("pk"), stopped_on__isnull=True)
+        return super().get_queryset(request).select_related("site").annotate(
+            has_active_course=Exists(active)
+        )
+
+    @admin.display(boolean=True, description="on treatment", ordering="has_active_course")
+    def on_treatment(self, patient: Patient) -> bool:
+        return patient.has_active_course  # type: ignore[attr-defined]
+
+    @admin.display(description="research consent")
+    def research_consent(self, patient: Patient) -> str:
+        if patient.research_consent_withdrawn_on:
+            return "withdrawn"
+        return "given" if patient.research_consent_given_on else "—"
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        if change:
+            services.record_save(record=obj, by=request.user)
+        else:
+            services.patient_save_new(patient=obj, by=request.user)
+
+
+# --- Courses ------------------------------------------------------------------------------------
+
+
+class RegimenChangeInline(RecordInline):
+    model = RegimenChange
+    site_path = "course__patient__site"
+    fields = ["effective_on", "dose_mg_per_kg", "interval_weeks", "reason", "note"]
+
+
+class InfusionInline(RecordInline):
+    model = Infusion
+    site_path = "course__patient__site"
+    fields = [
+        "given_on",
+        "weight_kg",
+        "dose_mg",
+        "mg_per_kg",
+        "week",
+        "dose_number",
+        "duration_minutes",
+        "premedication_antihistamine",
+        "premedication_corticosteroid",
+        "premedication_antipyretic",
+        "lot_number",
+        "intensification_reason",
+    ]
+    readonly_fields = ["mg_per_kg", "week", "dose_number"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Infusion]:
+        return super().get_queryset(request).with_course_position()
+
+    @admin.display(description="mg/kg")
+    def mg_per_kg(self, infusion: Infusion) -> Any:
+        return infusion.mg_per_kg if infusion.pk else "—"
+
+    @admin.display(description="week")
+    def week(self, infusion: Infusion) -> Any:
+        return infusion_week(infusion)
+
+    @admin.display(description="dose no.")
+    def dose_number(self, infusion: Infusion) -> Any:
+        return getattr(infusion, "dose_number", None) or "—"
+
+
+def infusion_week(infusion: Infusion) -> str:
+    day_zero = getattr(infusion, "day_zero", None)
+    if not infusion.pk or day_zero is None:
+        return "—"
+    return f"{Infusion.week_of(infusion.given_on, day_zero)} (day {(infusion.given_on - day_zero).days})"
+
+
+@admin.register(TreatmentCourse)
+class TreatmentCourseAdmin(RecordAdmin):
+    list_display = [
+        "patient",
+        "site",
+        "started_on",
+        "regimen",
+        "infusion_count",
+        "last_infusion_on",
+        "stopped_on",
+        "stop_reason",
+    ]
+    list_filter = [("patient__site", SiteFilter), "stop_reason"]
+    search_fields = [
+        "patient__registry_code",
+        "patient__mrn",
+        "patient__given_name",
+        "patient__family_name",
+    ]
+    date_hierarchy = "started_on"
+    autocomplete_fields = ["patient"]
+    inlines = [RegimenChangeInline, InfusionInline]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TreatmentCourse]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("patient__site")
+            .annotate(n_infusions=Count("infusions"), last_given_on=Max("infusions__given_on"))
+        )
+
+    @admin.display(ordering="patient__site__code")
+    def site(self, course: TreatmentCourse) -> str:
+        return course.patient.site.code
+
+    @admin.display(description="planned regimen")
+    def regimen(self, course: TreatmentCourse) -> str:
+        return f"{course.planned_dose_mg_per_kg} mg/kg q{course.maintenance_interval_weeks}w"
+
+    @admin.display(description="infusions", ordering="n_infusions")
+    def infusion_count(self, course: TreatmentCourse) -> int:
+        return course.n_infusions  # type: ignore[attr-defined]
+
+    @admin.display(description="last infusion", ordering="last_given_on")
+    def last_infusion_on(self, course: TreatmentCourse) -> Any:
+        return course.last_given_on  # type: ignore[attr-defined]
+
+
+@admin.register(RegimenChange)
+class RegimenChangeAdmin(RecordAdmin):
+    site_path = "course__patient__site"
+    list_display = ["course", "effective_on", "dose_mg_per_kg", "interval_weeks", "reason"]
+    list_filter = [("course__patient__site", SiteFilter), "reason"]
+    search_fields = ["course__patient__registry_code", "course__patient__mrn"]
+    autocomplete_fields = ["course"]
+
+
+# --- Infusions and reactions ----------------------------------------------------------------------
+
+
+class ReactionInline(RecordInline):
+    model = InfusionReaction
+    site_path = "infusion__course__patient__site"
+    fields = ["onset", "severity", "symptoms", "management", "infusion_stopped", "outcome",
+              "reviewed_on", "reviewed_by"]
+    readonly_fields = ["reviewed_by"]
+
+
+@admin.register(Infusion)
+class InfusionAdmin(RecordAdmin):
+    site_path = "course__patient__site"
+    list_display = [
+        "patient_code",
+        "given_on",
+        "weight_kg",
+        "dose_mg",
+        "mg_per_kg",
+        "week",
+        "dose_number",
+        "premedicated",
+        "reaction_count",
+    ]
+    list_filter = [
+        ("course__patient__site", SiteFilter),
+        "premedication_antihistamine",
+        "premedication_corticosteroid",
+    ]
+    search_fields = [
+        "course__patient__registry_code",
+        "course__patient__mrn",
+        "course__patient__family_name",
+        "lot_number",
+    ]
+    date_hierarchy = "given_on"
+    autocomplete_fields = ["course"]
+    readonly_fields = ["mg_per_kg", "week", "dose_number", "created_at", "updated_at"]
+    inlines = [ReactionInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Infusion]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("course__patient")
+            .with_course_position()
+            .annotate(n_reactions=Count("reactions"))
+        )
+
+    @admin.display(description="patient", ordering="course__patient__registry_code")
+    def patient_code(self, infusion: Infusion) -> str:
+        return infusion.course.patient.registry_code
+
+    @admin.display(description="mg/kg")
+    def mg_per_kg(self, infusion: Infusion) -> Any:
+        return infusion.mg_per_kg
+
+    @admin.display(description="week")
+    def week(self, infusion: Infusion) -> str:
+        return infusion_week(infusion)
+
+    @admin.display(description="dose no.", ordering="dose_number")
+    def dose_number(self, infusion: Infusion) -> Any:
+        return getattr(infusion, "dose_number", None) or "—"
+
+    @admin.display(boolean=True)
+    def premedicated(self, infusion: Infusion) -> bool:
+        return infusion.premedicated
+
+    @admin.display(description="reactions", ordering="n_reactions")
+    def reaction_count(self, infusion: Infusion) -> int:
+        return infusion.n_reactions  # type: ignore[attr-defined]
+
+
+@admin.register(InfusionReaction)
+class InfusionReactionAdmin(RecordAdmin):
+    site_path = "infusion__course__patient__site"
+    list_display = ["infusion", "patient_code", "onset", "severity", "outcome", "reviewed_on"]
+    list_filter = [("infusion__course__patient__site", SiteFilter), "severity", "onset"]
+    search_fields = ["infusion__course__patient__registry_code", "infusion__course__patient__mrn"]
+    autocomplete_fields = ["infusion"]
+    readonly_fields = ["reviewed_by"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[InfusionReaction]:
+        return super().get_queryset(request).select_related("infusion__course__patient")
+
+    @admin.display(description="patient", ordering="infusion__course__patient__registry_code")
+    def patient_code(self, reaction: InfusionReaction) -> str:
+        return reaction.infusion.course.patient.registry_code
+
+
+# --- Results and assessments ----------------------------------------------------------------------
+
+
+class PatientRecordAdmin(RecordAdmin):
+    """A record hanging off a patient: searchable by the patient's code, MRN and name."""
+
+    search_fields = [
+        "patient__registry_code",
+        "patient__mrn",
+        "patient__given_name",
+        "patient__family_name",
+    ]
+    autocomplete_fields = ["patient"]
+    list_select_related = ["patient"]
+
+
+@admin.register(LabResult)
+class LabResultAdmin(PatientRecordAdmin):
+    list_display = ["patient", "collected_on", "analyte", "value", "unit", "antibodies_positive"]
+    list_filter = [("patient__site", SiteFilter), "analyte"]
+    date_hierarchy = "collected_on"
+    readonly_fields = ["unit"]
+
+
+@admin.register(ImagingStudy)
+class ImagingStudyAdmin(PatientRecordAdmin):
+    list_display = ["patient", "performed_on", "modality", "active_lesions", "new_lesions",
+                    "impression"]
+    list_filter = [("patient__site", SiteFilter), "modality", "impression"]
+    date_hierarchy = "performed_on"
+
+
+@admin.register(ClinicalAssessment)
+class ClinicalAssessmentAdmin(PatientRecordAdmin):
+    list_display = ["patient", "assessed_on", "pain_score", "physician_global", "patient_global",
+                    "chaq", "clinically_active_lesions", "disease_state"]
+    list_filter = [("patient__site", SiteFilter), "disease_state"]
+    date_hierarchy = "assessed_on"
+
+
+@admin.register(Relapse)
+class RelapseAdmin(PatientRecordAdmin):
+    list_display = ["patient", "noted_on", "course", "retreatment_course"]
+    list_filter = [("patient__site", SiteFilter)]
+    autocomplete_fields = ["patient", "course", "retreatment_course"]
+

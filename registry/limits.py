@@ -1,0 +1,26 @@
+"""Data-entry limits: what a value must be to be physically plausible.
+
+These are not guideline parameters (those live in `monitoring.guideline.parameters` and only raise
+alerts); a value outside these limits is a typing error and is refused at entry.
+"""
+
+from decimal import Decimal
+
+WEIGHT_MIN_KG = Decimal("0.5")
+WEIGHT_MAX_KG = Decimal("250")
+
+# Infliximab's labelled maximum; above it an infusion needs a documented intensification reason.
+LABELLED_MAX_DOSE_MG_PER_KG = Decimal("10")
+VIAL_MG = 100
+
+CRP_MAX_MG_L = Decimal("1000")
+ESR_MAX_MM_H = Decimal("200")
+TROUGH_MAX_UG_ML = Decimal("500")
+
+SCORE_MAX = Decimal("10")
+CHAQ_MAX = Decimal("3")
+
+MAX_INTERVAL_WEEKS = 52
+MAX_INDUCTION_WEEK = 52
+# "Delayed" infusion reactions occur 1-14 days after the infusion (Cheifetz 2003).
+DELAYED_REACTION_MAX_DAYS = 14

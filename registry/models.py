@@ -1,0 +1,1092 @@
+"""The clinical record: sites, people's roles, patients and their infliximab courses.
+
+Every model validates in `clean()` with field-specific messages; the rules that a single row can
+check are also database constraints, so a write that skips `clean()` still cannot store them.
+Cross-row rules (dates against the course or the patient, overlapping courses) live in `clean()`;
+on PostgreSQL overlapping courses are also refused by an exclusion constraint (migration 0002).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from registry import limits
+
+ErrorDict = dict[str, list[str]]
+
+
+def _add(errors: ErrorDict, field: str, message: str) -> None:
+    errors.setdefault(field, []).append(message)
+
+
+def _check_not_future(errors: ErrorDict, field: str, value: dt.date | None) -> None:
+    if value is not None and value > timezone.localdate():
+        _add(errors, field, f"{value:%d %b %Y} is in the future; record what has happened.")
+
+
+def _check_not_before_birth(
+    errors: ErrorDict, field: str, value: dt.date | None, patient: Patient | None
+) -> None:
+    if value is not None and patient is not None and value < patient.date_of_birth:
+        _add(
+            errors,
+            field,
+            f"{value:%d %b %Y} is before the patient's date of birth.",
+        )
+
+
+def _raise(errors: ErrorDict) -> None:
+    if errors:
+        raise ValidationError(errors)
+
+
+class TimestampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class ClinicalRecord(TimestampedModel):
+    """A row of the clinical record: its full change history (who, when, what) is kept."""
+
+    history = HistoricalRecords(inherit=True)
+
+    class Meta:
+        abstract = True
+
+
+# --- Sites and people -------------------------------------------------------------------------
+
+
+class Site(TimestampedModel):
+    code = models.SlugField(max_length=20, unique=True, help_text="Short code, e.g. 'LDN'.")
+    name = models.CharField(max_length=200)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class Role(models.TextChoices):
+    CLINICIAN = "clinician", "Clinician"
+    NURSE = "nurse", "Nurse / infusion staff"
+    DATA_MANAGER = "data_manager", "Data manager"
+    RESEARCHER = "researcher", "Researcher"
+
+
+STAFF_ROLES = (Role.CLINICIAN, Role.NURSE, Role.DATA_MANAGER)
+
+
+class Membership(TimestampedModel):
+    """A person's role at one site; every query a person makes is scoped to these sites."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["site__code", "user__username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "site"],
+                name="membership_one_role_per_site",
+                violation_error_message="This person already has a role at this site.",
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=Role.values),
+                name="membership_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} at {self.site.code}"
+
+
+# --- Patients ---------------------------------------------------------------------------------
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Patient(ClinicalRecord):
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
+    registry_code = models.CharField(
+        max_length=20,
+        unique=True,
+        editable=False,
+        help_text="Stable, non-identifying code assigned by the registry, e.g. CRMO-000042.",
+    )
+    mrn = models.CharField(
+        "MRN", max_length=40, help_text="Medical record number at the site (unique per site)."
+    )
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    sex = models.CharField(max_length=10, choices=Sex.choices)
+    diagnosed_on = models.DateField(
+        null=True, blank=True, help_text="Date of the CRMO/CNO diagnosis (ORPHA:324964)."
+    )
+    research_consent_given_on = models.DateField(null=True, blank=True)
+    research_consent_withdrawn_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["registry_code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "mrn"],
+                name="patient_mrn_unique_per_site",
+                violation_error_message="Another patient at this site has this MRN.",
+            ),
+            models.CheckConstraint(
+                condition=Q(sex__in=Sex.values), name="patient_sex_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(diagnosed_on__isnull=True) | Q(diagnosed_on__gte=F("date_of_birth")),
+                name="patient_diagnosed_after_birth",
+                violation_error_message="The diagnosis date is before the date of birth.",
+            ),
+            models.CheckConstraint(
+                condition=Q(research_consent_withdrawn_on__isnull=True)
+                | Q(research_consent_given_on__isnull=False,
+                    research_consent_withdrawn_on__gte=F("research_consent_given_on")),
+                name="patient_consent_withdrawn_after_given",
+                violation_error_message="Consent can only be withdrawn after it was given.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(mrn="") & ~Q(given_name="") & ~Q(family_name=""),
+                name="patient_identity_not_blank",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.registry_code or "(new patient)"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def age_on(self, day: dt.date) -> int:
+        born = self.date_of_birth
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    def has_research_consent_on(self, day: dt.date) -> bool:
+        given, withdrawn = self.research_consent_given_on, self.research_consent_withdrawn_on
+        return given is not None and given <= day and (withdrawn is None or withdrawn > day)
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        for field in ("mrn", "given_name", "family_name"):
+            setattr(self, field, (getattr(self, field) or "").strip())
+        _check_not_future(errors, "date_of_birth", self.date_of_birth)
+        for field in ("diagnosed_on", "research_consent_given_on", "research_consent_withdrawn_on"):
+            value = getattr(self, field)
+            _check_not_future(errors, field, value)
+            if value and self.date_of_birth and value < self.date_of_birth:
+                _add(errors, field, f"{value:%d %b %Y} is before the date of birth.")
+        if self.research_consent_withdrawn_on:
+            if not self.research_consent_given_on:
+                _add(errors, "research_consent_withdrawn_on", "Consent was never recorded as given.")
+            elif self.research_consent_withdrawn_on < self.research_consent_given_on:
+                _add(
+                    errors,
+                    "research_consent_withdrawn_on",
+                    "Withdrawal is before consent was given.",
+                )
+        if self.site_id and self.mrn:
+            duplicate = Patient.objects.filter(site_id=self.site_id, mrn=self.mrn).exclude(
+                pk=self.pk
+            )
+            if duplicate.exists():
+                _add(errors, "mrn", f"Another patient at this site has MRN {self.mrn}.")
+        _raise(errors)
+
+
+# --- Courses and regimen --------------------------------------------------------------------
+
+
+class Drug(models.TextChoices):
+    INFLIXIMAB = "infliximab", "Infliximab"
+
+
+class StopReason(models.TextChoices):
+    REMISSION = "remission", "Remission"
+    ADVERSE_EVENT = "adverse_event", "Adverse event"
+    INEFFICACY = "inefficacy", "Inefficacy"
+    PATIENT_CHOICE = "patient_choice", "Patient or family choice"
+    OTHER = "other", "Other"
+
+
+def _default_induction_weeks() -> list[int]:
+    return [0, 2, 6]
+
+
+def _dose_in_range(field: str) -> Q:
+    return Q(**{f"{field}__gt": 0, f"{field}__lte": limits.LABELLED_MAX_DOSE_MG_PER_KG})
+
+
+def _interval_in_range(field: str) -> Q:
+    return Q(**{f"{field}__gte": 1, f"{field}__lte": limits.MAX_INTERVAL_WEEKS})
+
+
+def _check_dose_and_interval(
+    errors: ErrorDict, dose_field: str, dose: Decimal | None, interval_field: str,
+    interval: int | None,
+) -> None:
+    if dose is not None and not 0 < dose <= limits.LABELLED_MAX_DOSE_MG_PER_KG:
+        _add(
+            errors,
+            dose_field,
+            f"The dose must be above 0 and at most {limits.LABELLED_MAX_DOSE_MG_PER_KG} mg/kg "
+            "(the labelled maximum).",
+        )
+    if interval is not None and not 1 <= interval <= limits.MAX_INTERVAL_WEEKS:
+        _add(
+            errors,
+            interval_field,
+            f"The interval must be between 1 and {limits.MAX_INTERVAL_WEEKS} weeks.",
+        )
+
+
+class TreatmentCourse(ClinicalRecord):
+    """One continuous infliximab course; a retreatment after a relapse is a new course."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="courses")
+    drug = models.CharField(max_length=20, choices=Drug.choices, default=Drug.INFLIXIMAB)
+    started_on = models.DateField(help_text="Start of the course; normally the first infusion.")
+    planned_dose_mg_per_kg = models.DecimalField(
+        "planned dose (mg/kg)", max_digits=4, decimal_places=2, default=Decimal("5")
+    )
+    induction_weeks = models.JSONField(
+        default=_default_induction_weeks,
+        help_text="Weeks after day 0 of the induction doses, e.g. [0, 2, 6].",
+    )
+    maintenance_interval_weeks = models.PositiveSmallIntegerField(
+        "maintenance interval (weeks)", default=8
+    )
+    stopped_on = models.DateField(null=True, blank=True)
+    stop_reason = models.CharField(max_length=20, choices=StopReason.choices, blank=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["patient__registry_code", "started_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(stopped_on__isnull=True) | Q(stopped_on__gte=F("started_on")),
+                name="course_stopped_after_start",
+                violation_error_message="The course cannot stop before it started.",
+            ),
+            models.CheckConstraint(
+                condition=Q(stopped_on__isnull=True, stop_reason="")
+                | Q(stopped_on__isnull=False, stop_reason__in=StopReason.values),
+                name="course_stop_reason_with_stop_date",
+                violation_error_message="A stopped course needs a stop reason, and only then.",
+            ),
+            models.CheckConstraint(
+                condition=_dose_in_range("planned_dose_mg_per_kg"),
+                name="course_planned_dose_in_range",
+            ),
+            models.CheckConstraint(
+                condition=_interval_in_range("maintenance_interval_weeks"),
+                name="course_interval_in_range",
+            ),
+            models.CheckConstraint(condition=Q(drug__in=Drug.values), name="course_drug_valid"),
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(stopped_on__isnull=True),
+                name="course_one_active_per_patient",
+                violation_error_message="This patient already has an active course.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} course from {self.started_on:%d %b %Y}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.stopped_on is None
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        patient = self.patient if self.patient_id else None
+        _check_not_future(errors, "started_on", self.started_on)
+        _check_not_before_birth(errors, "started_on", self.started_on, patient)
+        _check_not_future(errors, "stopped_on", self.stopped_on)
+        _check_dose_and_interval(
+            errors, "planned_dose_mg_per_kg", self.planned_dose_mg_per_kg,
+            "maintenance_interval_weeks", self.maintenance_interval_weeks,
+        )
+        self._check_induction_weeks(errors)
+        if self.stopped_on:
+            if self.started_on and self.stopped_on < self.started_on:
+                _add(errors, "stopped_on", "The course cannot stop before it started.")
+            if not self.stop_reason:
+                _add(errors, "stop_reason", "Say why the course stopped.")
+            if self.pk:
+                last = self.infusions.order_by("-given_on").values_list("given_on", flat=True)
+                last_given_on = last.first()
+                if last_given_on and self.stopped_on < last_given_on:
+                    _add(
+                        errors,
+                        "stopped_on",
+                        f"The last infusion was given on {last_given_on:%d %b %Y}; "
+                        "the course cannot stop before it.",
+                    )
+        elif self.stop_reason:
+            _add(errors, "stop_reason", "Only a stopped course has a stop reason.")
+        if patient and self.started_on:
+            self._check_no_overlap(errors, patient)
+        _raise(errors)
+
+    def _check_induction_weeks(self, errors: ErrorDict) -> None:
+        weeks = self.induction_weeks
+        valid = (
+            isinstance(weeks, list)
+            and weeks
+            and all(isinstance(w, int) and not isinstance(w, bool) for w in weeks)
+            and weeks[0] == 0
+            and all(a < b for a, b in zip(weeks, weeks[1:], strict=False))
+            and weeks[-1] <= limits.MAX_INDUCTION_WEEK
+        )
+        if not valid:
+            _add(
+                errors,
+                "induction_weeks",
+                "Give the induction weeks as increasing whole weeks starting at 0, e.g. [0, 2, 6].",
+            )
+
+    def _check_no_overlap(self, errors: ErrorDict, patient: Patient) -> None:
+        others = patient.courses.exclude(pk=self.pk)
+        earlier_open = others.filter(started_on__lte=self.started_on).filter(
+            Q(stopped_on__isnull=True) | Q(stopped_on__gt=self.started_on)
+        )
+        for other in earlier_open.order_by("-started_on")[:1]:
+            if other.stopped_on is None:
+                message = (
+                    f"The course from {other.started_on:%d %b %Y} has not stopped; "
+                    "stop it before starting a new course."
+                )
+            else:
+                message = (
+                    f"The previous course stopped on {other.stopped_on:%d %b %Y}; "
+                    "a new course cannot start before that."
+                )
+            _add(errors, "started_on", message)
+            return
+        later = others.filter(started_on__gt=self.started_on)
+        if self.stopped_on:
+            later = later.filter(started_on__lt=self.stopped_on)
+        first_later = later.order_by("started_on").first()
+        if first_later is not None:
+            _add(
+                errors,
+                "stopped_on" if self.stopped_on else "started_on",
+                f"This course would overlap the course from {first_later.started_on:%d %b %Y}.",
+            )
+
+    def regimen_on(self, day: dt.date) -> tuple[Decimal, int]:
+        """Dose (mg/kg) and interval (weeks) in force on `day`: the course's own, then changes."""
+        dose, interval = self.planned_dose_mg_per_kg, self.maintenance_interval_weeks
+        for change in self.regimen_changes.all():  # ordered by effective_on
+            if change.effective_on <= day:
+                dose, interval = change.dose_mg_per_kg, change.interval_weeks
+        return dose, interval
+
+
+class RegimenReason(models.TextChoices):
+    TAPER = "taper", "Taper"
+    INTENSIFICATION = "intensification", "Intensification"
+    OTHER = "other", "Other"
+
+
+class RegimenChange(ClinicalRecord):
+    """From `effective_on`, the course is dosed at `dose_mg_per_kg` every `interval_weeks`."""
+
+    course = models.ForeignKey(
+        TreatmentCourse, on_delete=models.PROTECT, related_name="regimen_changes"
+    )
+    effective_on = models.DateField()
+    dose_mg_per_kg = models.DecimalField("dose (mg/kg)", max_digits=4, decimal_places=2)
+    interval_weeks = models.PositiveSmallIntegerField("interval (weeks)")
+    reason = models.CharField(max_length=20, choices=RegimenReason.choices)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["course", "effective_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course", "effective_on"],
+                name="regimen_change_one_per_day",
+                violation_error_message="This course already has a regimen change on this date.",
+            ),
+            models.CheckConstraint(
+                condition=_dose_in_range("dose_mg_per_kg"), name="regimen_dose_in_range"
+            ),
+            models.CheckConstraint(
+                condition=_interval_in_range("interval_weeks"), name="regimen_interval_in_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__in=RegimenReason.values), name="regimen_reason_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_reason_display()} from {self.effective_on:%d %b %Y}: "
+            f"{self.dose_mg_per_kg} mg/kg every {self.interval_weeks} weeks"
+        )
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        _check_dose_and_interval(
+            errors, "dose_mg_per_kg", self.dose_mg_per_kg, "interval_weeks", self.interval_weeks
+        )
+        _check_not_future(errors, "effective_on", self.effective_on)
+        if self.course_id and self.effective_on:
+            course = self.course
+            if self.effective_on < course.started_on:
+                _add(errors, "effective_on", "This is before the course started.")
+            if course.stopped_on and self.effective_on > course.stopped_on:
+                _add(errors, "effective_on", "This is after the course stopped.")
+            same_day = course.regimen_changes.filter(effective_on=self.effective_on)
+            if same_day.exclude(pk=self.pk).exists():
+                _add(errors, "effective_on", "This course already has a regimen change that day.")
+            if not errors:
+                self._check_direction(errors, course)
+        _raise(errors)
+
+    def _check_direction(self, errors: ErrorDict, course: TreatmentCourse) -> None:
+        """A taper gives less drug (lower dose or longer interval), an intensification more."""
+        before = self.effective_on - dt.timedelta(days=1)
+        previous = course.regimen_changes.exclude(pk=self.pk).filter(effective_on__lte=before)
+        last = previous.order_by("-effective_on").first()
+        dose, interval = (
+            (last.dose_mg_per_kg, last.interval_weeks)
+            if last
+            else (course.planned_dose_mg_per_kg, course.maintenance_interval_weeks)
+        )
+        if self.dose_mg_per_kg is None or self.interval_weeks is None:
+            return
+        less = self.dose_mg_per_kg < dose or self.interval_weeks > interval
+        more = self.dose_mg_per_kg > dose or self.interval_weeks < interval
+        in_force = f"{dose} mg/kg every {interval} weeks"
+        if self.reason == RegimenReason.TAPER and (more or not less):
+            _add(
+                errors,
+                "reason",
+                f"A taper lowers the dose or lengthens the interval; in force: {in_force}.",
+            )
+        if self.reason == RegimenReason.INTENSIFICATION and (less or not more):
+            _add(
+                errors,
+                "reason",
+                f"An intensification raises the dose or shortens the interval; in force: "
+                f"{in_force}.",
+            )
+
+
+# --- Infusions --------------------------------------------------------------------------------
+
+
+class InfusionQuerySet(models.QuerySet["Infusion"]):
+    def with_course_position(self) -> InfusionQuerySet:
+        """Annotate `dose_number` (1 = the course's first) and `day_zero` (its first infusion).
+
+        Correlated subqueries rather than window functions, so that filtering the list (by date,
+        say) does not renumber the doses.
+        """
+        same_course = Infusion.objects.filter(course_id=OuterRef("course_id")).order_by()
+        earlier_or_same = (
+            same_course.filter(given_on__lte=OuterRef("given_on"))
+            .values("course_id")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        first = same_course.order_by("given_on").values("given_on")[:1]
+        return self.annotate(dose_number=Subquery(earlier_or_same), day_zero=Subquery(first))
+
+
+class Infusion(ClinicalRecord):
+    course = models.ForeignKey(TreatmentCourse, on_delete=models.PROTECT, related_name="infusions")
+    given_on = models.DateField()
+    weight_kg = models.DecimalField(
+        "weight (kg)", max_digits=5, decimal_places=2, help_text="Weight measured on the day."
+    )
+    dose_mg = models.DecimalField("dose (mg)", max_digits=7, decimal_places=1)
+    duration_minutes = models.PositiveSmallIntegerField(
+        "infusion duration (minutes)", null=True, blank=True
+    )
+    premedication_antihistamine = models.BooleanField(default=False)
+    premedication_corticosteroid = models.BooleanField(default=False)
+    premedication_antipyretic = models.BooleanField(default=False)
+    lot_number = models.CharField(max_length=40, blank=True)
+    intensification_reason = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=f"Required when the dose is above {limits.LABELLED_MAX_DOSE_MG_PER_KG} mg/kg.",
+    )
+    notes = models.TextField(blank=True)
+
+    objects = InfusionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["course", "given_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course", "given_on"],
+                name="infusion_one_per_course_per_day",
+                violation_error_message="This course already has an infusion on this date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(weight_kg__gte=limits.WEIGHT_MIN_KG, weight_kg__lte=limits.WEIGHT_MAX_KG),
+                name="infusion_weight_in_range",
+            ),
+            models.CheckConstraint(condition=Q(dose_mg__gt=0), name="infusion_dose_positive"),
+            models.CheckConstraint(
+                condition=Q(dose_mg__lte=F("weight_kg") * limits.LABELLED_MAX_DOSE_MG_PER_KG)
+                | ~Q(intensification_reason=""),
+                name="infusion_above_max_needs_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__isnull=True) | Q(duration_minutes__gt=0),
+                name="infusion_duration_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dose_mg} mg on {self.given_on:%d %b %Y}"
+
+    @property
+    def premedicated(self) -> bool:
+        return (
+            self.premedication_antihistamine
+            or self.premedication_corticosteroid
+            or self.premedication_antipyretic
+        )
+
+    @property
+    def mg_per_kg(self) -> Decimal | None:
+        if not self.dose_mg or not self.weight_kg:
+            return None
+        return (Decimal(self.dose_mg) / Decimal(self.weight_kg)).quantize(Decimal("0.01"))
+
+    @staticmethod
+    def week_of(given_on: dt.date, day_zero: dt.date) -> int:
+        """Week of the course, rounded: the week-2 dose given on day 13 or 15 is week 2."""
+        return round((given_on - day_zero).days / 7)
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        weight, dose = self.weight_kg, self.dose_mg
+        if weight is not None and not limits.WEIGHT_MIN_KG <= weight <= limits.WEIGHT_MAX_KG:
+            _add(
+                errors,
+                "weight_kg",
+                f"A weight of {weight} kg is outside {limits.WEIGHT_MIN_KG}–"
+                f"{limits.WEIGHT_MAX_KG} kg; check the unit (kg, not lb or g).",
+            )
+        if dose is not None and dose <= 0:
+            _add(errors, "dose_mg", "The dose must be more than 0 mg.")
+        mg_per_kg = self.mg_per_kg
+        if (
+            "weight_kg" not in errors
+            and "dose_mg" not in errors
+            and mg_per_kg is not None
+            and mg_per_kg > limits.LABELLED_MAX_DOSE_MG_PER_KG
+            and not self.intensification_reason.strip()
+        ):
+            _add(
+                errors,
+                "dose_mg",
+                f"{dose} mg is {mg_per_kg} mg/kg, above the labelled maximum of "
+                f"{limits.LABELLED_MAX_DOSE_MG_PER_KG} mg/kg: record an intensification reason "
+                "or correct the dose.",
+            )
+        if self.duration_minutes is not None and self.duration_minutes <= 0:
+            _add(errors, "duration_minutes", "The duration must be more than 0 minutes.")
+        _check_not_future(errors, "given_on", self.given_on)
+        if self.course_id and self.given_on:
+            self._check_against_course(errors, self.course)
+        _raise(errors)
+
+    def _check_against_course(self, errors: ErrorDict, course: TreatmentCourse) -> None:
+        _check_not_before_birth(errors, "given_on", self.given_on, course.patient)
+        if self.given_on < course.started_on:
+            _add(
+                errors,
+                "given_on",
+                f"The course started on {course.started_on:%d %b %Y}; "
+                "an infusion cannot come before it.",
+            )
+        if course.stopped_on and self.given_on > course.stopped_on:
+            _add(
+                errors,
+                "given_on",
+                f"The course stopped on {course.stopped_on:%d %b %Y}; start a new course "
+                "to record later infusions.",
+            )
+        same_day = course.infusions.filter(given_on=self.given_on).exclude(pk=self.pk)
+        if same_day.exists():
+            _add(
+                errors,
+                "given_on",
+                f"This course already has an infusion on {self.given_on:%d %b %Y}.",
+            )
+
+
+# --- Results and assessments --------------------------------------------------------------------
+
+
+class Analyte(models.TextChoices):
+    CRP = "crp", "CRP (mg/L)"
+    ESR = "esr", "ESR (mm/h)"
+    INFLIXIMAB_TROUGH = "ifx_trough", "Infliximab trough level (µg/mL)"
+    ANTI_INFLIXIMAB_ANTIBODIES = "anti_ifx", "Anti-infliximab antibodies"
+    OTHER = "other", "Other"
+
+
+# Fixed units (DESIGN §6) and LOINC codes; antibodies report the lab's assay and unit.
+ANALYTE_UNITS: dict[str, str] = {
+    Analyte.CRP: "mg/L",
+    Analyte.ESR: "mm/h",
+    Analyte.INFLIXIMAB_TROUGH: "µg/mL",
+}
+ANALYTE_LOINC: dict[str, str] = {
+    Analyte.CRP: "1988-5",
+    Analyte.ESR: "4537-7",
+    Analyte.INFLIXIMAB_TROUGH: "39803-2",
+}
+ANALYTE_MAXIMUM: dict[str, Decimal] = {
+    Analyte.CRP: limits.CRP_MAX_MG_L,
+    Analyte.ESR: limits.ESR_MAX_MM_H,
+    Analyte.INFLIXIMAB_TROUGH: limits.TROUGH_MAX_UG_ML,
+}
+
+
+def _analyte_value_in_range() -> Q:
+    ranged = Q()
+    for analyte, maximum in ANALYTE_MAXIMUM.items():
+        ranged |= Q(analyte=analyte, value__gte=0, value__lte=maximum)
+    return ranged | Q(analyte__in=[Analyte.ANTI_INFLIXIMAB_ANTIBODIES, Analyte.OTHER])
+
+
+class LabResult(ClinicalRecord):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="lab_results")
+    collected_on = models.DateField()
+    analyte = models.CharField(max_length=20, choices=Analyte.choices)
+    analyte_name = models.CharField(
+        max_length=100, blank=True, help_text="For 'Other': the test's name."
+    )
+    value = models.DecimalField(
+        max_digits=10,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="CRP in mg/L, ESR in mm/h, trough in µg/mL; antibodies: titre if reported.",
+    )
+    unit = models.CharField(
+        max_length=20, blank=True, help_text="Set from the analyte; free for antibodies and other."
+    )
+    antibodies_positive = models.BooleanField(
+        null=True, blank=True, help_text="Anti-infliximab antibodies only: detected or not."
+    )
+    assay_name = models.CharField(
+        max_length=100, blank=True, help_text="Anti-infliximab antibodies: the lab's assay."
+    )
+    reference_low = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    reference_high = models.DecimalField(
+        max_digits=10,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="The lab's upper normal limit; it wins over the guideline default.",
+    )
+
+    class Meta:
+        ordering = ["patient", "collected_on", "analyte"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(analyte__in=Analyte.values), name="lab_analyte_valid"
+            ),
+            models.CheckConstraint(
+                condition=_analyte_value_in_range(),
+                name="lab_value_in_physical_range",
+                violation_error_message="The value is outside the physical range of this test.",
+            ),
+            models.CheckConstraint(
+                condition=Q(analyte=Analyte.ANTI_INFLIXIMAB_ANTIBODIES, antibodies_positive__isnull=False)
+                | (~Q(analyte=Analyte.ANTI_INFLIXIMAB_ANTIBODIES) & Q(antibodies_positive__isnull=True)),
+                name="lab_antibody_result_only_for_antibodies",
+            ),
+            models.CheckConstraint(
+                condition=Q(value__isnull=True) | Q(value__gte=0)
+                | Q(analyte=Analyte.OTHER),
+                name="lab_value_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(reference_low__isnull=True)
+                | Q(reference_high__isnull=True)
+                | Q(reference_high__gte=F("reference_low")),
+                name="lab_reference_range_ordered",
+            ),
+            models.CheckConstraint(
+                condition=~Q(analyte=Analyte.OTHER) | ~Q(analyte_name=""),
+                name="lab_other_needs_name",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_analyte_display()} on {self.collected_on:%d %b %Y}"
+
+    @property
+    def loinc(self) -> str | None:
+        return ANALYTE_LOINC.get(self.analyte)
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        patient = self.patient if self.patient_id else None
+        _check_not_future(errors, "collected_on", self.collected_on)
+        _check_not_before_birth(errors, "collected_on", self.collected_on, patient)
+        if self.analyte in ANALYTE_UNITS:
+            self.unit = ANALYTE_UNITS[self.analyte]
+            self._check_measured_value(errors)
+        elif self.analyte == Analyte.ANTI_INFLIXIMAB_ANTIBODIES:
+            if self.antibodies_positive is None:
+                _add(errors, "antibodies_positive", "Record whether antibodies were detected.")
+            if self.value is not None and self.value < 0:
+                _add(errors, "value", "A titre cannot be negative.")
+        elif self.analyte == Analyte.OTHER and not self.analyte_name.strip():
+            _add(errors, "analyte_name", "Name the test.")
+        if self.analyte != Analyte.ANTI_INFLIXIMAB_ANTIBODIES and self.antibodies_positive is not None:
+            _add(errors, "antibodies_positive", "Only for anti-infliximab antibody results.")
+        if (
+            self.reference_low is not None
+            and self.reference_high is not None
+            and self.reference_high < self.reference_low
+        ):
+            _add(errors, "reference_high", "The upper limit is below the lower limit.")
+        _raise(errors)
+
+    def _check_measured_value(self, errors: ErrorDict) -> None:
+        label, unit = self.get_analyte_display(), ANALYTE_UNITS[self.analyte]
+        if self.value is None:
+            _add(errors, "value", f"Enter the {label} value.")
+            return
+        maximum = ANALYTE_MAXIMUM[self.analyte]
+        if self.value < 0:
+            _add(errors, "value", f"{label} cannot be negative.")
+        elif self.value > maximum:
+            _add(
+                errors,
+                "value",
+                f"{self.value} {unit} is above the physical maximum of {maximum} {unit}; "
+                "check the value and its unit.",
+            )
+
+
+class Modality(models.TextChoices):
+    WHOLE_BODY_MRI = "wb_mri", "Whole-body MRI"
+    MRI = "mri", "MRI"
+    XRAY = "xray", "X-ray"
+    BONE_SCAN = "bone_scan", "Bone scan"
+    CT = "ct", "CT"
+
+
+MRI_MODALITIES = (Modality.WHOLE_BODY_MRI, Modality.MRI)
+
+
+class Impression(models.TextChoices):
+    RESOLVED = "resolved", "Resolved"
+    IMPROVED = "improved", "Improved"
+    STABLE = "stable", "Stable"
+    WORSE = "worse", "Worse"
+
+
+class ImagingStudy(ClinicalRecord):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="imaging_studies")
+    performed_on = models.DateField()
+    modality = models.CharField(max_length=20, choices=Modality.choices)
+    active_lesions = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Number of lesions with active inflammation (oedema)."
+    )
+    new_lesions = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Lesions not seen on the previous study."
+    )
+    impression = models.CharField(max_length=20, choices=Impression.choices, blank=True)
+    rinbo_total = models.PositiveSmallIntegerField(
+        "RINBO total", null=True, blank=True, help_text="Radiological index, if scored."
+    )
+    rai_cromris_total = models.PositiveSmallIntegerField(
+        "RAI-CROMRIS total", null=True, blank=True, help_text="Radiological index, if scored."
+    )
+    report_text = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "imaging studies"
+        ordering = ["patient", "performed_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(modality__in=Modality.values), name="imaging_modality_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(impression="") | Q(impression__in=Impression.values),
+                name="imaging_impression_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_modality_display()} on {self.performed_on:%d %b %Y}"
+
+    @property
+    def is_mri(self) -> bool:
+        return self.modality in MRI_MODALITIES
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        _check_not_future(errors, "performed_on", self.performed_on)
+        _check_not_before_birth(
+            errors, "performed_on", self.performed_on, self.patient if self.patient_id else None
+        )
+        _raise(errors)
+
+
+class DiseaseState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+
+
+class ClinicalAssessment(ClinicalRecord):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="assessments")
+    assessed_on = models.DateField()
+    pain_score = models.DecimalField(
+        "pain (0–10)", max_digits=3, decimal_places=1, null=True, blank=True
+    )
+    physician_global = models.DecimalField(
+        "physician global (0–10)", max_digits=3, decimal_places=1, null=True, blank=True
+    )
+    patient_global = models.DecimalField(
+        "patient/parent global (0–10)", max_digits=3, decimal_places=1, null=True, blank=True
+    )
+    chaq = models.DecimalField(
+        "CHAQ (0–3)", max_digits=4, decimal_places=3, null=True, blank=True
+    )
+    clinically_active_lesions = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Lesions judged active on examination."
+    )
+    disease_state = models.CharField(
+        "disease state as judged",
+        max_length=10,
+        choices=DiseaseState.choices,
+        blank=True,
+        help_text="Leave blank to let the registry derive it from the scores and lesions.",
+    )
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["patient", "assessed_on"]
+        constraints = [
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{field}__isnull": True})
+                    | Q(**{f"{field}__gte": 0, f"{field}__lte": limits.SCORE_MAX}),
+                    name=f"assessment_{field}_in_range",
+                )
+                for field in ("pain_score", "physician_global", "patient_global")
+            ),
+            models.CheckConstraint(
+                condition=Q(chaq__isnull=True) | Q(chaq__gte=0, chaq__lte=limits.CHAQ_MAX),
+                name="assessment_chaq_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(disease_state="") | Q(disease_state__in=DiseaseState.values),
+                name="assessment_disease_state_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Assessment on {self.assessed_on:%d %b %Y}"
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        _check_not_future(errors, "assessed_on", self.assessed_on)
+        _check_not_before_birth(
+            errors, "assessed_on", self.assessed_on, self.patient if self.patient_id else None
+        )
+        for field in ("pain_score", "physician_global", "patient_global"):
+            self._check_range(errors, field, limits.SCORE_MAX)
+        self._check_range(errors, "chaq", limits.CHAQ_MAX)
+        _raise(errors)
+
+    def _check_range(self, errors: ErrorDict, field: str, maximum: Decimal) -> None:
+        value = getattr(self, field)
+        if value is not None and not 0 <= value <= maximum:
+            _add(errors, field, f"Scores run from 0 to {maximum}; {value} is outside that.")
+
+
+class ReactionOnset(models.TextChoices):
+    ACUTE = "acute", "Acute (within 24 h)"
+    DELAYED = "delayed", "Delayed (1–14 days)"
+
+
+class ReactionSeverity(models.TextChoices):
+    MILD = "mild", "Mild"
+    MODERATE = "moderate", "Moderate"
+    SEVERE = "severe", "Severe"
+
+
+class ReactionOutcome(models.TextChoices):
+    RESOLVED = "resolved", "Resolved"
+    RESOLVED_WITH_SEQUELAE = "sequelae", "Resolved with sequelae"
+    ONGOING = "ongoing", "Ongoing"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class InfusionReaction(ClinicalRecord):
+    infusion = models.ForeignKey(Infusion, on_delete=models.PROTECT, related_name="reactions")
+    onset = models.CharField(max_length=10, choices=ReactionOnset.choices)
+    severity = models.CharField(max_length=10, choices=ReactionSeverity.choices)
+    symptoms = models.TextField()
+    management = models.TextField(blank=True)
+    infusion_stopped = models.BooleanField(default=False)
+    outcome = models.CharField(
+        max_length=10, choices=ReactionOutcome.choices, default=ReactionOutcome.RESOLVED
+    )
+    reviewed_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="A clinician's review; after a severe reaction no further infusion before it.",
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["infusion"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(onset__in=ReactionOnset.values), name="reaction_onset_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(severity__in=ReactionSeverity.values), name="reaction_severity_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=ReactionOutcome.values), name="reaction_outcome_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(symptoms=""), name="reaction_symptoms_not_blank"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_severity_display()} {self.get_onset_display().lower()} reaction"
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        if not self.infusion_id:
+            _add(errors, "infusion", "A reaction must be linked to the infusion it followed.")
+        elif self.reviewed_on:
+            if self.reviewed_on < self.infusion.given_on:
+                _add(errors, "reviewed_on", "The review is before the infusion.")
+        _check_not_future(errors, "reviewed_on", self.reviewed_on)
+        if self.symptoms is not None and not self.symptoms.strip():
+            _add(errors, "symptoms", "Describe the symptoms.")
+        _raise(errors)
+
+
+class Relapse(ClinicalRecord):
+    """A relapse confirmed by a clinician, after (or during the taper of) `course`."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="relapses")
+    course = models.ForeignKey(
+        TreatmentCourse,
+        on_delete=models.PROTECT,
+        related_name="relapses",
+        help_text="The course the relapse followed.",
+    )
+    noted_on = models.DateField()
+    evidence = models.TextField(help_text="What showed the relapse: MRI, examination, markers.")
+    retreatment_course = models.OneToOneField(
+        TreatmentCourse,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="retreats_relapse",
+    )
+
+    class Meta:
+        ordering = ["patient", "noted_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(evidence=""), name="relapse_evidence_not_blank"
+            ),
+            models.CheckConstraint(
+                condition=~Q(retreatment_course=F("course")),
+                name="relapse_retreatment_is_another_course",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Relapse noted {self.noted_on:%d %b %Y}"
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        _check_not_future(errors, "noted_on", self.noted_on)
+        if not (self.evidence or "").strip():
+            _add(errors, "evidence", "Describe the evidence of relapse.")
+        if self.course_id and self.noted_on:
+            course = self.course
+            if self.patient_id and course.patient_id != self.patient_id:
+                _add(errors, "course", "This course belongs to another patient.")
+            if self.noted_on < course.started_on:
+                _add(errors, "noted_on", "This is before the course it followed started.")
+        if self.retreatment_course_id and self.noted_on:
+            retreatment = self.retreatment_course
+            if retreatment is not None:
+                if retreatment.pk == self.course_id:
+                    _add(errors, "retreatment_course", "Retreatment must be a new course.")
+                elif retreatment.patient_id != self.patient_id:
+                    _add(errors, "retreatment_course", "This course belongs to another patient.")
+                elif retreatment.started_on < self.noted_on:
+                    _add(
+                        errors,
+                        "retreatment_course",
+                        "The retreatment course starts before the relapse was noted.",
+                    )
+        _raise(errors)
+
+
+CLINICAL_MODELS: tuple[type[ClinicalRecord], ...] = (
+    Patient,
+    TreatmentCourse,
+    RegimenChange,
+    Infusion,
+    LabResult,
+    ImagingStudy,
+    ClinicalAssessment,
+    InfusionReaction,
+    Relapse,
+)
+

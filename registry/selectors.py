@@ -1,0 +1,28 @@
+"""Reads scoped to what a person may see: their sites, through their staff memberships."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from registry.models import STAFF_ROLES, Patient, Site
+
+
+def staff_site_ids(user: Any) -> set[int]:
+    """Sites whose identified records the user may see (researchers see none)."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    if user.is_superuser:
+        return set(Site.objects.values_list("pk", flat=True))
+    return set(
+        user.memberships.filter(role__in=STAFF_ROLES).values_list("site_id", flat=True)
+    )
+
+
+def sites_for(user: Any) -> QuerySet[Site]:
+    return Site.objects.filter(pk__in=staff_site_ids(user))
+
+
+def patients_for(user: Any) -> QuerySet[Patient]:
+    return Patient.objects.filter(site_id__in=staff_site_ids(user))

@@ -1,0 +1,64 @@
+"""Shared fixtures: two sites and a fixed, named person for each role (healthchecks style)."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from registry.models import Role
+from tests.factories import MembershipFactory, SiteFactory, UserFactory
+
+# Every test runs on this day unless it travels elsewhere: "the future" is then well defined.
+TODAY = dt.date(2026, 11, 24)
+
+
+@pytest.fixture(autouse=True)
+def _fixed_today():
+    with time_machine.travel(dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC), tick=True):
+        yield
+
+
+@pytest.fixture
+def site_a(db):
+    return SiteFactory(code="north", name="North Children's Hospital")
+
+
+@pytest.fixture
+def site_b(db):
+    return SiteFactory(code="south", name="South University Hospital")
+
+
+def _member(username: str, site, role: str, *, is_staff: bool = True):
+    user = UserFactory(username=username, is_staff=is_staff)
+    MembershipFactory(user=user, site=site, role=role)
+    return user
+
+
+@pytest.fixture
+def nurse_a(site_a):
+    return _member("nina", site_a, Role.NURSE)
+
+
+@pytest.fixture
+def clinician_a(site_a):
+    return _member("carl", site_a, Role.CLINICIAN)
+
+
+@pytest.fixture
+def data_manager_a(site_a):
+    return _member("dora", site_a, Role.DATA_MANAGER)
+
+
+@pytest.fixture
+def researcher_a(site_a):
+    return _member("rita", site_a, Role.RESEARCHER, is_staff=False)
+
+
+@pytest.fixture
+def nurse_b(site_b):
+    return _member("noah", site_b, Role.NURSE)
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_superuser=True)

@@ -1,0 +1,159 @@
+"""Test data builders. They write rows directly (not through the services) so that a test can set
+up any state, including ones the services would refuse; tests of the services call them."""
+
+import datetime as dt
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+
+from registry.models import (
+    ClinicalAssessment,
+    ImagingStudy,
+    Infusion,
+    InfusionReaction,
+    LabResult,
+    Membership,
+    Patient,
+    RegimenChange,
+    Relapse,
+    Role,
+    Site,
+    TreatmentCourse,
+)
+
+
+class SiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Site
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"site{n}")
+    name = factory.LazyAttribute(lambda o: f"Clinic {o.code}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.org")
+    is_staff = True
+    password = factory.PostGenerationMethodCall("set_password", "password")
+
+    @factory.post_generation
+    def save_password(obj, create, extracted, **kwargs):  # noqa: N805
+        if create:
+            obj.save()
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    site = factory.SubFactory(SiteFactory)
+    role = Role.CLINICIAN
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Patient
+
+    site = factory.SubFactory(SiteFactory)
+    registry_code = factory.Sequence(lambda n: f"CRMO-{900000 + n:06d}")
+    mrn = factory.Sequence(lambda n: f"MRN{n:07d}")
+    given_name = "Ada"
+    family_name = factory.Sequence(lambda n: f"Family{n}")
+    date_of_birth = dt.date(2012, 3, 14)
+    sex = "female"
+    diagnosed_on = dt.date(2023, 1, 10)
+
+
+class CourseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TreatmentCourse
+
+    patient = factory.SubFactory(PatientFactory)
+    started_on = dt.date(2025, 1, 6)
+    planned_dose_mg_per_kg = Decimal("5")
+    induction_weeks = factory.LazyFunction(lambda: [0, 2, 6])
+    maintenance_interval_weeks = 8
+
+
+class RegimenChangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RegimenChange
+
+    course = factory.SubFactory(CourseFactory)
+    effective_on = dt.date(2026, 3, 1)
+    dose_mg_per_kg = Decimal("5")
+    interval_weeks = 10
+    reason = "taper"
+
+
+class InfusionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Infusion
+
+    course = factory.SubFactory(CourseFactory)
+    given_on = factory.LazyAttribute(lambda o: o.course.started_on)
+    weight_kg = Decimal("40")
+    dose_mg = Decimal("200")
+    duration_minutes = 120
+
+
+class ReactionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InfusionReaction
+
+    infusion = factory.SubFactory(InfusionFactory)
+    onset = "acute"
+    severity = "mild"
+    symptoms = "Flushing and itch during the infusion"
+
+
+class LabResultFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LabResult
+
+    patient = factory.SubFactory(PatientFactory)
+    collected_on = dt.date(2025, 1, 6)
+    analyte = "crp"
+    value = Decimal("3.2")
+    unit = "mg/L"
+
+
+class ImagingStudyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ImagingStudy
+
+    patient = factory.SubFactory(PatientFactory)
+    performed_on = dt.date(2025, 1, 2)
+    modality = "wb_mri"
+    active_lesions = 3
+    new_lesions = 0
+
+
+class AssessmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ClinicalAssessment
+
+    patient = factory.SubFactory(PatientFactory)
+    assessed_on = dt.date(2025, 3, 17)
+    pain_score = Decimal("2")
+    physician_global = Decimal("2")
+    patient_global = Decimal("3")
+    clinically_active_lesions = 1
+
+
+class RelapseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Relapse
+
+    course = factory.SubFactory(CourseFactory, stopped_on=dt.date(2026, 2, 1), stop_reason="remission")
+    patient = factory.LazyAttribute(lambda o: o.course.patient)
+    noted_on = dt.date(2026, 6, 1)
+    evidence = "New tibial lesion on whole-body MRI"
