@@ -9,6 +9,7 @@ on PostgreSQL overlapping courses are also refused by an exclusion constraint (m
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 
 from django.conf import settings
@@ -157,9 +158,7 @@ class Patient(ClinicalRecord):
                 name="patient_mrn_unique_per_site",
                 violation_error_message="Another patient at this site has this MRN.",
             ),
-            models.CheckConstraint(
-                condition=Q(sex__in=Sex.values), name="patient_sex_valid"
-            ),
+            models.CheckConstraint(condition=Q(sex__in=Sex.values), name="patient_sex_valid"),
             models.CheckConstraint(
                 condition=Q(diagnosed_on__isnull=True) | Q(diagnosed_on__gte=F("date_of_birth")),
                 name="patient_diagnosed_after_birth",
@@ -167,8 +166,10 @@ class Patient(ClinicalRecord):
             ),
             models.CheckConstraint(
                 condition=Q(research_consent_withdrawn_on__isnull=True)
-                | Q(research_consent_given_on__isnull=False,
-                    research_consent_withdrawn_on__gte=F("research_consent_given_on")),
+                | Q(
+                    research_consent_given_on__isnull=False,
+                    research_consent_withdrawn_on__gte=F("research_consent_given_on"),
+                ),
                 name="patient_consent_withdrawn_after_given",
                 violation_error_message="Consent can only be withdrawn after it was given.",
             ),
@@ -205,7 +206,9 @@ class Patient(ClinicalRecord):
                 _add(errors, field, f"{value:%d %b %Y} is before the date of birth.")
         if self.research_consent_withdrawn_on:
             if not self.research_consent_given_on:
-                _add(errors, "research_consent_withdrawn_on", "Consent was never recorded as given.")
+                _add(
+                    errors, "research_consent_withdrawn_on", "Consent was never recorded as given."
+                )
             elif self.research_consent_withdrawn_on < self.research_consent_given_on:
                 _add(
                     errors,
@@ -249,7 +252,10 @@ def _interval_in_range(field: str) -> Q:
 
 
 def _check_dose_and_interval(
-    errors: ErrorDict, dose_field: str, dose: Decimal | None, interval_field: str,
+    errors: ErrorDict,
+    dose_field: str,
+    dose: Decimal | None,
+    interval_field: str,
     interval: int | None,
 ) -> None:
     if dose is not None and not 0 < dose <= limits.LABELLED_MAX_DOSE_MG_PER_KG:
@@ -332,8 +338,11 @@ class TreatmentCourse(ClinicalRecord):
         _check_not_before_birth(errors, "started_on", self.started_on, patient)
         _check_not_future(errors, "stopped_on", self.stopped_on)
         _check_dose_and_interval(
-            errors, "planned_dose_mg_per_kg", self.planned_dose_mg_per_kg,
-            "maintenance_interval_weeks", self.maintenance_interval_weeks,
+            errors,
+            "planned_dose_mg_per_kg",
+            self.planned_dose_mg_per_kg,
+            "maintenance_interval_weeks",
+            self.maintenance_interval_weeks,
         )
         self._check_induction_weeks(errors)
         if self.stopped_on:
@@ -364,7 +373,7 @@ class TreatmentCourse(ClinicalRecord):
             and weeks
             and all(isinstance(w, int) and not isinstance(w, bool) for w in weeks)
             and weeks[0] == 0
-            and all(a < b for a, b in zip(weeks, weeks[1:], strict=False))
+            and all(a < b for a, b in itertools.pairwise(weeks))
             and weeks[-1] <= limits.MAX_INDUCTION_WEEK
         )
         if not valid:
@@ -557,7 +566,9 @@ class Infusion(ClinicalRecord):
                 violation_error_message="This course already has an infusion on this date.",
             ),
             models.CheckConstraint(
-                condition=Q(weight_kg__gte=limits.WEIGHT_MIN_KG, weight_kg__lte=limits.WEIGHT_MAX_KG),
+                condition=Q(
+                    weight_kg__gte=limits.WEIGHT_MIN_KG, weight_kg__lte=limits.WEIGHT_MAX_KG
+                ),
                 name="infusion_weight_in_range",
             ),
             models.CheckConstraint(condition=Q(dose_mg__gt=0), name="infusion_dose_positive"),
@@ -606,18 +617,19 @@ class Infusion(ClinicalRecord):
             )
         if dose is not None and dose <= 0:
             _add(errors, "dose_mg", "The dose must be more than 0 mg.")
-        mg_per_kg = self.mg_per_kg
         if (
             "weight_kg" not in errors
             and "dose_mg" not in errors
-            and mg_per_kg is not None
-            and mg_per_kg > limits.LABELLED_MAX_DOSE_MG_PER_KG
+            and weight is not None
+            and dose is not None
+            # Compare unrounded, exactly as the database constraint does.
+            and dose > weight * limits.LABELLED_MAX_DOSE_MG_PER_KG
             and not self.intensification_reason.strip()
         ):
             _add(
                 errors,
                 "dose_mg",
-                f"{dose} mg is {mg_per_kg} mg/kg, above the labelled maximum of "
+                f"{dose} mg is {self.mg_per_kg} mg/kg, above the labelled maximum of "
                 f"{limits.LABELLED_MAX_DOSE_MG_PER_KG} mg/kg: record an intensification reason "
                 "or correct the dose.",
             )
@@ -685,7 +697,7 @@ ANALYTE_MAXIMUM: dict[str, Decimal] = {
 def _analyte_value_in_range() -> Q:
     ranged = Q()
     for analyte, maximum in ANALYTE_MAXIMUM.items():
-        ranged |= Q(analyte=analyte, value__gte=0, value__lte=maximum)
+        ranged |= Q(analyte=analyte, value__isnull=False, value__gte=0, value__lte=maximum)
     return ranged | Q(analyte__in=[Analyte.ANTI_INFLIXIMAB_ANTIBODIES, Analyte.OTHER])
 
 
@@ -733,13 +745,17 @@ class LabResult(ClinicalRecord):
                 violation_error_message="The value is outside the physical range of this test.",
             ),
             models.CheckConstraint(
-                condition=Q(analyte=Analyte.ANTI_INFLIXIMAB_ANTIBODIES, antibodies_positive__isnull=False)
-                | (~Q(analyte=Analyte.ANTI_INFLIXIMAB_ANTIBODIES) & Q(antibodies_positive__isnull=True)),
+                condition=Q(
+                    analyte=Analyte.ANTI_INFLIXIMAB_ANTIBODIES, antibodies_positive__isnull=False
+                )
+                | (
+                    ~Q(analyte=Analyte.ANTI_INFLIXIMAB_ANTIBODIES)
+                    & Q(antibodies_positive__isnull=True)
+                ),
                 name="lab_antibody_result_only_for_antibodies",
             ),
             models.CheckConstraint(
-                condition=Q(value__isnull=True) | Q(value__gte=0)
-                | Q(analyte=Analyte.OTHER),
+                condition=Q(value__isnull=True) | Q(value__gte=0) | Q(analyte=Analyte.OTHER),
                 name="lab_value_not_negative",
             ),
             models.CheckConstraint(
@@ -776,7 +792,10 @@ class LabResult(ClinicalRecord):
                 _add(errors, "value", "A titre cannot be negative.")
         elif self.analyte == Analyte.OTHER and not self.analyte_name.strip():
             _add(errors, "analyte_name", "Name the test.")
-        if self.analyte != Analyte.ANTI_INFLIXIMAB_ANTIBODIES and self.antibodies_positive is not None:
+        if (
+            self.analyte != Analyte.ANTI_INFLIXIMAB_ANTIBODIES
+            and self.antibodies_positive is not None
+        ):
             _add(errors, "antibodies_positive", "Only for anti-infliximab antibody results.")
         if (
             self.reference_low is not None
@@ -886,9 +905,7 @@ class ClinicalAssessment(ClinicalRecord):
     patient_global = models.DecimalField(
         "patient/parent global (0–10)", max_digits=3, decimal_places=1, null=True, blank=True
     )
-    chaq = models.DecimalField(
-        "CHAQ (0–3)", max_digits=4, decimal_places=3, null=True, blank=True
-    )
+    chaq = models.DecimalField("CHAQ (0–3)", max_digits=4, decimal_places=3, null=True, blank=True)
     clinically_active_lesions = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Lesions judged active on examination."
     )
@@ -961,7 +978,15 @@ class ReactionOutcome(models.TextChoices):
 
 
 class InfusionReaction(ClinicalRecord):
-    infusion = models.ForeignKey(Infusion, on_delete=models.PROTECT, related_name="reactions")
+    infusion = models.ForeignKey(
+        Infusion,
+        on_delete=models.PROTECT,
+        related_name="reactions",
+        error_messages={
+            "null": "A reaction must be linked to the infusion it followed.",
+            "blank": "A reaction must be linked to the infusion it followed.",
+        },
+    )
     onset = models.CharField(max_length=10, choices=ReactionOnset.choices)
     severity = models.CharField(max_length=10, choices=ReactionSeverity.choices)
     symptoms = models.TextField()
@@ -995,9 +1020,7 @@ class InfusionReaction(ClinicalRecord):
             models.CheckConstraint(
                 condition=Q(outcome__in=ReactionOutcome.values), name="reaction_outcome_valid"
             ),
-            models.CheckConstraint(
-                condition=~Q(symptoms=""), name="reaction_symptoms_not_blank"
-            ),
+            models.CheckConstraint(condition=~Q(symptoms=""), name="reaction_symptoms_not_blank"),
         ]
 
     def __str__(self) -> str:
@@ -1005,11 +1028,9 @@ class InfusionReaction(ClinicalRecord):
 
     def clean(self) -> None:
         errors: ErrorDict = {}
-        if not self.infusion_id:
-            _add(errors, "infusion", "A reaction must be linked to the infusion it followed.")
-        elif self.reviewed_on:
-            if self.reviewed_on < self.infusion.given_on:
-                _add(errors, "reviewed_on", "The review is before the infusion.")
+        # A missing infusion is refused by the field itself (its error message says why).
+        if self.infusion_id and self.reviewed_on and self.reviewed_on < self.infusion.given_on:
+            _add(errors, "reviewed_on", "The review is before the infusion.")
         _check_not_future(errors, "reviewed_on", self.reviewed_on)
         if self.symptoms is not None and not self.symptoms.strip():
             _add(errors, "symptoms", "Describe the symptoms.")
@@ -1039,9 +1060,7 @@ class Relapse(ClinicalRecord):
     class Meta:
         ordering = ["patient", "noted_on"]
         constraints = [
-            models.CheckConstraint(
-                condition=~Q(evidence=""), name="relapse_evidence_not_blank"
-            ),
+            models.CheckConstraint(condition=~Q(evidence=""), name="relapse_evidence_not_blank"),
             models.CheckConstraint(
                 condition=~Q(retreatment_course=F("course")),
                 name="relapse_retreatment_is_another_course",
@@ -1062,19 +1081,18 @@ class Relapse(ClinicalRecord):
                 _add(errors, "course", "This course belongs to another patient.")
             if self.noted_on < course.started_on:
                 _add(errors, "noted_on", "This is before the course it followed started.")
-        if self.retreatment_course_id and self.noted_on:
-            retreatment = self.retreatment_course
-            if retreatment is not None:
-                if retreatment.pk == self.course_id:
-                    _add(errors, "retreatment_course", "Retreatment must be a new course.")
-                elif retreatment.patient_id != self.patient_id:
-                    _add(errors, "retreatment_course", "This course belongs to another patient.")
-                elif retreatment.started_on < self.noted_on:
-                    _add(
-                        errors,
-                        "retreatment_course",
-                        "The retreatment course starts before the relapse was noted.",
-                    )
+        retreatment = self.retreatment_course if self.retreatment_course_id else None
+        if retreatment is not None and self.noted_on:
+            if retreatment.pk == self.course_id:
+                _add(errors, "retreatment_course", "Retreatment must be a new course.")
+            elif retreatment.patient_id != self.patient_id:
+                _add(errors, "retreatment_course", "This course belongs to another patient.")
+            elif retreatment.started_on < self.noted_on:
+                _add(
+                    errors,
+                    "retreatment_course",
+                    "The retreatment course starts before the relapse was noted.",
+                )
         _raise(errors)
 
 
@@ -1089,4 +1107,3 @@ CLINICAL_MODELS: tuple[type[ClinicalRecord], ...] = (
     InfusionReaction,
     Relapse,
 )
-

@@ -6,6 +6,8 @@ their memberships say *where*.
 
 from __future__ import annotations
 
+from django.db.models import Model
+
 from registry.models import (
     ClinicalAssessment,
     ImagingStudy,
@@ -35,7 +37,7 @@ _ALL_CLINICAL = (
 _NURSE_RECORDS = (Infusion, InfusionReaction, LabResult)
 
 
-def _perms(actions: tuple[str, ...], models: tuple[type, ...]) -> frozenset[str]:
+def _perms(actions: tuple[str, ...], models: tuple[type[Model], ...]) -> frozenset[str]:
     return frozenset(
         f"{model._meta.app_label}.{action}_{model._meta.model_name}"
         for model in models

@@ -15,9 +15,7 @@ def staff_site_ids(user: Any) -> set[int]:
         return set()
     if user.is_superuser:
         return set(Site.objects.values_list("pk", flat=True))
-    return set(
-        user.memberships.filter(role__in=STAFF_ROLES).values_list("site_id", flat=True)
-    )
+    return set(user.memberships.filter(role__in=STAFF_ROLES).values_list("site_id", flat=True))
 
 
 def sites_for(user: Any) -> QuerySet[Site]:

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 
 from registry.models import (
     ClinicalAssessment,
@@ -23,7 +24,7 @@ from registry.models import (
 )
 
 
-class SiteFactory(factory.django.DjangoModelFactory):
+class SiteFactory(factory.django.DjangoModelFactory[Site]):
     class Meta:
         model = Site
         django_get_or_create = ("code",)
@@ -32,7 +33,7 @@ class SiteFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda o: f"Clinic {o.code}")
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
@@ -44,12 +45,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "password")
 
     @factory.post_generation
-    def save_password(obj, create, extracted, **kwargs):  # noqa: N805
+    def save_password(obj, create, extracted, **kwargs):
         if create:
             obj.save()
 
 
-class MembershipFactory(factory.django.DjangoModelFactory):
+class MembershipFactory(factory.django.DjangoModelFactory[Membership]):
     class Meta:
         model = Membership
 
@@ -58,7 +59,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Role.CLINICIAN
 
 
-class PatientFactory(factory.django.DjangoModelFactory):
+class PatientFactory(factory.django.DjangoModelFactory[Patient]):
     class Meta:
         model = Patient
 
@@ -72,7 +73,7 @@ class PatientFactory(factory.django.DjangoModelFactory):
     diagnosed_on = dt.date(2023, 1, 10)
 
 
-class CourseFactory(factory.django.DjangoModelFactory):
+class CourseFactory(factory.django.DjangoModelFactory[TreatmentCourse]):
     class Meta:
         model = TreatmentCourse
 
@@ -83,7 +84,7 @@ class CourseFactory(factory.django.DjangoModelFactory):
     maintenance_interval_weeks = 8
 
 
-class RegimenChangeFactory(factory.django.DjangoModelFactory):
+class RegimenChangeFactory(factory.django.DjangoModelFactory[RegimenChange]):
     class Meta:
         model = RegimenChange
 
@@ -94,7 +95,7 @@ class RegimenChangeFactory(factory.django.DjangoModelFactory):
     reason = "taper"
 
 
-class InfusionFactory(factory.django.DjangoModelFactory):
+class InfusionFactory(factory.django.DjangoModelFactory[Infusion]):
     class Meta:
         model = Infusion
 
@@ -105,7 +106,7 @@ class InfusionFactory(factory.django.DjangoModelFactory):
     duration_minutes = 120
 
 
-class ReactionFactory(factory.django.DjangoModelFactory):
+class ReactionFactory(factory.django.DjangoModelFactory[InfusionReaction]):
     class Meta:
         model = InfusionReaction
 
@@ -115,7 +116,7 @@ class ReactionFactory(factory.django.DjangoModelFactory):
     symptoms = "Flushing and itch during the infusion"
 
 
-class LabResultFactory(factory.django.DjangoModelFactory):
+class LabResultFactory(factory.django.DjangoModelFactory[LabResult]):
     class Meta:
         model = LabResult
 
@@ -126,7 +127,7 @@ class LabResultFactory(factory.django.DjangoModelFactory):
     unit = "mg/L"
 
 
-class ImagingStudyFactory(factory.django.DjangoModelFactory):
+class ImagingStudyFactory(factory.django.DjangoModelFactory[ImagingStudy]):
     class Meta:
         model = ImagingStudy
 
@@ -137,7 +138,7 @@ class ImagingStudyFactory(factory.django.DjangoModelFactory):
     new_lesions = 0
 
 
-class AssessmentFactory(factory.django.DjangoModelFactory):
+class AssessmentFactory(factory.django.DjangoModelFactory[ClinicalAssessment]):
     class Meta:
         model = ClinicalAssessment
 
@@ -149,11 +150,13 @@ class AssessmentFactory(factory.django.DjangoModelFactory):
     clinically_active_lesions = 1
 
 
-class RelapseFactory(factory.django.DjangoModelFactory):
+class RelapseFactory(factory.django.DjangoModelFactory[Relapse]):
     class Meta:
         model = Relapse
 
-    course = factory.SubFactory(CourseFactory, stopped_on=dt.date(2026, 2, 1), stop_reason="remission")
+    course = factory.SubFactory(
+        CourseFactory, stopped_on=dt.date(2026, 2, 1), stop_reason="remission"
+    )
     patient = factory.LazyAttribute(lambda o: o.course.patient)
     noted_on = dt.date(2026, 6, 1)
     evidence = "New tibial lesion on whole-body MRI"

@@ -1,0 +1,191 @@
+"""The database refuses bad rows by itself, even from a write that skips validation (a raw import,
+a bulk update, a bug). These run on PostgreSQL, the production database."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from registry.models import Infusion, InfusionReaction, LabResult, Patient, TreatmentCourse
+from tests.factories import (
+    AssessmentFactory,
+    CourseFactory,
+    InfusionFactory,
+    LabResultFactory,
+    MembershipFactory,
+    PatientFactory,
+    RegimenChangeFactory,
+    RelapseFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_database_refuses(make_row, constraint: str) -> None:
+    with pytest.raises(IntegrityError) as caught, transaction.atomic():
+        make_row()
+    assert constraint in str(caught.value)
+
+
+def test_it_runs_on_postgresql():
+    assert connection.vendor == "postgresql"
+
+
+@pytest.mark.parametrize(
+    ("fields", "constraint"),
+    [
+        ({"weight_kg": Decimal("0.4"), "dose_mg": Decimal("2")}, "infusion_weight_in_range"),
+        ({"weight_kg": Decimal("250.5")}, "infusion_weight_in_range"),
+        ({"dose_mg": Decimal("0")}, "infusion_dose_positive"),
+        ({"dose_mg": Decimal("-50")}, "infusion_dose_positive"),
+        ({"dose_mg": Decimal("400.1")}, "infusion_above_max_needs_reason"),
+        ({"duration_minutes": 0}, "infusion_duration_positive"),
+    ],
+)
+def test_it_refuses_bad_infusion_rows(fields, constraint):
+    assert_database_refuses(
+        lambda: InfusionFactory(**({"weight_kg": Decimal("40")} | fields)), constraint
+    )
+
+
+def test_it_allows_above_max_with_a_reason():
+    infusion = InfusionFactory(dose_mg=Decimal("500"), intensification_reason="Refractory disease")
+    assert Infusion.objects.filter(pk=infusion.pk).exists()
+
+
+def test_it_refuses_two_infusions_on_one_day_of_a_course():
+    first = InfusionFactory()
+    assert_database_refuses(
+        lambda: InfusionFactory(course=first.course, given_on=first.given_on),
+        "infusion_one_per_course_per_day",
+    )
+
+
+@pytest.mark.parametrize(
+    ("analyte", "value"),
+    [("crp", "-0.5"), ("esr", "200.5"), ("ifx_trough", "-1"), ("crp", None)],
+)
+def test_it_refuses_lab_values_out_of_physical_range(analyte, value):
+    assert_database_refuses(
+        lambda: LabResultFactory(analyte=analyte, value=None if value is None else Decimal(value)),
+        "lab_value_in_physical_range",
+    )
+
+
+def test_it_requires_a_detected_or_not_for_antibodies_only():
+    assert_database_refuses(
+        lambda: LabResultFactory(analyte="anti_ifx", value=None, antibodies_positive=None),
+        "lab_antibody_result_only_for_antibodies",
+    )
+    assert_database_refuses(
+        lambda: LabResultFactory(analyte="crp", antibodies_positive=True),
+        "lab_antibody_result_only_for_antibodies",
+    )
+    LabResultFactory(analyte="anti_ifx", value=None, antibodies_positive=True)
+    assert LabResult.objects.count() == 1
+
+
+def test_it_refuses_an_mrn_twice_in_a_site_but_not_across_sites():
+    first = PatientFactory(mrn="H1")
+    assert_database_refuses(
+        lambda: PatientFactory(site=first.site, mrn="H1"), "patient_mrn_unique_per_site"
+    )
+    PatientFactory(mrn="H1")
+    assert Patient.objects.filter(mrn="H1").count() == 2
+
+
+def test_it_refuses_consent_withdrawn_without_or_before_consent():
+    assert_database_refuses(
+        lambda: PatientFactory(research_consent_withdrawn_on=dt.date(2025, 1, 1)),
+        "patient_consent_withdrawn_after_given",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "constraint"),
+    [
+        (
+            {"stopped_on": dt.date(2024, 12, 31), "stop_reason": "other"},
+            "course_stopped_after_start",
+        ),
+        ({"stopped_on": dt.date(2025, 6, 1)}, "course_stop_reason_with_stop_date"),
+        ({"stop_reason": "remission"}, "course_stop_reason_with_stop_date"),
+        ({"planned_dose_mg_per_kg": Decimal("0")}, "course_planned_dose_in_range"),
+        ({"planned_dose_mg_per_kg": Decimal("10.5")}, "course_planned_dose_in_range"),
+        ({"maintenance_interval_weeks": 0}, "course_interval_in_range"),
+    ],
+)
+def test_it_refuses_bad_course_rows(fields, constraint):
+    assert_database_refuses(
+        lambda: CourseFactory(started_on=dt.date(2025, 1, 1), **fields), constraint
+    )
+
+
+def test_it_refuses_a_second_active_course_of_a_patient():
+    first = CourseFactory()
+    assert_database_refuses(
+        lambda: CourseFactory(patient=first.patient, started_on=dt.date(2026, 1, 1)),
+        "course_one_active_per_patient",
+    )
+
+
+def test_it_refuses_overlapping_courses_of_a_patient():
+    first = CourseFactory(
+        started_on=dt.date(2024, 1, 1), stopped_on=dt.date(2025, 1, 1), stop_reason="remission"
+    )
+    assert_database_refuses(
+        lambda: CourseFactory(
+            patient=first.patient,
+            started_on=dt.date(2024, 12, 1),
+            stopped_on=dt.date(2025, 3, 1),
+            stop_reason="other",
+        ),
+        "course_no_overlap_per_patient",
+    )
+    # Back to back is not an overlap: a course occupies [started_on, stopped_on).
+    CourseFactory(patient=first.patient, started_on=dt.date(2025, 1, 1))
+    assert TreatmentCourse.objects.filter(patient=first.patient).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("fields", "constraint"),
+    [
+        ({"dose_mg_per_kg": Decimal("0")}, "regimen_dose_in_range"),
+        ({"interval_weeks": 53}, "regimen_interval_in_range"),
+        ({"reason": "whim"}, "regimen_reason_valid"),
+    ],
+)
+def test_it_refuses_bad_regimen_changes(fields, constraint):
+    assert_database_refuses(lambda: RegimenChangeFactory(**fields), constraint)
+
+
+@pytest.mark.parametrize(
+    ("fields", "constraint"),
+    [
+        ({"pain_score": Decimal("11")}, "assessment_pain_score_in_range"),
+        ({"chaq": Decimal("3.5")}, "assessment_chaq_in_range"),
+        ({"disease_state": "unclear"}, "assessment_disease_state_valid"),
+    ],
+)
+def test_it_refuses_bad_assessments(fields, constraint):
+    assert_database_refuses(lambda: AssessmentFactory(**fields), constraint)
+
+
+def test_it_refuses_a_relapse_without_evidence():
+    assert_database_refuses(lambda: RelapseFactory(evidence=""), "relapse_evidence_not_blank")
+
+
+def test_it_refuses_a_reaction_without_an_infusion():
+    assert_database_refuses(
+        lambda: InfusionReaction.objects.create(onset="acute", severity="mild", symptoms="Rash"),
+        "infusion_id",
+    )
+
+
+def test_it_refuses_a_second_role_for_a_person_at_a_site():
+    membership = MembershipFactory()
+    assert_database_refuses(
+        lambda: MembershipFactory(user=membership.user, site=membership.site, role="nurse"),
+        "membership_one_role_per_site",
+    )
