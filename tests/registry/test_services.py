@@ -1,0 +1,211 @@
+"""The write paths: what each service stores, who it records as the author, what it announces."""
+
+import datetime as dt
+import threading
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from registry import services
+from registry.models import Patient, Relapse, TreatmentCourse
+from registry.signals import clinical_record_saved
+from tests.factories import CourseFactory, InfusionFactory, PatientFactory, ReactionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def register(site, mrn: str, by=None) -> Patient:
+    return services.patient_register(
+        site=site,
+        mrn=mrn,
+        given_name="Mia",
+        family_name="Kowalski",
+        date_of_birth=dt.date(2013, 7, 1),
+        sex="female",
+        by=by,
+    )
+
+
+def test_it_assigns_sequential_registry_codes(site_a, site_b):
+    codes = [register(site_a, "A1").registry_code, register(site_b, "B1").registry_code]
+    assert codes == ["CRMO-000001", "CRMO-000002"]
+
+
+def test_it_continues_after_the_highest_existing_code(site_a):
+    PatientFactory(registry_code="CRMO-000041")
+    assert register(site_a, "A1").registry_code == "CRMO-000042"
+
+
+def test_it_records_who_made_each_change(site_a, clinician_a):
+    patient = register(site_a, "A1", by=clinician_a)
+    patient.family_name = "Kowalska"
+    services.record_save(record=patient, by=clinician_a)
+    history = list(patient.history.order_by("history_date"))
+    assert [h.history_type for h in history] == ["+", "~"]
+    assert {h.history_user for h in history} == {clinician_a}
+    change = history[1].diff_against(history[0])
+    assert change.changed_fields == ["family_name"]
+
+
+def test_it_announces_each_save_with_the_patient(site_a):
+    received = []
+
+    def receiver(sender, record, patient_id, **kwargs):
+        received.append((sender.__name__, patient_id))
+
+    clinical_record_saved.connect(receiver)
+    try:
+        patient = register(site_a, "A1")
+        course = services.course_start(patient=patient, started_on=dt.date(2025, 1, 6), by=None)
+        infusion = services.infusion_record(
+            course=course,
+            given_on=dt.date(2025, 1, 6),
+            weight_kg=Decimal("40"),
+            dose_mg=Decimal("200"),
+            by=None,
+        )
+        services.reaction_record(
+            infusion=infusion, onset="acute", severity="mild", symptoms="Rash", by=None
+        )
+    finally:
+        clinical_record_saved.disconnect(receiver)
+    assert received == [
+        ("Patient", patient.pk),
+        ("TreatmentCourse", patient.pk),
+        ("Infusion", patient.pk),
+        ("InfusionReaction", patient.pk),
+    ]
+
+
+def test_it_records_an_infusion_with_its_premedication():
+    course = CourseFactory()
+    infusion = services.infusion_record(
+        course=course,
+        given_on=course.started_on,
+        weight_kg=Decimal("38.5"),
+        dose_mg=Decimal("200"),
+        duration_minutes=120,
+        premedication=["antihistamine", "corticosteroid"],
+        lot_number="IFX-2291",
+        by=None,
+    )
+    infusion.refresh_from_db()
+    assert infusion.premedication_antihistamine
+    assert infusion.premedication_corticosteroid
+    assert not infusion.premedication_antipyretic
+    assert infusion.mg_per_kg == Decimal("5.19")
+
+
+def test_it_rejects_an_unknown_premedication():
+    course = CourseFactory()
+    with pytest.raises(ValueError, match="unknown premedication"):
+        services.infusion_record(
+            course=course,
+            given_on=course.started_on,
+            weight_kg=Decimal("40"),
+            dose_mg=Decimal("200"),
+            premedication=["aspirin"],
+            by=None,
+        )
+
+
+def test_it_stops_a_course_once():
+    course = CourseFactory()
+    InfusionFactory(course=course, given_on=dt.date(2025, 1, 6))
+    services.course_stop(course=course, stopped_on=dt.date(2026, 1, 6), reason="remission", by=None)
+    course.refresh_from_db()
+    assert (course.stopped_on, course.stop_reason) == (dt.date(2026, 1, 6), "remission")
+    with pytest.raises(ValidationError, match="already stopped on 06 Jan 2026"):
+        services.course_stop(course=course, stopped_on=dt.date(2026, 2, 1), reason="other", by=None)
+
+
+def test_it_records_a_taper_that_the_regimen_then_follows():
+    course = CourseFactory(started_on=dt.date(2025, 1, 6))
+    services.regimen_change_record(
+        course=course,
+        effective_on=dt.date(2026, 1, 12),
+        dose_mg_per_kg=Decimal("5"),
+        interval_weeks=10,
+        reason="taper",
+        by=None,
+    )
+    services.regimen_change_record(
+        course=course,
+        effective_on=dt.date(2026, 5, 4),
+        dose_mg_per_kg=Decimal("5"),
+        interval_weeks=12,
+        reason="taper",
+        by=None,
+    )
+    assert course.regimen_on(dt.date(2026, 1, 11)) == (Decimal("5"), 8)
+    assert course.regimen_on(dt.date(2026, 1, 12)) == (Decimal("5"), 10)
+    assert course.regimen_on(dt.date(2026, 6, 1)) == (Decimal("5"), 12)
+
+
+def test_it_records_a_relapse_and_starts_a_retreatment_course():
+    course = CourseFactory(
+        started_on=dt.date(2024, 1, 8), stopped_on=dt.date(2025, 3, 1), stop_reason="remission"
+    )
+    relapse = services.relapse_record(
+        course=course, noted_on=dt.date(2025, 10, 2), evidence="New femoral lesion on MRI", by=None
+    )
+    retreatment = services.retreatment_start(
+        relapse=relapse, started_on=dt.date(2025, 10, 9), by=None
+    )
+    relapse.refresh_from_db()
+    assert relapse.retreatment_course == retreatment
+    assert retreatment.patient == course.patient
+    assert retreatment.induction_weeks == [0, 2, 6]
+    assert "relapse noted on 02 Oct 2025" in retreatment.notes
+
+
+def test_it_saves_neither_the_course_nor_the_link_when_retreatment_is_refused():
+    course = CourseFactory(
+        started_on=dt.date(2024, 1, 8), stopped_on=dt.date(2025, 3, 1), stop_reason="remission"
+    )
+    relapse = services.relapse_record(
+        course=course, noted_on=dt.date(2025, 10, 2), evidence="New lesion", by=None
+    )
+    with pytest.raises(ValidationError) as caught:
+        # Before the relapse was noted: the link is refused after the course was created.
+        services.retreatment_start(relapse=relapse, started_on=dt.date(2025, 9, 1), by=None)
+    assert "retreatment_course" in caught.value.message_dict
+    assert TreatmentCourse.objects.filter(patient=course.patient).count() == 1
+    assert Relapse.objects.get().retreatment_course is None
+
+
+def test_it_records_a_clinicians_review_of_a_reaction(clinician_a):
+    reaction = ReactionFactory(severity="severe")
+    services.reaction_review_record(
+        reaction=reaction, reviewed_on=dt.date(2025, 1, 8), by=clinician_a
+    )
+    reaction.refresh_from_db()
+    assert (reaction.reviewed_on, reaction.reviewed_by) == (dt.date(2025, 1, 8), clinician_a)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_gives_concurrent_registrations_distinct_codes(site_a):
+    # Two clinics registering at once read the same "last code"; the unique index and a retry
+    # give each its own code instead of an error.
+    barrier = threading.Barrier(4)
+    codes: list[str] = []
+    errors: list[Exception] = []
+
+    def worker(n: int) -> None:
+        try:
+            barrier.wait()
+            codes.append(register(site_a, f"T{n}").registry_code)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(codes) == [f"CRMO-00000{n}" for n in range(1, 5)]
