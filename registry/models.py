@@ -538,7 +538,12 @@ class Infusion(ClinicalRecord):
     course = models.ForeignKey(TreatmentCourse, on_delete=models.PROTECT, related_name="infusions")
     given_on = models.DateField()
     weight_kg = models.DecimalField(
-        "weight (kg)", max_digits=5, decimal_places=2, help_text="Weight measured on the day."
+        "weight (kg)", max_digits=5, decimal_places=2, help_text="The weight the dose is based on."
+    )
+    weight_measured_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="When that weight was measured, if not on the day of the infusion.",
     )
     dose_mg = models.DecimalField("dose (mg)", max_digits=7, decimal_places=1)
     duration_minutes = models.PositiveSmallIntegerField(
@@ -581,6 +586,11 @@ class Infusion(ClinicalRecord):
                 condition=Q(duration_minutes__isnull=True) | Q(duration_minutes__gt=0),
                 name="infusion_duration_positive",
             ),
+            models.CheckConstraint(
+                condition=Q(weight_measured_on__isnull=True)
+                | Q(weight_measured_on__lte=F("given_on")),
+                name="infusion_weight_measured_before_infusion",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -599,6 +609,10 @@ class Infusion(ClinicalRecord):
         if not self.dose_mg or not self.weight_kg:
             return None
         return (Decimal(self.dose_mg) / Decimal(self.weight_kg)).quantize(Decimal("0.01"))
+
+    @property
+    def weighed_on(self) -> dt.date:
+        return self.weight_measured_on or self.given_on
 
     @staticmethod
     def week_of(given_on: dt.date, day_zero: dt.date) -> int:
@@ -636,6 +650,8 @@ class Infusion(ClinicalRecord):
         if self.duration_minutes is not None and self.duration_minutes <= 0:
             _add(errors, "duration_minutes", "The duration must be more than 0 minutes.")
         _check_not_future(errors, "given_on", self.given_on)
+        if self.weight_measured_on and self.given_on and self.weight_measured_on > self.given_on:
+            _add(errors, "weight_measured_on", "The weight must be measured before the infusion.")
         if self.course_id and self.given_on:
             self._check_against_course(errors, self.course)
         _raise(errors)

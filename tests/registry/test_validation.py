@@ -408,3 +408,12 @@ def test_it_refuses_a_regimen_change_that_contradicts_its_reason(
         "reason",
         fragment,
     )
+
+
+def test_it_refuses_a_weight_measured_after_the_infusion(course):
+    assert_refused(
+        record_infusion(course, weight_measured_on=dt.date(2025, 1, 7)),
+        Infusion,
+        "weight_measured_on",
+        "measured before the infusion",
+    )
