@@ -1,8 +1,10 @@
 """Expected dose dates of a course, from the regimen in force (pure; the date is an argument).
 
-Induction doses fall on fixed weeks after day 0 (the first infusion). From then on each dose is due
-one interval after the previous infusion, with the interval in force when that next dose is due:
-a regimen change (taper, intensification) re-bases the schedule from the last infusion.
+The first dose is due on the course start (day 0 is when it is given). Induction doses follow at
+their weeks (0, 2, 6: two, then four weeks apart), each counted from the dose actually given. Then
+each maintenance dose is due one interval after the previous infusion, with the interval in force
+when that dose is due: a regimen change (taper, intensification) re-bases the schedule from the
+last infusion.
 """
 
 from __future__ import annotations
@@ -54,11 +56,13 @@ def _due_on(
     history: CourseHistory, index: int, previous: InfusionRow | None, when: dt.date
 ) -> dt.date:
     """Due date of the dose at `index` (0-based); `when` picks the regimen in force."""
+    if previous is None:
+        return history.started_on
     weeks = history.induction_weeks
     if index < len(weeks):
-        return history.day_zero + dt.timedelta(weeks=weeks[index])
-    if previous is None:
-        raise ValueError("a maintenance dose follows an induction dose")
+        # Induction keeps its spacing (2, then 4 weeks) from the dose actually given, so a late
+        # dose moves the next one rather than making it instantly overdue.
+        return previous.given_on + dt.timedelta(weeks=weeks[index] - weeks[index - 1])
     _dose, interval = history.regimen_on(when)
     return previous.given_on + dt.timedelta(weeks=interval)
 
