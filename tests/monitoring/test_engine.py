@@ -98,6 +98,7 @@ def test_a_later_infusion_never_creates_an_overdue_for_an_earlier_due_date(days,
     old = {(f.rule_id, f.due_on) for f in evaluate(before, as_of) if f.rule_id in OVERDUE_RULES}
     for finding in evaluate(with_added, as_of):
         if finding.rule_id in OVERDUE_RULES and (finding.rule_id, finding.due_on) not in old:
+            assert finding.due_on is not None
             assert finding.due_on > day(added_on), finding
 
 

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db
 def assert_refused(
     save: Callable[[], Any], model: type, field: str, fragment: str
 ) -> ValidationError:
-    """`save` raises a ValidationError on `field` whose message contains `fragment`; no row added."""
+    """`save` raises a ValidationError on `field` with a message containing `fragment`; no row."""
     before = model.objects.count()
     with pytest.raises(ValidationError) as caught:
         save()
