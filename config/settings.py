@@ -7,6 +7,7 @@ running tasks eagerly. DATABASE_URL and REDIS_URL switch to PostgreSQL and a rea
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / "data"
@@ -120,6 +121,20 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A clinical save must not hang on a broker that is down: fail fast, log, the nightly run catches up.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_TASK_PUBLISH_RETRY = False
+
+# Nightly evaluation of every course in scope, fanned out in chunks of this many courses.
+EVALUATION_CHUNK_SIZE = env.int("EVALUATION_CHUNK_SIZE", default=500)
+NIGHTLY_EVALUATION_AT = env.str("NIGHTLY_EVALUATION_AT", default="02:00")  # clinic's local time
+_hour, _minute = (int(part) for part in NIGHTLY_EVALUATION_AT.split(":"))
+CELERY_BEAT_SCHEDULE = {
+    "nightly-evaluation": {
+        "task": "monitoring.evaluate_nightly",
+        "schedule": crontab(hour=_hour, minute=_minute),
+    },
+}
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

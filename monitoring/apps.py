@@ -5,3 +5,6 @@ class MonitoringConfig(AppConfig):
     name = "monitoring"
     verbose_name = "Monitoring"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from monitoring import receivers  # noqa: F401  (connects the signal receivers)

@@ -47,13 +47,23 @@ def _perms(actions: tuple[str, ...], models: tuple[type[Model], ...]) -> frozens
 
 _VIEW_RECORD = _perms(("view",), (Site, *_ALL_CLINICAL))
 
+# Monitoring's models, named (registry does not import monitoring): staff act on alerts; clinicians
+# set their site's guideline parameters.
+_ACT_ON_ALERTS = frozenset(
+    {"monitoring.view_alert", "monitoring.change_alert", "monitoring.view_siteguideline"}
+)
+
 # Clinical data is never deleted by a role: a correction is a change, kept in the history.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.CLINICIAN: _VIEW_RECORD | _perms(("add", "change"), _ALL_CLINICAL),
-    Role.NURSE: _VIEW_RECORD | _perms(("add", "change"), _NURSE_RECORDS),
+    Role.CLINICIAN: _VIEW_RECORD
+    | _perms(("add", "change"), _ALL_CLINICAL)
+    | _ACT_ON_ALERTS
+    | frozenset({"monitoring.add_siteguideline", "monitoring.change_siteguideline"}),
+    Role.NURSE: _VIEW_RECORD | _perms(("add", "change"), _NURSE_RECORDS) | _ACT_ON_ALERTS,
     Role.DATA_MANAGER: _VIEW_RECORD
     | _perms(("add", "change"), _ALL_CLINICAL)
-    | frozenset({"registry.view_membership"}),
+    | _ACT_ON_ALERTS
+    | frozenset({"registry.view_membership", "monitoring.view_evaluationrun"}),
     Role.RESEARCHER: frozenset(),
 }
 

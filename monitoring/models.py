@@ -1,0 +1,221 @@
+"""Alerts raised by the guideline engine, their audit trail, evaluation runs and site parameters."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from monitoring.guideline import DEFAULT, RULES, Guideline
+from monitoring.guideline.parameters import parameter_info
+from registry.models import Site, TreatmentCourse
+
+
+class Severity(models.TextChoices):
+    URGENT = "urgent", "Urgent"
+    WARNING = "warning", "Warning"
+    INFO = "info", "Info"
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+# An alert is "live" until resolved: at most one live alert per (course, rule, key), and a
+# dismissed one stays dismissed, so the same finding is never raised again for that key.
+LIVE_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED, AlertStatus.DISMISSED)
+ACTIONABLE_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
+RULE_CHOICES = [(rule_id, info.title) for rule_id, (info, _check) in RULES.items()]
+CONDITION_CLEARED = "condition cleared"
+
+
+class Alert(models.Model):
+    course = models.ForeignKey(TreatmentCourse, on_delete=models.PROTECT, related_name="alerts")
+    rule = models.CharField(max_length=40, choices=RULE_CHOICES)
+    key = models.CharField(max_length=60, help_text="What makes one problem one alert.")
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    status = models.CharField(
+        max_length=12, choices=AlertStatus.choices, default=AlertStatus.OPEN
+    )
+    title = models.CharField(max_length=200)
+    explanation = models.TextField(help_text="What triggered it, and the guideline text behind it.")
+    evidence = models.JSONField(default=dict, help_text="The rows and values that triggered it.")
+    due_on = models.DateField(null=True, blank=True)
+    first_raised_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_reason = models.TextField(blank=True)
+    guideline_version = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["due_on", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course", "rule", "key"],
+                condition=Q(status__in=LIVE_STATUSES),
+                name="alert_one_live_per_course_rule_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=AlertStatus.values), name="alert_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(severity__in=Severity.values), name="alert_severity_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status=AlertStatus.RESOLVED, resolved_at__isnull=False)
+                | (~Q(status=AlertStatus.RESOLVED) & Q(resolved_at__isnull=True)),
+                name="alert_resolved_at_iff_resolved",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "severity", "due_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.get_status_display().lower()})"
+
+    @property
+    def rule_info(self) -> Any:
+        return RULES[self.rule][0]
+
+
+class AlertEventKind(models.TextChoices):
+    RAISED = "raised", "Raised"
+    ESCALATED = "escalated", "Severity changed"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class AlertEvent(models.Model):
+    """Append-only: every transition of an alert, and who made it (no one: the engine)."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=12, choices=AlertEventKind.choices)
+    from_status = models.CharField(max_length=12, choices=AlertStatus.choices, blank=True)
+    to_status = models.CharField(max_length=12, choices=AlertStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        who = self.actor or "registry"
+        return f"{self.get_kind_display()} by {who} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError("alert events are append-only")
+        super().save(*args, **kwargs)
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class EvaluationRun(models.Model):
+    """One evaluation: the nightly fan-out, a command, or one course after a change."""
+
+    KIND_CHOICES = [("nightly", "Nightly"), ("command", "Command"), ("course", "After a change")]
+
+    kind = models.CharField(max_length=10, choices=KIND_CHOICES)
+    as_of = models.DateField()
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, null=True, blank=True)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    courses = models.PositiveIntegerField(default=0)
+    findings = models.PositiveIntegerField(default=0)
+    opened = models.PositiveIntegerField(default=0)
+    refreshed = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Wall time from start to the last chunk."
+    )
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} evaluation as of {self.as_of} ({self.status})"
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """A site's override, typed like the default (JSON gives floats, strings and lists)."""
+    default = getattr(DEFAULT, name)
+    try:
+        if isinstance(default, Decimal):
+            return Decimal(str(value))
+        if isinstance(default, tuple):
+            return tuple(int(v) for v in value)
+        if isinstance(default, int):
+            if isinstance(value, bool) or int(value) != Decimal(str(value)):
+                raise ValueError
+            return int(value)
+    except (TypeError, ValueError, InvalidOperation):
+        raise ValidationError(
+            {"overrides": f"{name}: {value!r} is not a valid {type(default).__name__}."}
+        ) from None
+    return value
+
+
+class SiteGuideline(models.Model):
+    """A site's reviewed values of guideline parameters; anything not overridden is the default."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="guideline")
+    overrides = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Parameter name → value, e.g. {"trough_min_ug_ml": "3", "dose_grace_days": 5}.',
+    )
+    rationale = models.TextField(blank=True, help_text="Why the site chose these values.")
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "site guideline parameters"
+        verbose_name_plural = "site guideline parameters"
+
+    def __str__(self) -> str:
+        return f"Guideline parameters of {self.site.code}"
+
+    def clean(self) -> None:
+        if not isinstance(self.overrides, dict):
+            raise ValidationError({"overrides": "Give an object of parameter names and values."})
+        known = {info.name: info for info in parameter_info()}
+        errors = []
+        for name, value in self.overrides.items():
+            if name not in known:
+                errors.append(f"{name} is not a guideline parameter.")
+                continue
+            typed = _coerce(name, value)
+            info = known[name]
+            low, high = info.minimum, info.maximum
+            if low is not None and typed < low or high is not None and typed > high:
+                errors.append(f"{name} must be between {low} and {high} {info.unit}.")
+        if errors:
+            raise ValidationError({"overrides": errors})
+
+    def effective(self) -> Guideline:
+        return DEFAULT.with_overrides(
+            {name: _coerce(name, value) for name, value in self.overrides.items()}
+        )
+
+
+def guideline_fields() -> list[str]:
+    return [f.name for f in dataclasses.fields(Guideline)]

@@ -1,0 +1,84 @@
+"""Celery jobs: the nightly fan-out, one chunk, and one course after a change to its data.
+
+Tasks are idempotent (evaluation reconciles), acknowledged late (a worker that dies mid-chunk
+leaves the message for another) and retried with backoff on database trouble.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from celery import chord, shared_task
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from monitoring import evaluation
+from monitoring.models import EvaluationRun, RunStatus
+
+logger = logging.getLogger(__name__)
+
+RETRYING = {
+    "acks_late": True,
+    "autoretry_for": (DatabaseError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "max_retries": 5,
+}
+
+
+def _date(value: str | None) -> dt.date:
+    return dt.date.fromisoformat(value) if value else timezone.localdate()
+
+
+@shared_task(name="monitoring.evaluate_nightly", acks_late=True)
+def evaluate_nightly(as_of: str | None = None) -> int:
+    """Split the courses in scope into chunks and evaluate them in parallel; returns the run id."""
+    day = _date(as_of)
+    course_ids = list(evaluation.courses_in_scope(day).values_list("pk", flat=True))
+    chunks = list(evaluation.chunked(course_ids, settings.EVALUATION_CHUNK_SIZE))
+    run = EvaluationRun.objects.create(kind="nightly", as_of=day, chunks_total=len(chunks))
+    header = [evaluate_chunk.s(chunk, day.isoformat(), run.pk) for chunk in chunks]
+    chord(header)(finish_nightly.si(day.isoformat(), run.pk))
+    logger.info("nightly evaluation %s: %d courses in %d chunks", run.pk, len(course_ids), len(chunks))
+    return run.pk
+
+
+@shared_task(name="monitoring.evaluate_chunk", **RETRYING)
+def evaluate_chunk(course_ids: list[int], as_of: str, run_id: int | None = None) -> int:
+    outcome = evaluation.evaluate_courses(course_ids, _date(as_of))
+    if run_id is not None:
+        evaluation.record_chunk(run_id, outcome)
+    return outcome.findings
+
+
+@shared_task(name="monitoring.finish_nightly", **RETRYING)
+def finish_nightly(as_of: str, run_id: int) -> int:
+    with transaction.atomic():
+        resolved = evaluation.resolve_out_of_scope(_date(as_of))
+    evaluation.record_chunk(run_id, evaluation.Outcome(resolved=resolved), chunks=0)
+    return evaluation.finish_run(run_id, RunStatus.DONE).pk
+
+
+@shared_task(name="monitoring.evaluate_course", **RETRYING)
+def evaluate_course(course_id: int) -> int:
+    return evaluation.evaluate_courses([course_id], timezone.localdate()).findings
+
+
+def enqueue_patient_evaluation(patient_id: int) -> None:
+    """After a change to a patient's record: re-evaluate their courses in scope.
+
+    A broker that is down must not lose the clinical save: the failure is logged, and the nightly
+    run catches up.
+    """
+    course_ids = list(
+        evaluation.courses_in_scope(timezone.localdate())
+        .filter(patient_id=patient_id)
+        .values_list("pk", flat=True)
+    )
+    for course_id in course_ids:
+        try:
+            evaluate_course.delay(course_id)
+        except Exception:
+            logger.exception("could not enqueue the evaluation of course %s", course_id)
