@@ -14,7 +14,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_PYTHON=/usr/local/bin/python3.11 \
     PATH=/app/.venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=config.settings \
-    WHITENOISE_USE_FINDERS=false
+    WHITENOISE_USE_FINDERS=false \
+    STATICFILES_STORAGE=whitenoise.storage.CompressedManifestStaticFilesStorage
 
 # uv itself is in the dev dependency group, which the image leaves out: install the same pin here.
 RUN pip install uv==0.13.9

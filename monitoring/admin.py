@@ -16,12 +16,11 @@ from monitoring.models import Alert, AlertEvent, EvaluationRun, SiteGuideline
 from registry.admin import ScopedMixin, SiteFilter
 
 
-class AlertEventInline(admin.TabularInline):  # type: ignore[type-arg]
+class AlertEventInline(admin.TabularInline):
     model = AlertEvent
     extra = 0
     can_delete = False
-    fields = ["at", "kind", "from_status", "to_status", "actor", "note"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "kind", "from_status", "to_status", "actor", "note")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -31,17 +30,27 @@ class AlertEventInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Alert)
-class AlertAdmin(ScopedMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class AlertAdmin(ScopedMixin, admin.ModelAdmin):
     site_path = "course__patient__site"
-    list_display = ["title", "patient_code", "severity", "status", "due_on", "rule",
-                    "last_seen_at"]
+    list_display = ["title", "patient_code", "severity", "status", "due_on", "rule", "last_seen_at"]
     list_filter = ["status", "severity", "rule", ("course__patient__site", SiteFilter)]
     search_fields = ["course__patient__registry_code", "title", "key"]
     date_hierarchy = "due_on"
     list_select_related = ["course__patient"]
     readonly_fields = [
-        "course", "rule", "key", "severity", "status", "title", "explanation", "evidence",
-        "due_on", "first_raised_at", "last_seen_at", "resolved_at", "resolution_reason",
+        "course",
+        "rule",
+        "key",
+        "severity",
+        "status",
+        "title",
+        "explanation",
+        "evidence",
+        "due_on",
+        "first_raised_at",
+        "last_seen_at",
+        "resolved_at",
+        "resolution_reason",
         "guideline_version",
     ]
     inlines = [AlertEventInline]
@@ -64,7 +73,9 @@ class AlertAdmin(ScopedMixin, admin.ModelAdmin):  # type: ignore[type-arg]
                 action(alert=alert, by=request.user)
                 count += 1
             except ValidationError as error:
-                self.message_user(request, f"{alert}: {'; '.join(error.messages)}", messages.WARNING)
+                self.message_user(
+                    request, f"{alert}: {'; '.join(error.messages)}", messages.WARNING
+                )
         self.message_user(request, f"{count} alert(s) {done}.")
 
     @admin.action(description="Acknowledge the selected alerts", permissions=["change"])
@@ -77,9 +88,21 @@ class AlertAdmin(ScopedMixin, admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(EvaluationRun)
-class EvaluationRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["started_at", "kind", "as_of", "site", "status", "chunks_done",
-                    "chunks_total", "courses", "findings", "opened", "resolved", "duration_ms"]
+class EvaluationRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "started_at",
+        "kind",
+        "as_of",
+        "site",
+        "status",
+        "chunks_done",
+        "chunks_total",
+        "courses",
+        "findings",
+        "opened",
+        "resolved",
+        "duration_ms",
+    ]
     list_filter = ["kind", "status"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

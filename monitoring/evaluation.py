@@ -65,15 +65,16 @@ OUT_OF_SCOPE = "course no longer monitored (stopped beyond the post-stop watch)"
 
 def site_guidelines() -> dict[str, Guideline]:
     """Each site's effective parameters, by site code (sites without overrides use the default)."""
-    return {
-        row.site.code: row.effective() for row in SiteGuideline.objects.select_related("site")
-    }
+    return {row.site.code: row.effective() for row in SiteGuideline.objects.select_related("site")}
 
 
 def courses_in_scope(as_of: dt.date, site: Site | None = None) -> QuerySet[TreatmentCourse]:
     """Courses not stopped, or stopped within the post-stop watch (the longest any site uses)."""
     watch = max(
-        [DEFAULT.post_stop_watch_days, *(g.post_stop_watch_days for g in site_guidelines().values())]
+        [
+            DEFAULT.post_stop_watch_days,
+            *(g.post_stop_watch_days for g in site_guidelines().values()),
+        ]
     )
     courses = TreatmentCourse.objects.filter(started_on__lte=as_of).filter(
         Q(stopped_on__isnull=True) | Q(stopped_on__gte=as_of - dt.timedelta(days=watch))
@@ -139,7 +140,9 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
     regimens = _group(
         RegimenChange.objects.filter(course_id__in=ids)
         .order_by("effective_on")
-        .values_list("course_id", "pk", "effective_on", "dose_mg_per_kg", "interval_weeks", "reason")
+        .values_list(
+            "course_id", "pk", "effective_on", "dose_mg_per_kg", "interval_weeks", "reason"
+        )
     )
     reactions = _group(
         InfusionReaction.objects.filter(infusion__course_id__in=ids)
@@ -162,7 +165,9 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
     imaging = _group(
         ImagingStudy.objects.filter(patient_id__in=patient_ids)
         .order_by("performed_on", "pk")
-        .values_list("patient_id", "pk", "performed_on", "modality", "active_lesions", "new_lesions")
+        .values_list(
+            "patient_id", "pk", "performed_on", "modality", "active_lesions", "new_lesions"
+        )
     )
     assessments = _group(
         ClinicalAssessment.objects.filter(patient_id__in=patient_ids)
@@ -178,9 +183,9 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
         )
     )
     relapses = _group(
-        Relapse.objects.filter(course_id__in=ids).order_by("noted_on").values_list(
-            "course_id", "noted_on"
-        )
+        Relapse.objects.filter(course_id__in=ids)
+        .order_by("noted_on")
+        .values_list("course_id", "noted_on")
     )
     course_starts = _group(
         TreatmentCourse.objects.filter(patient_id__in=patient_ids)
@@ -316,10 +321,14 @@ def reconcile(
             alert.last_seen_at, alert.guideline_version = now, version
             refreshed.append(alert)
     cleared = [
-        alert for key, alert in live.items() if key not in seen and alert.status in ACTIONABLE_STATUSES
+        alert
+        for key, alert in live.items()
+        if key not in seen and alert.status in ACTIONABLE_STATUSES
     ]
     for alert in cleared:
-        events.append(_event(alert, AlertEventKind.RESOLVED, AlertStatus.RESOLVED, now, CONDITION_CLEARED))
+        events.append(
+            _event(alert, AlertEventKind.RESOLVED, AlertStatus.RESOLVED, now, CONDITION_CLEARED)
+        )
         alert.status, alert.resolved_at = AlertStatus.RESOLVED, now
         alert.resolution_reason = CONDITION_CLEARED
 
@@ -360,9 +369,14 @@ def resolve_out_of_scope(as_of: dt.date) -> int:
     )
     alerts = list(stale.select_for_update())
     AlertEvent.objects.bulk_create(
-        [_event(a, AlertEventKind.RESOLVED, AlertStatus.RESOLVED, now, OUT_OF_SCOPE) for a in alerts]
+        [
+            _event(a, AlertEventKind.RESOLVED, AlertStatus.RESOLVED, now, OUT_OF_SCOPE)
+            for a in alerts
+        ]
     )
-    return stale.update(status=AlertStatus.RESOLVED, resolved_at=now, resolution_reason=OUT_OF_SCOPE)
+    return stale.update(
+        status=AlertStatus.RESOLVED, resolved_at=now, resolution_reason=OUT_OF_SCOPE
+    )
 
 
 # --- Runs --------------------------------------------------------------------------------------
@@ -409,7 +423,12 @@ def run_evaluation(
     run = finish_run(run.pk)
     logger.info(
         "evaluation %s as of %s: %d courses, %d findings, %d opened, %d resolved in %.1fs",
-        run.pk, as_of, total.courses, total.findings, total.opened, total.resolved,
+        run.pk,
+        as_of,
+        total.courses,
+        total.findings,
+        total.opened,
+        total.resolved,
         time.monotonic() - started,
     )
     return run, total

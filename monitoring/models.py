@@ -43,9 +43,7 @@ class Alert(models.Model):
     rule = models.CharField(max_length=40, choices=RULE_CHOICES)
     key = models.CharField(max_length=60, help_text="What makes one problem one alert.")
     severity = models.CharField(max_length=10, choices=Severity.choices)
-    status = models.CharField(
-        max_length=12, choices=AlertStatus.choices, default=AlertStatus.OPEN
-    )
+    status = models.CharField(max_length=12, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     title = models.CharField(max_length=200)
     explanation = models.TextField(help_text="What triggered it, and the guideline text behind it.")
     evidence = models.JSONField(default=dict, help_text="The rows and values that triggered it.")

@@ -23,8 +23,13 @@ def _transition(alert: Alert, *, to: str, kind: str, by: Any, note: str = "") ->
             raise ValidationError({"status": f"This alert is already {to}."})
         now = timezone.now()
         AlertEvent.objects.create(
-            alert=current, at=now, kind=kind, from_status=current.status, to_status=to,
-            actor=by, note=note,
+            alert=current,
+            at=now,
+            kind=kind,
+            from_status=current.status,
+            to_status=to,
+            actor=by,
+            note=note,
         )
         current.status = to
         fields = ["status"]
@@ -37,19 +42,26 @@ def _transition(alert: Alert, *, to: str, kind: str, by: Any, note: str = "") ->
 
 def alert_acknowledge(*, alert: Alert, by: Any, note: str = "") -> Alert:
     """Seen and being handled: stays on the worklist, marked as acknowledged."""
-    return _transition(alert, to=AlertStatus.ACKNOWLEDGED, kind=AlertEventKind.ACKNOWLEDGED, by=by,
-                       note=note)
+    return _transition(
+        alert, to=AlertStatus.ACKNOWLEDGED, kind=AlertEventKind.ACKNOWLEDGED, by=by, note=note
+    )
 
 
 def alert_resolve(*, alert: Alert, by: Any, note: str = "") -> Alert:
     """Dealt with. If the data still show the problem, the next evaluation raises it again."""
-    return _transition(alert, to=AlertStatus.RESOLVED, kind=AlertEventKind.RESOLVED, by=by,
-                       note=note or "resolved by a clinician")
+    return _transition(
+        alert,
+        to=AlertStatus.RESOLVED,
+        kind=AlertEventKind.RESOLVED,
+        by=by,
+        note=note or "resolved by a clinician",
+    )
 
 
 def alert_dismiss(*, alert: Alert, by: Any, reason: str) -> Alert:
     """Not applicable to this patient: never raised again for this key. A reason is required."""
     if not reason or not reason.strip():
         raise ValidationError({"reason": "Say why this alert does not apply."})
-    return _transition(alert, to=AlertStatus.DISMISSED, kind=AlertEventKind.DISMISSED, by=by,
-                       note=reason.strip())
+    return _transition(
+        alert, to=AlertStatus.DISMISSED, kind=AlertEventKind.DISMISSED, by=by, note=reason.strip()
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from celery import chord, shared_task
 from django.conf import settings
@@ -19,7 +20,7 @@ from monitoring.models import EvaluationRun, RunStatus
 
 logger = logging.getLogger(__name__)
 
-RETRYING = {
+RETRYING: dict[str, Any] = {
     "acks_late": True,
     "autoretry_for": (DatabaseError,),
     "retry_backoff": True,
@@ -41,7 +42,9 @@ def evaluate_nightly(as_of: str | None = None) -> int:
     run = EvaluationRun.objects.create(kind="nightly", as_of=day, chunks_total=len(chunks))
     header = [evaluate_chunk.s(chunk, day.isoformat(), run.pk) for chunk in chunks]
     chord(header)(finish_nightly.si(day.isoformat(), run.pk))
-    logger.info("nightly evaluation %s: %d courses in %d chunks", run.pk, len(course_ids), len(chunks))
+    logger.info(
+        "nightly evaluation %s: %d courses in %d chunks", run.pk, len(course_ids), len(chunks)
+    )
     return run.pk
 
 

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry import services
@@ -18,6 +20,7 @@ from registry.models import (
     ClinicalAssessment,
     ImagingStudy,
     Infusion,
+    InfusionQuerySet,
     InfusionReaction,
     LabResult,
     Membership,
@@ -58,17 +61,55 @@ class ScopedMixin:
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         related = db_field.related_model
         if related in _SITE_PATHS:
-            kwargs["queryset"] = _scope(request, related._default_manager.all(), _SITE_PATHS[related])
+            kwargs["queryset"] = _scope(
+                request, related._default_manager.all(), _SITE_PATHS[related]
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class ScopedHistoryAdmin(ScopedMixin, SimpleHistoryAdmin):
+    """Scoped, with its history pages scoped too.
+
+    simple-history's history views look the object up in the historical table when it is not in
+    `get_queryset` (to show deleted objects), which would show, and let a user revert, another
+    site's records; and its revert view saves on POST with mere view permission.
+    """
+
+    def _out_of_scope(self, request: HttpRequest, object_id: str) -> HttpResponse | None:
+        if request.user.is_superuser or self.get_object(request, unquote(object_id)):
+            return None
+        return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        refused = self._out_of_scope(request, object_id)
+        return refused or super().history_view(request, object_id, extra_context)
+
+    def history_form_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        version_id: str,
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        refused = self._out_of_scope(request, object_id)
+        if refused:
+            return refused
+        if request.method == "POST" and not self.has_change_permission(
+            request, self.get_object(request, unquote(object_id))
+        ):
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 def _save(record: Any, request: HttpRequest) -> None:
     if isinstance(record, InfusionReaction) and record.reviewed_on and not record.reviewed_by_id:
-        record.reviewed_by = request.user  # whoever records the review is its reviewer
+        record.reviewed_by_id = request.user.pk  # whoever records the review is its reviewer
     services.record_save(record=record, by=request.user)
 
 
-class RecordAdmin(ScopedMixin, SimpleHistoryAdmin):
+class RecordAdmin(ScopedHistoryAdmin):
     """A clinical record: scoped, saved through `record_save`, never deleted (history keeps all)."""
 
     def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
@@ -85,7 +126,7 @@ class RecordAdmin(ScopedMixin, SimpleHistoryAdmin):
         return False
 
 
-class RecordInline(ScopedMixin, admin.TabularInline):  # type: ignore[type-arg]
+class RecordInline(ScopedMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
@@ -95,8 +136,9 @@ class RecordInline(ScopedMixin, admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Site)
-class SiteAdmin(ScopedMixin, SimpleHistoryAdmin):
+class SiteAdmin(ScopedHistoryAdmin):
     site_path = "pk"
+    ordering = ["code"]  # explicit: a Meta ordering is dropped from the annotated (grouped) query
     list_display = ["code", "name", "patient_count"]
     search_fields = ["code", "name"]
 
@@ -109,7 +151,7 @@ class SiteAdmin(ScopedMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ScopedMixin, SimpleHistoryAdmin):
+class MembershipAdmin(ScopedHistoryAdmin):
     site_path = "site"
     list_display = ["user", "site", "role"]
     list_filter = ["role", ("site", SiteFilter)]
@@ -117,7 +159,7 @@ class MembershipAdmin(ScopedMixin, SimpleHistoryAdmin):
     autocomplete_fields = ["user", "site"]
 
 
-class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["site"]
@@ -128,18 +170,26 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class RegistryUserAdmin(UserAdmin):  # type: ignore[type-arg]
+class RegistryUserAdmin(UserAdmin):
     inlines = [MembershipInline]
 
 
 # --- Patients ------------------------------------------------------------------------------------
 
 
+_COURSE_SUMMARY = (
+    "started_on",
+    "planned_dose_mg_per_kg",
+    "maintenance_interval_weeks",
+    "stopped_on",
+    "stop_reason",
+)
+
+
 class CourseInline(RecordInline):
     model = TreatmentCourse
-    fields = ["started_on", "planned_dose_mg_per_kg", "maintenance_interval_weeks", "stopped_on",
-              "stop_reason"]
-    readonly_fields = fields
+    fields = _COURSE_SUMMARY
+    readonly_fields = _COURSE_SUMMARY
     site_path = "patient__site"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -167,17 +217,27 @@ class PatientAdmin(RecordAdmin):
     fieldsets = [
         (None, {"fields": ["registry_code", "site", "mrn"]}),
         ("Identity", {"fields": ["given_name", "family_name", "date_of_birth", "sex"]}),
-        ("Diagnosis and consent", {"fields": [
-            "diagnosed_on", "research_consent_given_on", "research_consent_withdrawn_on",
-        ]}),
+        (
+            "Diagnosis and consent",
+            {
+                "fields": [
+                    "diagnosed_on",
+                    "research_consent_given_on",
+                    "research_consent_withdrawn_on",
+                ]
+            },
+        ),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
     inlines = [CourseInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
         active = TreatmentCourse.objects.filter(patient=OuterRef("pk"), stopped_on__isnull=True)
-        return super().get_queryset(request).select_related("site").annotate(
-            has_active_course=Exists(active)
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("site")
+            .annotate(has_active_course=Exists(active))
         )
 
     @admin.display(boolean=True, description="on treatment", ordering="has_active_course")
@@ -226,7 +286,7 @@ class InfusionInline(RecordInline):
     readonly_fields = ["mg_per_kg", "week", "dose_number"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Infusion]:
-        return super().get_queryset(request).with_course_position()
+        return cast(InfusionQuerySet, super().get_queryset(request)).with_course_position()
 
     @admin.display(description="mg/kg")
     def mg_per_kg(self, infusion: Infusion) -> Any:
@@ -245,7 +305,8 @@ def infusion_week(infusion: Infusion) -> str:
     day_zero = getattr(infusion, "day_zero", None)
     if not infusion.pk or day_zero is None:
         return "—"
-    return f"{Infusion.week_of(infusion.given_on, day_zero)} (day {(infusion.given_on - day_zero).days})"
+    days = (infusion.given_on - day_zero).days
+    return f"{Infusion.week_of(infusion.given_on, day_zero)} (day {days})"
 
 
 @admin.register(TreatmentCourse)
@@ -268,6 +329,9 @@ class TreatmentCourseAdmin(RecordAdmin):
         "patient__family_name",
     ]
     date_hierarchy = "started_on"
+    # Explicit: a Meta ordering is dropped from the annotated (grouped) query, and autocomplete
+    # pages through `get_queryset` unordered.
+    ordering = ["patient__registry_code", "started_on"]
     autocomplete_fields = ["patient"]
     inlines = [RegimenChangeInline, InfusionInline]
     readonly_fields = ["created_at", "updated_at"]
@@ -312,8 +376,16 @@ class RegimenChangeAdmin(RecordAdmin):
 class ReactionInline(RecordInline):
     model = InfusionReaction
     site_path = "infusion__course__patient__site"
-    fields = ["onset", "severity", "symptoms", "management", "infusion_stopped", "outcome",
-              "reviewed_on", "reviewed_by"]
+    fields = [
+        "onset",
+        "severity",
+        "symptoms",
+        "management",
+        "infusion_stopped",
+        "outcome",
+        "reviewed_on",
+        "reviewed_by",
+    ]
     readonly_fields = ["reviewed_by"]
 
 
@@ -343,15 +415,15 @@ class InfusionAdmin(RecordAdmin):
         "lot_number",
     ]
     date_hierarchy = "given_on"
+    ordering = ["course__patient__registry_code", "course__started_on", "given_on"]  # as above
     autocomplete_fields = ["course"]
     readonly_fields = ["mg_per_kg", "week", "dose_number", "created_at", "updated_at"]
     inlines = [ReactionInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Infusion]:
+        infusions = cast(InfusionQuerySet, super().get_queryset(request))
         return (
-            super()
-            .get_queryset(request)
-            .select_related("course__patient")
+            infusions.select_related("course__patient")
             .with_course_position()
             .annotate(n_reactions=Count("reactions"))
         )
@@ -424,16 +496,30 @@ class LabResultAdmin(PatientRecordAdmin):
 
 @admin.register(ImagingStudy)
 class ImagingStudyAdmin(PatientRecordAdmin):
-    list_display = ["patient", "performed_on", "modality", "active_lesions", "new_lesions",
-                    "impression"]
+    list_display = [
+        "patient",
+        "performed_on",
+        "modality",
+        "active_lesions",
+        "new_lesions",
+        "impression",
+    ]
     list_filter = [("patient__site", SiteFilter), "modality", "impression"]
     date_hierarchy = "performed_on"
 
 
 @admin.register(ClinicalAssessment)
 class ClinicalAssessmentAdmin(PatientRecordAdmin):
-    list_display = ["patient", "assessed_on", "pain_score", "physician_global", "patient_global",
-                    "chaq", "clinically_active_lesions", "disease_state"]
+    list_display = [
+        "patient",
+        "assessed_on",
+        "pain_score",
+        "physician_global",
+        "patient_global",
+        "chaq",
+        "clinically_active_lesions",
+        "disease_state",
+    ]
     list_filter = [("patient__site", SiteFilter), "disease_state"]
     date_hierarchy = "assessed_on"
 
@@ -443,4 +529,3 @@ class RelapseAdmin(PatientRecordAdmin):
     list_display = ["patient", "noted_on", "course", "retreatment_course"]
     list_filter = [("patient__site", SiteFilter)]
     autocomplete_fields = ["patient", "course", "retreatment_course"]
-

@@ -4,9 +4,13 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.conf import settings
 
 from registry.models import Role
 from tests.factories import MembershipFactory, SiteFactory, UserFactory
+
+# Password hashing is slow by design; tests log in hundreds of times (module-scoped data included).
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Every test runs on this day unless it travels elsewhere: "the future" is then well defined.
 TODAY = dt.date(2026, 11, 24)

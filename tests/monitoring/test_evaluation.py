@@ -1,0 +1,189 @@
+"""Evaluation against the database: bulk loading, reconciliation, scope, runs."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from monitoring import evaluation, services
+from monitoring.evaluation import evaluate_courses, load_histories, run_evaluation
+from monitoring.models import Alert, AlertEvent, AlertStatus, EvaluationRun, SiteGuideline
+from tests.conftest import TODAY
+from tests.factories import (
+    AssessmentFactory,
+    CourseFactory,
+    ImagingStudyFactory,
+    InfusionFactory,
+    LabResultFactory,
+    ReactionFactory,
+    RegimenChangeFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+DAY = dt.timedelta(days=1)
+
+
+def overdue_course(last_given_on: dt.date, **course_fields):
+    """A course in maintenance whose next dose was due 8 weeks after `last_given_on`."""
+    start = last_given_on - dt.timedelta(days=42)
+    course = CourseFactory(started_on=start, **course_fields)
+    for offset in (0, 14, 42):
+        InfusionFactory(course=course, given_on=start + dt.timedelta(days=offset))
+    return course
+
+
+def alerts(course, rule="maintenance_dose_overdue"):
+    return list(Alert.objects.filter(course=course, rule=rule).order_by("pk"))
+
+
+def rich_course():
+    course = overdue_course(TODAY - dt.timedelta(days=70))
+    infusion = course.infusions.last()
+    ReactionFactory(infusion=infusion, severity="severe")
+    RegimenChangeFactory(course=course, effective_on=infusion.given_on, interval_weeks=10)
+    LabResultFactory(patient=course.patient, collected_on=course.started_on, analyte="crp")
+    ImagingStudyFactory(patient=course.patient, performed_on=course.started_on)
+    AssessmentFactory(patient=course.patient, assessed_on=course.started_on)
+    return course
+
+
+def test_it_loads_a_chunk_in_a_constant_number_of_queries(django_assert_max_num_queries):
+    one = [rich_course().pk]
+    with CaptureQueriesContext(connection) as small:
+        load_histories(one)
+    many = [rich_course().pk for _ in range(12)]
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        histories = load_histories(many)
+    assert len(histories) == 12
+    assert all(len(h.infusions) == 3 and len(h.reactions) == 1 for h in histories)
+
+
+def test_it_evaluates_a_chunk_in_a_constant_number_of_queries(django_assert_max_num_queries):
+    first = [rich_course().pk]
+    with CaptureQueriesContext(connection) as small:
+        evaluate_courses(first, TODAY)
+    assert Alert.objects.count() > 0
+    chunk = [rich_course().pk for _ in range(15)]
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        evaluate_courses(chunk, TODAY)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        evaluate_courses(chunk, TODAY)  # the refresh path too
+
+
+def test_it_opens_an_alert_with_its_explanation_evidence_and_raised_event():
+    course = overdue_course(TODAY - dt.timedelta(days=70))  # due 14 days ago: warning
+    outcome = evaluate_courses([course.pk], TODAY)
+    [alert] = alerts(course)
+    assert outcome.opened >= 1
+    assert (alert.status, alert.severity, alert.key) == ("open", "warning", str(TODAY - 14 * DAY))
+    assert "Guideline (grade A, source document)" in alert.explanation
+    assert alert.evidence["days_late"] == 14
+    assert alert.guideline_version == "2026.11"
+    assert [e.kind for e in alert.events.all()] == ["raised"]
+
+
+def test_running_it_twice_changes_nothing_but_last_seen():
+    course = rich_course()
+    evaluate_courses([course.pk], TODAY)
+    before = {a.pk: (a.status, a.severity, a.explanation) for a in Alert.objects.all()}
+    events = AlertEvent.objects.count()
+    outcome = evaluate_courses([course.pk], TODAY)
+    assert outcome.opened == outcome.resolved == 0
+    assert {a.pk: (a.status, a.severity, a.explanation) for a in Alert.objects.all()} == before
+    assert AlertEvent.objects.count() == events
+
+
+def test_it_escalates_the_same_alert_when_overdue():
+    course = overdue_course(TODAY - dt.timedelta(days=70))
+    evaluate_courses([course.pk], TODAY - 6 * DAY)  # 8 days late: warning
+    evaluate_courses([course.pk], TODAY)  # 14 days late: still warning
+    evaluate_courses([course.pk], TODAY + DAY)  # 15 days late: urgent
+    [alert] = alerts(course)
+    assert alert.severity == "urgent"
+    assert [e.kind for e in alert.events.all()] == ["raised", "escalated"]
+
+
+def test_it_resolves_an_alert_whose_condition_cleared():
+    course = overdue_course(TODAY - dt.timedelta(days=70))
+    evaluate_courses([course.pk], TODAY)
+    InfusionFactory(course=course, given_on=TODAY)
+    outcome = evaluate_courses([course.pk], TODAY)
+    [alert] = alerts(course)
+    assert outcome.resolved >= 1
+    assert (alert.status, alert.resolution_reason) == ("resolved", "condition cleared")
+    assert alert.resolved_at is not None
+    assert [e.kind for e in alert.events.all()] == ["raised", "resolved"]
+
+
+def test_an_acknowledged_alert_stays_acknowledged_while_present(clinician_a):
+    course = overdue_course(TODAY - dt.timedelta(days=70))
+    evaluate_courses([course.pk], TODAY)
+    services.alert_acknowledge(alert=alerts(course)[0], by=clinician_a)
+    evaluate_courses([course.pk], TODAY + DAY)
+    [alert] = alerts(course)
+    assert (alert.status, alert.severity) == ("acknowledged", "urgent")
+
+
+def test_a_dismissed_alert_stays_dismissed_for_that_key(clinician_a):
+    course = overdue_course(TODAY - dt.timedelta(days=70))
+    evaluate_courses([course.pk], TODAY)
+    services.alert_dismiss(alert=alerts(course)[0], by=clinician_a, reason="Dose given elsewhere")
+    evaluate_courses([course.pk], TODAY + DAY)
+    assert [a.status for a in alerts(course)] == ["dismissed"]
+
+
+def test_a_resolved_alert_is_raised_again_if_the_condition_persists(clinician_a):
+    course = overdue_course(TODAY - dt.timedelta(days=70))
+    evaluate_courses([course.pk], TODAY)
+    services.alert_resolve(alert=alerts(course)[0], by=clinician_a)
+    evaluate_courses([course.pk], TODAY)
+    assert [a.status for a in alerts(course)] == ["resolved", "open"]
+
+
+def test_it_uses_the_sites_parameters():
+    course = overdue_course(TODAY - dt.timedelta(days=70))
+    SiteGuideline.objects.create(site=course.patient.site, overrides={"dose_grace_days": 20})
+    evaluate_courses([course.pk], TODAY)
+    assert alerts(course) == []  # 14 days late is within this site's grace
+    evaluate_courses([course.pk], TODAY + 7 * DAY)
+    [alert] = alerts(course)
+    assert alert.guideline_version.startswith("2026.11+site.")
+
+
+def test_the_scope_is_active_courses_and_those_stopped_within_the_watch():
+    active = CourseFactory(started_on=dt.date(2025, 1, 1))
+    watched = CourseFactory(
+        started_on=dt.date(2023, 1, 1), stopped_on=TODAY - 730 * DAY, stop_reason="remission"
+    )
+    CourseFactory(
+        started_on=dt.date(2022, 1, 1), stopped_on=TODAY - 731 * DAY, stop_reason="remission"
+    )
+    CourseFactory(started_on=TODAY + DAY)  # starts after the evaluation date
+    assert set(evaluation.courses_in_scope(TODAY)) == {active, watched}
+
+
+def test_a_run_records_its_counts_and_resolves_alerts_of_courses_leaving_scope():
+    course = overdue_course(TODAY - dt.timedelta(days=70))
+    run_evaluation(as_of=TODAY)
+    course.stopped_on, course.stop_reason = TODAY - 800 * DAY, "remission"
+    # Out of scope now (a stop long ago is only possible by correcting the record).
+    type(course).objects.filter(pk=course.pk).update(
+        started_on=TODAY - 900 * DAY, stopped_on=TODAY - 800 * DAY, stop_reason="remission"
+    )
+    run, outcome = run_evaluation(as_of=TODAY)
+    assert outcome.courses == 0
+    assert all(a.status == AlertStatus.RESOLVED for a in Alert.objects.all())
+    run = EvaluationRun.objects.get(pk=run.pk)
+    assert (run.status, run.kind, run.resolved) == ("done", "command", Alert.objects.count())
+    assert run.duration_ms is not None
+
+
+def test_it_keeps_a_finding_per_dose_mismatch_infusion():
+    course = CourseFactory(started_on=TODAY - 20 * DAY)
+    InfusionFactory(course=course, given_on=course.started_on, dose_mg=Decimal("300"))
+    evaluate_courses([course.pk], TODAY)
+    [alert] = alerts(course, "dose_mismatch")
+    assert alert.evidence["infusion"]["mg_per_kg"] == "7.5"
