@@ -1,0 +1,170 @@
+"""Celery: re-evaluation after a save, a broker that is down, a real worker, concurrent chunks."""
+
+import datetime as dt
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from celery import current_app
+from django.conf import settings
+from django.db import connection
+
+from monitoring import tasks
+from monitoring.models import Alert, EvaluationRun
+from registry import services
+from tests.conftest import TODAY
+from tests.factories import CourseFactory, InfusionFactory
+
+DAY = dt.timedelta(days=1)
+
+
+def overdue_course():
+    start = TODAY - 112 * DAY  # maintenance dose due 14 days ago
+    course = CourseFactory(started_on=start)
+    for offset in (0, 14, 42):
+        InfusionFactory(course=course, given_on=start + offset * DAY)
+    return course
+
+
+@pytest.fixture
+def eager(settings):
+    current_app.conf.task_always_eager = True
+    yield
+    current_app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
+
+
+@pytest.mark.django_db
+def test_a_save_re_evaluates_the_patients_courses_after_commit(
+    eager, django_capture_on_commit_callbacks
+):
+    course = overdue_course()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        infusion = services.infusion_record(
+            course=course,
+            given_on=TODAY - DAY,
+            weight_kg=Decimal("40"),
+            dose_mg=Decimal("200"),
+            by=None,
+        )
+        services.reaction_record(
+            infusion=infusion, onset="acute", severity="mild", symptoms="Rash", by=None
+        )
+    assert len(callbacks) == 1  # one evaluation per patient per transaction
+    assert not Alert.objects.exists()  # nothing happens before the commit
+    callbacks[0]()
+    assert Alert.objects.filter(course=course, rule="premedication_advised").exists()
+
+
+def use_broker(url: str) -> None:
+    """Point the Celery app at another broker (kombu keeps one connection pool per broker)."""
+    current_app.conf.broker_url = url
+    current_app._pool = None
+    current_app.amqp._producer_pool = None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_save_succeeds_and_the_failure_is_logged_when_the_broker_is_down(caplog):
+    course = overdue_course()
+    broker = current_app.conf.broker_url
+    use_broker("redis://127.0.0.1:9/0")  # nothing listens there
+    try:
+        with caplog.at_level(logging.ERROR, logger="monitoring.tasks"):
+            started = time.monotonic()
+            services.infusion_record(
+                course=course,
+                given_on=TODAY,
+                weight_kg=Decimal("40"),
+                dose_mg=Decimal("200"),
+                by=None,
+            )
+            elapsed = time.monotonic() - started
+    finally:
+        use_broker(broker)
+    assert course.infusions.filter(given_on=TODAY).exists()
+    assert f"could not enqueue the evaluation of course {course.pk}" in caplog.text
+    assert elapsed < 10  # the save does not hang on the broker
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_chunk_task_run_twice_concurrently_makes_no_duplicates():
+    courses = [overdue_course().pk for _ in range(6)]
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def run_chunk():
+        try:
+            barrier.wait()
+            tasks.evaluate_chunk(courses, TODAY.isoformat())
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run_chunk) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    keys = list(Alert.objects.values_list("course_id", "rule", "key"))
+    assert len(keys) == len(set(keys))
+    assert Alert.objects.filter(rule="maintenance_dose_overdue").count() == 6
+
+
+@pytest.fixture
+def worker(transactional_db):
+    """A real Celery worker process on the real Redis, using the test database."""
+    current_app.control.purge()  # drop messages earlier tests left in the queue
+    database = connection.settings_dict
+    env = os.environ | {
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+        f"{database['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "EVALUATION_CHUNK_SIZE": "2",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=threads",
+         "--concurrency=2", "--without-gossip", "--without-mingle", "-l", "warning"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not current_app.control.ping(timeout=0.5):
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, "the worker did not start"
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            process.kill()
+
+
+def test_the_nightly_fan_out_runs_end_to_end_on_a_real_worker(worker):
+    courses = [overdue_course() for _ in range(5)]
+    run_id = tasks.evaluate_nightly.delay(TODAY.isoformat()).get(timeout=30)
+    deadline = time.monotonic() + 60
+    run = EvaluationRun.objects.get(pk=run_id)
+    while run.status != "done":
+        assert time.monotonic() < deadline, f"run stuck: {run.chunks_done}/{run.chunks_total}"
+        time.sleep(0.2)
+        run.refresh_from_db()
+    assert (run.kind, run.chunks_total, run.chunks_done, run.courses) == ("nightly", 3, 3, 5)
+    for course in courses:
+        assert Alert.objects.filter(course=course, rule="maintenance_dose_overdue").count() == 1
+    # Run again: reconciled, nothing duplicated.
+    again = tasks.evaluate_nightly.delay(TODAY.isoformat()).get(timeout=30)
+    while EvaluationRun.objects.get(pk=again).status != "done":
+        assert time.monotonic() < deadline + 60
+        time.sleep(0.2)
+    assert Alert.objects.filter(rule="maintenance_dose_overdue").count() == 5
