@@ -28,6 +28,9 @@ class AlertEventInline(admin.TabularInline):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("monitoring.view_alert")  # an alert's trail goes with it
+
 
 @admin.register(Alert)
 class AlertAdmin(ScopedMixin, admin.ModelAdmin):

@@ -281,7 +281,7 @@ def _event(alert: Alert, kind: str, to_status: str, now: dt.datetime, note: str 
 def reconcile(
     findings_by_course: dict[int, tuple[str, list[Finding]]], now: dt.datetime
 ) -> Outcome:
-    """Make the live alerts of these courses match their findings ({course: (version, findings)})."""
+    """Make the live alerts of these courses match their findings: {course: (version, findings)}."""
     outcome = Outcome(courses=len(findings_by_course))
     live = {
         (alert.course_id, alert.rule, alert.key): alert

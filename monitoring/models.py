@@ -204,7 +204,7 @@ class SiteGuideline(models.Model):
             typed = _coerce(name, value)
             info = known[name]
             low, high = info.minimum, info.maximum
-            if low is not None and typed < low or high is not None and typed > high:
+            if (low is not None and typed < low) or (high is not None and typed > high):
                 errors.append(f"{name} must be between {low} and {high} {info.unit}.")
         if errors:
             raise ValidationError({"overrides": errors})

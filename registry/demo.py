@@ -1,0 +1,952 @@
+"""The demo registry: two sites, their staff, and 40 fictional patients whose courses between them
+meet every situation of GUIDELINE.md, several patients each.
+
+All clinical data is written through `registry.services`, as the site's clinician or nurse, so the
+demo passes the same validation and leaves the same history as real data entry. Dates are counted
+back from `today`, so the demo shows the same situations whatever day it is seeded. Values vary
+from patient to patient, but the variation is seeded by the MRN: every run writes the same
+registry, and a patient whose MRN is already at the site is left alone (seeding is idempotent).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import itertools
+import math
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import AbstractUser
+from django.db import transaction
+
+from registry import limits, services
+from registry.models import (
+    STAFF_ROLES,
+    Analyte,
+    DiseaseState,
+    ImagingStudy,
+    Infusion,
+    InfusionReaction,
+    Membership,
+    Modality,
+    Patient,
+    ReactionOnset,
+    ReactionSeverity,
+    RegimenReason,
+    Relapse,
+    Role,
+    Sex,
+    Site,
+    StopReason,
+    TreatmentCourse,
+)
+
+DEMO_PASSWORD = "demo-crmo-2026"  # noqa: S105 - printed for the demo's users on purpose
+ADMIN_USERNAME = "admin"
+SITES: tuple[tuple[str, str], ...] = (
+    ("north", "North Children's Hospital (demo)"),
+    ("south", "South University Hospital (demo)"),
+)
+# Standard infliximab regimen (GUIDELINE.md: 5 mg/kg at weeks 0, 2, 6, then every 8 weeks).
+STANDARD_MG_PER_KG = Decimal("5")
+INDUCTION_WEEKS = (0, 2, 6)
+MAINTENANCE_INTERVAL_WEEKS = 8
+# Pharmacy dose rounding: whole 100 mg vials when that stays within 10 % of weight x mg/kg,
+# otherwise the exact dose (to 10 mg) from part vials, as small children need.
+DOSE_ROUNDING_TOLERANCE = Decimal("0.10")
+INFUSION_MINUTES = 120
+# After a reaction the next infusions are premedicated and run more slowly.
+PREMEDICATION = ("antihistamine", "corticosteroid")
+PREMEDICATED_INFUSION_MINUTES = 180
+ANTIBODY_ASSAY = "Anti-infliximab ELISA (drug-sensitive)"
+TITRE_UNIT = "AU/mL"
+CRP_UPPER_NORMAL_MG_L = Decimal("5")
+ESR_UPPER_NORMAL_MM_H = Decimal("20")
+
+
+def username_for(role: str, site_code: str) -> str:
+    return f"{role.replace('_', '')}.{site_code}"
+
+
+# --- The disease as each visit sees it ----------------------------------------------------------
+
+
+class Activity(enum.Enum):
+    ACTIVE = "active"  # before treatment, or a loss of response
+    IMPROVING = "improving"  # responding, not yet inactive
+    INACTIVE = "inactive"  # remission
+    FLARE = "flare"  # relapse after stopping
+
+
+@dataclass(frozen=True)
+class Picture:
+    """What a visit shows at one level of activity, before each patient's own variation."""
+
+    pain: float
+    physician_global: float
+    patient_global: float
+    chaq: float
+    clinical_lesions: int
+    disease_state: DiseaseState
+    crp_mg_l: float  # for patients whose markers follow the disease
+    esr_mm_h: float
+    mri_active_lesions: int
+
+
+PICTURES: dict[Activity, Picture] = {
+    Activity.ACTIVE: Picture(6, 5, 6, 0.875, 3, DiseaseState.ACTIVE, 22, 41, 4),
+    Activity.IMPROVING: Picture(3, 3, 3, 0.375, 1, DiseaseState.ACTIVE, 8, 24, 2),
+    Activity.INACTIVE: Picture(0, 0, 1, 0, 0, DiseaseState.INACTIVE, 1.5, 8, 0),
+    Activity.FLARE: Picture(5, 4, 5, 0.625, 1, DiseaseState.ACTIVE, 14, 31, 2),
+}
+
+
+class Response(enum.Enum):
+    """How the disease answers a course: (week of the course, activity from then on)."""
+
+    COMPLETE = ((6, Activity.IMPROVING), (20, Activity.INACTIVE))
+    PARTIAL = ((8, Activity.IMPROVING),)
+    LOST = ((6, Activity.IMPROVING), (20, Activity.INACTIVE), (38, Activity.ACTIVE))
+
+
+# Median weight (kg) by age in years, both sexes, roughly the 50th centile; interpolated.
+WEIGHT_BY_AGE: tuple[tuple[float, float], ...] = (
+    (3, 14.5), (5, 18.5), (6, 21), (7, 23), (8, 26), (9, 28.5), (10, 32), (11, 36), (12, 40),
+    (13, 45), (14, 50), (15, 55), (16, 58), (17, 61), (18, 63), (21, 66),
+)  # fmt: skip
+LESION_SITES = (
+    "distal left tibia",
+    "right clavicle",
+    "T9 vertebral body",
+    "left calcaneus",
+    "distal right femur",
+    "right ilium",
+    "left first metatarsal",
+    "proximal right humerus",
+)
+REACTION_DETAILS: dict[ReactionSeverity, tuple[str, str, bool]] = {
+    # severity: (symptoms, management, infusion stopped)
+    ReactionSeverity.MILD: (
+        "Flushing and an itchy rash 30 minutes into the infusion.",
+        "Rate halved, oral cetirizine; completed.",
+        False,
+    ),
+    ReactionSeverity.MODERATE: (
+        "Urticaria and chest tightness at 60 minutes; observations stable.",
+        "Paused; IV chlorphenamine and hydrocortisone; restarted at half rate and completed.",
+        False,
+    ),
+    ReactionSeverity.SEVERE: (
+        "Hypotension, wheeze and facial swelling 20 minutes into the infusion.",
+        "Stopped; IM adrenaline, IV hydrocortisone and chlorphenamine; observed for 6 hours.",
+        True,
+    ),
+}
+
+
+def suggested_dose_mg(weight_kg: Decimal, mg_per_kg: Decimal) -> Decimal:
+    exact = weight_kg * mg_per_kg
+    vials = max(1, int((exact / limits.VIAL_MG).quantize(Decimal(1), ROUND_HALF_UP)))
+    whole_vials = Decimal(vials * limits.VIAL_MG)
+    within_tolerance = abs(whole_vials - exact) <= exact * DOSE_ROUNDING_TOLERANCE
+    if within_tolerance and whole_vials <= weight_kg * limits.LABELLED_MAX_DOSE_MG_PER_KG:
+        return whole_vials
+    # Rounding down keeps a 10 mg/kg dose at or below the labelled maximum.
+    return (exact / 10).quantize(Decimal(1), ROUND_DOWN) * 10
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def _one_decimal(value: float) -> Decimal:
+    return Decimal(str(round(value, 1)))
+
+
+# --- One patient's record -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteStaff:
+    """Who writes a site's demo record: clinicians decide, nurses give infusions and take bloods."""
+
+    clinician: AbstractUser
+    nurse: AbstractUser
+
+
+class Chart:
+    """One demo patient's record, written through the services as the site's staff would."""
+
+    def __init__(
+        self, *, patient: Patient, staff: SiteStaff, today: dt.date, rng: random.Random
+    ) -> None:
+        self.patient, self.staff, self.today, self.rng = patient, staff, today, rng
+        self._build = rng.uniform(0.9, 1.12)  # this child's weight against the median
+        # Only about 40 % of CRMO patients have raised markers when active.
+        self._markers_follow_disease = rng.random() < 0.5
+        self._lesion_sites = rng.sample(LESION_SITES, 5)
+        self._activity: list[tuple[dt.date, Activity]] = []
+        self._last_mri_active_lesions: int | None = None
+
+    def weeks_ago(self, weeks: int, *, days: int = 0) -> dt.date:
+        return self.today - dt.timedelta(weeks=weeks, days=days)
+
+    # The disease over time: every observation reads the activity on its date.
+
+    def becomes(self, activity: Activity, on: dt.date) -> None:
+        self._activity = sorted([*self._activity, (on, activity)], key=lambda step: step[0])
+
+    def responds(self, response: Response, started_on: dt.date) -> None:
+        for week, activity in response.value:
+            self.becomes(activity, started_on + dt.timedelta(weeks=week))
+
+    def activity_on(self, day: dt.date) -> Activity:
+        current = Activity.ACTIVE
+        for since, activity in self._activity:
+            if since <= day:
+                current = activity
+        return current
+
+    def weight_on(self, day: dt.date) -> Decimal:
+        age = (day - self.patient.date_of_birth).days / 365.25
+        kg = WEIGHT_BY_AGE[-1][1]
+        for (age_below, kg_below), (age_above, kg_above) in itertools.pairwise(WEIGHT_BY_AGE):
+            if age <= age_above:
+                share = max(0.0, (age - age_below) / (age_above - age_below))
+                kg = kg_below + share * (kg_above - kg_below)
+                break
+        return _one_decimal(kg * self._build)
+
+    # Visits.
+
+    def _vary(self, value: float, spread: float, step: float, maximum: float) -> Decimal:
+        varied = min(maximum, max(0.0, value + self.rng.uniform(-spread, spread)))
+        return Decimal(str(round(varied / step) * step))
+
+    def markers(self, day: dt.date) -> None:
+        activity = self.activity_on(day) if self._markers_follow_disease else Activity.INACTIVE
+        picture = PICTURES[activity]
+        for analyte, value, upper, places in (
+            (Analyte.CRP, picture.crp_mg_l, CRP_UPPER_NORMAL_MG_L, 1),
+            (Analyte.ESR, picture.esr_mm_h, ESR_UPPER_NORMAL_MM_H, 0),
+        ):
+            services.lab_result_record(
+                patient=self.patient,
+                collected_on=day,
+                analyte=analyte,
+                value=Decimal(str(round(value * self.rng.uniform(0.75, 1.25), places))),
+                reference_low=Decimal(0),
+                reference_high=upper,
+                by=self.staff.nurse,
+            )
+
+    def trough(self, day: dt.date, value_ug_ml: Decimal) -> None:
+        services.lab_result_record(
+            patient=self.patient,
+            collected_on=day,
+            analyte=Analyte.INFLIXIMAB_TROUGH,
+            value=value_ug_ml,
+            by=self.staff.nurse,
+        )
+
+    def antibodies(self, day: dt.date, *, positive: bool) -> None:
+        services.lab_result_record(
+            patient=self.patient,
+            collected_on=day,
+            analyte=Analyte.ANTI_INFLIXIMAB_ANTIBODIES,
+            antibodies_positive=positive,
+            value=Decimal(48) if positive else None,
+            unit=TITRE_UNIT,
+            assay_name=ANTIBODY_ASSAY,
+            by=self.staff.nurse,
+        )
+
+    def assess(self, day: dt.date) -> None:
+        picture = PICTURES[self.activity_on(day)]
+        services.assessment_record(
+            patient=self.patient,
+            assessed_on=day,
+            pain_score=self._vary(picture.pain, 1, 1, 10),
+            physician_global=self._vary(picture.physician_global, 1, 0.5, 10),
+            patient_global=self._vary(picture.patient_global, 1, 0.5, 10),
+            chaq=self._vary(picture.chaq, 0.25, 0.125, 3),
+            clinically_active_lesions=picture.clinical_lesions,
+            disease_state=picture.disease_state,
+            by=self.staff.clinician,
+        )
+
+    def mri(self, day: dt.date) -> ImagingStudy:
+        typical = PICTURES[self.activity_on(day)].mri_active_lesions
+        active = typical + self.rng.choice((-1, 0, 1)) if typical > 1 else typical
+        previous = self._last_mri_active_lesions
+        new = None if previous is None else (active if previous == 0 else 0)
+        if previous is None:
+            impression = ""
+        elif new or active > previous:
+            impression = "worse"
+        elif active == 0:
+            impression = "resolved" if previous else "stable"
+        else:
+            impression = "improved" if active < previous else "stable"
+        oedema = ", ".join(self._lesion_sites[:active])
+        self._last_mri_active_lesions = active
+        return services.imaging_study_record(
+            patient=self.patient,
+            performed_on=day,
+            modality=Modality.WHOLE_BODY_MRI,
+            active_lesions=active,
+            new_lesions=new,
+            impression=impression,
+            report_text=f"Bone-marrow oedema: {oedema}." if active else "No bone-marrow oedema.",
+            by=self.staff.clinician,
+        )
+
+    def infuse(
+        self,
+        course: TreatmentCourse,
+        day: dt.date,
+        *,
+        mg_per_kg: Decimal,
+        premedicated: bool,
+        dose_mg: Decimal | None = None,
+        weighed_on: dt.date | None = None,
+    ) -> Infusion:
+        """The dose follows the weight, unless `dose_mg` says otherwise; `weighed_on` is when the
+        weight used was measured, if not on the day."""
+        weight = self.weight_on(weighed_on or day)
+        return services.infusion_record(
+            course=course,
+            given_on=day,
+            weight_kg=weight,
+            weight_measured_on=weighed_on,
+            dose_mg=dose_mg or suggested_dose_mg(weight, mg_per_kg),
+            duration_minutes=PREMEDICATED_INFUSION_MINUTES if premedicated else INFUSION_MINUTES,
+            premedication=PREMEDICATION if premedicated else (),
+            lot_number=f"IFX{day:%y%m}",
+            notes="Scales out of service: the last recorded weight was used." if weighed_on else "",
+            by=self.staff.nurse,
+        )
+
+    def reaction(self, infusion: Infusion, severity: ReactionSeverity) -> InfusionReaction:
+        symptoms, management, stopped = REACTION_DETAILS[severity]
+        return services.reaction_record(
+            infusion=infusion,
+            onset=ReactionOnset.ACUTE,
+            severity=severity,
+            symptoms=symptoms,
+            management=management,
+            infusion_stopped=stopped,
+            by=self.staff.nurse,
+        )
+
+
+# --- Courses -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """A regimen change that takes effect with the dose given in `week`."""
+
+    week: int
+    reason: RegimenReason
+    interval_weeks: int
+    dose_mg_per_kg: Decimal = STANDARD_MG_PER_KG
+
+
+def scheduled_weeks(through: int, steps: tuple[Step, ...] = ()) -> tuple[int, ...]:
+    """Dose weeks up to `through`: induction, then the interval in force after each dose."""
+    interval_from = {step.week: step.interval_weeks for step in steps}
+    weeks, interval = list(INDUCTION_WEEKS), MAINTENANCE_INTERVAL_WEEKS
+    while True:
+        interval = interval_from.get(weeks[-1], interval)
+        if weeks[-1] + interval > through:
+            return tuple(week for week in weeks if week <= through)
+        weeks.append(weeks[-1] + interval)
+
+
+@dataclass(frozen=True)
+class Irregular:
+    """A dose given differently from the regimen: a wrong dose, or a weight not taken that day."""
+
+    dose_mg: Decimal | None = None
+    weight_of_week: int | None = None
+
+
+@dataclass(frozen=True)
+class PlannedReaction:
+    week: int
+    severity: ReactionSeverity
+    reviewed_after_days: int | None = None
+
+
+@dataclass(frozen=True)
+class CoursePlan:
+    """How one course went, counted back from today. Routine care is implied: bloods (CRP, ESR)
+    before every dose, a clinical assessment at baseline, week 10 and every maintenance dose from
+    week 22, a whole-body MRI at `mri_weeks`, and doses on schedule; the other fields say where a
+    course departs from that."""
+
+    weeks_in: int  # day 0 was this many weeks ...
+    days_in: int = 0  # ... and days ago
+    dose_weeks: tuple[int, ...] | None = None  # None: on schedule until today or the stop
+    steps: tuple[Step, ...] = ()
+    stop: tuple[int, StopReason] | None = None  # (week, reason)
+    response: Response = Response.COMPLETE
+    response_assessed: bool = True
+    markers_until_week: int | None = None
+    mri_weeks: tuple[int, ...] = (-1, 26, 52, 104, 156)
+    troughs: Mapping[int, Decimal] = field(default_factory=dict)  # dose week: µg/mL
+    antibodies: Mapping[int, bool] = field(default_factory=dict)  # dose week: positive
+    reaction: PlannedReaction | None = None
+    irregular: Mapping[int, Irregular] = field(default_factory=dict)
+
+    @property
+    def doses(self) -> tuple[int, ...]:
+        if self.dose_weeks is not None:
+            return self.dose_weeks
+        return scheduled_weeks(self.stop[0] if self.stop else self.weeks_in, self.steps)
+
+
+@dataclass(frozen=True)
+class Treated:
+    course: TreatmentCourse
+    stopped_on: dt.date | None
+
+
+def treat(chart: Chart, plan: CoursePlan, *, relapse: Relapse | None = None) -> Treated:
+    """Write one course as `plan` says, with its routine monitoring."""
+    clinician = chart.staff.clinician
+    unknown = {step.week for step in plan.steps} - set(plan.doses)
+    if unknown:
+        raise ValueError(f"regimen changes must come with a dose; no dose in weeks {unknown}")
+    started_on = chart.weeks_ago(plan.weeks_in, days=plan.days_in)
+
+    def on(week: int) -> dt.date:
+        return started_on + dt.timedelta(weeks=week)
+
+    chart.responds(plan.response, started_on)
+    if relapse is None:
+        course = services.course_start(patient=chart.patient, started_on=started_on, by=clinician)
+    else:
+        course = services.retreatment_start(relapse=relapse, started_on=started_on, by=clinician)
+    stopped_on = on(plan.stop[0]) if plan.stop else None
+    seen_until = min(chart.today, stopped_on or chart.today)
+    for week in plan.mri_weeks:
+        if on(week) <= seen_until:
+            chart.mri(on(week))
+
+    steps = {step.week: step for step in plan.steps}
+    mg_per_kg = STANDARD_MG_PER_KG
+    for week in plan.doses:
+        day = on(week)
+        if step := steps.get(week):
+            services.regimen_change_record(
+                course=course,
+                effective_on=day,
+                dose_mg_per_kg=step.dose_mg_per_kg,
+                interval_weeks=step.interval_weeks,
+                reason=step.reason,
+                by=clinician,
+            )
+            mg_per_kg = step.dose_mg_per_kg
+        irregular = plan.irregular.get(week, Irregular())
+        infusion = chart.infuse(
+            course,
+            day,
+            mg_per_kg=mg_per_kg,
+            premedicated=plan.reaction is not None and week > plan.reaction.week,
+            dose_mg=irregular.dose_mg,
+            weighed_on=None if irregular.weight_of_week is None else on(irregular.weight_of_week),
+        )
+        if plan.markers_until_week is None or week <= plan.markers_until_week:
+            chart.markers(day)
+        if week in plan.troughs:
+            chart.trough(day, plan.troughs[week])
+        if week in plan.antibodies:
+            chart.antibodies(day, positive=plan.antibodies[week])
+        if plan.reaction and week == plan.reaction.week:
+            reaction = chart.reaction(infusion, plan.reaction.severity)
+            if plan.reaction.reviewed_after_days is not None:
+                reviewed_on = day + dt.timedelta(days=plan.reaction.reviewed_after_days)
+                services.reaction_review_record(
+                    reaction=reaction, reviewed_on=reviewed_on, by=clinician
+                )
+
+    assessment_weeks = {0, *(week for week in plan.doses if week >= 22)}
+    if plan.response_assessed:
+        assessment_weeks.add(10)
+    for week in sorted(assessment_weeks):
+        if on(week) <= seen_until:
+            chart.assess(on(week))
+    if plan.stop and stopped_on:
+        if plan.stop[0] not in plan.doses:
+            chart.markers(stopped_on)
+        if plan.stop[0] not in assessment_weeks:
+            chart.assess(stopped_on)
+        services.course_stop(
+            course=course, stopped_on=stopped_on, reason=plan.stop[1], by=clinician
+        )
+    return Treated(course=course, stopped_on=stopped_on)
+
+
+# A course that did what the guideline asks: 14 months every 8 weeks, a taper to every 10 weeks,
+# then a stop in sustained remission at week 90.
+COMPLETED_COURSE_WEEKS = 90
+POST_STOP_VISIT_MONTHS = (3, 6, 12, 24)
+
+
+def completed_course(chart: Chart, *, stopped_weeks_ago: int) -> dt.date:
+    """Treat as the guideline asks, then stop; returns the stop date."""
+    plan = CoursePlan(
+        stopped_weeks_ago + COMPLETED_COURSE_WEEKS,
+        steps=(Step(62, RegimenReason.TAPER, 10),),
+        stop=(COMPLETED_COURSE_WEEKS, StopReason.REMISSION),
+    )
+    return treat(chart, plan).stopped_on or chart.today
+
+
+def follow_up(
+    chart: Chart, stopped_on: dt.date, months: tuple[int, ...], *, until: dt.date | None = None
+) -> None:
+    """Post-stop visits (GUIDELINE: ~3, 6, 12 and 24 months), with an MRI at 12 months."""
+    for month in months:
+        day = stopped_on + dt.timedelta(days=round(month * 30.44))
+        if day <= (until or chart.today):
+            chart.assess(day)
+            if month == 12:
+                chart.mri(day)
+
+
+def flare(chart: Chart, on: dt.date, *, on_mri: bool) -> str:
+    """The disease comes back after stopping; returns the evidence as a clinician would note it."""
+    chart.becomes(Activity.FLARE, on)
+    chart.assess(on)
+    chart.markers(on)
+    if not on_mri:
+        return "Bone pain with a clinically active lesion on examination."
+    study = chart.mri(on)
+    return f"Whole-body MRI: {study.new_lesions} new lesion(s) with bone-marrow oedema."
+
+
+# --- Scenarios ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    label: str
+    first_started_weeks_ago: int  # places the diagnosis before treatment began
+    build: Callable[[Chart], object]
+
+
+def course(label: str, plan: CoursePlan) -> Scenario:
+    """A patient with this one course and nothing after it."""
+    weeks_ago = plan.weeks_in + math.ceil(plan.days_in / 7)
+    return Scenario(label, weeks_ago, lambda chart: treat(chart, plan))
+
+
+def on_schedule(weeks_in: int) -> Scenario:
+    plan = CoursePlan(weeks_in, troughs={22: Decimal("8.4")}, antibodies={22: False})
+    return course(f"on schedule, week {weeks_in} of the course", plan)
+
+
+def dose_late(due_week: int, days_late: int) -> Scenario:
+    """The maintenance dose of `due_week` is not given: late up to 14 days, overdue after."""
+    plan = CoursePlan(due_week, days_late, dose_weeks=scheduled_weeks(due_week - 1))
+    state = "late" if days_late <= 14 else "overdue"
+    return course(f"maintenance dose {state} by {days_late} days", plan)
+
+
+def induction_missed(missed_week: int, days_late: int) -> Scenario:
+    given = tuple(week for week in INDUCTION_WEEKS if week < missed_week)
+    plan = CoursePlan(missed_week, days_late, dose_weeks=given)
+    return course(f"induction dose of week {missed_week} missed ({days_late} days)", plan)
+
+
+def interrupted(
+    weeks_in: int, last_before_gap: int, restart_week: int, *, checked: bool
+) -> Scenario:
+    """Doses stop after `last_before_gap`; the disease flares and they restart at `restart_week`,
+    every 8 weeks since. A trough before the restart would only show the gap, so `checked` means
+    antibodies, the re-exposure risk."""
+    restarted = range(restart_week, weeks_in + 1, MAINTENANCE_INTERVAL_WEEKS)
+    plan = CoursePlan(
+        weeks_in,
+        dose_weeks=(*scheduled_weeks(last_before_gap), *restarted),
+        mri_weeks=(-1, 26, restart_week - 1),
+        antibodies={restart_week: False} if checked else {},
+    )
+
+    def build(chart: Chart) -> None:
+        restarted_on = chart.weeks_ago(weeks_in - restart_week)
+        chart.becomes(Activity.FLARE, restarted_on - dt.timedelta(weeks=4))
+        chart.becomes(Activity.IMPROVING, restarted_on + dt.timedelta(weeks=6))
+        treat(chart, plan)
+
+    checks = "antibodies checked" if checked else "nothing checked"
+    label = f"restarted after a {restart_week - last_before_gap}-week gap, {checks}"
+    return Scenario(label, weeks_in, build)
+
+
+def response_unassessed(weeks_in: int) -> Scenario:
+    plan = CoursePlan(weeks_in, response_assessed=False)
+    return course("no response assessment in weeks 8-14", plan)
+
+
+def markers_lapsed(weeks_in: int, last_marker_week: int) -> Scenario:
+    plan = CoursePlan(weeks_in, markers_until_week=last_marker_week)
+    return course(f"no CRP or ESR for {weeks_in - last_marker_week} weeks", plan)
+
+
+def imaging_lapsed(weeks_in: int, mri_weeks: tuple[int, ...]) -> Scenario:
+    missing = "baseline MRI only" if mri_weeks else "no MRI at all"
+    return course(f"6-month MRI missing ({missing})", CoursePlan(weeks_in, mri_weeks=mri_weeks))
+
+
+def stopped_early(weeks_in: int, stop_week: int) -> Scenario:
+    plan = CoursePlan(weeks_in, stop=(stop_week, StopReason.PATIENT_CHOICE))
+
+    def build(chart: Chart) -> None:
+        follow_up(chart, treat(chart, plan).stopped_on or chart.today, (3,))
+
+    return Scenario(f"stopped by choice at week {stop_week}", weeks_in, build)
+
+
+def taper_ready(weeks_in: int) -> Scenario:
+    return course(f"ready to taper (week {weeks_in})", CoursePlan(weeks_in))
+
+
+def tapering(weeks_in: int, intervals: tuple[int, ...]) -> Scenario:
+    """Taper from week 62, lengthening the interval after every two doses at the previous one."""
+    steps, week = [], 62
+    for interval in intervals:
+        steps.append(Step(week, RegimenReason.TAPER, interval))
+        week += 2 * interval
+    path = " -> ".join(str(i) for i in (MAINTENANCE_INTERVAL_WEEKS, *intervals))
+    return course(f"tapering, interval {path} weeks", CoursePlan(weeks_in, steps=tuple(steps)))
+
+
+def relapse_unrecorded(stopped_weeks_ago: int, flare_weeks_ago: int, *, on_mri: bool) -> Scenario:
+    def build(chart: Chart) -> None:
+        stopped_on = completed_course(chart, stopped_weeks_ago=stopped_weeks_ago)
+        flared_on = chart.weeks_ago(flare_weeks_ago)
+        follow_up(chart, stopped_on, POST_STOP_VISIT_MONTHS, until=flared_on)
+        flare(chart, flared_on, on_mri=on_mri)
+
+    evidence = "new lesion on MRI" if on_mri else "clinically active"
+    label = f"relapse after stopping, not yet recorded ({evidence})"
+    return Scenario(label, stopped_weeks_ago + COMPLETED_COURSE_WEEKS, build)
+
+
+def relapse_retreated(stopped_weeks_ago: int, relapse_weeks_ago: int) -> Scenario:
+    """A relapse recorded and retreated a week later with a new course (induction again)."""
+    # The relapse MRI is the new course's baseline.
+    retreatment = CoursePlan(relapse_weeks_ago - 1, mri_weeks=(26, 52))
+
+    def build(chart: Chart) -> None:
+        stopped_on = completed_course(chart, stopped_weeks_ago=stopped_weeks_ago)
+        noted_on = chart.weeks_ago(relapse_weeks_ago)
+        follow_up(chart, stopped_on, POST_STOP_VISIT_MONTHS, until=noted_on)
+        relapse = services.relapse_record(
+            course=chart.patient.courses.get(),
+            noted_on=noted_on,
+            evidence=flare(chart, noted_on, on_mri=True),
+            by=chart.staff.clinician,
+        )
+        treat(chart, retreatment, relapse=relapse)
+
+    label = f"relapse recorded, retreated {retreatment.weeks_in} weeks ago"
+    return Scenario(label, stopped_weeks_ago + COMPLETED_COURSE_WEEKS, build)
+
+
+def stopped_in_remission(stopped_weeks_ago: int, months_seen: tuple[int, ...]) -> Scenario:
+    def build(chart: Chart) -> None:
+        follow_up(chart, completed_course(chart, stopped_weeks_ago=stopped_weeks_ago), months_seen)
+
+    seen = ", ".join(str(m) for m in months_seen) or "none"
+    label = f"stopped in remission {stopped_weeks_ago} weeks ago; follow-up months seen: {seen}"
+    return Scenario(label, stopped_weeks_ago + COMPLETED_COURSE_WEEKS, build)
+
+
+def reaction(
+    severity: ReactionSeverity, weeks_in: int, at_week: int, reviewed_after_days: int | None = None
+) -> Scenario:
+    """A reaction at `at_week`; any later dose is premedicated."""
+    plan = CoursePlan(weeks_in, reaction=PlannedReaction(at_week, severity, reviewed_after_days))
+    label = f"{severity.label.lower()} reaction at week {at_week}"
+    if severity == ReactionSeverity.SEVERE:
+        label += ", reviewed" if reviewed_after_days is not None else ", not reviewed"
+    return course(label, plan)
+
+
+def dose_mismatch(weeks_in: int, week: int, dose_mg: int) -> Scenario:
+    plan = CoursePlan(weeks_in, irregular={week: Irregular(dose_mg=Decimal(dose_mg))})
+    return course(f"{dose_mg} mg at week {week}, not what the weight calls for", plan)
+
+
+def weight_not_measured(weeks_in: int, week: int, weighed_week: int) -> Scenario:
+    plan = CoursePlan(weeks_in, irregular={week: Irregular(weight_of_week=weighed_week)})
+    return course(f"week-{week} dose on the weight of week {weighed_week}", plan)
+
+
+def drug_levels(weeks_in: int, week: int, trough: str, *, antibodies: bool = False) -> Scenario:
+    """A trough at `week` (after one on target at week 22); antibodies come with a lost response."""
+    plan = CoursePlan(
+        weeks_in,
+        response=Response.LOST if antibodies else Response.COMPLETE,
+        troughs={22: Decimal("6.8"), week: Decimal(trough)},
+        antibodies={week: antibodies},
+    )
+    found = "antibodies positive" if antibodies else "antibodies negative"
+    return course(f"trough {trough} µg/mL at week {week}, {found}", plan)
+
+
+def intensified(
+    weeks_in: int,
+    at_week: int,
+    trough_weeks: tuple[int, int],
+    *,
+    mg_per_kg: int = 5,
+    interval_weeks: int = MAINTENANCE_INTERVAL_WEEKS,
+) -> Scenario:
+    """A partial response with a low trough, more drug from `at_week`, then a trough on target."""
+    low_week, on_target_week = trough_weeks
+    step = Step(at_week, RegimenReason.INTENSIFICATION, interval_weeks, Decimal(mg_per_kg))
+    plan = CoursePlan(
+        weeks_in,
+        steps=(step,),
+        response=Response.PARTIAL,
+        troughs={low_week: Decimal("3.1"), on_target_week: Decimal("7.9")},
+        antibodies={low_week: False},
+    )
+    label = f"intensified at week {at_week} to {mg_per_kg} mg/kg every {interval_weeks} weeks"
+    return course(label, plan)
+
+
+# --- The patients ---------------------------------------------------------------------------------
+
+
+class Consent(enum.Enum):
+    GIVEN = "given"
+    NEVER = "never"
+    WITHDRAWN = "withdrawn"
+
+
+@dataclass(frozen=True)
+class DemoPatient:
+    given_name: str
+    family_name: str
+    sex: Sex
+    age: int
+    scenario: Scenario
+    consent: Consent = Consent.GIVEN
+
+
+F, M = Sex.FEMALE, Sex.MALE
+MILD, MODERATE, SEVERE = ReactionSeverity.MILD, ReactionSeverity.MODERATE, ReactionSeverity.SEVERE
+# Storybook names: plausible in form, obviously nobody's. Patients alternate between the sites.
+PATIENTS: tuple[DemoPatient, ...] = (
+    DemoPatient("Amelia", "Quillfeather", F, 9, on_schedule(4)),
+    DemoPatient("Oscar", "Brambleworth", M, 13, on_schedule(19)),
+    DemoPatient("Isla", "Cindervale", F, 11, on_schedule(33)),
+    DemoPatient("Leo", "Dapplemoor", M, 14, dose_late(30, 10)),
+    DemoPatient("Freya", "Elderquay", F, 10, dose_late(46, 12)),
+    DemoPatient("Maya", "Gorseby", F, 15, dose_late(38, 20), Consent.NEVER),
+    DemoPatient("Arlo", "Hollowbeck", M, 12, dose_late(30, 33)),
+    DemoPatient("Zara", "Inkwater", F, 8, induction_missed(2, 10)),
+    DemoPatient("Ruby", "Juniperlane", F, 16, induction_missed(6, 21)),
+    # The adult: the gap came with the move from paediatric to adult care.
+    DemoPatient("Felix", "Kettleburn", M, 20, interrupted(70, 30, 67, checked=False)),
+    DemoPatient("Elsie", "Larkspurr", F, 12, interrupted(59, 22, 44, checked=True)),
+    DemoPatient("Jonah", "Mossgrove", M, 7, response_unassessed(15)),
+    DemoPatient("Nora", "Pebbleton", F, 13, response_unassessed(20)),
+    DemoPatient("Ivy", "Quincefield", F, 11, markers_lapsed(40, 22)),
+    DemoPatient("Rafi", "Rushwhistle", M, 15, markers_lapsed(30, 6), Consent.NEVER),
+    DemoPatient("Hannah", "Sorrelby", F, 10, imaging_lapsed(36, (-1,))),
+    DemoPatient("Theo", "Tansyford", M, 14, imaging_lapsed(45, ())),
+    DemoPatient("Leah", "Umberfold", F, 16, stopped_early(44, 24)),
+    DemoPatient("Chloe", "Vetchmoor", F, 12, stopped_early(30, 16)),
+    DemoPatient("Kai", "Willowick", M, 12, taper_ready(63)),
+    DemoPatient("Priya", "Yarrowfen", F, 15, taper_ready(64)),
+    DemoPatient("Milo", "Zephyrine", M, 13, tapering(90, (10,))),
+    DemoPatient("Aisha", "Acornby", F, 16, tapering(110, (10, 12)), Consent.WITHDRAWN),
+    DemoPatient("Lucia", "Cloverdew", F, 12, relapse_unrecorded(30, 2, on_mri=True)),
+    DemoPatient("Omar", "Dunlinmere", M, 14, relapse_unrecorded(45, 1, on_mri=False)),
+    DemoPatient("Mila", "Emberwing", F, 15, relapse_retreated(70, 22)),
+    DemoPatient("Sofia", "Foxglover", F, 13, relapse_retreated(50, 9)),
+    DemoPatient("Ezra", "Gingerbrook", M, 14, stopped_in_remission(30, ()), Consent.NEVER),
+    DemoPatient("Esme", "Heatherstraw", F, 16, stopped_in_remission(61, (3, 6))),
+    DemoPatient("Luca", "Ivyclasp", M, 17, stopped_in_remission(117, POST_STOP_VISIT_MONTHS)),
+    DemoPatient("Tilly", "Jackdawes", F, 10, reaction(MILD, 29, at_week=22)),
+    DemoPatient("Tobias", "Kestrelby", M, 11, reaction(MODERATE, 40, at_week=14)),
+    DemoPatient("Ada", "Lichenfield", F, 9, reaction(SEVERE, 32, at_week=30)),
+    DemoPatient("Sami", "Marigoldsby", M, 14, reaction(SEVERE, 48, 22, reviewed_after_days=4)),
+    DemoPatient("Greta", "Nutmegan", F, 12, dose_mismatch(24, 22, dose_mg=300)),
+    DemoPatient("Hugo", "Otterwell", M, 8, weight_not_measured(36, 30, weighed_week=6)),
+    DemoPatient("Iris", "Puddingstone", F, 13, drug_levels(40, 38, "2.1"), Consent.NEVER),
+    DemoPatient("Finn", "Thistlewick", M, 15, drug_levels(50, 46, "0.4", antibodies=True)),
+    DemoPatient("Lena", "Nettlecrow", F, 11, intensified(50, 38, (30, 46), mg_per_kg=10)),
+    DemoPatient("Noor", "Saffronby", F, 16, intensified(44, 22, (22, 40), interval_weeks=6)),
+)
+
+
+def site_code_of(index: int) -> str:
+    return SITES[index % len(SITES)][0]
+
+
+def mrn_of(index: int) -> str:
+    """Per-site demo MRNs: the key that makes seeding idempotent."""
+    site_code = site_code_of(index)
+    return f"DEMO-{site_code[0].upper()}-{index // len(SITES) + 1:04d}"
+
+
+def register(demo: DemoPatient, *, site: Site, mrn: str, staff: SiteStaff, today: dt.date) -> Chart:
+    rng = random.Random(mrn)  # noqa: S311 - demo data, seeded for repeatable runs
+    born_on = _years_before(today, demo.age) - dt.timedelta(days=rng.randint(1, 330))
+    treated_from = today - dt.timedelta(weeks=demo.scenario.first_started_weeks_ago)
+    # Infliximab comes after NSAIDs and often bisphosphonates: months to a year after diagnosis.
+    diagnosed_on = max(
+        treated_from - dt.timedelta(days=rng.randint(90, 400)),
+        _years_before(born_on, -3),
+    )
+    consented_on = (
+        None
+        if demo.consent == Consent.NEVER
+        else min(today, diagnosed_on + dt.timedelta(days=rng.randint(0, 60)))
+    )
+    patient = services.patient_register(
+        site=site,
+        mrn=mrn,
+        given_name=demo.given_name,
+        family_name=demo.family_name,
+        date_of_birth=born_on,
+        sex=demo.sex,
+        diagnosed_on=diagnosed_on,
+        research_consent_given_on=consented_on,
+        by=staff.clinician,
+    )
+    if demo.consent == Consent.WITHDRAWN:
+        patient.research_consent_withdrawn_on = today - dt.timedelta(days=45)
+        services.record_save(record=patient, by=staff.clinician)
+    return Chart(patient=patient, staff=staff, today=today, rng=rng)
+
+
+# --- Seeding -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Login:
+    username: str
+    role: str
+    site: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class SeededPatient:
+    registry_code: str
+    site: str
+    scenario: str
+    created: bool
+
+
+@dataclass
+class SeedReport:
+    sites: list[tuple[str, bool]] = field(default_factory=list)  # (code, created)
+    logins: list[Login] = field(default_factory=list)
+    patients: list[SeededPatient] = field(default_factory=list)
+
+
+def _admin(report: SeedReport, password_hash: str) -> AbstractUser:
+    user_model = get_user_model()
+    admin = user_model.objects.filter(username=ADMIN_USERNAME).first()
+    created = admin is None
+    if admin is None:
+        admin = user_model(
+            username=ADMIN_USERNAME,
+            email=f"{ADMIN_USERNAME}@example.org",
+            is_staff=True,
+            is_superuser=True,
+            password=password_hash,
+        )
+        admin.save()
+    report.logins.append(Login(ADMIN_USERNAME, "superuser", "all", created))
+    return admin
+
+
+def _site(code: str, name: str, *, admin: AbstractUser, report: SeedReport) -> Site:
+    site = Site.objects.filter(code=code).first()
+    report.sites.append((code, site is None))
+    if site is None:
+        site = Site(code=code, name=name)
+        site._history_user = admin  # type: ignore[attr-defined]
+        site.full_clean()
+        site.save()
+    return site
+
+
+def _member(
+    site: Site, role: Role, *, password_hash: str, admin: AbstractUser, report: SeedReport
+) -> AbstractUser:
+    username = username_for(role, site.code)
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=username).first()
+    created = user is None
+    if user is None:
+        user = user_model(
+            username=username,
+            email=f"{username}@example.org",
+            first_name="Demo",
+            last_name=f"{role.label}, {site.code}",
+            is_staff=role in STAFF_ROLES,
+            password=password_hash,
+        )
+        user.save()
+    if not Membership.objects.filter(user=user, site=site).exists():
+        membership = Membership(user=user, site=site, role=role)
+        membership._history_user = admin  # type: ignore[attr-defined]
+        membership.full_clean()
+        membership.save()
+    report.logins.append(Login(username, role.label, site.code, created))
+    return user
+
+
+def seed(*, today: dt.date) -> SeedReport:
+    """Create what is missing of the demo registry; what is already there is left as it is."""
+    report = SeedReport()
+    # One hash for every demo account: hashing is deliberately slow.
+    password_hash = make_password(DEMO_PASSWORD)
+    staff: dict[str, SiteStaff] = {}
+    sites: dict[str, Site] = {}
+    with transaction.atomic():
+        admin = _admin(report, password_hash)
+        for code, name in SITES:
+            site = sites[code] = _site(code, name, admin=admin, report=report)
+            users = {
+                role: _member(site, role, password_hash=password_hash, admin=admin, report=report)
+                for role in Role
+            }
+            staff[code] = SiteStaff(clinician=users[Role.CLINICIAN], nurse=users[Role.NURSE])
+
+    for index, demo in enumerate(PATIENTS):
+        code, mrn = site_code_of(index), mrn_of(index)
+        existing = Patient.objects.filter(site=sites[code], mrn=mrn).first()
+        if existing is None:
+            # A patient is written whole or not at all, so a failed run can simply be repeated.
+            with transaction.atomic():
+                chart = register(demo, site=sites[code], mrn=mrn, staff=staff[code], today=today)
+                demo.scenario.build(chart)
+            registry_code = chart.patient.registry_code
+        else:
+            registry_code = existing.registry_code
+        report.patients.append(
+            SeededPatient(registry_code, code, demo.scenario.label, created=existing is None)
+        )
+    return report

@@ -1,0 +1,352 @@
+"""`manage.py seed_demo`: the demo registry, its logins, and every guideline situation in it.
+
+Seeding writes ~1,400 validated rows, so it runs once for the module inside a transaction that is
+rolled back at the end; each test then runs in its own savepoint on top of it.
+"""
+
+import datetime as dt
+import io
+import itertools
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import transaction
+
+from registry.demo import DEMO_PASSWORD, PATIENTS
+from registry.models import (
+    CLINICAL_MODELS,
+    ClinicalAssessment,
+    ImagingStudy,
+    Infusion,
+    InfusionReaction,
+    LabResult,
+    Membership,
+    Patient,
+    RegimenChange,
+    Relapse,
+    Role,
+    Site,
+    TreatmentCourse,
+)
+from tests.conftest import TODAY
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def output(django_db_setup, django_db_blocker) -> Iterator[str]:
+    """What `seed_demo` printed; the registry it seeded stays until the module's tests are done."""
+    # conftest's clock is per test; this module-wide seeding needs the same day.
+    with (
+        django_db_blocker.unblock(),
+        time_machine.travel(dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC), tick=True),
+        transaction.atomic(),
+    ):
+        out = io.StringIO()
+        call_command("seed_demo", stdout=out)
+        yield out.getvalue()
+        transaction.set_rollback(True)
+
+
+def days_in(course: TreatmentCourse) -> int:
+    return (TODAY - course.started_on).days
+
+
+def active_courses() -> list[TreatmentCourse]:
+    return list(
+        TreatmentCourse.objects.filter(stopped_on__isnull=True).prefetch_related("infusions")
+    )
+
+
+def days_past_maintenance_due(course: TreatmentCourse) -> int | None:
+    """Days since last infusion + 8 weeks, for courses past induction on the standard interval."""
+    infusions = list(course.infusions.all())
+    if len(infusions) < 3 or course.regimen_changes.exists():
+        return None
+    return (TODAY - infusions[-1].given_on).days - 56
+
+
+# --- Sites, people, patients -------------------------------------------------------------------
+
+
+def test_it_creates_two_sites_with_twenty_patients_each(output):
+    assert sorted(Site.objects.values_list("code", flat=True)) == ["north", "south"]
+    for site in Site.objects.all():
+        assert site.patients.count() == 20
+
+
+def test_it_gives_each_site_one_user_per_role(output):
+    for site in Site.objects.all():
+        roles = Membership.objects.filter(site=site).values_list("role", flat=True)
+        assert sorted(roles) == sorted(Role.values)
+    researchers = get_user_model().objects.filter(memberships__role=Role.RESEARCHER)
+    assert researchers.count() == 2
+    assert not researchers.filter(is_staff=True).exists()
+    staff = get_user_model().objects.exclude(memberships__role=Role.RESEARCHER)
+    assert staff.count() == 7
+    assert all(user.is_staff for user in staff)
+
+
+def test_it_creates_a_superuser_with_the_demo_password(output):
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser
+    assert admin.check_password(DEMO_PASSWORD)
+    assert get_user_model().objects.get(username="nurse.south").check_password(DEMO_PASSWORD)
+
+
+def test_it_registers_children_one_adult_and_mixed_consent(output):
+    ages = sorted(patient.age_on(TODAY) for patient in Patient.objects.all())
+    assert ages[0] >= 6
+    assert ages[-2] <= 17
+    assert ages[-1] >= 18
+    assert Patient.objects.filter(research_consent_given_on__isnull=True).count() >= 3
+    assert Patient.objects.filter(research_consent_withdrawn_on__isnull=False).count() == 1
+
+
+def test_it_records_nothing_after_today(output):
+    dated = [
+        (TreatmentCourse, "started_on"),
+        (TreatmentCourse, "stopped_on"),
+        (RegimenChange, "effective_on"),
+        (Infusion, "given_on"),
+        (InfusionReaction, "reviewed_on"),
+        (LabResult, "collected_on"),
+        (ImagingStudy, "performed_on"),
+        (ClinicalAssessment, "assessed_on"),
+        (Relapse, "noted_on"),
+    ]
+    for model, field in dated:
+        assert not model.objects.filter(**{f"{field}__gt": TODAY}).exists(), model.__name__
+
+
+# --- The guideline situations ------------------------------------------------------------------
+
+
+def test_it_has_a_course_on_schedule_with_the_next_dose_still_to_come(output):
+    on_schedule = [
+        course
+        for course in active_courses()
+        if (days := days_past_maintenance_due(course)) is not None and days < 0
+    ]
+    assert len(on_schedule) >= 3
+
+
+def test_it_has_late_and_overdue_maintenance_doses(output):
+    past_due = [days_past_maintenance_due(course) for course in active_courses()]
+    assert len([d for d in past_due if d is not None and 8 <= d <= 13]) >= 2
+    assert len([d for d in past_due if d is not None and d > 14]) >= 2
+
+
+def test_it_has_a_missed_induction_dose(output):
+    missed = [
+        course
+        for course in active_courses()
+        if (n := course.infusions.count()) < 3
+        and (TODAY - course.started_on).days > 7 * course.induction_weeks[n] + 7
+    ]
+    assert len(missed) >= 2
+
+
+def test_it_has_an_interruption_longer_than_sixteen_weeks(output):
+    def longest_gap(course: TreatmentCourse) -> int:
+        days = [infusion.given_on for infusion in course.infusions.all()]
+        return max(((b - a).days for a, b in itertools.pairwise(days)), default=0)
+
+    assert len([c for c in active_courses() if longest_gap(c) > 112]) >= 2
+
+
+def test_it_has_courses_without_a_response_assessment_in_weeks_8_to_14(output):
+    unassessed = [
+        course
+        for course in active_courses()
+        if days_in(course) > 98
+        and not ClinicalAssessment.objects.filter(
+            patient=course.patient,
+            assessed_on__range=(
+                course.started_on + dt.timedelta(56),
+                course.started_on + dt.timedelta(98),
+            ),
+        ).exists()
+    ]
+    assert len(unassessed) >= 2
+
+
+def test_it_has_courses_without_recent_markers(output):
+    recently = TODAY - dt.timedelta(days=98)
+    without = [
+        course
+        for course in active_courses()
+        if not LabResult.objects.filter(
+            patient=course.patient, analyte="crp", collected_on__gte=recently
+        ).exists()
+    ]
+    assert len(without) >= 2
+
+
+def test_it_has_courses_without_their_6_month_mri(output):
+    without = [
+        course
+        for course in active_courses()
+        if days_in(course) > 200
+        and not ImagingStudy.objects.filter(
+            patient=course.patient, performed_on__gt=course.started_on + dt.timedelta(90)
+        ).exists()
+    ]
+    assert len(without) >= 2
+
+
+def test_it_has_courses_ready_to_taper(output):
+    def ready(course: TreatmentCourse) -> bool:
+        latest_mri = course.patient.imaging_studies.order_by("performed_on").last()
+        states = course.patient.assessments.filter(assessed_on__gte=TODAY - dt.timedelta(days=200))
+        return (
+            days_in(course) > 365
+            and not course.regimen_changes.exists()
+            and latest_mri is not None
+            and (TODAY - latest_mri.performed_on).days <= 90
+            and latest_mri.active_lesions == 0
+            and {a.disease_state for a in states} == {"inactive"}
+        )
+
+    assert len([course for course in active_courses() if ready(course)]) >= 2
+
+
+def test_it_has_a_stop_in_remission_without_follow_up_visits(output):
+    unseen = [
+        course
+        for course in TreatmentCourse.objects.filter(stop_reason="remission")
+        if not course.patient.assessments.filter(assessed_on__gt=course.stopped_on).exists()
+    ]
+    assert unseen
+
+
+def test_it_has_an_early_stop_by_choice(output):
+    stopped = TreatmentCourse.objects.filter(stop_reason="patient_choice")
+    assert len([c for c in stopped if c.stopped_on and (c.stopped_on - c.started_on).days < 365])
+
+
+def test_it_has_a_relapse_after_stopping_not_yet_recorded(output):
+    unrecorded = [
+        course
+        for course in TreatmentCourse.objects.filter(stop_reason="remission", relapses=None)
+        if ImagingStudy.objects.filter(
+            patient=course.patient, performed_on__gt=course.stopped_on, new_lesions__gte=1
+        ).exists()
+    ]
+    assert unrecorded
+
+
+def test_it_links_a_recorded_relapse_to_a_retreatment_course_with_its_induction(output):
+    relapses = Relapse.objects.filter(retreatment_course__isnull=False)
+    assert relapses.count() == 2
+    for relapse in relapses:
+        retreatment = relapse.retreatment_course
+        assert retreatment is not None
+        assert retreatment.started_on >= relapse.noted_on
+        assert retreatment.infusions.count() >= 3
+
+
+def test_it_has_a_taper_in_steps_and_an_intensification(output):
+    taper_intervals: dict[int, list[int]] = {}
+    for change in RegimenChange.objects.filter(reason="taper").order_by("effective_on"):
+        taper_intervals.setdefault(change.course_id, []).append(change.interval_weeks)
+    assert [10, 12] in taper_intervals.values()
+    intensified = RegimenChange.objects.filter(reason="intensification")
+    assert {c.dose_mg_per_kg for c in intensified} == {Decimal(10), Decimal(5)}
+    assert {c.interval_weeks for c in intensified} == {8, 6}
+
+
+def test_it_has_mild_moderate_and_severe_reactions_with_and_without_review(output):
+    severe = InfusionReaction.objects.filter(severity="severe")
+    assert severe.filter(reviewed_on__isnull=True).count() == 1
+    assert severe.filter(reviewed_on__isnull=False, reviewed_by__isnull=False).count() == 1
+    unreviewed = severe.get(reviewed_on__isnull=True)
+    assert not unreviewed.infusion.course.infusions.filter(
+        given_on__gt=unreviewed.infusion.given_on
+    ).exists()
+    assert InfusionReaction.objects.filter(severity="mild").exists()
+
+
+def test_it_premedicates_the_infusions_after_a_reaction(output):
+    moderate = InfusionReaction.objects.get(severity="moderate")
+    later = moderate.infusion.course.infusions.filter(given_on__gt=moderate.infusion.given_on)
+    assert later.exists()
+    assert all(i.premedication_antihistamine and i.premedication_corticosteroid for i in later)
+
+
+def test_it_doses_by_weight_except_the_one_deliberate_mismatch(output):
+    off = []
+    for infusion in Infusion.objects.select_related("course").prefetch_related(
+        "course__regimen_changes"
+    ):
+        mg_per_kg, _interval = infusion.course.regimen_on(infusion.given_on)
+        if abs(infusion.dose_mg / infusion.weight_kg - mg_per_kg) > mg_per_kg / 10:
+            off.append(infusion)
+    assert [(i.weight_kg < 45, i.dose_mg) for i in off] == [(True, Decimal(300))]
+
+
+def test_it_has_an_infusion_given_without_a_recent_weight(output):
+    weighed_earlier = Infusion.objects.filter(weight_measured_on__isnull=False)
+    assert [(i.given_on - i.weighed_on).days > 30 for i in weighed_earlier] == [True]
+
+
+def test_it_has_a_low_trough_and_positive_antibodies(output):
+    troughs = LabResult.objects.filter(analyte="ifx_trough")
+    assert troughs.filter(value__lt=5).exists()
+    assert troughs.filter(value__gte=5).exists()
+    antibodies = LabResult.objects.filter(analyte="anti_ifx")
+    assert antibodies.filter(antibodies_positive=True).exclude(assay_name="").exists()
+    assert antibodies.filter(antibodies_positive=False).exists()
+
+
+def test_it_raises_markers_at_baseline_and_normalises_them_in_remission(output):
+    crp = LabResult.objects.filter(analyte="crp")
+    assert crp.filter(value__gt=5).exists()
+    assert crp.filter(value__lte=5).count() > crp.filter(value__gt=5).count()
+
+
+# --- Idempotence, history, output ----------------------------------------------------------------
+
+
+def test_it_adds_nothing_when_run_again(output):
+    counts = {model: model.objects.count() for model in apps.get_models()}
+    again = io.StringIO()
+    call_command("seed_demo", stdout=again)
+    assert {model: model.objects.count() for model in apps.get_models()} == counts
+    assert "Patients: 0 created, 40 already present." in again.getvalue()
+
+
+def test_it_keeps_the_history_of_every_record_with_its_author(output):
+    for model in (*CLINICAL_MODELS, Site, Membership):
+        history = model.history
+        assert set(history.values_list("id", flat=True)) == set(
+            model.objects.values_list("id", flat=True)
+        ), model.__name__
+        assert not history.filter(history_user__isnull=True).exists(), model.__name__
+
+
+def test_it_writes_clinical_data_as_the_sites_clinicians_and_nurses(output):
+    authors = Infusion.history.values_list("history_user__username", flat=True).distinct()
+    assert set(authors) == {"nurse.north", "nurse.south"}
+    authors = TreatmentCourse.history.values_list("history_user__username", flat=True).distinct()
+    assert set(authors) == {"clinician.north", "clinician.south"}
+
+
+def test_it_prints_the_logins(output):
+    for username in ("admin", "clinician.north", "nurse.north", "datamanager.south"):
+        assert username in output
+    assert "researcher.south" in output
+    assert DEMO_PASSWORD in output
+
+
+def test_it_prints_no_patient_names_or_mrns(output):
+    for demo in PATIENTS:
+        assert demo.given_name not in output
+        assert demo.family_name not in output
+    for mrn in Patient.objects.values_list("mrn", flat=True):
+        assert mrn not in output
