@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -125,9 +124,12 @@ class RunStatus(models.TextChoices):
 
 
 class EvaluationRun(models.Model):
-    """One evaluation: the nightly fan-out, a command, or one course after a change."""
+    """One evaluation of the courses in scope: the nightly fan-out or the command.
 
-    KIND_CHOICES = [("nightly", "Nightly"), ("command", "Command"), ("course", "After a change")]
+    (The per-course evaluation after a save is not recorded here: it would be one row per save.)
+    """
+
+    KIND_CHOICES = [("nightly", "Nightly"), ("command", "Command")]
 
     kind = models.CharField(max_length=10, choices=KIND_CHOICES)
     as_of = models.DateField()
@@ -214,6 +216,3 @@ class SiteGuideline(models.Model):
             {name: _coerce(name, value) for name, value in self.overrides.items()}
         )
 
-
-def guideline_fields() -> list[str]:
-    return [f.name for f in dataclasses.fields(Guideline)]
