@@ -44,7 +44,7 @@ def output(django_db_setup, django_db_blocker) -> Iterator[str]:
     # conftest's clock is per test; this module-wide seeding needs the same day.
     with (
         django_db_blocker.unblock(),
-        time_machine.travel(dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC), tick=True),
+        time_machine.travel(dt.datetime.combine(TODAY, dt.time(10), dt.UTC), tick=True),
         transaction.atomic(),
     ):
         out = io.StringIO()
