@@ -104,8 +104,6 @@ class ScopedHistoryAdmin(ScopedMixin, SimpleHistoryAdmin):
 
 
 def _save(record: Any, request: HttpRequest) -> None:
-    if isinstance(record, InfusionReaction) and record.reviewed_on and not record.reviewed_by_id:
-        record.reviewed_by_id = request.user.pk  # whoever records the review is its reviewer
     services.record_save(record=record, by=request.user)
 
 
@@ -386,7 +384,8 @@ class ReactionInline(RecordInline):
         "reviewed_on",
         "reviewed_by",
     ]
-    readonly_fields = ["reviewed_by"]
+    # A review is a clinician's act, recorded with who did it (registry.services), not typed here.
+    readonly_fields = ["reviewed_on", "reviewed_by"]
 
 
 @admin.register(Infusion)
@@ -460,7 +459,8 @@ class InfusionReactionAdmin(RecordAdmin):
     list_filter = [("infusion__course__patient__site", SiteFilter), "severity", "onset"]
     search_fields = ["infusion__course__patient__registry_code", "infusion__course__patient__mrn"]
     autocomplete_fields = ["infusion"]
-    readonly_fields = ["reviewed_by"]
+    # A review is a clinician's act, recorded with who did it (registry.services), not typed here.
+    readonly_fields = ["reviewed_on", "reviewed_by"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[InfusionReaction]:
         return super().get_queryset(request).select_related("infusion__course__patient")

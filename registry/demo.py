@@ -833,8 +833,9 @@ def register(demo: DemoPatient, *, site: Site, mrn: str, staff: SiteStaff, today
         by=staff.clinician,
     )
     if demo.consent == Consent.WITHDRAWN:
-        patient.research_consent_withdrawn_on = today - dt.timedelta(days=45)
-        services.record_save(record=patient, by=staff.clinician)
+        services.patient_consent_record(
+            patient=patient, withdrawn_on=today - dt.timedelta(days=45), by=staff.clinician
+        )
     return Chart(patient=patient, staff=staff, today=today, rng=rng)
 
 

@@ -1047,10 +1047,24 @@ class InfusionReaction(ClinicalRecord):
         # A missing infusion is refused by the field itself (its error message says why).
         if self.infusion_id and self.reviewed_on and self.reviewed_on < self.infusion.given_on:
             _add(errors, "reviewed_on", "The review is before the infusion.")
+        if self.reviewed_on and not self.reviewed_by_id:
+            _add(errors, "reviewed_by", "Record which clinician reviewed the reaction.")
+        if self.reviewed_by_id and self.infusion_id and not self._reviewer_is_clinician():
+            _add(errors, "reviewed_by", "Only a clinician of this site can review a reaction.")
         _check_not_future(errors, "reviewed_on", self.reviewed_on)
         if self.symptoms is not None and not self.symptoms.strip():
             _add(errors, "symptoms", "Describe the symptoms.")
         _raise(errors)
+
+    def _reviewer_is_clinician(self) -> bool:
+        reviewer = self.reviewed_by
+        if reviewer is None:
+            return False
+        site_id = self.infusion.course.patient.site_id
+        return (
+            reviewer.is_superuser
+            or reviewer.memberships.filter(site_id=site_id, role=Role.CLINICIAN).exists()
+        )
 
 
 class Relapse(ClinicalRecord):

@@ -49,17 +49,46 @@ def patient_id_of(record: ClinicalRecord) -> int:
     raise TypeError(f"not a clinical record: {record!r}")
 
 
+def _refusal(record: ClinicalRecord, error: IntegrityError) -> ValidationError:
+    """A database constraint's refusal, in the words of the constraint that refused."""
+    name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) or ""
+    for constraint in record._meta.constraints:
+        if constraint.name == name or constraint.name in str(error):
+            return ValidationError(constraint.get_violation_error_message())
+    return ValidationError(f"The database refused this record ({name or error}).")
+
+
 def record_save(*, record: R, by: Any | None) -> R:
-    """Validate and save one clinical record (a new one or a correction)."""
-    record.full_clean()
-    with transaction.atomic():
-        if by is not None:
-            record._history_user = by  # type: ignore[attr-defined]
-        record.save()
-        clinical_record_saved.send(
-            sender=type(record), record=record, patient_id=patient_id_of(record)
-        )
+    """Validate and save one clinical record (a new one or a correction).
+
+    `clean()` gives every rule a row can break a field-specific message; the database constraints
+    behind them are not re-checked here one query each (that was most of the write time), but
+    enforced by the database itself on save, and a refusal comes back as a ValidationError.
+    """
+    record.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            if by is not None:
+                record._history_user = by  # type: ignore[attr-defined]
+            record.save()
+            clinical_record_saved.send(
+                sender=type(record), record=record, patient_id=patient_id_of(record)
+            )
+    except IntegrityError as error:
+        raise _refusal(record, error) from error
     return record
+
+
+def _save_or_restore(
+    record: R, *, by: Any | None, fields: tuple[str, ...], old: tuple[Any, ...]
+) -> R:
+    """Save a change to `fields`; if it is refused, the caller's object keeps its old values."""
+    try:
+        return record_save(record=record, by=by)
+    except ValidationError:
+        for name, value in zip(fields, old, strict=True):
+            setattr(record, name, value)
+        raise
 
 
 # --- Patients and courses -----------------------------------------------------------------------
@@ -166,9 +195,10 @@ def course_stop(
         raise ValidationError(
             {"stopped_on": f"This course already stopped on {course.stopped_on:%d %b %Y}."}
         )
-    course.stopped_on = stopped_on
-    course.stop_reason = reason
-    return record_save(record=course, by=by)
+    fields = ("stopped_on", "stop_reason")
+    old = (course.stopped_on, course.stop_reason)
+    course.stopped_on, course.stop_reason = stopped_on, reason
+    return _save_or_restore(course, by=by, fields=fields, old=old)
 
 
 # --- Infusions and reactions ----------------------------------------------------------------------
@@ -236,9 +266,27 @@ def reaction_review_record(
     *, reaction: InfusionReaction, reviewed_on: dt.date, by: Any
 ) -> InfusionReaction:
     """A clinician's review after a reaction; a severe one blocks further infusions until then."""
-    reaction.reviewed_on = reviewed_on
-    reaction.reviewed_by = by
-    return record_save(record=reaction, by=by)
+    fields = ("reviewed_on", "reviewed_by")
+    old = (reaction.reviewed_on, reaction.reviewed_by)
+    reaction.reviewed_on, reaction.reviewed_by = reviewed_on, by
+    return _save_or_restore(reaction, by=by, fields=fields, old=old)
+
+
+def patient_consent_record(
+    *,
+    patient: Patient,
+    given_on: dt.date | None = None,
+    withdrawn_on: dt.date | None = None,
+    by: Any | None,
+) -> Patient:
+    """Record research consent given and/or withdrawn (a withdrawal keeps the date it was given)."""
+    fields = ("research_consent_given_on", "research_consent_withdrawn_on")
+    old = (patient.research_consent_given_on, patient.research_consent_withdrawn_on)
+    if given_on is not None:
+        patient.research_consent_given_on = given_on
+    if withdrawn_on is not None:
+        patient.research_consent_withdrawn_on = withdrawn_on
+    return _save_or_restore(patient, by=by, fields=fields, old=old)
 
 
 # --- Results and assessments ------------------------------------------------------------------

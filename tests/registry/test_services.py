@@ -2,16 +2,24 @@
 
 import datetime as dt
 import threading
+import time
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 
 from registry import services
-from registry.models import Patient, Relapse, TreatmentCourse
+from registry.models import Infusion, Patient, Relapse, TreatmentCourse
 from registry.signals import clinical_record_saved
-from tests.factories import CourseFactory, InfusionFactory, PatientFactory, ReactionFactory
+from tests.conftest import _member
+from tests.factories import (
+    CourseFactory,
+    InfusionFactory,
+    PatientFactory,
+    ReactionFactory,
+    SiteFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -176,13 +184,94 @@ def test_it_saves_neither_the_course_nor_the_link_when_retreatment_is_refused():
     assert Relapse.objects.get().retreatment_course is None
 
 
-def test_it_records_a_clinicians_review_of_a_reaction(clinician_a):
-    reaction = ReactionFactory(severity="severe")
+def severe_reaction_at(site):
+    course = CourseFactory(patient=PatientFactory(site=site))
+    return ReactionFactory(infusion=InfusionFactory(course=course), severity="severe")
+
+
+def test_it_records_a_clinicians_review_of_a_reaction(site_a, clinician_a):
+    reaction = severe_reaction_at(site_a)
     services.reaction_review_record(
         reaction=reaction, reviewed_on=dt.date(2025, 1, 8), by=clinician_a
     )
     reaction.refresh_from_db()
     assert (reaction.reviewed_on, reaction.reviewed_by) == (dt.date(2025, 1, 8), clinician_a)
+
+
+@pytest.mark.parametrize("reviewer", ["nurse_a", "clinician_elsewhere"])
+def test_only_a_clinician_of_the_site_can_review_a_reaction(request, site_a, reviewer):
+    if reviewer == "clinician_elsewhere":
+        person = _member("cleo", SiteFactory(code="east"), "clinician")
+    else:
+        person = request.getfixturevalue(reviewer)
+    reaction = severe_reaction_at(site_a)
+    with pytest.raises(ValidationError) as caught:
+        services.reaction_review_record(
+            reaction=reaction, reviewed_on=dt.date(2025, 1, 8), by=person
+        )
+    assert caught.value.message_dict["reviewed_by"] == [
+        "Only a clinician of this site can review a reaction."
+    ]
+    # The refused values do not linger on the caller's object.
+    assert (reaction.reviewed_on, reaction.reviewed_by) == (None, None)
+    reaction.refresh_from_db()
+    assert reaction.reviewed_on is None
+
+
+def test_a_refused_stop_leaves_the_course_as_it_was():
+    course = CourseFactory()
+    InfusionFactory(course=course, given_on=dt.date(2025, 3, 1))
+    with pytest.raises(ValidationError):
+        services.course_stop(course=course, stopped_on=dt.date(2025, 2, 1), reason="other", by=None)
+    assert (course.stopped_on, course.stop_reason) == (None, "")
+
+
+def test_it_records_consent_given_then_withdrawn(site_a):
+    patient = register(site_a, "A1")
+    services.patient_consent_record(patient=patient, given_on=dt.date(2024, 5, 1), by=None)
+    services.patient_consent_record(patient=patient, withdrawn_on=dt.date(2026, 1, 2), by=None)
+    patient.refresh_from_db()
+    assert patient.research_consent_given_on == dt.date(2024, 5, 1)
+    assert not patient.has_research_consent_on(dt.date(2026, 1, 2))
+    with pytest.raises(ValidationError, match="Withdrawal is before consent was given"):
+        services.patient_consent_record(patient=patient, withdrawn_on=dt.date(2024, 1, 1), by=None)
+    assert patient.research_consent_withdrawn_on == dt.date(2026, 1, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_race_the_validation_cannot_see_is_refused_by_the_database_with_its_message():
+    # Two nurses record the same infusion at once: neither sees the other's uncommitted row; the
+    # unique index makes the second wait, then refuses it, and the refusal reads like validation.
+    course = CourseFactory()
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def record() -> None:
+        try:
+            with transaction.atomic():
+                infusion = Infusion(
+                    course_id=course.pk,
+                    given_on=course.started_on,
+                    weight_kg=Decimal("40"),
+                    dose_mg=Decimal("200"),
+                )
+                barrier.wait()
+                outcomes.append(services.record_save(record=infusion, by=None))
+                time.sleep(0.5)  # hold the transaction open while the other validates
+        except ValidationError as error:
+            outcomes.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=record) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refusals = [o for o in outcomes if isinstance(o, ValidationError)]
+    assert len(refusals) == 1
+    assert refusals[0].messages == ["This course already has an infusion on this date."]
+    assert Infusion.objects.filter(course=course).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
