@@ -215,4 +215,3 @@ class SiteGuideline(models.Model):
         return DEFAULT.with_overrides(
             {name: _coerce(name, value) for name, value in self.overrides.items()}
         )
-
