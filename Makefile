@@ -40,5 +40,11 @@ lint: install
 test: install services lint
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
+# Not part of `make test`: a synthetic registry in its own database (crmo_bench, or
+# BENCH_DATABASE_URL), then the nightly evaluation timed against a plain-psycopg floor.
+# `make bench N=2000` generates 2000 patients (default: about 100 000 courses).
+bench: install services
+	$(BIN)/python -m benchmarks.evaluation $(if $(N),--patients $(N)) $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) data/*.sqlite3 staticfiles .pytest_cache .mypy_cache .ruff_cache

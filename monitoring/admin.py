@@ -9,11 +9,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from simple_history.admin import SimpleHistoryAdmin
 
 from monitoring import services
 from monitoring.models import Alert, AlertEvent, EvaluationRun, SiteGuideline
-from registry.admin import ScopedMixin, SiteFilter
+from registry.admin import ScopedHistoryAdmin, ScopedMixin, SiteFilter
 
 
 class AlertEventInline(admin.TabularInline):
@@ -116,6 +115,6 @@ class EvaluationRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(SiteGuideline)
-class SiteGuidelineAdmin(ScopedMixin, SimpleHistoryAdmin):
+class SiteGuidelineAdmin(ScopedHistoryAdmin):
     site_path = "site"
     list_display = ["site", "updated_at"]
