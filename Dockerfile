@@ -1,5 +1,11 @@
 # One image for every app process of the registry: gunicorn web, Celery worker, Celery beat and
 # one-shot management commands (migrate, seed_demo). See docker-compose.yml for how they are run.
+# Front-end assets from npm, pinned by package-lock.json (served by whitenoise, never a CDN).
+FROM node:20-slim AS assets
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -28,6 +34,7 @@ COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project --no-cache
 
 COPY . .
+COPY --from=assets /assets/node_modules ./node_modules
 
 # Static files are baked into the image and served by whitenoise. The key only satisfies
 # settings at build time (no database is touched); the manifest storage is used because

@@ -20,7 +20,12 @@ $(VENV)/.installed: $(BIN)/uv pyproject.toml uv.lock
 	$(BIN)/uv sync --frozen --quiet
 	touch $@
 
-install: $(VENV)/.installed
+# Front-end assets (htmx, Chart.js) from npm, exactly as package-lock.json pins them.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
@@ -43,8 +48,8 @@ test: install services lint
 # Not part of `make test`: a synthetic registry in its own database (crmo_bench, or
 # BENCH_DATABASE_URL), then the nightly evaluation timed against a plain-psycopg floor.
 # `make bench N=2000` generates 2000 patients (default: about 100 000 courses).
-bench: install services
+bench: $(VENV)/.installed services
 	$(BIN)/python -m benchmarks.evaluation $(if $(N),--patients $(N)) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) data/*.sqlite3 staticfiles .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules data/*.sqlite3 staticfiles .pytest_cache .mypy_cache .ruff_cache

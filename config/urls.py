@@ -1,7 +1,7 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
-from django.views.generic import RedirectView
+from django.urls import include, path
 
 
 def health(request: HttpRequest) -> HttpResponse:
@@ -14,7 +14,9 @@ admin.site.site_title = "CRMO registry"
 admin.site.index_title = "Clinical record"
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", health, name="health"),
     path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("clinic.urls")),
 ]

@@ -1,0 +1,49 @@
+"""Who may see what in the clinic UI: staff of a patient's site; researchers see no patient."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+
+from registry.models import Patient, TreatmentCourse
+from registry.selectors import patients_for, staff_site_ids
+
+View = Callable[..., HttpResponse]
+
+
+def staff_required(view: View) -> View:
+    """Signed in, with a staff role (clinician, nurse, data manager) at some site; else 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not staff_site_ids(request.user):
+            raise PermissionDenied("Patient records are for clinic staff.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def require_perm(request: HttpRequest, permission: str) -> None:
+    if not request.user.has_perm(permission):
+        raise PermissionDenied("Your role does not record this.")
+
+
+def patient_or_404(request: HttpRequest, patient_id: int) -> Patient:
+    """Another site's patient does not exist, as far as this user can tell."""
+    return get_object_or_404(patients_for(request.user).select_related("site"), pk=patient_id)
+
+
+def course_or_404(request: HttpRequest, course_id: int) -> TreatmentCourse:
+    return get_object_or_404(
+        TreatmentCourse.objects.select_related("patient__site").filter(
+            patient__in=patients_for(request.user)
+        ),
+        pk=course_id,
+    )

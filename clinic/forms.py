@@ -1,0 +1,169 @@
+"""Data-entry forms. Each is a ModelForm on an instance that already knows its patient or course,
+so the model's own `clean()` gives its field-specific messages here; the views then save through
+`registry.services`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from registry.models import (
+    ClinicalAssessment,
+    ImagingStudy,
+    Infusion,
+    InfusionReaction,
+    LabResult,
+    RegimenChange,
+    StopReason,
+    TreatmentCourse,
+)
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+class RecordForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Dates as native date pickers; every field labelled; required fields marked."""
+
+    required_css_class = "required"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.DateField):
+                field.widget = DATE
+
+
+class InfusionForm(RecordForm):
+    class Meta:
+        model = Infusion
+        fields = [
+            "given_on",
+            "weight_kg",
+            "weight_measured_on",
+            "dose_mg",
+            "duration_minutes",
+            "premedication_antihistamine",
+            "premedication_corticosteroid",
+            "premedication_antipyretic",
+            "lot_number",
+            "intensification_reason",
+            "notes",
+        ]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+
+    def premedication(self) -> list[str]:
+        return [
+            name
+            for name in ("antihistamine", "corticosteroid", "antipyretic")
+            if self.cleaned_data.get(f"premedication_{name}")
+        ]
+
+
+class LabResultForm(RecordForm):
+    class Meta:
+        model = LabResult
+        fields = [
+            "collected_on",
+            "analyte",
+            "analyte_name",
+            "value",
+            "unit",
+            "antibodies_positive",
+            "assay_name",
+            "reference_low",
+            "reference_high",
+        ]
+
+
+class ImagingStudyForm(RecordForm):
+    class Meta:
+        model = ImagingStudy
+        fields = [
+            "performed_on",
+            "modality",
+            "active_lesions",
+            "new_lesions",
+            "impression",
+            "rinbo_total",
+            "rai_cromris_total",
+            "report_text",
+        ]
+        widgets = {"report_text": forms.Textarea(attrs={"rows": 3})}
+
+
+class AssessmentForm(RecordForm):
+    class Meta:
+        model = ClinicalAssessment
+        fields = [
+            "assessed_on",
+            "pain_score",
+            "physician_global",
+            "patient_global",
+            "chaq",
+            "clinically_active_lesions",
+            "disease_state",
+            "notes",
+        ]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+
+
+class ReactionForm(RecordForm):
+    class Meta:
+        model = InfusionReaction
+        fields = ["infusion", "onset", "severity", "symptoms", "management", "infusion_stopped",
+                  "outcome"]  # fmt: skip
+        widgets = {
+            "symptoms": forms.Textarea(attrs={"rows": 2}),
+            "management": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args: Any, course: TreatmentCourse, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["infusion"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = course.infusions.order_by("-given_on")
+        field.label_from_instance = lambda infusion: f"{infusion.given_on:%d %b %Y} — {infusion}"
+
+
+class RegimenChangeForm(RecordForm):
+    class Meta:
+        model = RegimenChange
+        fields = ["effective_on", "reason", "dose_mg_per_kg", "interval_weeks", "note"]
+        widgets = {"note": forms.Textarea(attrs={"rows": 2})}
+
+
+class CourseStartForm(RecordForm):
+    class Meta:
+        model = TreatmentCourse
+        fields = ["started_on", "planned_dose_mg_per_kg", "maintenance_interval_weeks", "notes"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+
+
+class StopCourseForm(forms.Form):
+    stopped_on = forms.DateField(widget=DATE, label="Stopped on")
+    reason = forms.ChoiceField(choices=StopReason.choices, label="Reason")
+
+
+class RelapseForm(forms.Form):
+    noted_on = forms.DateField(widget=DATE, label="Relapse noted on")
+    evidence = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What showed the relapse: MRI, examination, markers.",
+    )
+    retreatment_starts_on = forms.DateField(
+        widget=DATE,
+        required=False,
+        label="Start retreatment on",
+        help_text="Leave empty to record the relapse only.",
+    )
+
+
+class ReviewForm(forms.Form):
+    reviewed_on = forms.DateField(widget=DATE, label="Reviewed on")
+
+
+class DismissForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, label="Why does this alert not apply?", widget=forms.TextInput()
+    )

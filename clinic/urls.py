@@ -1,0 +1,27 @@
+from django.urls import path
+
+from clinic import views
+
+app_name = "clinic"
+
+urlpatterns = [
+    path("", views.worklist, name="worklist"),
+    path("alerts/<int:alert_id>/<slug:action>/", views.alert_action, name="alert_action"),
+    path("patients/", views.patients, name="patients"),
+    path("patients/<int:patient_id>/", views.patient_detail, name="patient"),
+    path("patients/<int:patient_id>/courses/new/", views.start_course, name="start_course"),
+    path("patients/<int:patient_id>/labs/new/", views.record_lab, name="record_lab"),
+    path("patients/<int:patient_id>/imaging/new/", views.record_imaging, name="record_imaging"),
+    path(
+        "patients/<int:patient_id>/assessments/new/",
+        views.record_assessment,
+        name="record_assessment",
+    ),
+    path("courses/<int:course_id>/infusions/new/", views.record_infusion, name="record_infusion"),
+    path("courses/<int:course_id>/reactions/new/", views.record_reaction, name="record_reaction"),
+    path("courses/<int:course_id>/regimen/new/", views.change_regimen, name="change_regimen"),
+    path("courses/<int:course_id>/stop/", views.stop_course, name="stop_course"),
+    path("courses/<int:course_id>/relapse/", views.record_relapse, name="record_relapse"),
+    path("reactions/<int:reaction_id>/review/", views.review_reaction, name="review_reaction"),
+    path("guideline/", views.guideline, name="guideline"),
+]
