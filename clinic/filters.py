@@ -19,11 +19,12 @@ def _users_sites(request: Any) -> QuerySet[Site]:
 class AlertFilter(django_filters.FilterSet):
     site = django_filters.ModelChoiceFilter(
         field_name="course__patient__site",
+        label="Site",
         queryset=_users_sites,
         to_field_name="code",
         empty_label="All my sites",
     )
-    rule = django_filters.ChoiceFilter(choices=RULE_CHOICES, empty_label="Any rule")
+    rule = django_filters.ChoiceFilter(choices=RULE_CHOICES, empty_label="Any rule", label="Rule")
     severity = django_filters.ChoiceFilter(choices=Severity.choices, empty_label="Any severity")
     status = django_filters.ChoiceFilter(
         choices=AlertStatus.choices,

@@ -22,7 +22,7 @@ from registry.models import (
 DATE = forms.DateInput(attrs={"type": "date"})
 
 
-class RecordForm(forms.ModelForm):  # type: ignore[type-arg]
+class RecordForm(forms.ModelForm):
     """Dates as native date pickers; every field labelled; required fields marked."""
 
     required_css_class = "required"
@@ -120,10 +120,8 @@ class ReactionForm(RecordForm):
 
     def __init__(self, *args: Any, course: TreatmentCourse, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["infusion"]
-        assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = course.infusions.order_by("-given_on")
-        field.label_from_instance = lambda infusion: f"{infusion.given_on:%d %b %Y} — {infusion}"
+        # Only this course's infusions, newest first ("200 mg on 10 Nov 2026").
+        self.fields["infusion"].queryset = course.infusions.order_by("-given_on")  # type: ignore[attr-defined]
 
 
 class RegimenChangeForm(RecordForm):

@@ -71,7 +71,9 @@ class CourseOverview:
         return (dose.due_on - self.today).days if dose else None
 
 
-def course_overviews(course_ids: Iterable[int], today: dt.date | None = None) -> dict[int, CourseOverview]:
+def course_overviews(
+    course_ids: Iterable[int], today: dt.date | None = None
+) -> dict[int, CourseOverview]:
     """The computed schedule of each course (a constant number of queries, as the engine loads)."""
     today = today or timezone.localdate()
     guidelines = site_guidelines()
@@ -92,9 +94,7 @@ def reevaluate_patient(patient: Patient) -> None:
     """After a save in the UI: fresh alerts before the page is shown again (the queued evaluation
     does the same work later, idempotently)."""
     today = timezone.localdate()
-    ids = list(
-        patient.courses.filter(started_on__lte=today).values_list("pk", flat=True)
-    )
+    ids = list(patient.courses.filter(started_on__lte=today).values_list("pk", flat=True))
     if ids:
         evaluate_courses(ids, today)
 
@@ -128,9 +128,7 @@ def _num(value: Decimal | None) -> float | None:
 
 def timeline(patient: Patient, guideline: Guideline) -> dict[str, Any]:
     """Everything the patient's timeline chart draws, as JSON-ready values."""
-    infusions = list(
-        Infusion.objects.filter(course__patient=patient).order_by("given_on")
-    )
+    infusions = list(Infusion.objects.filter(course__patient=patient).order_by("given_on"))
     labs = list(patient.lab_results.filter(analyte__in=["crp", "esr"]).order_by("collected_on"))
     reactions = InfusionReaction.objects.filter(infusion__course__patient=patient).select_related(
         "infusion"
@@ -179,9 +177,7 @@ def timeline(patient: Patient, guideline: Guideline) -> dict[str, Any]:
             {"x": _ms(a.assessed_on), "y": _num(a.physician_global), "state": a.disease_state}
             for a in patient.assessments.order_by("assessed_on")
         ],
-        "reactions": [
-            {"x": _ms(r.infusion.given_on), "severity": r.severity} for r in reactions
-        ],
+        "reactions": [{"x": _ms(r.infusion.given_on), "severity": r.severity} for r in reactions],
         "events": sorted(events, key=lambda event: event["x"]),
     }
 
@@ -209,7 +205,12 @@ def _on(day: dt.date | None) -> str:
 _HISTORY_SOURCES: list[tuple[str, Any, str, Any]] = [
     ("Patient", Patient, "id", lambda r: r.registry_code),
     ("Course", TreatmentCourse, "patient_id", lambda r: f"from {_on(r.started_on)}"),
-    ("Regimen change", RegimenChange, "course__patient_id", lambda r: f"from {_on(r.effective_on)}"),
+    (
+        "Regimen change",
+        RegimenChange,
+        "course__patient_id",
+        lambda r: f"from {_on(r.effective_on)}",
+    ),
     ("Infusion", Infusion, "course__patient_id", lambda r: f"{r.dose_mg} mg on {_on(r.given_on)}"),
     ("Reaction", InfusionReaction, "infusion__course__patient_id", lambda r: r.severity),
     ("Lab result", LabResult, "patient_id", lambda r: f"{r.analyte} on {_on(r.collected_on)}"),

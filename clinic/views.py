@@ -61,9 +61,7 @@ ACTIONS: dict[str, Callable[..., Alert]] = {
 @require_POST
 def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpResponse:
     require_perm(request, "monitoring.change_alert")
-    alert = get_object_or_404(
-        selectors.worklist_alerts(staff_site_ids(request.user)), pk=alert_id
-    )
+    alert = get_object_or_404(selectors.worklist_alerts(staff_site_ids(request.user)), pk=alert_id)
     error = ""
     try:
         if action == "dismiss":
@@ -223,7 +221,7 @@ def record_infusion(request: HttpRequest, course_id: int) -> HttpResponse:
             weight_measured_on=data["weight_measured_on"],
             dose_mg=data["dose_mg"],
             duration_minutes=data["duration_minutes"],
-            premedication=form.premedication(),  # type: ignore[attr-defined]
+            premedication=form.premedication(),
             lot_number=data["lot_number"],
             intensification_reason=data["intensification_reason"],
             notes=data["notes"],
@@ -265,9 +263,7 @@ def _patient_entry(
     require_perm(request, permission)
     patient = patient_or_404(request, patient_id)
     instance = form_class._meta.model(patient=patient)
-    form = form_class(
-        _post(request), instance=instance, initial={date_field: timezone.localdate()}
-    )
+    form = form_class(_post(request), instance=instance, initial={date_field: timezone.localdate()})
 
     def save(data: dict[str, Any]) -> None:
         record(patient=patient, by=request.user, **data)
@@ -460,4 +456,3 @@ def guideline(request: HttpRequest) -> HttpResponse:
         {"rules": [info for info, _check in RULES.values()], "parameters": parameters,
          "sites": sites},
     )  # fmt: skip
-

@@ -322,14 +322,15 @@ def dose_mismatch(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[
             )
         if off_by_pct > g.dose_tolerance_pct:
             problems.append(
-                f"{infusion.dose_mg} mg is {infusion.mg_per_kg} mg/kg, {off_by_pct:.1f} % away "
-                f"from {mg_per_kg} mg/kg × {infusion.weight_kg} kg = {expected:.0f} mg "
-                f"(tolerance {g.dose_tolerance_pct} %)"
+                f"{plain(infusion.dose_mg)} mg is {infusion.mg_per_kg} mg/kg, {off_by_pct:.1f} % "
+                f"away from {plain(mg_per_kg)} mg/kg × {plain(infusion.weight_kg)} kg = "
+                f"{expected:.0f} mg "
+                f"(tolerance {plain(g.dose_tolerance_pct)} %)"
             )
         if infusion.mg_per_kg > g.max_dose_mg_per_kg:
             problems.append(
                 f"{infusion.mg_per_kg} mg/kg is above the labelled maximum of "
-                f"{g.max_dose_mg_per_kg} mg/kg"
+                f"{plain(g.max_dose_mg_per_kg)} mg/kg"
             )
         if problems:
             findings.append(
@@ -504,8 +505,8 @@ def low_trough(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Fin
             "low_trough",
             Severity.WARNING,
             f"lab-{latest.id}",
-            f"The trough level of {latest.collected_on:%d %b %Y} was {latest.value} µg/mL, "
-            f"below the target of {g.trough_min_ug_ml} µg/mL during maintenance: consider a "
+            f"The trough level of {latest.collected_on:%d %b %Y} was {plain(latest.value)} µg/mL, "
+            f"below the target of {plain(g.trough_min_ug_ml)} µg/mL during maintenance: consider a "
             "higher dose or a shorter interval, and check for antibodies.",
             due_on=latest.collected_on,
             trough=_lab(latest),
