@@ -1,6 +1,6 @@
 from django.urls import path
 
-from clinic import views
+from clinic import notifications, views
 
 app_name = "clinic"
 
@@ -24,4 +24,10 @@ urlpatterns = [
     path("courses/<int:course_id>/relapse/", views.record_relapse, name="record_relapse"),
     path("reactions/<int:reaction_id>/review/", views.review_reaction, name="review_reaction"),
     path("guideline/", views.guideline, name="guideline"),
+    path(
+        "settings/notifications/",
+        notifications.notification_settings,
+        name="notification_settings",
+    ),
+    path("notifications/unsubscribe/<str:token>/", notifications.unsubscribe, name="unsubscribe"),
 ]

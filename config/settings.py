@@ -144,16 +144,25 @@ CELERY_TASK_PUBLISH_RETRY = False
 EVALUATION_CHUNK_SIZE = env.int("EVALUATION_CHUNK_SIZE", default=500)
 NIGHTLY_EVALUATION_AT = env.str("NIGHTLY_EVALUATION_AT", default="02:00")  # clinic's local time
 _hour, _minute = (int(part) for part in NIGHTLY_EVALUATION_AT.split(":"))
+# The morning digest: beat starts it here; it waits for the night's evaluation to finish.
+DIGEST_AT = env.str("DIGEST_AT", default="06:30")
+_digest_hour, _digest_minute = (int(part) for part in DIGEST_AT.split(":"))
 CELERY_BEAT_SCHEDULE = {
     "nightly-evaluation": {
         "task": "monitoring.evaluate_nightly",
         "schedule": crontab(hour=_hour, minute=_minute),
+    },
+    "morning-digests": {
+        "task": "monitoring.send_digests",
+        "schedule": crontab(hour=_digest_hour, minute=_digest_minute),
     },
 }
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CRMO registry <registry@localhost>")
+# Links in emails point here (the address clinic staff use to reach the registry).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)

@@ -11,7 +11,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from monitoring import services
-from monitoring.models import Alert, AlertEvent, EvaluationRun, SiteGuideline
+from monitoring.models import (
+    Alert,
+    AlertEvent,
+    DigestDelivery,
+    EvaluationRun,
+    NotificationPreference,
+    SiteGuideline,
+)
 from registry.admin import ScopedHistoryAdmin, ScopedMixin, SiteFilter
 
 
@@ -118,3 +125,24 @@ class EvaluationRunAdmin(admin.ModelAdmin):
 class SiteGuidelineAdmin(ScopedHistoryAdmin):
     site_path = "site"
     list_display = ["site", "updated_at"]
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "digest_enabled", "minimum_severity", "updated_at"]
+    list_filter = ["digest_enabled", "minimum_severity"]
+    search_fields = ["user__username", "user__email"]
+    filter_horizontal = ["sites"]
+
+
+@admin.register(DigestDelivery)
+class DigestDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["digest_on", "user", "status", "alerts", "new_alerts", "attempts", "sent_at"]
+    list_filter = ["status", "digest_on"]
+    search_fields = ["user__username"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

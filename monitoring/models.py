@@ -215,3 +215,77 @@ class SiteGuideline(models.Model):
         return DEFAULT.with_overrides(
             {name: _coerce(name, value) for name, value in self.overrides.items()}
         )
+
+
+class NotificationPreference(models.Model):
+    """A staff member's nightly digest: on or off, how severe, which of their sites."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    digest_enabled = models.BooleanField("send me the morning digest", default=True)
+    minimum_severity = models.CharField(
+        max_length=10,
+        choices=Severity.choices,
+        default=Severity.INFO,
+        help_text="Leave out alerts less severe than this.",
+    )
+    sites = models.ManyToManyField(
+        Site,
+        blank=True,
+        related_name="+",
+        help_text="Only these of your sites; none selected means all your sites.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(minimum_severity__in=Severity.values),
+                name="preference_minimum_severity_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Digest preferences of {self.user}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    NOTHING = "nothing", "Nothing to report"
+    FAILED = "failed", "Failed"
+
+
+class DigestDelivery(models.Model):
+    """One digest per person per day, claimed before it is sent, so it is never sent twice."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_deliveries"
+    )
+    digest_on = models.DateField()
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    alerts = models.PositiveIntegerField(default=0, help_text="Alerts in the digest.")
+    new_alerts = models.PositiveIntegerField(default=0, help_text="Of which new since the last.")
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-digest_on", "user_id"]
+        verbose_name_plural = "digest deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "digest_on"], name="digest_one_per_user_per_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=DeliveryStatus.values), name="digest_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Digest of {self.digest_on} for {self.user} ({self.status})"

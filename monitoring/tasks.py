@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import smtplib
 from typing import Any
 
 from celery import chord, shared_task
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from monitoring import evaluation
+from monitoring import digests, evaluation
 from monitoring.models import EvaluationRun, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -85,3 +87,38 @@ def enqueue_patient_evaluation(patient_id: int) -> None:
             evaluate_course.delay(course_id)
         except Exception:
             logger.exception("could not enqueue the evaluation of course %s", course_id)
+
+
+# --- Morning digests -------------------------------------------------------------------------
+
+
+@shared_task(name="monitoring.send_digests", bind=True, max_retries=24, acks_late=True)
+def send_digests(self: Any, day: str | None = None) -> int:
+    """Queue one digest per recipient, once today's nightly evaluation has finished.
+
+    Beat starts this at DIGEST_AT; if the nightly run is still going it waits (retries every
+    10 minutes) rather than trusting the clock gap. After four hours it sends what there is.
+    """
+    digest_on = _date(day)
+    finished = digests.nightly_finished(digest_on)
+    if not finished and self.request.retries < self.max_retries:
+        raise self.retry(countdown=600)
+    if not finished:
+        logger.warning("sending the %s digests without a finished nightly evaluation", digest_on)
+    user_ids = [user.pk for user in digests.recipients()]
+    for user_id in user_ids:
+        deliver_digest.delay(user_id, digest_on.isoformat())
+    return len(user_ids)
+
+
+@shared_task(
+    name="monitoring.deliver_digest",
+    acks_late=True,
+    autoretry_for=(OSError, smtplib.SMTPException),
+    retry_backoff=60,
+    retry_backoff_max=1800,
+    max_retries=4,
+)
+def deliver_digest(user_id: int, day: str) -> str:
+    user = get_user_model().objects.get(pk=user_id)
+    return digests.deliver(user, _date(day))
