@@ -10,7 +10,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/crmo_registry \
 	REDIS_URL=redis://127.0.0.1:6379/15
 
-.PHONY: install run test lint services bench clean
+.PHONY: install run test lint services browser bench clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -36,13 +36,17 @@ run: install
 services:
 	bash scripts/ensure-services.sh
 
+# Debian's Chromium, which the browser tests (tests/e2e) drive through Playwright.
+browser:
+	bash scripts/ensure-chromium.sh
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-test: install services lint
+test: install services browser lint
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 # Not part of `make test`: a synthetic registry in its own database (crmo_bench, or

@@ -19,7 +19,9 @@ from registry.models import (
     TreatmentCourse,
 )
 
-DATE = forms.DateInput(attrs={"type": "date"})
+# A date picker's value is always ISO (yyyy-mm-dd), whatever the locale: the en-GB input format
+# (24/11/2026) would leave the picker empty in the browser and lose the pre-filled date.
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class RecordForm(forms.ModelForm):

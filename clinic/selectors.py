@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
-from monitoring.evaluation import evaluate_courses, load_histories, site_guidelines
+from monitoring.evaluation import load_histories, site_guidelines
 from monitoring.guideline import DEFAULT, Guideline, cut_at
 from monitoring.guideline.history import CourseHistory
 from monitoring.guideline.schedule import Schedule, ScheduledDose, schedule
@@ -88,15 +88,6 @@ def course_overviews(
             history.course_id, known, plan, dose, interval, lines, today
         )
     return overviews
-
-
-def reevaluate_patient(patient: Patient) -> None:
-    """After a save in the UI: fresh alerts before the page is shown again (the queued evaluation
-    does the same work later, idempotently)."""
-    today = timezone.localdate()
-    ids = list(patient.courses.filter(started_on__lte=today).values_list("pk", flat=True))
-    if ids:
-        evaluate_courses(ids, today)
 
 
 def worklist_alerts(site_ids: Iterable[int]) -> QuerySet[Alert]:

@@ -23,6 +23,7 @@ from clinic import forms, selectors
 from clinic.access import course_or_404, patient_or_404, require_perm, staff_required
 from clinic.filters import AlertFilter
 from monitoring import services as alert_services
+from monitoring.evaluation import evaluate_patient
 from monitoring.guideline import RULES
 from monitoring.guideline.parameters import parameter_info
 from monitoring.models import Alert
@@ -170,7 +171,7 @@ def _entry(
         except ValidationError as refused:
             _add_errors(form, refused)
         else:
-            selectors.reevaluate_patient(patient)
+            evaluate_patient(patient.pk)
             messages.success(request, done)
             return redirect("clinic:patient", patient_id=patient.pk)
     status = 400 if request.method == "POST" else 200

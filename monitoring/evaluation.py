@@ -361,6 +361,14 @@ def evaluate_courses(course_ids: Sequence[int], as_of: dt.date) -> Outcome:
         return reconcile(findings_by_course, timezone.now())
 
 
+def evaluate_patient(patient_id: int) -> Outcome:
+    """Evaluate a patient's courses in scope now (after a save in the UI or the API, so the next
+    page or response shows fresh alerts; the queued evaluation repeats it, idempotently)."""
+    today = timezone.localdate()
+    ids = list(courses_in_scope(today).filter(patient_id=patient_id).values_list("pk", flat=True))
+    return evaluate_courses(ids, today) if ids else Outcome()
+
+
 def resolve_out_of_scope(as_of: dt.date) -> int:
     """Alerts of courses that left monitoring (past the post-stop watch) resolve themselves."""
     now = timezone.now()

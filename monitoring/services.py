@@ -34,8 +34,11 @@ def _transition(alert: Alert, *, to: str, kind: str, by: Any, note: str = "") ->
         current.status = to
         fields = ["status"]
         if to == AlertStatus.RESOLVED:
-            current.resolved_at, current.resolution_reason = now, note
-            fields += ["resolved_at", "resolution_reason"]
+            current.resolved_at = now
+            fields.append("resolved_at")
+        if to in (AlertStatus.RESOLVED, AlertStatus.DISMISSED):
+            current.resolution_reason = note  # why it was closed, shown with the alert
+            fields.append("resolution_reason")
         current.save(update_fields=fields)
     return current
 

@@ -1,0 +1,42 @@
+"""One error format: {"detail": "...", "errors": {field: [messages]}} for 400s, {"detail"} else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class PreconditionRequired(exceptions.APIException):
+    status_code = status.HTTP_428_PRECONDITION_REQUIRED
+    default_detail = (
+        "Send If-Match with the ETag of the record you read, so a colleague's change is not "
+        "silently overwritten."
+    )
+    default_code = "precondition_required"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The record changed since you read it: read it again, then apply your change."
+    default_code = "precondition_failed"
+
+
+def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(error, DjangoValidationError):
+        error = exceptions.ValidationError(as_serializer_error(error))
+    response = drf_exception_handler(error, context)
+    if response is None:
+        return None
+    if isinstance(error, exceptions.ValidationError):
+        errors = (
+            response.data
+            if isinstance(response.data, dict)
+            else {"non_field_errors": response.data}
+        )
+        response.data = {"detail": "Invalid input: nothing was saved.", "errors": errors}
+    return response

@@ -1,0 +1,485 @@
+"""Serializers: the clinical record as JSON. They validate with the model's own rules (so the API
+refuses exactly what the UI refuses), refuse unknown fields, and offer only the caller's sites'
+rows as related objects."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, QuerySet
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
+from rest_framework import serializers
+
+from monitoring.models import Alert, AlertEvent
+from registry.models import (
+    ClinicalAssessment,
+    ImagingStudy,
+    Infusion,
+    InfusionReaction,
+    LabResult,
+    Patient,
+    RegimenChange,
+    Relapse,
+    Site,
+    TreatmentCourse,
+)
+from registry.selectors import staff_site_ids
+
+# Where each model's site is, to scope the related objects a caller may name.
+SITE_PATHS: dict[type[Model], str] = {
+    Site: "pk",
+    Patient: "site",
+    TreatmentCourse: "patient__site",
+    Infusion: "course__patient__site",
+}
+
+
+def scoped(queryset: QuerySet[Any], user: Any) -> QuerySet[Any]:
+    path = SITE_PATHS[queryset.model]
+    return queryset.filter(**{f"{path}__in": staff_site_ids(user)})
+
+
+class RecordSerializer(serializers.ModelSerializer):
+    clean_exclude: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        for field in self.fields.values():
+            queryset = getattr(field, "queryset", None)
+            if queryset is not None and queryset.model in SITE_PATHS and request is not None:
+                setattr(field, "queryset", scoped(queryset, request.user))  # noqa: B010
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(set(data) - writable)
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown or read-only field."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """The model's own validation (clean(), field checks) on the record as it would be."""
+        model: Any = self.Meta.model
+        record = copy.copy(self.instance) if self.instance else model()
+        for name, value in attrs.items():
+            setattr(record, name, value)
+        try:
+            record.full_clean(exclude=list(self.clean_exclude), validate_constraints=False)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from error
+        return attrs
+
+
+TIMESTAMPS = ("created_at", "updated_at")
+
+
+class SiteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Site
+        fields = ["id", "code", "name"]
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A new patient",
+            value={
+                "site": "north",
+                "mrn": "H1234567",
+                "given_name": "Ada",
+                "family_name": "Example",
+                "date_of_birth": "2013-05-02",
+                "sex": "female",
+                "diagnosed_on": "2024-09-10",
+            },
+            request_only=True,
+        )
+    ]
+)
+class PatientSerializer(RecordSerializer):
+    site = serializers.SlugRelatedField(slug_field="code", queryset=Site.objects.all())
+    clean_exclude = ("registry_code",)
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "site",
+            "registry_code",
+            "mrn",
+            "given_name",
+            "family_name",
+            "date_of_birth",
+            "sex",
+            "diagnosed_on",
+            "research_consent_given_on",
+            "research_consent_withdrawn_on",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = ["registry_code", *TIMESTAMPS]
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Start a course at the standard regimen",
+            value={"patient": 1, "started_on": "2026-11-02"},
+            request_only=True,
+        )
+    ]
+)
+class CourseSerializer(RecordSerializer):
+    induction_weeks = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=52),
+        required=False,
+        help_text="Weeks after day 0 of the induction doses (default [0, 2, 6]).",
+    )
+
+    class Meta:
+        model = TreatmentCourse
+        fields = [
+            "id",
+            "patient",
+            "drug",
+            "started_on",
+            "planned_dose_mg_per_kg",
+            "induction_weeks",
+            "maintenance_interval_weeks",
+            "stopped_on",
+            "stop_reason",
+            "notes",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = ["drug", *TIMESTAMPS]
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Taper to every 10 weeks",
+            value={
+                "course": 1,
+                "effective_on": "2026-11-20",
+                "dose_mg_per_kg": "5",
+                "interval_weeks": 10,
+                "reason": "taper",
+            },
+            request_only=True,
+        )
+    ]
+)
+class RegimenChangeSerializer(RecordSerializer):
+    class Meta:
+        model = RegimenChange
+        fields = [
+            "id",
+            "course",
+            "effective_on",
+            "dose_mg_per_kg",
+            "interval_weeks",
+            "reason",
+            "note",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = list(TIMESTAMPS)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "An infusion of 5 mg/kg at 40 kg",
+            value={
+                "course": 1,
+                "given_on": "2026-11-20",
+                "weight_kg": "40.0",
+                "dose_mg": "200",
+                "duration_minutes": 120,
+                "premedication_antihistamine": True,
+            },
+            request_only=True,
+        )
+    ]
+)
+class InfusionSerializer(RecordSerializer):
+    mg_per_kg = serializers.DecimalField(max_digits=6, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = Infusion
+        fields = [
+            "id",
+            "course",
+            "given_on",
+            "weight_kg",
+            "weight_measured_on",
+            "dose_mg",
+            "mg_per_kg",
+            "duration_minutes",
+            "premedication_antihistamine",
+            "premedication_corticosteroid",
+            "premedication_antipyretic",
+            "lot_number",
+            "intensification_reason",
+            "notes",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = list(TIMESTAMPS)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A CRP result",
+            value={"patient": 1, "collected_on": "2026-11-20", "analyte": "crp", "value": "3.2"},
+            request_only=True,
+        )
+    ]
+)
+class LabResultSerializer(RecordSerializer):
+    class Meta:
+        model = LabResult
+        fields = [
+            "id",
+            "patient",
+            "collected_on",
+            "analyte",
+            "analyte_name",
+            "value",
+            "unit",
+            "antibodies_positive",
+            "assay_name",
+            "reference_low",
+            "reference_high",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = ["unit", *TIMESTAMPS]
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A whole-body MRI",
+            value={
+                "patient": 1,
+                "performed_on": "2026-11-20",
+                "modality": "wb_mri",
+                "active_lesions": 2,
+                "new_lesions": 0,
+                "impression": "improved",
+            },
+            request_only=True,
+        )
+    ]
+)
+class ImagingStudySerializer(RecordSerializer):
+    class Meta:
+        model = ImagingStudy
+        fields = [
+            "id",
+            "patient",
+            "performed_on",
+            "modality",
+            "active_lesions",
+            "new_lesions",
+            "impression",
+            "rinbo_total",
+            "rai_cromris_total",
+            "report_text",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = list(TIMESTAMPS)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "An assessment in remission",
+            value={
+                "patient": 1,
+                "assessed_on": "2026-11-20",
+                "pain_score": "0",
+                "physician_global": "0.5",
+                "clinically_active_lesions": 0,
+                "disease_state": "inactive",
+            },
+            request_only=True,
+        )
+    ]
+)
+class AssessmentSerializer(RecordSerializer):
+    class Meta:
+        model = ClinicalAssessment
+        fields = [
+            "id",
+            "patient",
+            "assessed_on",
+            "pain_score",
+            "physician_global",
+            "patient_global",
+            "chaq",
+            "clinically_active_lesions",
+            "disease_state",
+            "notes",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = list(TIMESTAMPS)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A mild acute reaction",
+            value={
+                "infusion": 1,
+                "onset": "acute",
+                "severity": "mild",
+                "symptoms": "Flushing and itch at 90 minutes",
+                "outcome": "resolved",
+            },
+            request_only=True,
+        )
+    ]
+)
+class ReactionSerializer(RecordSerializer):
+    reviewed_by: Any = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = InfusionReaction
+        fields = [
+            "id",
+            "infusion",
+            "onset",
+            "severity",
+            "symptoms",
+            "management",
+            "infusion_stopped",
+            "outcome",
+            "reviewed_on",
+            "reviewed_by",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = list(TIMESTAMPS)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Whoever records the review is its reviewer (the model checks they are a clinician).
+        reviewed = attrs.get("reviewed_on")
+        if reviewed and not (self.instance and self.instance.reviewed_by_id):
+            attrs["reviewed_by"] = self.context["request"].user
+        return super().validate(attrs)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A relapse after stopping",
+            value={
+                "course": 1,
+                "noted_on": "2026-11-20",
+                "evidence": "New active lesion of the left tibia on whole-body MRI",
+            },
+            request_only=True,
+        )
+    ]
+)
+class RelapseSerializer(RecordSerializer):
+    class Meta:
+        model = Relapse
+        fields = [
+            "id",
+            "patient",
+            "course",
+            "noted_on",
+            "evidence",
+            "retreatment_course",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = ["patient", *TIMESTAMPS]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        course = attrs.get("course") or (self.instance.course if self.instance else None)
+        if course is not None:
+            attrs["patient"] = course.patient
+        return super().validate(attrs)
+
+
+# --- Alerts and the schedule ---------------------------------------------------------------------
+
+
+class AlertEventSerializer(serializers.ModelSerializer):
+    actor: Any = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = AlertEvent
+        fields = ["at", "kind", "from_status", "to_status", "actor", "note"]
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    registry_code = serializers.CharField(source="course.patient.registry_code", read_only=True)
+    patient = serializers.IntegerField(source="course.patient_id", read_only=True)
+    site = serializers.CharField(source="course.patient.site.code", read_only=True)
+    grade = serializers.CharField(source="rule_info.grade", read_only=True)
+    guideline_source = serializers.CharField(source="rule_info.source", read_only=True)
+    events = AlertEventSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "course",
+            "patient",
+            "registry_code",
+            "site",
+            "rule",
+            "key",
+            "severity",
+            "status",
+            "title",
+            "explanation",
+            "evidence",
+            "grade",
+            "guideline_source",
+            "due_on",
+            "first_raised_at",
+            "last_seen_at",
+            "resolved_at",
+            "resolution_reason",
+            "guideline_version",
+            "events",
+        ]
+        read_only_fields = fields
+
+
+class AlertActionSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class AlertDismissSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why this alert does not apply.")
+
+
+class ScheduledDoseSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    phase = serializers.CharField()
+    due_on = serializers.DateField()
+    given_on = serializers.DateField(allow_null=True)
+    infusion = serializers.IntegerField(allow_null=True)
+    days_late = serializers.IntegerField()
+
+
+class ScheduleSerializer(serializers.Serializer):
+    course = serializers.IntegerField()
+    as_of = serializers.DateField()
+    dose_mg_per_kg = serializers.DecimalField(max_digits=5, decimal_places=2)
+    interval_weeks = serializers.IntegerField()
+    doses = ScheduledDoseSerializer(many=True)
+    next_dose = ScheduledDoseSerializer(allow_null=True)
+
+
+class ImportResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    ids = serializers.ListField(child=serializers.IntegerField())

@@ -1,0 +1,26 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from api import views
+
+router = DefaultRouter()
+router.register("sites", views.SiteViewSet, basename="site")
+router.register("patients", views.PatientViewSet, basename="patient")
+router.register("courses", views.CourseViewSet, basename="course")
+router.register("regimen-changes", views.RegimenChangeViewSet, basename="regimenchange")
+router.register("infusions", views.InfusionViewSet, basename="infusion")
+router.register("lab-results", views.LabResultViewSet, basename="labresult")
+router.register("imaging-studies", views.ImagingStudyViewSet, basename="imagingstudy")
+router.register("assessments", views.AssessmentViewSet, basename="assessment")
+router.register("reactions", views.ReactionViewSet, basename="reaction")
+router.register("relapses", views.RelapseViewSet, basename="relapse")
+router.register("alerts", views.AlertViewSet, basename="alert")
+
+app_name = "api"
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]

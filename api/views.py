@@ -1,0 +1,453 @@
+"""Viewsets of /api/v1/: scoped to the caller's sites (another site's row is a 404), writing
+through the registry's services, refusing stale updates, never deleting clinical data."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import Model, QuerySet
+from django.utils import timezone
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, parsers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from api import serializers as s
+from api.errors import PreconditionFailed, PreconditionRequired
+from monitoring import services as alert_services
+from monitoring.evaluation import evaluate_patient, load_histories
+from monitoring.guideline import cut_at
+from monitoring.guideline.schedule import ScheduledDose, schedule
+from monitoring.models import Alert
+from registry import services
+from registry.models import (
+    ClinicalAssessment,
+    ImagingStudy,
+    Infusion,
+    InfusionReaction,
+    LabResult,
+    Patient,
+    RegimenChange,
+    Relapse,
+    Site,
+    TreatmentCourse,
+)
+from registry.selectors import staff_site_ids
+
+
+def etag_of(record: Any) -> str:
+    return f'"{record.pk}-{int(record.updated_at.timestamp() * 1_000_000)}"'
+
+
+class ScopedViewSet(viewsets.GenericViewSet):
+    """Rows of the caller's sites only; `site_path` says where a row's site is."""
+
+    site_path = "patient__site"
+    model: type[Model]
+
+    @classmethod
+    def permission_model(cls) -> type[Model]:
+        return cls.model
+
+    def get_queryset(self) -> QuerySet[Any]:
+        rows = self.model._default_manager.all()
+        return rows.filter(**{f"{self.site_path}__in": staff_site_ids(self.request.user)})
+
+
+class RecordViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    ScopedViewSet,
+):
+    """List, read, create and correct; no delete. Updates need If-Match (the ETag you read)."""
+
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().retrieve(request, *args, **kwargs)
+        response["ETag"] = etag_of(self.get_object())
+        return response
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        record = self.model(**serializer.validated_data)
+        self.save(record)
+        serializer.instance = record
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        record = serializer.instance
+        expected = self.request.headers.get("If-Match")
+        if not expected:
+            raise PreconditionRequired()
+        if expected.strip() != etag_of(record):
+            raise PreconditionFailed()
+        for name, value in serializer.validated_data.items():
+            setattr(record, name, value)
+        self.save(record)
+
+    def save(self, record: Any) -> None:
+        services.record_save(record=record, by=self.request.user)
+        evaluate_patient(services.patient_id_of(record))
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method in ("POST", "PUT", "PATCH") and response.status_code in (200, 201):
+            instance = getattr(getattr(self, "_serializer", None), "instance", None)
+            if instance is not None:
+                response["ETag"] = etag_of(instance)
+        return response
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        self._serializer = super().get_serializer(*args, **kwargs)
+        return self._serializer
+
+
+PRECONDITION = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The ETag of the record as you read it; a stale one is refused with 412.",
+)
+
+
+def _documented(viewset: type[RecordViewSet]) -> type[RecordViewSet]:
+    return extend_schema_view(
+        update=extend_schema(parameters=[PRECONDITION]),
+        partial_update=extend_schema(parameters=[PRECONDITION]),
+    )(viewset)
+
+
+class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    model = Site
+    site_path = "pk"
+    serializer_class = s.SiteSerializer
+    ordering_fields = ["code"]
+    ordering = ["code"]
+
+
+class PatientFilter(filters.FilterSet):
+    site = filters.CharFilter(field_name="site__code")
+
+    class Meta:
+        model = Patient
+        fields = ["site", "registry_code", "mrn", "sex"]
+
+
+@_documented
+class PatientViewSet(RecordViewSet):
+    model = Patient
+    site_path = "site"
+    serializer_class = s.PatientSerializer
+    filterset_class = PatientFilter
+    ordering_fields = ["registry_code", "date_of_birth", "created_at"]
+    ordering = ["registry_code"]
+
+    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+        patient = services.patient_save_new(
+            patient=Patient(**serializer.validated_data), by=self.request.user
+        )
+        serializer.instance = patient
+
+
+@_documented
+class CourseViewSet(RecordViewSet):
+    model = TreatmentCourse
+    serializer_class = s.CourseSerializer
+    filterset_fields = {"patient": ["exact"], "stopped_on": ["isnull"], "stop_reason": ["exact"]}
+    ordering_fields = ["started_on", "stopped_on"]
+    ordering = ["started_on"]
+
+    @extend_schema(responses=s.ScheduleSerializer)
+    @action(detail=True, methods=["get"])
+    def schedule(self, request: Request, pk: str | None = None) -> Response:
+        """The computed schedule: doses given against their due dates, and the next dose due."""
+        course = self.get_object()
+        today = timezone.localdate()
+        [history] = load_histories([course.pk])
+        known = cut_at(history, today)
+        plan = schedule(known, today)
+        dose, interval = known.regimen_on(today)
+
+        def dose_row(dose_: ScheduledDose) -> dict[str, Any]:
+            return {
+                "number": dose_.number,
+                "phase": dose_.phase,
+                "due_on": dose_.due_on,
+                "given_on": dose_.given_on,
+                "infusion": dose_.infusion.id if dose_.infusion else None,
+                "days_late": dose_.days_late(today),
+            }
+
+        data = {
+            "course": course.pk,
+            "as_of": today,
+            "dose_mg_per_kg": dose,
+            "interval_weeks": interval,
+            "doses": [dose_row(d) for d in plan.doses],
+            "next_dose": dose_row(plan.next_dose) if plan.next_dose else None,
+        }
+        return Response(s.ScheduleSerializer(data).data)
+
+    @extend_schema(responses=s.AlertSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def alerts(self, request: Request, pk: str | None = None) -> Response:
+        """The course's alerts (all statuses), most recent first."""
+        course = self.get_object()
+        alerts = course.alerts.select_related("course__patient__site").prefetch_related(
+            "events__actor"
+        )
+        return Response(s.AlertSerializer(alerts.order_by("-first_raised_at"), many=True).data)
+
+
+@_documented
+class RegimenChangeViewSet(RecordViewSet):
+    model = RegimenChange
+    site_path = "course__patient__site"
+    serializer_class = s.RegimenChangeSerializer
+    filterset_fields = ["course", "reason"]
+    ordering_fields = ["effective_on"]
+    ordering = ["effective_on"]
+
+
+@_documented
+class InfusionViewSet(RecordViewSet):
+    model = Infusion
+    site_path = "course__patient__site"
+    serializer_class = s.InfusionSerializer
+    filterset_fields = {"course": ["exact"], "given_on": ["gte", "lte"]}
+    ordering_fields = ["given_on"]
+    ordering = ["given_on"]
+
+
+class LabResultFilter(filters.FilterSet):
+    collected_after = filters.DateFilter(field_name="collected_on", lookup_expr="gte")
+    collected_before = filters.DateFilter(field_name="collected_on", lookup_expr="lte")
+
+    class Meta:
+        model = LabResult
+        fields = ["patient", "analyte"]
+
+
+CSV_COLUMNS = [
+    "patient",
+    "collected_on",
+    "analyte",
+    "analyte_name",
+    "value",
+    "antibodies_positive",
+    "assay_name",
+    "reference_low",
+    "reference_high",
+]
+
+
+class CSVParser(parsers.BaseParser):
+    media_type = "text/csv"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        return _csv_rows(stream.read().decode("utf-8-sig"))
+
+
+def _csv_rows(text: str) -> list[dict[str, Any]]:
+    return [
+        {key: value for key, value in row.items() if key and value not in ("", None)}
+        for row in csv.DictReader(io.StringIO(text))
+    ]
+
+
+@_documented
+class LabResultViewSet(RecordViewSet):
+    model = LabResult
+    serializer_class = s.LabResultSerializer
+    filterset_class = LabResultFilter
+    ordering_fields = ["collected_on"]
+    ordering = ["collected_on"]
+
+    @extend_schema(
+        request={
+            "application/json": s.LabResultSerializer(many=True),
+            "text/csv": OpenApiTypes.STR,
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            },
+        },
+        responses={201: s.ImportResultSerializer},
+        examples=[
+            OpenApiExample(
+                "Two results from a lab interface",
+                value=[
+                    {"patient": 1, "collected_on": "2026-11-20", "analyte": "crp", "value": "3.2"},
+                    {"patient": 1, "collected_on": "2026-11-20", "analyte": "esr", "value": "12"},
+                ],
+                request_only=True,
+            )
+        ],
+        description=(
+            "Import lab results: a JSON list, a CSV body (text/csv) or a CSV file upload, with "
+            f"the columns {', '.join(CSV_COLUMNS)}. Every row is validated; all are saved or "
+            "none, and a refusal lists the errors row by row (rows count from 1)."
+        ),
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[parsers.JSONParser, CSVParser, parsers.MultiPartParser],
+    )
+    def bulk_import(self, request: Request) -> Response:
+        rows = request.data
+        if "file" in getattr(request, "FILES", {}):
+            rows = _csv_rows(request.FILES["file"].read().decode("utf-8-sig"))
+        if not isinstance(rows, list) or not rows:
+            return _row_errors(
+                [
+                    {
+                        "row": 0,
+                        "errors": {
+                            "non_field_errors": [
+                                "Send a non-empty JSON list of results, or CSV rows."
+                            ]
+                        },
+                    }
+                ]
+            )
+        serializers = [self.get_serializer(data=row) for row in rows]
+        errors = [
+            {"row": number, "errors": serializer.errors}
+            for number, serializer in enumerate(serializers, start=1)
+            if not serializer.is_valid()
+        ]
+        if errors:
+            return _row_errors(errors)
+        created: list[LabResult] = []
+        try:
+            with transaction.atomic():
+                for number, serializer in enumerate(serializers, start=1):
+                    record = LabResult(**serializer.validated_data)
+                    try:
+                        services.record_save(record=record, by=request.user)
+                    except DjangoValidationError as refused:
+                        errors.append({"row": number, "errors": refused.message_dict})
+                        raise
+                    created.append(record)
+        except DjangoValidationError:
+            return _row_errors(errors)
+        for patient_id in {record.patient_id for record in created}:
+            evaluate_patient(patient_id)
+        return Response(
+            {"created": len(created), "ids": [record.pk for record in created]}, status=201
+        )
+
+
+def _row_errors(errors: list[dict[str, Any]]) -> Response:
+    return Response(
+        {"detail": "Invalid rows: nothing was saved.", "errors": {"rows": errors}}, status=400
+    )
+
+
+@_documented
+class ImagingStudyViewSet(RecordViewSet):
+    model = ImagingStudy
+    serializer_class = s.ImagingStudySerializer
+    filterset_fields = ["patient", "modality"]
+    ordering_fields = ["performed_on"]
+    ordering = ["performed_on"]
+
+
+@_documented
+class AssessmentViewSet(RecordViewSet):
+    model = ClinicalAssessment
+    serializer_class = s.AssessmentSerializer
+    filterset_fields = ["patient", "disease_state"]
+    ordering_fields = ["assessed_on"]
+    ordering = ["assessed_on"]
+
+
+@_documented
+class ReactionViewSet(RecordViewSet):
+    model = InfusionReaction
+    site_path = "infusion__course__patient__site"
+    serializer_class = s.ReactionSerializer
+    filterset_fields = ["infusion", "severity", "onset"]
+    ordering_fields = ["infusion__given_on"]
+    ordering = ["pk"]
+
+
+@_documented
+class RelapseViewSet(RecordViewSet):
+    model = Relapse
+    serializer_class = s.RelapseSerializer
+    filterset_fields = ["patient", "course"]
+    ordering_fields = ["noted_on"]
+    ordering = ["noted_on"]
+
+
+class AlertFilter(filters.FilterSet):
+    site = filters.CharFilter(field_name="course__patient__site__code")
+    due_after = filters.DateFilter(field_name="due_on", lookup_expr="gte")
+    due_before = filters.DateFilter(field_name="due_on", lookup_expr="lte")
+
+    class Meta:
+        model = Alert
+        fields = ["site", "rule", "severity", "status", "course"]
+
+
+class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """The guideline's alerts; acknowledge, resolve or dismiss (with a reason)."""
+
+    model = Alert
+    site_path = "course__patient__site"
+    serializer_class = s.AlertSerializer
+    filterset_class = AlertFilter
+    ordering_fields = ["due_on", "first_raised_at", "severity"]
+    ordering = ["due_on", "pk"]
+    action_verbs = {"acknowledge": "change", "resolve": "change", "dismiss": "change"}
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return (
+            super()
+            .get_queryset()
+            .select_related("course__patient__site")
+            .prefetch_related("events__actor")
+        )
+
+    def _act(self, request: Request, action: Any, **kwargs: Any) -> Response:
+        alert = action(alert=self.get_object(), by=request.user, **kwargs)
+        return Response(s.AlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
+
+    @extend_schema(request=s.AlertActionSerializer, responses=s.AlertSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str | None = None) -> Response:
+        body = s.AlertActionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._act(request, alert_services.alert_acknowledge, **body.validated_data)
+
+    @extend_schema(request=s.AlertActionSerializer, responses=s.AlertSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str | None = None) -> Response:
+        body = s.AlertActionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._act(request, alert_services.alert_resolve, **body.validated_data)
+
+    @extend_schema(request=s.AlertDismissSerializer, responses=s.AlertSerializer)
+    @action(detail=True, methods=["post"])
+    def dismiss(self, request: Request, pk: str | None = None) -> Response:
+        body = s.AlertDismissSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._act(request, alert_services.alert_dismiss, **body.validated_data)
