@@ -102,9 +102,7 @@ class Digest:
 
 def nightly_finished(day: dt.date) -> bool:
     """Has the nightly evaluation of `day` finished, so the digest shows tonight's alerts?"""
-    return EvaluationRun.objects.filter(
-        kind="nightly", as_of=day, status=RunStatus.DONE
-    ).exists()
+    return EvaluationRun.objects.filter(kind="nightly", as_of=day, status=RunStatus.DONE).exists()
 
 
 def absolute(path: str) -> str:

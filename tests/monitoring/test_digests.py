@@ -119,8 +119,10 @@ def test_the_digest_groups_urgent_first_by_site_with_links_and_no_identifiers(sm
         assert url in text
         assert url in html
     assert "/settings/notifications/" in text
-    assert message["List-Unsubscribe"].strip().startswith(
-        "<http://127.0.0.1:8000/notifications/unsubscribe/"
+    assert (
+        message["List-Unsubscribe"]
+        .strip()
+        .startswith("<http://127.0.0.1:8000/notifications/unsubscribe/")
     )
     for patient in Patient.objects.all():
         for identifier in (patient.family_name, patient.mrn, f"{patient.date_of_birth:%d %b %Y}"):
