@@ -17,6 +17,7 @@ from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from clinic import forms, selectors
@@ -90,7 +91,10 @@ def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpRespon
         messages.error(request, error)
     else:
         messages.success(request, f"{alert.title}: {alert.get_status_display().lower()}.")
-    return redirect(request.POST.get("next") or "clinic:worklist")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = "clinic:worklist"  # only back to a page of this site
+    return redirect(back)
 
 
 # --- Patients ----------------------------------------------------------------------------------
@@ -137,13 +141,9 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
             "timeline": selectors.timeline(patient, guideline),
             "history": selectors.record_history(patient),
             "relapses": patient.relapses.select_related("course", "retreatment_course"),
-            "reactions_to_review": [
-                reaction
-                for course in courses
-                for infusion in course.infusions.all()
-                for reaction in infusion.reactions.all()
-                if reaction.reviewed_on is None
-            ],
+            "reactions_to_review": InfusionReaction.objects.filter(
+                infusion__course__patient=patient, severity="severe", reviewed_on__isnull=True
+            ).select_related("infusion"),
         },
     )
 
