@@ -42,7 +42,8 @@ class AlertFilter(django_filters.FilterSet):
     @property
     def qs(self) -> QuerySet[Alert]:
         queryset = super().qs
-        chosen = self.form.cleaned_data.get("status") if self.form.is_valid() else None
+        # The status chosen, even if another filter was refused (a site no longer the user's).
+        chosen = self.form.cleaned_data.get("status") if self.is_bound else None
         if not chosen:
             queryset = queryset.filter(status__in=ACTIONABLE_STATUSES)
         return queryset

@@ -34,6 +34,7 @@ from registry.models import (
     InfusionReaction,
     Patient,
     RegimenChange,
+    Role,
     TreatmentCourse,
 )
 from registry.selectors import patients_for, sites_for, staff_site_ids
@@ -141,6 +142,8 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
             "timeline": selectors.timeline(patient, guideline),
             "history": selectors.record_history(patient),
             "relapses": patient.relapses.select_related("course", "retreatment_course"),
+            "can_review": request.user.is_superuser
+            or request.user.memberships.filter(site=patient.site, role=Role.CLINICIAN).exists(),
             "reactions_to_review": InfusionReaction.objects.filter(
                 infusion__course__patient=patient, severity="severe", reviewed_on__isnull=True
             ).select_related("infusion"),
