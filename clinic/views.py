@@ -32,6 +32,7 @@ from registry import limits, services
 from registry.models import (
     Infusion,
     InfusionReaction,
+    Membership,
     Patient,
     RegimenChange,
     Role,
@@ -142,8 +143,10 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
             "timeline": selectors.timeline(patient, guideline),
             "history": selectors.record_history(patient),
             "relapses": patient.relapses.select_related("course", "retreatment_course"),
-            "can_review": request.user.is_superuser
-            or request.user.memberships.filter(site=patient.site, role=Role.CLINICIAN).exists(),
+            "can_review": Membership.objects.filter(
+                user_id=request.user.pk, site=patient.site, role=Role.CLINICIAN
+            ).exists()
+            or request.user.is_superuser,
             "reactions_to_review": InfusionReaction.objects.filter(
                 infusion__course__patient=patient, severity="severe", reviewed_on__isnull=True
             ).select_related("infusion"),
