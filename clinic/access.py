@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
-from registry.models import Patient, TreatmentCourse
+from registry.models import Patient, Role, TreatmentCourse
 from registry.selectors import patients_for, staff_site_ids
 
 View = Callable[..., HttpResponse]
@@ -28,6 +28,13 @@ def staff_required(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def is_clinician_at(user: Any, site_id: int) -> bool:
+    """Only a clinician of the site records a review of a reaction (the model checks it too)."""
+    return bool(
+        user.is_superuser or user.memberships.filter(site_id=site_id, role=Role.CLINICIAN).exists()
+    )
 
 
 def require_perm(request: HttpRequest, permission: str) -> None:

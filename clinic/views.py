@@ -21,7 +21,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from clinic import forms, selectors
-from clinic.access import course_or_404, patient_or_404, require_perm, staff_required
+from clinic.access import (
+    course_or_404,
+    is_clinician_at,
+    patient_or_404,
+    require_perm,
+    staff_required,
+)
 from clinic.filters import AlertFilter
 from monitoring import services as alert_services
 from monitoring.evaluation import evaluate_patient
@@ -32,10 +38,8 @@ from registry import limits, services
 from registry.models import (
     Infusion,
     InfusionReaction,
-    Membership,
     Patient,
     RegimenChange,
-    Role,
     TreatmentCourse,
 )
 from registry.selectors import patients_for, sites_for, staff_site_ids
@@ -143,10 +147,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
             "timeline": selectors.timeline(patient, guideline),
             "history": selectors.record_history(patient),
             "relapses": patient.relapses.select_related("course", "retreatment_course"),
-            "can_review": Membership.objects.filter(
-                user_id=request.user.pk, site=patient.site, role=Role.CLINICIAN
-            ).exists()
-            or request.user.is_superuser,
+            "can_review": is_clinician_at(request.user, patient.site_id),
             "reactions_to_review": InfusionReaction.objects.filter(
                 infusion__course__patient=patient, severity="severe", reviewed_on__isnull=True
             ).select_related("infusion"),
