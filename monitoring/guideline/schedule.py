@@ -71,7 +71,22 @@ def _phase(history: CourseHistory, index: int) -> str:
     return INDUCTION if index < len(history.induction_weeks) else MAINTENANCE
 
 
+# Several rules ask for the schedule of the same history in a row: remember the last one. Keyed
+# by identity (histories are immutable), so a miss only costs a recomputation.
+_last: tuple[CourseHistory, dt.date, Schedule] | None = None
+
+
 def schedule(history: CourseHistory, as_of: dt.date) -> Schedule:
+    global _last
+    last = _last
+    if last is not None and last[0] is history and last[1] == as_of:
+        return last[2]
+    plan = _schedule(history, as_of)
+    _last = (history, as_of, plan)
+    return plan
+
+
+def _schedule(history: CourseHistory, as_of: dt.date) -> Schedule:
     infusions = history.infusions_until(as_of)
     doses = []
     for index, infusion in enumerate(infusions):

@@ -89,8 +89,10 @@ def test_running_it_twice_changes_nothing_but_last_seen():
     course = rich_course()
     evaluate_courses([course.pk], TODAY)
     before = {a.pk: (a.status, a.severity, a.explanation) for a in Alert.objects.all()}
+    seen = {a.pk: a.last_seen_at for a in Alert.objects.all()}
     events = AlertEvent.objects.count()
     outcome = evaluate_courses([course.pk], TODAY)
+    assert all(alert.last_seen_at > seen[alert.pk] for alert in Alert.objects.all())
     assert outcome.opened == outcome.resolved == 0
     assert {a.pk: (a.status, a.severity, a.explanation) for a in Alert.objects.all()} == before
     assert AlertEvent.objects.count() == events
