@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -92,11 +92,22 @@ def chunked(ids: Sequence[int], size: int) -> Iterator[list[int]]:
 # --- Loading -----------------------------------------------------------------------------------
 
 
-def _group(rows: Iterable[tuple[Any, ...]], row_type: Any) -> dict[int, list[Any]]:
-    """Rows whose first column is the owner id, built into `row_type` and grouped by owner
-    (one pass: this loop is most of the loading time)."""
+def _fetch(queryset: QuerySet[Any]) -> Iterable[tuple[Any, ...]]:
+    """The rows of a values_list queryset. On PostgreSQL, psycopg already returns dates,
+    decimals and booleans as Python values, so Django's per-row conversion (two thirds of the
+    loading time) is skipped; other databases go through the ORM."""
+    if connection.vendor != "postgresql":
+        return queryset
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _group(queryset: QuerySet[Any], row_type: Any) -> dict[int, list[Any]]:
+    """Rows whose first column is the owner id, built into `row_type` and grouped by owner."""
     grouped: dict[int, list[Any]] = defaultdict(list)
-    for row in rows:
+    for row in _fetch(queryset):
         grouped[row[0]].append(row_type(*row[1:]))
     return grouped
 
