@@ -27,6 +27,11 @@ class PreconditionFailed(exceptions.APIException):
 
 
 def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(error, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        # 401 with a challenge, whichever authentication class comes first (DRF answers 403 when
+        # the first one, the session, has no WWW-Authenticate header to offer).
+        error.status_code = status.HTTP_401_UNAUTHORIZED
+        error.auth_header = "Token"  # type: ignore[union-attr]
     if isinstance(error, DjangoValidationError):
         error = exceptions.ValidationError(as_serializer_error(error))
     response = drf_exception_handler(error, context)
@@ -39,4 +44,6 @@ def exception_handler(error: Exception, context: dict[str, Any]) -> Response | N
             else {"non_field_errors": response.data}
         )
         response.data = {"detail": "Invalid input: nothing was saved.", "errors": errors}
+    elif response.status_code == status.HTTP_400_BAD_REQUEST:  # a body that does not parse
+        response.data = {**response.data, "errors": {}}
     return response

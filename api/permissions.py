@@ -27,7 +27,12 @@ class RolePermissions(BasePermission):
         user = request.user
         if not user or not user.is_authenticated or not staff_site_ids(user):
             return False
-        model = view.permission_model()
+        if not hasattr(view, (request.method or "").lower()):
+            return True  # a method the endpoint does not offer: 405 for everyone, not 403
+        permission_model = getattr(view, "permission_model", None)
+        if permission_model is None:
+            return True  # the API root: links only, no record
+        model = permission_model()
         verb = getattr(view, "action_verbs", {}).get(getattr(view, "action", None)) or VERBS.get(
             request.method or "", "change"
         )

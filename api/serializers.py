@@ -346,7 +346,9 @@ class AssessmentSerializer(RecordSerializer):
     ]
 )
 class ReactionSerializer(RecordSerializer):
-    reviewed_by: Any = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reviewed_by: Any = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = InfusionReaction
@@ -411,7 +413,9 @@ class RelapseSerializer(RecordSerializer):
 
 
 class AlertEventSerializer(serializers.ModelSerializer):
-    actor: Any = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor: Any = serializers.SlugRelatedField(  # none: the registry's own events
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = AlertEvent

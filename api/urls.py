@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api import views
+from api import research, views
 
 router = DefaultRouter()
 router.register("sites", views.SiteViewSet, basename="site")
@@ -16,6 +16,7 @@ router.register("assessments", views.AssessmentViewSet, basename="assessment")
 router.register("reactions", views.ReactionViewSet, basename="reaction")
 router.register("relapses", views.RelapseViewSet, basename="relapse")
 router.register("alerts", views.AlertViewSet, basename="alert")
+router.register("exports", research.ExportViewSet, basename="export")
 
 app_name = "api"
 

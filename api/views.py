@@ -19,7 +19,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import mixins, parsers, viewsets
+from rest_framework import exceptions, mixins, parsers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -88,13 +88,18 @@ class RecordViewSet(
         self.save(record)
         serializer.instance = record
 
-    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
-        record = serializer.instance
-        expected = self.request.headers.get("If-Match")
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The precondition first, before the body is read (RFC 9110 §13.2.2): a stale or missing
+        # ETag is 412/428 whatever the body holds.
+        expected = request.headers.get("If-Match")
         if not expected:
             raise PreconditionRequired()
-        if expected.strip() != etag_of(record):
+        if expected.strip() != etag_of(self.get_object()):
             raise PreconditionFailed()
+        return super().update(request, *args, **kwargs)
+
+    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+        record = serializer.instance
         for name, value in serializer.validated_data.items():
             setattr(record, name, value)
         self.save(record)
@@ -204,7 +209,7 @@ class CourseViewSet(RecordViewSet):
         return Response(s.ScheduleSerializer(data).data)
 
     @extend_schema(responses=s.AlertSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def alerts(self, request: Request, pk: str | None = None) -> Response:
         """The course's alerts (all statuses), most recent first."""
         course = self.get_object()
@@ -260,14 +265,17 @@ class CSVParser(parsers.BaseParser):
     media_type = "text/csv"
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        return _csv_rows(stream.read().decode("utf-8-sig"))
+        return _csv_rows(stream.read())
 
 
-def _csv_rows(text: str) -> list[dict[str, Any]]:
-    return [
-        {key: value for key, value in row.items() if key and value not in ("", None)}
-        for row in csv.DictReader(io.StringIO(text))
-    ]
+def _csv_rows(data: bytes) -> list[dict[str, Any]]:
+    try:
+        return [
+            {key: value for key, value in row.items() if key and value not in ("", None)}
+            for row in csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+        ]
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise exceptions.ParseError(f"Send CSV as UTF-8 text ({error}).") from error
 
 
 @_documented
@@ -313,7 +321,7 @@ class LabResultViewSet(RecordViewSet):
     def bulk_import(self, request: Request) -> Response:
         rows = request.data
         if "file" in getattr(request, "FILES", {}):
-            rows = _csv_rows(request.FILES["file"].read().decode("utf-8-sig"))
+            rows = _csv_rows(request.FILES["file"].read())
         if not isinstance(rows, list) or not rows:
             return _row_errors(
                 [

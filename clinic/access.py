@@ -30,6 +30,10 @@ def staff_required(view: View) -> View:
     return wrapper
 
 
+def is_researcher(user: Any) -> bool:
+    return bool(user.memberships.filter(role=Role.RESEARCHER).exists())
+
+
 def is_clinician_at(user: Any, site_id: int) -> bool:
     """Only a clinician of the site records a review of a reaction (the model checks it too)."""
     return bool(

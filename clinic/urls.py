@@ -1,11 +1,11 @@
-from django.urls import path
+from django.urls import include, path
 
 from clinic import notifications, views
 
 app_name = "clinic"
 
 urlpatterns = [
-    path("", views.worklist, name="worklist"),
+    path("", views.home, name="worklist"),
     path("alerts/<int:alert_id>/<slug:action>/", views.alert_action, name="alert_action"),
     path("patients/", views.patients, name="patients"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient"),
@@ -30,4 +30,5 @@ urlpatterns = [
         name="notification_settings",
     ),
     path("notifications/unsubscribe/<str:token>/", notifications.unsubscribe, name="unsubscribe"),
+    path("research/", include("research.urls")),
 ]

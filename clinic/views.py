@@ -24,6 +24,7 @@ from clinic import forms, selectors
 from clinic.access import (
     course_or_404,
     is_clinician_at,
+    is_researcher,
     patient_or_404,
     require_perm,
     staff_required,
@@ -45,6 +46,14 @@ from registry.models import (
 from registry.selectors import patients_for, sites_for, staff_site_ids
 
 # --- Worklist and alert actions ------------------------------------------------------------------
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The worklist; a researcher (who sees no patients) lands on the research exports."""
+    user = request.user
+    if user.is_authenticated and not staff_site_ids(user) and is_researcher(user):
+        return redirect("clinic:research:exports")
+    return worklist(request)
 
 
 @staff_required

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "simple_history",
     "registry",
     "monitoring",
+    "research",
     "clinic",
     "api",
 ]
@@ -143,6 +144,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # catches up.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_PUBLISH_RETRY = False
+
+# De-identified research exports (research/): built files live here, outside any served folder.
+EXPORT_ROOT = Path(env.str("EXPORT_ROOT", default=str(DATA_DIR / "exports")))
 
 # Nightly evaluation of every course in scope, fanned out in chunks of this many courses.
 EVALUATION_CHUNK_SIZE = env.int("EVALUATION_CHUNK_SIZE", default=500)

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -98,7 +99,10 @@ def _fetch(queryset: QuerySet[Any]) -> Iterable[tuple[Any, ...]]:
     loading time) is skipped; other databases go through the ORM."""
     if connection.vendor != "postgresql":
         return queryset
-    sql, params = queryset.query.sql_with_params()
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:  # an empty `__in` list: Django knows there is nothing to read
+        return []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()

@@ -1,0 +1,616 @@
+"""Build an export's archive, streaming: rows are read in chunks and written as they come.
+
+`table_rows` yields the de-identified rows of one table (values in the dictionary's column order);
+the three writers turn them into a CSV bundle, a Parquet bundle or FHIR R4 bulk NDJSON, each a zip
+whose entries are written one after the other without holding a table in memory. Every query
+joins the export's pseudonym mapping, so a patient outside the consent gate cannot appear.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+import json
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from monitoring.evaluation import load_histories, site_guidelines
+from monitoring.guideline import DEFAULT
+from monitoring.guideline.parameters import BASE_VERSION
+from monitoring.models import Alert
+from registry.models import (
+    ANALYTE_LOINC,
+    ClinicalAssessment,
+    ImagingStudy,
+    Infusion,
+    InfusionReaction,
+    LabResult,
+    RegimenChange,
+    Relapse,
+    TreatmentCourse,
+)
+from research import fhir
+from research.archive import Archive, Entry, HashingWriter
+from research.deidentify import SmallCells, age_in_years, day_offset
+from research.dictionary import (
+    ALERTS,
+    ASSESSMENTS,
+    COURSES,
+    DICTIONARY_HEADER,
+    IMAGING,
+    INFUSIONS,
+    LABS,
+    PATIENTS,
+    REACTIONS,
+    REGIMEN_CHANGES,
+    RELAPSES,
+    TABLES,
+    Table,
+    dictionary_rows,
+)
+from research.models import ExportFormat, ExportRequest, PseudonymMapping
+from research.outcomes import Measurement, course_outcomes
+
+CHUNK_ROWS = 2000  # rows fetched per database round trip
+COURSE_CHUNK = 500  # courses whose histories are loaded together for the outcome columns
+PARQUET_BATCH_ROWS = 10_000
+Row = tuple[Any, ...]
+Progress = Callable[[int], None]  # percent done
+
+
+@dataclass
+class ExportScope:
+    """What one export covers: its mapped patients, date range and export date."""
+
+    export: ExportRequest
+    small_cells: SmallCells = field(default_factory=SmallCells)
+
+    @property
+    def as_of(self) -> dt.date:
+        return self.export.consent_checked_on
+
+    def rows(self, queryset: QuerySet[Any], patient: str, dated: str) -> QuerySet[Any]:
+        """Rows of mapped patients dated within the range, with pseudonym and day 0 joined."""
+        mapping = f"{patient}__research_pseudonyms"
+        rows = queryset.filter(**{f"{mapping}__export": self.export})
+        if self.export.date_from:
+            rows = rows.filter(**{f"{dated}__gte": self.export.date_from})
+        if self.export.date_to:
+            rows = rows.filter(**{f"{dated}__lte": self.export.date_to})
+        return rows.annotate(
+            pseudonym=F(f"{mapping}__pseudonym"),
+            patient_day_zero=F(f"{mapping}__first_course_started_on"),
+        )
+
+
+def _course_number(course: str) -> Subquery:
+    """1 for the patient's first course, 2 for the next, … (counting all of their courses)."""
+    prefix = f"{course}__" if course else ""
+    earlier = (
+        TreatmentCourse.objects.filter(
+            patient_id=OuterRef(f"{prefix}patient_id"),
+            started_on__lte=OuterRef(f"{prefix}started_on"),
+        )
+        .order_by()
+        .values("patient_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Subquery(earlier, output_field=IntegerField())
+
+
+def _dose_number(infusion: str) -> Subquery:
+    earlier = (
+        Infusion.objects.filter(
+            course_id=OuterRef(f"{infusion}__course_id"),
+            given_on__lte=OuterRef(f"{infusion}__given_on"),
+        )
+        .order_by()
+        .values("course_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Subquery(earlier, output_field=IntegerField())
+
+
+def _stream(queryset: QuerySet[Any], *fields: str) -> Iterator[Row]:
+    return queryset.values_list(*fields).iterator(chunk_size=CHUNK_ROWS)
+
+
+def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    batch: list[Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# --- Tables ------------------------------------------------------------------------------------
+
+
+def patient_rows(scope: ExportScope) -> Iterator[Row]:
+    in_range = Q()
+    if scope.export.date_from:
+        in_range &= Q(patient__courses__started_on__gte=scope.export.date_from)
+    if scope.export.date_to:
+        in_range &= Q(patient__courses__started_on__lte=scope.export.date_to)
+    mappings = (
+        PseudonymMapping.objects.filter(export=scope.export)
+        .annotate(courses=Count("patient__courses", filter=in_range))
+        .order_by("pseudonym")
+    )
+    for pseudonym, day_zero, site, sex, born_on, diagnosed_on, courses in _stream(
+        mappings,
+        "pseudonym",
+        "first_course_started_on",
+        "patient__site__code",
+        "patient__sex",
+        "patient__date_of_birth",
+        "patient__diagnosed_on",
+        "courses",
+    ):
+        age = age_in_years(born_on, day_zero)
+        scope.small_cells.add(site_code=site, sex=sex, age=age)
+        yield (pseudonym, site, sex, "CRMO/CNO", age, day_offset(diagnosed_on, day_zero), courses)
+
+
+def _assessment_measurements(patient_ids: set[int]) -> dict[int, list[Measurement]]:
+    """The PedCNO variables only assessments carry (the engine's history does not load them)."""
+    by_patient: dict[int, list[Measurement]] = {}
+    rows = ClinicalAssessment.objects.filter(patient_id__in=patient_ids).values_list(
+        "patient_id", "assessed_on", "physician_global", "patient_global", "chaq"
+    )
+    for patient_id, assessed_on, physician, patient, chaq in rows:
+        measured = by_patient.setdefault(patient_id, [])
+        for variable, value in (
+            ("physician_global", physician),
+            ("patient_global", patient),
+            ("chaq", chaq),
+        ):
+            if value is not None:
+                measured.append(Measurement(variable, assessed_on, value))
+    return by_patient
+
+
+def course_rows(scope: ExportScope) -> Iterator[Row]:
+    courses = scope.rows(TreatmentCourse.objects.all(), "patient", "started_on").annotate(
+        course_number=_course_number("")
+    )
+    guidelines = site_guidelines()
+    rows = _stream(
+        courses.order_by("pseudonym", "started_on"),
+        "pk",
+        "patient_id",
+        "pseudonym",
+        "patient_day_zero",
+        "patient__date_of_birth",
+        "course_number",
+        "started_on",
+        "stopped_on",
+        "stop_reason",
+        "planned_dose_mg_per_kg",
+        "induction_weeks",
+        "maintenance_interval_weeks",
+    )
+    for chunk in _batches(rows, COURSE_CHUNK):
+        histories = {h.course_id: h for h in load_histories([row[0] for row in chunk])}
+        assessments = _assessment_measurements({row[1] for row in chunk})
+        for (pk, patient_id, pseudonym, day_zero, born_on, number, started_on, stopped_on,
+             stop_reason, dose, weeks, interval) in chunk:  # fmt: skip
+            history = histories[pk]
+            outcomes = course_outcomes(
+                history,
+                assessments.get(patient_id, []),
+                as_of=scope.as_of,
+                guideline=guidelines.get(history.site_code, DEFAULT),
+            )
+            yield (
+                pseudonym,
+                number,
+                age_in_years(born_on, started_on),
+                day_offset(started_on, day_zero),
+                day_offset(stopped_on, day_zero),
+                stop_reason or None,
+                dose,
+                ";".join(str(week) for week in weeks),
+                interval,
+                *dataclasses.astuple(outcomes),
+            )
+
+
+def regimen_change_rows(scope: ExportScope) -> Iterator[Row]:
+    changes = scope.rows(RegimenChange.objects.all(), "course__patient", "effective_on").annotate(
+        course_number=_course_number("course")
+    )
+    fields = ("pseudonym", "patient_day_zero", "course_number", "effective_on", "dose_mg_per_kg")
+    for pseudonym, day_zero, course, effective_on, dose, interval, reason in _stream(
+        changes.order_by("pseudonym", "effective_on"), *fields, "interval_weeks", "reason"
+    ):
+        yield (pseudonym, course, day_offset(effective_on, day_zero), dose, interval, reason)
+
+
+def infusion_rows(scope: ExportScope) -> Iterator[Row]:
+    infusions = scope.rows(
+        Infusion.objects.with_course_position(), "course__patient", "given_on"
+    ).annotate(course_number=_course_number("course"))
+    for (pseudonym, day_zero, course, dose_number, first_given_on, given_on, weight, weighed_on,
+         dose, minutes, antihistamine, corticosteroid, antipyretic, intensified) in _stream(
+        infusions.order_by("pseudonym", "given_on"),
+        "pseudonym",
+        "patient_day_zero",
+        "course_number",
+        "dose_number",
+        "day_zero",
+        "given_on",
+        "weight_kg",
+        "weight_measured_on",
+        "dose_mg",
+        "duration_minutes",
+        "premedication_antihistamine",
+        "premedication_corticosteroid",
+        "premedication_antipyretic",
+        "intensification_reason",
+    ):  # fmt: skip
+        yield (
+            pseudonym,
+            course,
+            dose_number,
+            day_offset(given_on, day_zero),
+            Infusion.week_of(given_on, first_given_on),
+            weight,
+            day_offset(weighed_on or given_on, day_zero),
+            dose,
+            (dose / weight).quantize(Decimal("0.01")),
+            minutes,
+            antihistamine,
+            corticosteroid,
+            antipyretic,
+            bool(intensified),
+        )
+
+
+def lab_rows(scope: ExportScope) -> Iterator[Row]:
+    labs = scope.rows(LabResult.objects.all(), "patient", "collected_on")
+    for (pseudonym, day_zero, collected_on, analyte, value, unit, positive, low,
+         high) in _stream(
+        labs.order_by("pseudonym", "collected_on", "analyte"),
+        "pseudonym",
+        "patient_day_zero",
+        "collected_on",
+        "analyte",
+        "value",
+        "unit",
+        "antibodies_positive",
+        "reference_low",
+        "reference_high",
+    ):  # fmt: skip
+        yield (
+            pseudonym,
+            day_offset(collected_on, day_zero),
+            analyte,
+            ANALYTE_LOINC.get(analyte),
+            value,
+            unit or None,
+            positive,
+            low,
+            high,
+        )
+
+
+def imaging_rows(scope: ExportScope) -> Iterator[Row]:
+    studies = scope.rows(ImagingStudy.objects.all(), "patient", "performed_on")
+    for pseudonym, day_zero, performed_on, *findings in _stream(
+        studies.order_by("pseudonym", "performed_on"),
+        "pseudonym",
+        "patient_day_zero",
+        "performed_on",
+        "modality",
+        "active_lesions",
+        "new_lesions",
+        "impression",
+        "rinbo_total",
+        "rai_cromris_total",
+    ):
+        modality, active, new, impression, rinbo, rai = findings
+        yield (
+            pseudonym,
+            day_offset(performed_on, day_zero),
+            modality,
+            active,
+            new,
+            impression or None,
+            rinbo,
+            rai,
+        )
+
+
+def assessment_rows(scope: ExportScope) -> Iterator[Row]:
+    assessments = scope.rows(ClinicalAssessment.objects.all(), "patient", "assessed_on")
+    for pseudonym, day_zero, assessed_on, *scores, state in _stream(
+        assessments.order_by("pseudonym", "assessed_on"),
+        "pseudonym",
+        "patient_day_zero",
+        "assessed_on",
+        "pain_score",
+        "physician_global",
+        "patient_global",
+        "chaq",
+        "clinically_active_lesions",
+        "disease_state",
+    ):
+        yield (pseudonym, day_offset(assessed_on, day_zero), *scores, state or None)
+
+
+def reaction_rows(scope: ExportScope) -> Iterator[Row]:
+    reactions = scope.rows(
+        InfusionReaction.objects.all(), "infusion__course__patient", "infusion__given_on"
+    ).annotate(
+        course_number=_course_number("infusion__course"), dose_number=_dose_number("infusion")
+    )
+    for (pseudonym, day_zero, course, dose, given_on, onset, severity, stopped, outcome,
+         reviewed_on) in _stream(
+        reactions.order_by("pseudonym", "infusion__given_on", "pk"),
+        "pseudonym",
+        "patient_day_zero",
+        "course_number",
+        "dose_number",
+        "infusion__given_on",
+        "onset",
+        "severity",
+        "infusion_stopped",
+        "outcome",
+        "reviewed_on",
+    ):  # fmt: skip
+        yield (
+            pseudonym,
+            course,
+            dose,
+            day_offset(given_on, day_zero),
+            onset,
+            severity,
+            stopped,
+            outcome,
+            day_offset(reviewed_on, day_zero),
+        )
+
+
+def relapse_rows(scope: ExportScope) -> Iterator[Row]:
+    relapses = scope.rows(Relapse.objects.all(), "patient", "noted_on").annotate(
+        course_number=_course_number("course"),
+        retreatment_number=_course_number("retreatment_course"),
+    )
+    for pseudonym, day_zero, course, noted_on, retreatment in _stream(
+        relapses.order_by("pseudonym", "noted_on"),
+        "pseudonym",
+        "patient_day_zero",
+        "course_number",
+        "noted_on",
+        "retreatment_number",
+    ):
+        yield (pseudonym, course, day_offset(noted_on, day_zero), retreatment)
+
+
+def alert_rows(scope: ExportScope) -> Iterator[Row]:
+    alerts = scope.rows(Alert.objects.all(), "course__patient", "first_raised_at__date").annotate(
+        course_number=_course_number("course")
+    )
+    zone = timezone.get_current_timezone()
+    for (pseudonym, day_zero, course, rule, severity, status, due_on, raised_at, resolved_at,
+         version) in _stream(
+        alerts.order_by("pseudonym", "first_raised_at", "pk"),
+        "pseudonym",
+        "patient_day_zero",
+        "course_number",
+        "rule",
+        "severity",
+        "status",
+        "due_on",
+        "first_raised_at",
+        "resolved_at",
+        "guideline_version",
+    ):  # fmt: skip
+        yield (
+            pseudonym,
+            course,
+            rule,
+            severity,
+            status,
+            day_offset(due_on, day_zero),
+            day_offset(raised_at.astimezone(zone).date(), day_zero),
+            day_offset(resolved_at.astimezone(zone).date() if resolved_at else None, day_zero),
+            version,
+        )
+
+
+TABLE_ROWS: dict[str, Callable[[ExportScope], Iterator[Row]]] = {
+    PATIENTS.name: patient_rows,
+    COURSES.name: course_rows,
+    REGIMEN_CHANGES.name: regimen_change_rows,
+    INFUSIONS.name: infusion_rows,
+    LABS.name: lab_rows,
+    IMAGING.name: imaging_rows,
+    ASSESSMENTS.name: assessment_rows,
+    REACTIONS.name: reaction_rows,
+    RELAPSES.name: relapse_rows,
+    ALERTS.name: alert_rows,
+}
+
+
+def table_rows(table: Table, scope: ExportScope) -> Iterator[Row]:
+    return TABLE_ROWS[table.name](scope)
+
+
+# --- Archives ----------------------------------------------------------------------------------
+
+
+def _csv_writer(rows: Iterable[Sequence[object]], formats: Sequence[Callable[[Any], str]]) -> Any:
+    def write(out: HashingWriter) -> int:
+        text = io.TextIOWrapper(io.BufferedWriter(out), encoding="utf-8", newline="")
+        writer = csv.writer(text, lineterminator="\n")
+        count = -1  # the header is not a row
+        for count, row in enumerate(rows):  # noqa: B007 - the last index is the count
+            writer.writerow([fmt(value) for fmt, value in zip(formats, row, strict=True)])
+        text.flush()
+        text.detach().flush()
+        return count
+
+    return write
+
+
+def write_csv_table(archive: Archive, table: Table, rows: Iterable[Row]) -> Entry:
+    formats = [column.format for column in table.columns]
+    return archive.write_stream(
+        f"{table.name}.csv", _csv_writer(_with_header(table, rows), formats)
+    )
+
+
+def _with_header(table: Table, rows: Iterable[Row]) -> Iterator[Sequence[object]]:
+    yield table.header
+    yield from rows
+
+
+def write_parquet_table(archive: Archive, table: Table, rows: Iterable[Row]) -> Entry:
+    schema = table.arrow_schema()
+
+    def write(out: HashingWriter) -> int:
+        count = 0
+        with pq.ParquetWriter(out, schema) as writer:
+            for batch in _batches(rows, PARQUET_BATCH_ROWS):
+                columns = list(zip(*batch, strict=True))
+                writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+                count += len(batch)
+        return count
+
+    return archive.write_stream(f"{table.name}.parquet", write)
+
+
+def write_dictionary(archive: Archive) -> Entry:
+    formats = [str] * len(DICTIONARY_HEADER)
+    rows: Iterator[Sequence[object]] = iter([DICTIONARY_HEADER, *dictionary_rows()])
+    return archive.write_stream("data_dictionary.csv", _csv_writer(rows, formats))
+
+
+def export_parameters(export: ExportRequest) -> dict[str, object]:
+    return {
+        "sites": sorted(export.sites.values_list("code", flat=True)),
+        "date_from": export.date_from.isoformat() if export.date_from else None,
+        "date_to": export.date_to.isoformat() if export.date_to else None,
+        "format": export.format,
+        "consent_checked_on": export.consent_checked_on.isoformat(),
+    }
+
+
+README = """CRMO infliximab registry: de-identified research export {export_id}
+
+Built {built_at} from the patients of sites {sites} with research consent on {consent_on}.
+Format: {format}.
+
+De-identification (HIPAA Safe Harbor): no names, medical record numbers, dates of birth or free
+text. Each patient appears under a random pseudonym made for this export only; the same patient has
+a different pseudonym in another export. {dates}
+Ages are whole years at the course start; ages above 89 are "90+". manifest.json lists cells of
+fewer than 5 patients (site x sex x age band): take care when publishing them.
+
+{contents}
+"""
+TABULAR_DATES = (
+    "Every date is a whole number of days since the\n"
+    "patient's day 0, the start of their first infliximab course (columns ending in _day)."
+)
+FHIR_DATES = (
+    "Every date is shifted so that the patient's day 0 (the\n"
+    f"start of their first course) falls on {fhir.DAY_ZERO.isoformat()}: "
+    "date minus that day = days since day 0.\nThe shift differs per patient and is applied "
+    "to all of that patient's dates alike."
+)
+TABULAR_CONTENTS = (
+    "Files: one {suffix} per table (long format, one row per event), data_dictionary.csv (every\n"
+    "column: meaning, type, unit, allowed values, code system) and manifest.json (row counts,\n"
+    "SHA-256 checksums, guideline version, small-cell warnings)."
+)
+FHIR_CONTENTS = (
+    "Files: FHIR R4 bulk data, one NDJSON file per resource type, and manifest.json in the Bulk\n"
+    "Data shape (type, url, count). Codes: ORPHA:324964, LOINC 1988-5 CRP, 4537-7 ESR, 39803-2\n"
+    "infliximab level, 29463-7 body weight."
+)
+
+
+def _readme(scope: ExportScope, built_at: dt.datetime) -> str:
+    export = scope.export
+    parameters = export_parameters(export)
+    is_fhir = export.format == ExportFormat.FHIR
+    return README.format(
+        export_id=export.pk,
+        built_at=built_at.isoformat(timespec="seconds"),
+        sites=", ".join(parameters["sites"]),  # type: ignore[arg-type]
+        consent_on=export.consent_checked_on.isoformat(),
+        format=export.get_format_display(),
+        dates=FHIR_DATES if is_fhir else TABULAR_DATES,
+        contents=FHIR_CONTENTS if is_fhir else TABULAR_CONTENTS.format(suffix=export.format),
+    )
+
+
+def _guideline_parameters() -> dict[str, object]:
+    return json.loads(json.dumps(dataclasses.asdict(DEFAULT), default=str))
+
+
+def _tabular_manifest(scope: ExportScope, built_at: dt.datetime, tables: list[Entry]) -> str:
+    manifest = {
+        "export_id": scope.export.pk,
+        "built_at": built_at.isoformat(timespec="seconds"),
+        "guideline_version": BASE_VERSION,
+        "guideline_parameters": _guideline_parameters(),
+        "parameters": export_parameters(scope.export),
+        "day_zero": "the start of the patient's first infliximab course; dates are days since it",
+        "tables": {
+            table.name: {"file": entry.file, "rows": entry.rows, "sha256": entry.sha256}
+            for table, entry in zip(TABLES, tables, strict=True)
+        },
+        "small_cell_warnings": scope.small_cells.warnings(),
+    }
+    return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+
+
+def build_archive(scope: ExportScope, path: Path, progress: Progress) -> dict[str, int]:
+    """Write the export's zip to `path`; returns the rows per table (or per resource type)."""
+    built_at = timezone.now()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        archive = Archive(zipped)
+        if scope.export.format == ExportFormat.FHIR:
+            counts = fhir.write_bundle(
+                archive,
+                lambda table: table_rows(table, scope),
+                progress,
+                export_id=scope.export.pk,
+                built_at=built_at,
+            )
+        else:
+            write_table = (
+                write_parquet_table
+                if scope.export.format == ExportFormat.PARQUET
+                else write_csv_table
+            )
+            entries = []
+            for done, table in enumerate(TABLES, start=1):
+                entries.append(write_table(archive, table, table_rows(table, scope)))
+                progress(done * 100 // (len(TABLES) + 1))
+            write_dictionary(archive)
+            archive.write_text("manifest.json", _tabular_manifest(scope, built_at, entries))
+            counts = {t.name: e.rows for t, e in zip(TABLES, entries, strict=True)}
+        archive.write_text("README.txt", _readme(scope, built_at))
+    progress(100)
+    return counts

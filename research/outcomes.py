@@ -1,0 +1,145 @@
+"""Registry outcome measures of a course (pure: plain histories and a date in, values out).
+
+PedCNO (Beck 2010, GUIDELINE.md): five core variables — ESR, number of active lesions on MRI,
+physician global, patient/parent global, CHAQ. PedCNO30/50/70 means at least 3 of the 5 improved by
+≥ 30/50/70 % from baseline with at most 1 worsened by more than 30 %. Baseline is the measurement
+nearest the course start (from 60 days before to 14 after); follow-up the one nearest month 3 or
+month 12 within a window around it. The response needs at least 3 variables measured at both
+times, else it is "insufficient data" (None).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from monitoring.guideline import Guideline
+from monitoring.guideline.history import ESR, TAPER, CourseHistory
+from monitoring.guideline.schedule import schedule
+
+PEDCNO_VARIABLES = ("esr", "mri_active_lesions", "physician_global", "patient_global", "chaq")
+PEDCNO_LEVELS_PCT = (70, 50, 30)
+PEDCNO_WORSENING_PCT = 30
+PEDCNO_MINIMUM_VARIABLES = 3
+BASELINE_WINDOW_DAYS = (-60, 14)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    label: str
+    target_day: int
+    window_days: int
+
+
+MONTH_3 = FollowUp("3 months", 91, 45)
+MONTH_12 = FollowUp("12 months", 365, 60)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    variable: str  # one of PEDCNO_VARIABLES
+    on: dt.date
+    value: Decimal
+
+
+def _nearest(
+    measurements: Sequence[Measurement], variable: str, target: dt.date, low: int, high: int
+) -> Decimal | None:
+    candidates = [
+        m for m in measurements if m.variable == variable and low <= (m.on - target).days <= high
+    ]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda m: (abs((m.on - target).days), m.on)).value
+
+
+def _change_pct(baseline: Decimal, follow_up: Decimal) -> Decimal:
+    """Improvement in percent (positive: lower is better for all five variables)."""
+    if baseline == 0:
+        return Decimal(0) if follow_up == 0 else Decimal(-100)
+    return (baseline - follow_up) / baseline * 100
+
+
+def pedcno_response(
+    measurements: Sequence[Measurement], started_on: dt.date, follow_up: FollowUp
+) -> str | None:
+    """The highest PedCNO level reached ("PedCNO70", …, "none"); None: insufficient data."""
+    low, high = BASELINE_WINDOW_DAYS
+    target = started_on + dt.timedelta(days=follow_up.target_day)
+    changes = []
+    for variable in PEDCNO_VARIABLES:
+        baseline = _nearest(measurements, variable, started_on, low, high)
+        later = _nearest(
+            measurements, variable, target, -follow_up.window_days, follow_up.window_days
+        )
+        if baseline is not None and later is not None:
+            changes.append(_change_pct(baseline, later))
+    if len(changes) < PEDCNO_MINIMUM_VARIABLES:
+        return None
+    if sum(change < -PEDCNO_WORSENING_PCT for change in changes) > 1:
+        return "none"
+    for level in PEDCNO_LEVELS_PCT:
+        if sum(change >= level for change in changes) >= PEDCNO_MINIMUM_VARIABLES:
+            return f"PedCNO{level}"
+    return "none"
+
+
+def measurements_of(history: CourseHistory) -> list[Measurement]:
+    """The PedCNO variables the engine's history carries: ESR and MRI lesions."""
+    esr = [
+        Measurement("esr", lab.collected_on, lab.value)
+        for lab in history.labs
+        if lab.analyte == ESR and lab.value is not None
+    ]
+    mri = [
+        Measurement("mri_active_lesions", study.performed_on, Decimal(study.active_lesions))
+        for study in history.imaging
+        if study.is_mri and study.active_lesions is not None
+    ]
+    return esr + mri
+
+
+@dataclass(frozen=True)
+class CourseOutcomes:
+    days_on_treatment: int
+    number_of_infusions: int
+    proportion_doses_on_time: float | None
+    longest_gap_days: int | None
+    reached_taper: bool
+    relapsed_after_stopping: bool | None
+    days_to_relapse: int | None
+    pedcno_response_3_months: str | None
+    pedcno_response_12_months: str | None
+
+
+def course_outcomes(
+    history: CourseHistory,
+    assessments: Sequence[Measurement],
+    *,
+    as_of: dt.date,
+    guideline: Guideline,
+) -> CourseOutcomes:
+    doses = schedule(history, as_of).doses
+    on_time = sum(dose.days_late(as_of) <= guideline.dose_grace_days for dose in doses)
+    infusions = history.infusions_until(as_of)
+    gaps = [(b.given_on - a.given_on).days for a, b in itertools.pairwise(infusions)]
+    stopped_on = history.stopped_on
+    relapse_on = history.relapse_noted_on
+    relapsed = None if stopped_on is None else relapse_on is not None and relapse_on >= stopped_on
+    measurements = [*measurements_of(history), *assessments]
+    return CourseOutcomes(
+        days_on_treatment=((stopped_on or as_of) - history.started_on).days,
+        number_of_infusions=len(infusions),
+        proportion_doses_on_time=round(on_time / len(doses), 4) if doses else None,
+        longest_gap_days=max(gaps, default=None),
+        reached_taper=any(change.reason == TAPER for change in history.regimen_changes),
+        relapsed_after_stopping=relapsed,
+        days_to_relapse=(
+            (relapse_on - stopped_on).days if relapsed and relapse_on and stopped_on else None
+        ),
+        pedcno_response_3_months=pedcno_response(measurements, history.started_on, MONTH_3),
+        pedcno_response_12_months=pedcno_response(measurements, history.started_on, MONTH_12),
+    )

@@ -1,0 +1,44 @@
+"""Who may request, see and download research exports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from registry.models import Role, Site
+from research.models import ExportRequest
+
+
+def _site_ids_with_role(user: Any, role: str) -> set[int]:
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    return set(user.memberships.filter(role=role).values_list("site_id", flat=True))
+
+
+def researcher_site_ids(user: Any) -> set[int]:
+    return _site_ids_with_role(user, Role.RESEARCHER)
+
+
+def researcher_sites(user: Any) -> QuerySet[Site]:
+    return Site.objects.filter(pk__in=researcher_site_ids(user))
+
+
+def exports_requested_by(user: Any) -> QuerySet[ExportRequest]:
+    return ExportRequest.objects.filter(requested_by=user).prefetch_related("sites")
+
+
+def can_download(user: Any, export: ExportRequest) -> bool:
+    """The requester, or a data manager of every site the export covers (or a superuser)."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser or (
+        export.requested_by_id is not None and export.requested_by_id == user.pk
+    ):
+        return True
+    export_site_ids = set(export.sites.values_list("pk", flat=True))
+    return bool(export_site_ids) and export_site_ids <= _site_ids_with_role(user, Role.DATA_MANAGER)
+
+
+def data_manager_site_ids(user: Any) -> set[int]:
+    return _site_ids_with_role(user, Role.DATA_MANAGER)

@@ -1,0 +1,145 @@
+"""Fixtures of the API tests: a small clinical record at each site, and clients by role."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from monitoring.evaluation import evaluate_courses
+from monitoring.models import Alert
+from registry.models import (
+    ClinicalAssessment,
+    ImagingStudy,
+    Infusion,
+    InfusionReaction,
+    LabResult,
+    Patient,
+    RegimenChange,
+    Relapse,
+    Site,
+    TreatmentCourse,
+)
+from tests.conftest import TODAY
+from tests.factories import (
+    AssessmentFactory,
+    CourseFactory,
+    ImagingStudyFactory,
+    InfusionFactory,
+    LabResultFactory,
+    PatientFactory,
+    ReactionFactory,
+    RegimenChangeFactory,
+    RelapseFactory,
+)
+
+DAY = dt.timedelta(days=1)
+# The active course: induction on time (days 0, 14, 42 from 04 Aug 2026) at 40 kg and 200 mg; the
+# first maintenance dose was due on 10 Nov 2026, 14 days before TODAY.
+START = TODAY - 112 * DAY
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "schemathesis: property-based tests of the live OpenAPI schema (bounded; in CI)"
+    )
+
+
+@dataclass
+class Record:
+    """One site's clinical record, one row of each kind."""
+
+    site: Site
+    patient: Patient
+    course: TreatmentCourse  # active, maintenance dose overdue
+    stopped_course: TreatmentCourse  # the earlier course, stopped in remission
+    regimen_change: RegimenChange
+    infusion: Infusion
+    reaction: InfusionReaction
+    lab_result: LabResult
+    imaging_study: ImagingStudy
+    assessment: ClinicalAssessment
+    relapse: Relapse
+    alert: Alert  # maintenance_dose_overdue, open
+    new_patient: Patient  # registered, no course yet
+    export: Any = None  # a research export of the site (the access matrix adds one)
+
+
+def build_record(site: Site, *, mrn: str) -> Record:
+    patient = PatientFactory(site=site, mrn=mrn, date_of_birth=dt.date(2012, 3, 14))
+    stopped = CourseFactory(
+        patient=patient,
+        started_on=dt.date(2025, 1, 6),
+        stopped_on=dt.date(2025, 6, 2),
+        stop_reason="remission",
+    )
+    change = RegimenChangeFactory(
+        course=stopped, effective_on=dt.date(2025, 4, 1), interval_weeks=10, reason="taper"
+    )
+    relapse = RelapseFactory(course=stopped, patient=patient, noted_on=dt.date(2026, 7, 20))
+    course = CourseFactory(patient=patient, started_on=START)
+    infusions = [InfusionFactory(course=course, given_on=START + n * DAY) for n in (0, 14, 42)]
+    reaction = ReactionFactory(infusion=infusions[0])
+    lab = LabResultFactory(patient=patient, collected_on=START)
+    imaging = ImagingStudyFactory(patient=patient, performed_on=START - 2 * DAY)
+    assessment = AssessmentFactory(patient=patient, assessed_on=START)
+    evaluate_courses([course.pk], TODAY)
+    alert = Alert.objects.get(course=course, rule="maintenance_dose_overdue")
+    return Record(
+        site=site,
+        patient=patient,
+        course=course,
+        stopped_course=stopped,
+        regimen_change=change,
+        infusion=infusions[-1],
+        reaction=reaction,
+        lab_result=lab,
+        imaging_study=imaging,
+        assessment=assessment,
+        relapse=relapse,
+        alert=alert,
+        new_patient=PatientFactory(site=site, mrn=f"{mrn}-2", date_of_birth=dt.date(2015, 6, 1)),
+    )
+
+
+@pytest.fixture
+def record_a(site_a) -> Record:
+    return build_record(site_a, mrn="MRN-A1")
+
+
+@pytest.fixture
+def record_b(site_b) -> Record:
+    return build_record(site_b, mrn="MRN-B1")
+
+
+def token_client(user: Any | None) -> APIClient:
+    """A client that authenticates like a script does: with the user's API token."""
+    client = APIClient()
+    if user is not None:
+        token, _created = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def as_clinician(clinician_a) -> APIClient:
+    return token_client(clinician_a)
+
+
+@pytest.fixture
+def as_nurse(nurse_a) -> APIClient:
+    return token_client(nurse_a)
+
+
+@pytest.fixture
+def as_data_manager(data_manager_a) -> APIClient:
+    return token_client(data_manager_a)
+
+
+@pytest.fixture
+def as_researcher(researcher_a) -> APIClient:
+    return token_client(researcher_a)

@@ -1,0 +1,341 @@
+"""The access matrix: every endpoint of the URL conf × role × own/other site × method.
+
+The endpoints are read from the URL conf (get_resolver), not listed by hand, so an endpoint added
+to the API without an entry in TABLE fails here. The expected status of each request is derived
+from TABLE: who may call which method of the endpoint. Each request runs in a savepoint that is
+rolled back, so every case starts from the same record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver, include, path, reverse
+from rest_framework.routers import DefaultRouter
+from rest_framework.test import APIClient
+
+from api import urls as api_urls
+from api import views
+from api.views import etag_of
+from registry.models import Role
+from research.models import ExportRequest
+from tests.api.conftest import Record, token_client
+from tests.conftest import TODAY
+from tests.factories import MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ANONYMOUS, RESEARCHER, NURSE, CLINICIAN, DATA_MANAGER = (
+    "anonymous",
+    "researcher",
+    "nurse",
+    "clinician",
+    "data_manager",
+)
+ROLES = (ANONYMOUS, RESEARCHER, NURSE, CLINICIAN, DATA_MANAGER)
+OWN, OTHER = "own", "other"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+EVERYONE = frozenset(ROLES)  # public: needs no login (the schema and its docs; no record)
+STAFF = frozenset({NURSE, CLINICIAN, DATA_MANAGER})  # every clinic role; never researchers
+CLINICAL = frozenset({CLINICIAN, DATA_MANAGER})  # the whole clinical record
+NURSING = STAFF  # what nurses record: infusions, reactions, lab results
+RESEARCHERS = frozenset({RESEARCHER})
+
+# Who may call each method of each endpoint (by URL name). A method not listed is not offered:
+# 405 (after authentication). Keep this table in step with the URL conf: the test fails otherwise.
+TABLE: dict[str, dict[str, frozenset[str]]] = {
+    "api-root": {"GET": STAFF},
+    "schema": {"GET": EVERYONE},
+    "docs": {"GET": EVERYONE},
+    "site-list": {"GET": STAFF},
+    "site-detail": {"GET": STAFF},
+    "patient-list": {"GET": STAFF, "POST": CLINICAL},
+    "patient-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    "course-list": {"GET": STAFF, "POST": CLINICAL},
+    "course-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    "course-schedule": {"GET": STAFF},
+    "course-alerts": {"GET": STAFF},
+    "regimenchange-list": {"GET": STAFF, "POST": CLINICAL},
+    "regimenchange-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    "infusion-list": {"GET": STAFF, "POST": NURSING},
+    "infusion-detail": {"GET": STAFF, "PUT": NURSING, "PATCH": NURSING},
+    "labresult-list": {"GET": STAFF, "POST": NURSING},
+    "labresult-detail": {"GET": STAFF, "PUT": NURSING, "PATCH": NURSING},
+    "labresult-bulk-import": {"POST": NURSING},
+    "imagingstudy-list": {"GET": STAFF, "POST": CLINICAL},
+    "imagingstudy-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    "assessment-list": {"GET": STAFF, "POST": CLINICAL},
+    "assessment-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    "reaction-list": {"GET": STAFF, "POST": NURSING},
+    "reaction-detail": {"GET": STAFF, "PUT": NURSING, "PATCH": NURSING},
+    "relapse-list": {"GET": STAFF, "POST": CLINICAL},
+    "relapse-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    "alert-list": {"GET": STAFF},
+    "alert-detail": {"GET": STAFF},
+    "alert-acknowledge": {"POST": STAFF},
+    "alert-resolve": {"POST": STAFF},
+    "alert-dismiss": {"POST": STAFF},
+    # Research exports: researchers only (their own exports); a file also goes to a data manager
+    # of every site it covers.
+    "export-list": {"GET": RESEARCHERS, "POST": RESEARCHERS},
+    "export-detail": {"GET": RESEARCHERS},
+    "export-download": {"GET": RESEARCHERS | {DATA_MANAGER}},
+}
+# Who passes an endpoint's permission check at all (before the method is looked at): by default
+# anyone TABLE names for it; others get 403 whatever the method.
+GATES: dict[str, frozenset[str]] = {"export-download": RESEARCHERS}
+# Endpoints where a caller who may not see the record gets 404 (it does not exist for them).
+HIDDEN = {"export-download"}
+
+
+# --- The endpoints, from the URL conf -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    pattern: str
+    detail: bool  # addresses one record (its id in the path)
+    view: Any
+    actions: tuple[str, ...]  # a viewset's actions here ("list", "retrieve", "schedule", …)
+
+    @property
+    def basename(self) -> str:
+        return self.name.split("-")[0]
+
+
+def discover(patterns: Iterable[Any], prefix: str = "") -> Iterator[Route]:
+    """Every named route under api/, once (without DRF's `.json` format-suffix variants)."""
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from discover(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            full = prefix + str(entry.pattern)
+            if not full.startswith("api/") or "format" in entry.pattern.regex.groupindex:
+                continue
+            assert entry.name, f"unnamed API route {full}"
+            view = getattr(entry.callback, "cls", None) or getattr(
+                entry.callback, "view_class", None
+            )
+            detail = "pk" in entry.pattern.regex.groupindex
+            actions = tuple(getattr(entry.callback, "actions", {}).values())
+            yield Route(name=entry.name, pattern=full, detail=detail, view=view, actions=actions)
+
+
+ROUTES = sorted({r.name: r for r in discover(get_resolver().url_patterns)}.values(), key=str)
+
+
+def test_the_table_covers_exactly_the_url_conf():
+    names = {route.name for route in ROUTES}
+    assert names - set(TABLE) == set(), "endpoints without an entry in TABLE"
+    assert set(TABLE) - names == set(), "entries of TABLE that are no endpoint"
+    served = {pattern.name for pattern in api_urls.router.urls}
+    assert served <= names, "the router's routes are not all served under /api/"
+
+
+def test_a_newly_registered_endpoint_without_an_entry_is_caught():
+    router = DefaultRouter()
+    router.register("sites", views.SiteViewSet, basename="site")
+    router.register("widgets", views.SiteViewSet, basename="widget")
+    routes = {r.name for r in discover([path("api/v1/", include(router.urls))])}
+    assert routes - set(TABLE) == {"widget-list", "widget-detail"}
+
+
+# --- What each request sends ----------------------------------------------------------------------
+
+D = "2026-11-20"  # a date inside every course, before TODAY
+
+# The record a detail route addresses, by basename.
+TARGETS: dict[str, Callable[[Record], Any]] = {
+    "site": lambda r: r.site,
+    "patient": lambda r: r.patient,
+    "course": lambda r: r.course,
+    "regimenchange": lambda r: r.regimen_change,
+    "infusion": lambda r: r.infusion,
+    "labresult": lambda r: r.lab_result,
+    "imagingstudy": lambda r: r.imaging_study,
+    "assessment": lambda r: r.assessment,
+    "reaction": lambda r: r.reaction,
+    "relapse": lambda r: r.relapse,
+    "alert": lambda r: r.alert,
+    "export": lambda r: r.export,
+}
+
+
+def _lab(r: Record) -> dict[str, Any]:
+    return {"patient": r.patient.pk, "collected_on": D, "analyte": "crp", "value": "3.2"}
+
+
+# A valid new record of each kind, naming the given site's rows (another site's: refused).
+CREATE: dict[str, Callable[[Record], Any]] = {
+    "patient-list": lambda r: {
+        "site": r.site.code,
+        "mrn": "NEW-1",
+        "given_name": "Ola",
+        "family_name": "Nowak",
+        "date_of_birth": "2014-02-01",
+        "sex": "male",
+    },
+    "course-list": lambda r: {"patient": r.new_patient.pk, "started_on": D},
+    "regimenchange-list": lambda r: {
+        "course": r.course.pk,
+        "effective_on": D,
+        "dose_mg_per_kg": "5",
+        "interval_weeks": 6,
+        "reason": "intensification",
+    },
+    "infusion-list": lambda r: {
+        "course": r.course.pk,
+        "given_on": D,
+        "weight_kg": "40",
+        "dose_mg": "200",
+    },
+    "labresult-list": _lab,
+    "labresult-bulk-import": lambda r: [_lab(r), {**_lab(r), "analyte": "esr", "value": "12"}],
+    "imagingstudy-list": lambda r: {"patient": r.patient.pk, "performed_on": D, "modality": "mri"},
+    "assessment-list": lambda r: {"patient": r.patient.pk, "assessed_on": D, "pain_score": "1"},
+    "reaction-list": lambda r: {
+        "infusion": r.infusion.pk,
+        "onset": "acute",
+        "severity": "mild",
+        "symptoms": "Itch",
+    },
+    "relapse-list": lambda r: {"course": r.stopped_course.pk, "noted_on": D, "evidence": "MRI"},
+    "alert-acknowledge": lambda r: {"note": "Booked for Friday"},
+    "alert-resolve": lambda r: {"note": "Given at the satellite clinic"},
+    "alert-dismiss": lambda r: {"reason": "Transferred to another centre"},
+    "export-list": lambda r: {"sites": [r.site.code], "format": "csv"},
+}
+
+
+def as_written(route: Route, instance: Any) -> dict[str, Any]:
+    """The record's writable fields as the API shows them: a PUT that changes nothing."""
+    serializer = route.view.serializer_class(instance)
+    fields = serializer.fields
+    return {k: v for k, v in serializer.data.items() if not fields[k].read_only}
+
+
+def send(
+    client: APIClient, route: Route, method: str, record: Record
+) -> tuple[Any, dict[str, Any]]:
+    """The request of this case, and what it needs to be checked."""
+    target = TARGETS[route.basename](record) if route.detail else None
+    url = reverse(f"api:{route.name}", kwargs={"pk": target.pk} if target else None)
+    headers: dict[str, str] = {}
+    body: Any = None
+    if method == "POST" and route.name in CREATE:
+        body = CREATE[route.name](record)
+    elif method in ("PUT", "PATCH") and "partial_update" in route.actions:
+        body = as_written(route, target)
+        headers["If-Match"] = etag_of(target)
+    response = client.generic(
+        method,
+        url,
+        data=None if body is None else json.dumps(body),
+        content_type="application/json",
+        headers=headers,
+    )
+    return response, {"url": url, "body": body}
+
+
+# --- What each request should get -----------------------------------------------------------------
+
+
+def expected(route: Route, role: str, site: str, method: str) -> int:
+    """The status TABLE implies (2 stands for any 2xx)."""
+    allowed = TABLE[route.name]
+    gate = GATES.get(route.name) or frozenset().union(*allowed.values())
+    if role == ANONYMOUS and ANONYMOUS not in gate:
+        return 401
+    if method not in allowed:
+        return 405 if role in gate else 403
+    if role not in gate and route.name not in HIDDEN:
+        return 403  # e.g. researchers: no identified data, whatever the endpoint
+    if role not in allowed[method]:
+        return 404 if route.name in HIDDEN else 403
+    if site == OTHER and route.detail:
+        return 404  # another site's record does not exist for you
+    if site == OTHER and method == "POST":
+        return 400  # another site's record named in the body: no such choice
+    return 2
+
+
+def leaked(route: Route, response: Any, other: Record) -> bool:
+    """Whether a list answer shows the other site's record."""
+    if "list" not in route.actions or response.status_code != 200:
+        return False
+    data = response.json()
+    rows = data["results"] if isinstance(data, dict) else data
+    return TARGETS[route.basename](other).pk in {row["id"] for row in rows}
+
+
+@pytest.fixture
+def exports(record_a, record_b, researcher_a, site_b, tmp_path) -> None:
+    """A built export of each site: researcher_a's of site A, another researcher's of site B."""
+    other = UserFactory(username="rosa", is_staff=False)
+    MembershipFactory(user=other, site=site_b, role=Role.RESEARCHER)
+    for record, by in ((record_a, researcher_a), (record_b, other)):
+        archive = tmp_path / f"{record.site.code}.zip"
+        archive.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
+        export = ExportRequest.objects.create(
+            requested_by=by,
+            format="csv",
+            status="done",
+            consent_checked_on=TODAY,
+            file_path=str(archive),
+        )
+        export.sites.set([record.site])
+        record.export = export
+
+
+@pytest.fixture
+def clients(nurse_a, clinician_a, data_manager_a, researcher_a) -> dict[str, APIClient]:
+    return {
+        ANONYMOUS: token_client(None),
+        RESEARCHER: token_client(researcher_a),
+        NURSE: token_client(nurse_a),
+        CLINICIAN: token_client(clinician_a),
+        DATA_MANAGER: token_client(data_manager_a),
+    }
+
+
+@pytest.mark.usefixtures("exports")
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.name)
+def test_access_matrix(route: Route, clients, record_a, record_b):
+    assert route.name in TABLE, f"{route.pattern} has no entry in TABLE: say who may call it"
+    mismatches = []
+    for role in ROLES:
+        for site, record in ((OWN, record_a), (OTHER, record_b)):
+            for method in METHODS:
+                if site == OTHER and not (route.detail or method in ("POST", "PUT", "PATCH")):
+                    continue  # the same request as for one's own site
+                want = expected(route, role, site, method)
+                with transaction.atomic():
+                    response, sent = send(clients[role], route, method, record)
+                    transaction.set_rollback(True)
+                got = response.status_code
+                if response.streaming:  # read it: the test client then closes the file
+                    b"".join(response.streaming_content)
+                if (got // 100 if want == 2 else got) != want or leaked(route, response, record_b):
+                    mismatches.append(
+                        f"{role:12} {site:5} {method:6} {sent['url']}: expected "
+                        f"{'2xx' if want == 2 else want}, got {got} {response.content[:300]!r}"
+                    )
+    assert not mismatches, "\n" + "\n".join(mismatches)
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.detail], ids=lambda route: route.name)
+def test_an_id_that_is_no_record_is_404(route: Route, superuser):
+    """Whatever the path holds where an id goes: not found (or forbidden), never a crash."""
+    client = token_client(superuser)
+    method = next(iter(TABLE[route.name]))
+    for pk in ("abc", "-1", "0", "1.5", "99999999999999999999", "%C3%A9"):
+        url = reverse(f"api:{route.name}", kwargs={"pk": 12345}).replace("12345", pk)
+        response = client.generic(method, url, data="{}", content_type="application/json")
+        assert response.status_code in (403, 404), f"{method} {url}: {response.status_code}"

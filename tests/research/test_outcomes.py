@@ -1,0 +1,74 @@
+"""Course outcome measures: PedCNO response and the dosing measures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from monitoring.guideline import DEFAULT
+from monitoring.guideline.history import CourseHistory, InfusionRow, RegimenRow
+from research.outcomes import MONTH_3, MONTH_12, Measurement, course_outcomes, pedcno_response
+
+START = dt.date(2025, 1, 6)
+DAY = dt.timedelta(days=1)
+
+
+def measured(day: int, **values: float) -> list[Measurement]:
+    return [Measurement(k, START + day * DAY, Decimal(str(v))) for k, v in values.items()]
+
+
+BASELINE = measured(0, esr=40, mri_active_lesions=4, physician_global=6, patient_global=5, chaq=1)
+
+
+def test_pedcno70_when_three_variables_improve_by_70_percent():
+    later = measured(90, esr=10, mri_active_lesions=1, physician_global=1, patient_global=5, chaq=1)
+    assert pedcno_response(BASELINE + later, START, MONTH_3) == "PedCNO70"
+
+
+def test_the_highest_level_reached_is_reported():
+    later = measured(95, esr=20, mri_active_lesions=2, physician_global=3, patient_global=5)
+    assert pedcno_response(BASELINE + later, START, MONTH_3) == "PedCNO50"
+
+
+def test_two_variables_worse_by_more_than_30_percent_is_no_response():
+    later = measured(90, esr=4, mri_active_lesions=0, physician_global=0, patient_global=9, chaq=2)
+    assert pedcno_response(BASELINE + later, START, MONTH_3) == "none"
+
+
+def test_fewer_than_three_paired_variables_is_insufficient_data():
+    later = measured(365, esr=4, chaq=0)
+    assert pedcno_response(BASELINE + later, START, MONTH_12) is None
+    assert pedcno_response(BASELINE, START, MONTH_3) is None
+
+
+def infusion(n: int, day: int) -> InfusionRow:
+    return InfusionRow(n, START + day * DAY, Decimal(40), Decimal(200))
+
+
+def test_dosing_outcomes_of_a_stopped_course_with_a_taper_and_a_relapse():
+    history = CourseHistory(
+        course_id=1,
+        patient_code="x",
+        started_on=START,
+        infusions=(infusion(1, 0), infusion(2, 14), infusion(3, 42), infusion(4, 140)),
+        regimen_changes=(RegimenRow(1, START + 100 * DAY, Decimal(5), 10, "taper"),),
+        stopped_on=START + 200 * DAY,
+        stop_reason="remission",
+        relapse_noted_on=START + 290 * DAY,
+    )
+    outcomes = course_outcomes(history, [], as_of=START + 400 * DAY, guideline=DEFAULT)
+    assert outcomes.days_on_treatment == 200
+    assert outcomes.number_of_infusions == 4
+    assert outcomes.proportion_doses_on_time == 0.75  # the 4th was due on day 98 (8 weeks)
+    assert outcomes.longest_gap_days == 98
+    assert outcomes.reached_taper is True
+    assert outcomes.relapsed_after_stopping is True
+    assert outcomes.days_to_relapse == 90
+
+
+def test_a_course_on_treatment_has_no_relapse_after_stopping():
+    history = CourseHistory(course_id=1, patient_code="x", started_on=START)
+    outcomes = course_outcomes(history, [], as_of=START + 10 * DAY, guideline=DEFAULT)
+    assert outcomes.relapsed_after_stopping is None
+    assert outcomes.proportion_doses_on_time is None
+    assert outcomes.longest_gap_days is None
