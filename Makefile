@@ -10,7 +10,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/crmo_registry \
 	REDIS_URL=redis://127.0.0.1:6379/15
 
-.PHONY: install run test lint services browser bench clean
+.PHONY: install run test lint services browser bench bench-evaluation bench-export clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -50,10 +50,25 @@ test: install services browser lint
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 # Not part of `make test`: a synthetic registry in its own database (crmo_bench, or
-# BENCH_DATABASE_URL), then the nightly evaluation timed against a plain-psycopg floor.
-# `make bench N=2000` generates 2000 patients (default: about 100 000 courses).
+# BENCH_DATABASE_URL), then the nightly evaluation timed against a plain-psycopg floor, then the
+# research exports timed against `COPY … TO STDOUT` of the same rows, at two registry sizes.
+# Both rebuild crmo_bench, so `make bench` runs them one after the other (even under -j).
+# `make bench N=2000` generates 2000 patients for the evaluation (default: about 100 000 courses);
+# `make bench SIZES="1000 4000"` sets the export's two sizes (default 5000 and 20000 patients).
+# `make bench-evaluation` or `make bench-export` runs one alone; BENCH_ARGS and EXPORT_ARGS pass
+# more flags (e.g. EXPORT_ARGS="--formats csv --profile csv").
+BENCH_EVALUATION = $(BIN)/python -m benchmarks.evaluation $(if $(N),--patients $(N)) $(BENCH_ARGS)
+BENCH_EXPORT = $(BIN)/python -m benchmarks.export $(if $(SIZES),--sizes $(SIZES)) $(EXPORT_ARGS)
+
 bench: $(VENV)/.installed services
-	$(BIN)/python -m benchmarks.evaluation $(if $(N),--patients $(N)) $(BENCH_ARGS)
+	$(BENCH_EVALUATION)
+	$(BENCH_EXPORT)
+
+bench-evaluation: $(VENV)/.installed services
+	$(BENCH_EVALUATION)
+
+bench-export: $(VENV)/.installed services
+	$(BENCH_EXPORT)
 
 clean:
 	rm -rf $(VENV) node_modules data/*.sqlite3 staticfiles .pytest_cache .mypy_cache .ruff_cache

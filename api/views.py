@@ -21,6 +21,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions, mixins, parsers, viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -52,11 +53,26 @@ def etag_of(record: Any) -> str:
     return f'"{record.pk}-{int(record.updated_at.timestamp() * 1_000_000)}"'
 
 
+class ScopedFilterBackend(filters.DjangoFilterBackend):
+    """django-filter, with the records a filter may name scoped to the caller's sites too: another
+    site's id is "not a valid choice", as a missing one is (no telling which ids exist)."""
+
+    def get_filterset(self, request: Request, queryset: QuerySet[Any], view: Any) -> Any:
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is not None:
+            for field in filterset.form.fields.values():
+                choices = getattr(field, "queryset", None)
+                if choices is not None and choices.model in s.SITE_PATHS:
+                    field.queryset = s.scoped(choices, request.user)
+        return filterset
+
+
 class ScopedViewSet(viewsets.GenericViewSet):
     """Rows of the caller's sites only; `site_path` says where a row's site is."""
 
     site_path = "patient__site"
     model: type[Model]
+    filter_backends = [ScopedFilterBackend, OrderingFilter]
 
     @classmethod
     def permission_model(cls) -> type[Model]:

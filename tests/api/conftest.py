@@ -136,10 +136,5 @@ def as_nurse(nurse_a) -> APIClient:
 
 
 @pytest.fixture
-def as_data_manager(data_manager_a) -> APIClient:
-    return token_client(data_manager_a)
-
-
-@pytest.fixture
 def as_researcher(researcher_a) -> APIClient:
     return token_client(researcher_a)

@@ -48,7 +48,8 @@ NURSING = STAFF  # what nurses record: infusions, reactions, lab results
 RESEARCHERS = frozenset({RESEARCHER})
 
 # Who may call each method of each endpoint (by URL name). A method not listed is not offered:
-# 405 (after authentication). Keep this table in step with the URL conf: the test fails otherwise.
+# 405 for those who pass the endpoint's permission check, 403 for others, 401 before logging in.
+# Keep this table in step with the URL conf: the tests below fail otherwise.
 TABLE: dict[str, dict[str, frozenset[str]]] = {
     "api-root": {"GET": STAFF},
     "schema": {"GET": EVERYONE},
@@ -320,12 +321,14 @@ def test_access_matrix(route: Route, clients, record_a, record_b):
                     response, sent = send(clients[role], route, method, record)
                     transaction.set_rollback(True)
                 got = response.status_code
-                if response.streaming:  # read it: the test client then closes the file
-                    b"".join(response.streaming_content)
+                # A file is read to the end: the test client then closes it.
+                content = (
+                    b"".join(response.streaming_content) if response.streaming else response.content
+                )
                 if (got // 100 if want == 2 else got) != want or leaked(route, response, record_b):
                     mismatches.append(
                         f"{role:12} {site:5} {method:6} {sent['url']}: expected "
-                        f"{'2xx' if want == 2 else want}, got {got} {response.content[:300]!r}"
+                        f"{'2xx' if want == 2 else want}, got {got} {content[:300]!r}"
                     )
     assert not mismatches, "\n" + "\n".join(mismatches)
 

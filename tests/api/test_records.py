@@ -370,6 +370,26 @@ def test_lists_show_only_the_caller_s_sites(record_a, record_b, as_nurse, nurse_
     assert as_nurse.get("/api/v1/patients/", {"site": "south"}).json()["count"] == 0
 
 
+def test_a_filter_naming_another_site_s_record_is_refused_as_a_missing_one(
+    record_a, record_b, as_nurse
+):
+    """No telling which ids exist at other sites: theirs and none alike are "not a choice"."""
+    for url, field, theirs in (
+        ("/api/v1/infusions/", "course", record_b.course.pk),
+        ("/api/v1/lab-results/", "patient", record_b.patient.pk),
+        ("/api/v1/reactions/", "infusion", record_b.infusion.pk),
+        ("/api/v1/alerts/", "course", record_b.course.pk),
+    ):
+        answers = [as_nurse.get(url, {field: pk}) for pk in (theirs, 999_999_999)]
+        assert [a.status_code for a in answers] == [400, 400]
+        assert answers[0].json() == answers[1].json()
+        assert answers[0].json()["errors"] == {
+            field: ["Select a valid choice. That choice is not one of the available choices."]
+        }
+    mine = as_nurse.get("/api/v1/infusions/", {"course": record_a.course.pk})
+    assert mine.json()["count"] == 3
+
+
 def test_another_site_s_record_named_in_a_correction_is_refused(record_a, record_b, as_nurse):
     url = f"/api/v1/infusions/{record_a.infusion.pk}/"
     moved = as_nurse.patch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from drf_spectacular.renderers import OpenApiJsonRenderer
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +104,9 @@ def test_people_who_may_be_nobody_are_documented_as_nullable(schema):
     components = schema["components"]["schemas"]
     assert components["AlertEvent"]["properties"]["actor"]["nullable"] is True
     assert components["Reaction"]["properties"]["reviewed_by"]["nullable"] is True
+
+
+def test_the_schema_tested_is_the_schema_served(client: Client, schema):
+    """test_schemathesis generates the schema in-process: the same document /api/schema/ serves."""
+    served = client.get("/api/schema/", headers={"Accept": "application/json"}).json()
+    assert served == json.loads(OpenApiJsonRenderer().render(schema))
