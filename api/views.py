@@ -24,7 +24,7 @@ from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import BaseSerializer
+from rest_framework.serializers import BaseSerializer, Serializer
 
 from api import serializers as s
 from api.errors import PreconditionFailed, PreconditionRequired
@@ -451,27 +451,24 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
             .prefetch_related("events__actor")
         )
 
-    def _act(self, request: Request, action: Any, **kwargs: Any) -> Response:
-        alert = action(alert=self.get_object(), by=request.user, **kwargs)
+    def _act(self, request: Request, action: Any, body: type[Serializer[Any]]) -> Response:
+        """Validate the action's body, act through the service, answer with the alert."""
+        fields = body(data=request.data)
+        fields.is_valid(raise_exception=True)
+        alert = action(alert=self.get_object(), by=request.user, **fields.validated_data)
         return Response(s.AlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
 
     @extend_schema(request=s.AlertActionSerializer, responses=s.AlertSerializer)
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str | None = None) -> Response:
-        body = s.AlertActionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._act(request, alert_services.alert_acknowledge, **body.validated_data)
+        return self._act(request, alert_services.alert_acknowledge, s.AlertActionSerializer)
 
     @extend_schema(request=s.AlertActionSerializer, responses=s.AlertSerializer)
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str | None = None) -> Response:
-        body = s.AlertActionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._act(request, alert_services.alert_resolve, **body.validated_data)
+        return self._act(request, alert_services.alert_resolve, s.AlertActionSerializer)
 
     @extend_schema(request=s.AlertDismissSerializer, responses=s.AlertSerializer)
     @action(detail=True, methods=["post"])
     def dismiss(self, request: Request, pk: str | None = None) -> Response:
-        body = s.AlertDismissSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        return self._act(request, alert_services.alert_dismiss, **body.validated_data)
+        return self._act(request, alert_services.alert_dismiss, s.AlertDismissSerializer)
