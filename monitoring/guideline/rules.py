@@ -29,7 +29,7 @@ from monitoring.guideline.history import (
     LabRow,
 )
 from monitoring.guideline.parameters import Guideline
-from monitoring.guideline.schedule import INDUCTION, MAINTENANCE, schedule
+from monitoring.guideline.schedule import INDUCTION, MAINTENANCE, ScheduledDose, schedule
 
 RuleFunction = Callable[[CourseHistory, dt.date, Guideline], list[Finding]]
 
@@ -106,6 +106,18 @@ def _lateness(days_late: int, g: Guideline) -> Severity | None:
     return None
 
 
+def _late_dose(
+    history: CourseHistory, as_of: dt.date, g: Guideline, phase: str
+) -> tuple[ScheduledDose, int, Severity] | None:
+    """The next dose of `phase` if it is late past the grace: (dose, days late, severity)."""
+    dose = schedule(history, as_of).next_dose
+    if dose is None or dose.phase != phase:
+        return None
+    late = dose.days_late(as_of)
+    severity = _lateness(late, g)
+    return None if severity is None else (dose, late, severity)
+
+
 def _infusion(row: InfusionRow) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -180,13 +192,10 @@ def is_inactive(assessment: AssessmentRow, latest_mri: ImagingRow | None) -> boo
     key="dose number",
 )
 def induction_dose_missed(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
-    dose = schedule(history, as_of).next_dose
-    if dose is None or dose.phase != INDUCTION:
+    late_dose = _late_dose(history, as_of, g, INDUCTION)
+    if late_dose is None:
         return []
-    late = dose.days_late(as_of)
-    severity = _lateness(late, g)
-    if severity is None:
-        return []
+    dose, late, severity = late_dose
     week = history.induction_weeks[dose.number - 1]
     return [
         _finding(
@@ -215,13 +224,10 @@ def induction_dose_missed(history: CourseHistory, as_of: dt.date, g: Guideline) 
     key="due date",
 )
 def maintenance_dose_overdue(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
-    dose = schedule(history, as_of).next_dose
-    if dose is None or dose.phase != MAINTENANCE:
+    late_dose = _late_dose(history, as_of, g, MAINTENANCE)
+    if late_dose is None:
         return []
-    late = dose.days_late(as_of)
-    severity = _lateness(late, g)
-    if severity is None:
-        return []
+    dose, late, severity = late_dose
     last = history.infusions[-1]
     _mg_per_kg, interval = history.regimen_on(as_of)
     return [
