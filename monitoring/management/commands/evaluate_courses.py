@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -10,21 +9,17 @@ from django.utils import timezone
 
 from monitoring.evaluation import run_evaluation
 from monitoring.guideline import RULES
+from monitoring.management.dates import iso_date
 from registry.models import Site
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"--as-of: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 class Command(BaseCommand):
     help = "Evaluate the courses in scope against the guideline and reconcile their alerts."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--as-of", type=_date, help="evaluation date (default: today)")
+        parser.add_argument(
+            "--as-of", type=iso_date("--as-of"), help="evaluation date (default: today)"
+        )
         parser.add_argument("--site", help="only this site's courses (site code)")
         parser.add_argument("--chunk-size", type=int, default=500)
 

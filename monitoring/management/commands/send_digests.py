@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from monitoring import digests
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"--date: {value!r} is not a date (YYYY-MM-DD)") from None
+from monitoring.management.dates import iso_date
 
 
 class Command(BaseCommand):
     help = "Send the morning alert digest to every staff member who has it on (once per day)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--date", type=_date, help="digest date (default: today)")
+        parser.add_argument("--date", type=iso_date("--date"), help="digest date (default: today)")
         parser.add_argument(
             "--dry-run", action="store_true", help="print the digests; send and record nothing"
         )
