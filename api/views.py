@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
-from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -28,6 +27,7 @@ from rest_framework.serializers import BaseSerializer, Serializer
 
 from api import serializers as s
 from api.errors import PreconditionFailed, PreconditionRequired
+from api.filters import AlertFilter, LabResultFilter, PatientFilter, ScopedFilterBackend
 from monitoring import services as alert_services
 from monitoring.evaluation import evaluate_patient, load_histories
 from monitoring.guideline import cut_at
@@ -51,20 +51,6 @@ from registry.selectors import staff_site_ids
 
 def etag_of(record: Any) -> str:
     return f'"{record.pk}-{int(record.updated_at.timestamp() * 1_000_000)}"'
-
-
-class ScopedFilterBackend(filters.DjangoFilterBackend):
-    """django-filter, with the records a filter may name scoped to the caller's sites too: another
-    site's id is "not a valid choice", as a missing one is (no telling which ids exist)."""
-
-    def get_filterset(self, request: Request, queryset: QuerySet[Any], view: Any) -> Any:
-        filterset = super().get_filterset(request, queryset, view)
-        if filterset is not None:
-            for field in filterset.form.fields.values():
-                choices = getattr(field, "queryset", None)
-                if choices is not None and choices.model in s.SITE_PATHS:
-                    field.queryset = s.scoped(choices, request.user)
-        return filterset
 
 
 class ScopedViewSet(viewsets.GenericViewSet):
@@ -161,14 +147,6 @@ class SiteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
     ordering = ["code"]
 
 
-class PatientFilter(filters.FilterSet):
-    site = filters.CharFilter(field_name="site__code")
-
-    class Meta:
-        model = Patient
-        fields = ["site", "registry_code", "mrn", "sex"]
-
-
 @_documented
 class PatientViewSet(RecordViewSet):
     model = Patient
@@ -253,15 +231,6 @@ class InfusionViewSet(RecordViewSet):
     filterset_fields = {"course": ["exact"], "given_on": ["gte", "lte"]}
     ordering_fields = ["given_on"]
     ordering = ["given_on"]
-
-
-class LabResultFilter(filters.FilterSet):
-    collected_after = filters.DateFilter(field_name="collected_on", lookup_expr="gte")
-    collected_before = filters.DateFilter(field_name="collected_on", lookup_expr="lte")
-
-    class Meta:
-        model = LabResult
-        fields = ["patient", "analyte"]
 
 
 CSV_COLUMNS = [
@@ -420,16 +389,6 @@ class RelapseViewSet(RecordViewSet):
     filterset_fields = ["patient", "course"]
     ordering_fields = ["noted_on"]
     ordering = ["noted_on"]
-
-
-class AlertFilter(filters.FilterSet):
-    site = filters.CharFilter(field_name="course__patient__site__code")
-    due_after = filters.DateFilter(field_name="due_on", lookup_expr="gte")
-    due_before = filters.DateFilter(field_name="due_on", lookup_expr="lte")
-
-    class Meta:
-        model = Alert
-        fields = ["site", "rule", "severity", "status", "course"]
 
 
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
