@@ -1,11 +1,15 @@
 """What each role may do, as Django permissions computed from memberships (not stored in groups).
 
-Scoping to sites is separate (see `registry.selectors`): a permission says *what* a person may do,
-their memberships say *where*.
+A person's role is **per site**: a nurse at north who is a clinician at south is a nurse for north's
+records. `may(user, permission, site_id)` answers for one site, and every door asks it (through the
+services, which refuse with `PermissionDenied`). `user.has_perm(permission)` without a site is the
+union over the person's sites: it only says whether to offer an action at all.
 """
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 
 from registry.models import (
@@ -53,11 +57,20 @@ _ACT_ON_ALERTS = frozenset(
     {"monitoring.view_alert", "monitoring.change_alert", "monitoring.view_siteguideline"}
 )
 
+# Clinical judgements (GUIDELINE.md "Who may act on alerts"): only a clinician reviews a reaction,
+# dismisses an urgent alert, or corrects a value the guideline engine reads (a dose, a weight, a
+# reaction's severity, a stop reason), since such a correction can clear a safety alert.
+REVIEW_REACTION = "registry.review_infusionreaction"
+CORRECT_ENGINE_INPUT = "registry.correct_engine_input"
+DISMISS_URGENT_ALERT = "monitoring.dismiss_urgent_alert"
+_CLINICIAN_JUDGEMENTS = frozenset({REVIEW_REACTION, CORRECT_ENGINE_INPUT, DISMISS_URGENT_ALERT})
+
 # Clinical data is never deleted by a role: a correction is a change, kept in the history.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.CLINICIAN: _VIEW_RECORD
     | _perms(("add", "change"), _ALL_CLINICAL)
     | _ACT_ON_ALERTS
+    | _CLINICIAN_JUDGEMENTS
     | frozenset({"monitoring.add_siteguideline", "monitoring.change_siteguideline"}),
     Role.NURSE: _VIEW_RECORD | _perms(("add", "change"), _NURSE_RECORDS) | _ACT_ON_ALERTS,
     Role.DATA_MANAGER: _VIEW_RECORD
@@ -70,3 +83,30 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 
 def permissions_for_roles(roles: set[str]) -> set[str]:
     return set().union(*(ROLE_PERMISSIONS[role] for role in roles)) if roles else set()
+
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def role_at(user: User, site_id: int) -> str | None:
+    """The person's role at this site (one per site), or None."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    memberships = user.memberships.filter(site_id=site_id)  # type: ignore[union-attr]
+    return memberships.values_list("role", flat=True).first()
+
+
+def may(user: User, permission: str, site_id: int) -> bool:
+    """Whether `user` may do `permission` to a record of this site, by their role *at that site*."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    role = role_at(user, site_id)
+    return role is not None and permission in ROLE_PERMISSIONS[role]
+
+
+def require(user: User, permission: str, site_id: int, refusal: str) -> None:
+    """Refuse (PermissionDenied with `refusal`) unless `may(user, permission, site_id)`."""
+    if not may(user, permission, site_id):
+        raise PermissionDenied(refusal)

@@ -2,6 +2,10 @@
 
 from django.dispatch import Signal
 
-# Sent inside the saving transaction with `record` and `patient_id`; receivers that enqueue work
-# must defer it with `transaction.on_commit`.
+# Sent once a clinical action has committed, with `patient_ids` (a sorted list) and `actor_id` (who
+# acted, or None): the patients whose courses must be re-evaluated. One action sends it once,
+# however many rows it saved (see `registry.reevaluation`).
+reevaluation_requested = Signal()
+
+# Deprecated: being replaced by reevaluation_requested (sent by the services being rewritten).
 clinical_record_saved = Signal()
