@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -23,7 +24,9 @@ from registry.models import (
     Patient,
     RegimenChange,
     Relapse,
+    ReviewDecision,
     Site,
+    StopReason,
     TreatmentCourse,
 )
 from registry.selectors import staff_site_ids
@@ -44,6 +47,8 @@ def scoped(queryset: QuerySet[Any], user: Any) -> QuerySet[Any]:
 
 class RecordSerializer(serializers.ModelSerializer):
     clean_exclude: tuple[str, ...] = ()
+    # Fields an action records: sending one names the action to use instead.
+    owned_fields: dict[str, str] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -59,7 +64,10 @@ class RecordSerializer(serializers.ModelSerializer):
             unknown = sorted(set(data) - writable)
             if unknown:
                 raise serializers.ValidationError(
-                    {name: ["Unknown or read-only field."] for name in unknown}
+                    {
+                        name: [self.owned_fields.get(name, "Unknown or read-only field.")]
+                        for name in unknown
+                    }
                 )
         return super().to_internal_value(data)
 
@@ -135,6 +143,7 @@ class PatientSerializer(RecordSerializer):
     ]
 )
 class CourseSerializer(RecordSerializer):
+    owned_fields = {"stopped_on": "Stop a course with POST /api/v1/courses/{id}/stop/."}
     induction_weeks = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=52),
         required=False,
@@ -156,7 +165,8 @@ class CourseSerializer(RecordSerializer):
             "notes",
             *TIMESTAMPS,
         ]
-        read_only_fields = ["drug", *TIMESTAMPS]
+        # The stop is an action (POST …/courses/{id}/stop/); a stop reason may be corrected.
+        read_only_fields = ["drug", "stopped_on", *TIMESTAMPS]
 
 
 @extend_schema_serializer(
@@ -198,6 +208,7 @@ class RegimenChangeSerializer(RecordSerializer):
                 "course": 1,
                 "given_on": "2026-11-20",
                 "weight_kg": "40.0",
+                "weight_measured_on": "2026-11-20",
                 "dose_mg": "200",
                 "duration_minutes": 120,
                 "premedication_antihistamine": True,
@@ -208,6 +219,13 @@ class RegimenChangeSerializer(RecordSerializer):
 )
 class InfusionSerializer(RecordSerializer):
     mg_per_kg = serializers.DecimalField(max_digits=6, decimal_places=2, read_only=True)
+    weight_confirmed = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Send true to confirm a weight more than the guideline's weight_change_pct away "
+        "from the patient's previous weight (within weight_change_window_days); without it such a "
+        "weight is refused with both weights in the message.",
+    )
 
     class Meta:
         model = Infusion
@@ -217,6 +235,7 @@ class InfusionSerializer(RecordSerializer):
             "given_on",
             "weight_kg",
             "weight_measured_on",
+            "weight_confirmed",
             "dose_mg",
             "mg_per_kg",
             "duration_minutes",
@@ -224,7 +243,6 @@ class InfusionSerializer(RecordSerializer):
             "premedication_corticosteroid",
             "premedication_antipyretic",
             "lot_number",
-            "intensification_reason",
             "notes",
             *TIMESTAMPS,
         ]
@@ -330,6 +348,9 @@ class AssessmentSerializer(RecordSerializer):
         read_only_fields = list(TIMESTAMPS)
 
 
+_REVIEW = "A clinician records the review with POST /api/v1/reactions/{id}/review/."
+
+
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
@@ -346,6 +367,12 @@ class AssessmentSerializer(RecordSerializer):
     ]
 )
 class ReactionSerializer(RecordSerializer):
+    owned_fields = {
+        "reviewed_on": _REVIEW,
+        "reviewed_by": _REVIEW,
+        "review_decision": _REVIEW,
+        "review_note": _REVIEW,
+    }
     reviewed_by: Any = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
@@ -363,16 +390,17 @@ class ReactionSerializer(RecordSerializer):
             "outcome",
             "reviewed_on",
             "reviewed_by",
+            "review_decision",
+            "review_note",
             *TIMESTAMPS,
         ]
-        read_only_fields = list(TIMESTAMPS)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # Whoever records the review is its reviewer (the model checks they are a clinician).
-        reviewed = attrs.get("reviewed_on")
-        if reviewed and not (self.instance and self.instance.reviewed_by_id):
-            attrs["reviewed_by"] = self.context["request"].user
-        return super().validate(attrs)
+        # The review is an action (POST …/reactions/{id}/review/), recorded with its clinician.
+        read_only_fields = [
+            "reviewed_on",
+            "review_decision",
+            "review_note",
+            *TIMESTAMPS,
+        ]
 
 
 @extend_schema_serializer(
@@ -389,6 +417,10 @@ class ReactionSerializer(RecordSerializer):
     ]
 )
 class RelapseSerializer(RecordSerializer):
+    owned_fields = {
+        "retreatment_course": "Start a retreatment with POST /api/v1/relapses/{id}/retreat/."
+    }
+
     class Meta:
         model = Relapse
         fields = [
@@ -400,7 +432,8 @@ class RelapseSerializer(RecordSerializer):
             "retreatment_course",
             *TIMESTAMPS,
         ]
-        read_only_fields = ["patient", *TIMESTAMPS]
+        # Retreatment is an action (POST …/relapses/{id}/retreat/): the new course and the link.
+        read_only_fields = ["patient", "retreatment_course", *TIMESTAMPS]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         course = attrs.get("course") or (self.instance.course if self.instance else None)
@@ -456,6 +489,34 @@ class AlertSerializer(serializers.ModelSerializer):
             "events",
         ]
         read_only_fields = fields
+
+
+class CourseStopSerializer(serializers.Serializer):
+    stopped_on = serializers.DateField(help_text="The day the course stopped (not in the future).")
+    reason = serializers.ChoiceField(choices=StopReason.choices)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class ReactionReviewSerializer(serializers.Serializer):
+    reviewed_on = serializers.DateField()
+    decision = serializers.ChoiceField(
+        choices=ReviewDecision.choices,
+        help_text="On further infusions; “stop” also stops the course (reason: adverse event).",
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class RetreatmentSerializer(serializers.Serializer):
+    started_on = serializers.DateField()
+    planned_dose_mg_per_kg = serializers.DecimalField(
+        max_digits=4, decimal_places=2, required=False, default=Decimal("5")
+    )
+    induction_weeks = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=52), required=False, default=[0, 2, 6]
+    )
+    maintenance_interval_weeks = serializers.IntegerField(
+        min_value=1, max_value=52, required=False, default=8
+    )
 
 
 class AlertActionSerializer(serializers.Serializer):

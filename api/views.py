@@ -7,6 +7,7 @@ import csv
 import io
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Model, QuerySet
@@ -15,6 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
@@ -29,11 +31,11 @@ from api import serializers as s
 from api.errors import PreconditionFailed, PreconditionRequired
 from api.filters import AlertFilter, LabResultFilter, PatientFilter, ScopedFilterBackend
 from monitoring import services as alert_services
-from monitoring.evaluation import evaluate_patient, load_histories
+from monitoring.evaluation import load_histories
 from monitoring.guideline import cut_at
 from monitoring.guideline.schedule import ScheduledDose, schedule
 from monitoring.models import Alert
-from registry import services
+from registry import roles, services
 from registry.models import (
     ClinicalAssessment,
     ImagingStudy,
@@ -46,6 +48,7 @@ from registry.models import (
     Site,
     TreatmentCourse,
 )
+from registry.reevaluation import one_reevaluation
 from registry.selectors import staff_site_ids
 
 
@@ -76,9 +79,18 @@ class RecordViewSet(
     mixins.UpdateModelMixin,
     ScopedViewSet,
 ):
-    """List, read, create and correct; no delete. Updates need If-Match (the ETag you read)."""
+    """List, read, create and correct; no delete. Each write goes through the registry's service
+    for it: `record` for a create, `correct` (an allowlisted correction) for PUT/PATCH. Updates
+    need If-Match (the ETag you read), checked on the row locked for the update."""
 
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def record(self, data: dict[str, Any], by: User) -> Any:
+        new: Any = self.model(**data)
+        return services.record_create(record=new, by=by)
+
+    def correct(self, record: Any, changes: dict[str, Any], by: User) -> Any:
+        return services.record_correct(record=record, changes=changes, by=by)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().retrieve(request, *args, **kwargs)
@@ -86,9 +98,9 @@ class RecordViewSet(
         return response
 
     def perform_create(self, serializer: BaseSerializer[Any]) -> None:
-        record = self.model(**serializer.validated_data)
-        self.save(record)
-        serializer.instance = record
+        serializer.instance = self.record(
+            dict(serializer.validated_data), roles.acting(self.request.user)
+        )
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # The precondition first, before the body is read (RFC 9110 §13.2.2): a stale or missing
@@ -96,25 +108,30 @@ class RecordViewSet(
         expected = request.headers.get("If-Match")
         if not expected:
             raise PreconditionRequired()
-        if expected.strip() != etag_of(self.get_object()):
-            raise PreconditionFailed()
-        return super().update(request, *args, **kwargs)
+        with transaction.atomic():
+            # The check and the write are one step: the row stays locked until the commit, so of
+            # two updates sent with the same ETag the second waits, sees the new ETag, gets 412.
+            self._lock_for_update = True
+            if expected.strip() != etag_of(self.get_object()):
+                raise PreconditionFailed()
+            return super().update(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        rows = super().get_queryset()
+        if getattr(self, "_lock_for_update", False):
+            rows = rows.select_for_update(of=("self",))
+        return rows
 
     def perform_update(self, serializer: BaseSerializer[Any]) -> None:
-        record = serializer.instance
-        for name, value in serializer.validated_data.items():
-            setattr(record, name, value)
-        self.save(record)
-
-    def save(self, record: Any) -> None:
-        services.record_save(record=record, by=self.request.user)
-        evaluate_patient(services.patient_id_of(record))
+        serializer.instance = self.correct(
+            serializer.instance, dict(serializer.validated_data), roles.acting(self.request.user)
+        )
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         if request.method in ("POST", "PUT", "PATCH") and response.status_code in (200, 201):
             instance = getattr(getattr(self, "_serializer", None), "instance", None)
-            if instance is not None:
+            if isinstance(instance, Model):
                 response["ETag"] = etag_of(instance)
         return response
 
@@ -122,6 +139,12 @@ class RecordViewSet(
         self._serializer = super().get_serializer(*args, **kwargs)
         return self._serializer
 
+    def _answer(self, record: Model) -> Response:
+        """An action's answer: the record as it is now, with its new ETag."""
+        return Response(self.get_serializer(record).data, headers={"ETag": etag_of(record)})
+
+
+ERROR = OpenApiResponse(description="The API's error format: {detail, errors}.")
 
 PRECONDITION = OpenApiParameter(
     "If-Match",
@@ -156,12 +179,6 @@ class PatientViewSet(RecordViewSet):
     ordering_fields = ["registry_code", "date_of_birth", "created_at"]
     ordering = ["registry_code"]
 
-    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
-        patient = services.patient_save_new(
-            patient=Patient(**serializer.validated_data), by=self.request.user
-        )
-        serializer.instance = patient
-
 
 @_documented
 class CourseViewSet(RecordViewSet):
@@ -170,6 +187,21 @@ class CourseViewSet(RecordViewSet):
     filterset_fields = {"patient": ["exact"], "stopped_on": ["isnull"], "stop_reason": ["exact"]}
     ordering_fields = ["started_on", "stopped_on"]
     ordering = ["started_on"]
+    action_verbs = {"stop": "change"}
+
+    @extend_schema(
+        request=s.CourseStopSerializer,
+        responses={200: s.CourseSerializer, 400: ERROR, 403: ERROR, 404: ERROR},
+        description="Stop an active course (a course stops once: a stopped course is refused).",
+    )
+    @action(detail=True, methods=["post"])
+    def stop(self, request: Request, pk: str | None = None) -> Response:
+        body = s.CourseStopSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        course = services.course_stop(
+            course=self.get_object(), by=roles.acting(request.user), **body.validated_data
+        )
+        return self._answer(course)
 
     @extend_schema(responses=s.ScheduleSerializer)
     @action(detail=True, methods=["get"])
@@ -330,19 +362,18 @@ class LabResultViewSet(RecordViewSet):
             return _row_errors(errors)
         created: list[LabResult] = []
         try:
-            with transaction.atomic():
+            with one_reevaluation(), transaction.atomic():
                 for number, serializer in enumerate(serializers, start=1):
-                    record = LabResult(**serializer.validated_data)
                     try:
-                        services.record_save(record=record, by=request.user)
+                        record = services.lab_result_record(
+                            by=roles.acting(request.user), **serializer.validated_data
+                        )
                     except DjangoValidationError as refused:
                         errors.append({"row": number, "errors": refused.message_dict})
                         raise
                     created.append(record)
         except DjangoValidationError:
             return _row_errors(errors)
-        for patient_id in {record.patient_id for record in created}:
-            evaluate_patient(patient_id)
         return Response(
             {"created": len(created), "ids": [record.pk for record in created]}, status=201
         )
@@ -380,6 +411,23 @@ class ReactionViewSet(RecordViewSet):
     filterset_fields = ["infusion", "severity", "onset"]
     ordering_fields = ["infusion__given_on"]
     ordering = ["pk"]
+    action_verbs = {"review": "review"}
+
+    @extend_schema(
+        request=s.ReactionReviewSerializer,
+        responses={200: s.ReactionSerializer, 400: ERROR, 403: ERROR, 404: ERROR},
+        description="A clinician of the site records the review: decision and note. A severe "
+        "reaction holds every further infusion of the patient until it is reviewed; the "
+        "decision “stop” also stops the course.",
+    )
+    @action(detail=True, methods=["post"])
+    def review(self, request: Request, pk: str | None = None) -> Response:
+        body = s.ReactionReviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reaction = services.reaction_review_record(
+            reaction=self.get_object(), by=roles.acting(request.user), **body.validated_data
+        )
+        return self._answer(reaction)
 
 
 @_documented
@@ -389,10 +437,28 @@ class RelapseViewSet(RecordViewSet):
     filterset_fields = ["patient", "course"]
     ordering_fields = ["noted_on"]
     ordering = ["noted_on"]
+    action_verbs = {"retreat": "add"}
+
+    @extend_schema(
+        request=s.RetreatmentSerializer,
+        responses={201: s.CourseSerializer, 400: ERROR, 403: ERROR, 404: ERROR},
+        description="Start a retreatment course for this relapse and link it, in one step: both "
+        "are saved or neither is.",
+    )
+    @action(detail=True, methods=["post"])
+    def retreat(self, request: Request, pk: str | None = None) -> Response:
+        body = s.RetreatmentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        course = services.retreatment_start(
+            relapse=self.get_object(), by=roles.acting(request.user), **body.validated_data
+        )
+        data = s.CourseSerializer(course, context=self.get_serializer_context()).data
+        return Response(data, status=201, headers={"ETag": etag_of(course)})
 
 
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
-    """The guideline's alerts; acknowledge, resolve or dismiss (with a reason)."""
+    """The guideline's alerts; acknowledge, or dismiss (with a reason). No manual resolve: an
+    alert resolves when the data shows its condition cleared."""
 
     model = Alert
     site_path = "course__patient__site"
@@ -400,7 +466,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
     filterset_class = AlertFilter
     ordering_fields = ["due_on", "first_raised_at", "severity"]
     ordering = ["due_on", "pk"]
-    action_verbs = {"acknowledge": "change", "resolve": "change", "dismiss": "change"}
+    action_verbs = {"acknowledge": "change", "dismiss": "change"}
 
     def get_queryset(self) -> QuerySet[Any]:
         return (
@@ -414,18 +480,15 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
         """Validate the action's body, act through the service, answer with the alert."""
         fields = body(data=request.data)
         fields.is_valid(raise_exception=True)
-        alert = action(alert=self.get_object(), by=request.user, **fields.validated_data)
+        alert = action(
+            alert=self.get_object(), by=roles.acting(request.user), **fields.validated_data
+        )
         return Response(s.AlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
 
     @extend_schema(request=s.AlertActionSerializer, responses=s.AlertSerializer)
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str | None = None) -> Response:
         return self._act(request, alert_services.alert_acknowledge, s.AlertActionSerializer)
-
-    @extend_schema(request=s.AlertActionSerializer, responses=s.AlertSerializer)
-    @action(detail=True, methods=["post"])
-    def resolve(self, request: Request, pk: str | None = None) -> Response:
-        return self._act(request, alert_services.alert_resolve, s.AlertActionSerializer)
 
     @extend_schema(request=s.AlertDismissSerializer, responses=s.AlertSerializer)
     @action(detail=True, methods=["post"])

@@ -56,8 +56,8 @@ LOADS: tuple[tuple[str, str, str], ...] = (
     (
         "infusions",
         "SELECT course_id, id, given_on, weight_kg, dose_mg, weight_measured_on, duration_minutes,"
-        " premedication_antihistamine, premedication_corticosteroid, premedication_antipyretic,"
-        " intensification_reason FROM registry_infusion WHERE course_id = ANY(%s)"
+        " premedication_antihistamine, premedication_corticosteroid, premedication_antipyretic"
+        " FROM registry_infusion WHERE course_id = ANY(%s)"
         " ORDER BY given_on, id",
         BY_COURSE,
     ),

@@ -90,7 +90,10 @@ SELECT g.id, g.day_zero, n.number,
        min(i.given_on) OVER (PARTITION BY i.course_id),
        i.given_on, i.weight_kg, i.weight_measured_on, i.dose_mg, i.duration_minutes,
        i.premedication_antihistamine, i.premedication_corticosteroid,
-       i.premedication_antipyretic, i.intensification_reason
+       i.premedication_antipyretic,
+       (SELECT r.reason = 'intensification' FROM registry_regimenchange r
+        WHERE r.course_id = i.course_id AND r.effective_on <= i.given_on
+        ORDER BY r.effective_on DESC LIMIT 1)
 FROM gate g JOIN numbered n ON n.patient_id = g.id JOIN registry_infusion i ON i.course_id = n.id
 ORDER BY g.id, i.given_on""",
     "labs": """

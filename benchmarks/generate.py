@@ -87,7 +87,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "premedication_corticosteroid",
         "premedication_antipyretic",
         "lot_number",
-        "intensification_reason",
+        "weight_confirmed",
         "notes",
         "course_id",
     ),
@@ -101,6 +101,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "reviewed_on",
         "infusion_id",
         "reviewed_by_id",
+        "review_decision",
+        "review_note",
     ),
     "registry_labresult": (
         "collected_on",
@@ -411,7 +413,7 @@ class Registry:
             kg = weight_factor * (8 + 2.6 * age if age < 18 else 54.8 + 0.2 * (age - 18))
             weight_h = min(max(int(kg * r.uniform(98.5, 101.5)), 1000), 15000)  # kg × 100
             u = r.random()
-            weighed = NULL
+            weighed = day(on)
             if u < 0.04:
                 weighed = day(on - r.randint(1, 20))
             elif u < 0.045:
@@ -419,7 +421,7 @@ class Registry:
             dose_t = round(weight_h * dose_h / 10000) * 10  # mg × 10, whole mg
             if r.random() < 0.005:  # a dosing error
                 dose_t = int(dose_t * r.uniform(1.15, 1.3))
-            dose_t = min(dose_t, weight_h)  # never above 10 mg/kg without a reason
+            dose_t = min(dose_t, weight_h)  # never above 10 mg/kg (no intensification)
             minutes = 120 if index < 4 or not shortened else 60
             premed = "t" if premedicated else "f"
             infusion_id = row(
@@ -433,7 +435,7 @@ class Registry:
                 premed,
                 "t" if premedicated and r.random() < 0.5 else "f",
                 f"L{(course_id * 7 + index) % 99991:05d}",
-                "",
+                "f",
                 "",
                 course_id,
             )
@@ -476,6 +478,8 @@ class Registry:
             self._day(reviewed),
             infusion_id,
             NULL if reviewed is None else self.reviewer,
+            "" if reviewed is None else "continue_premedicated",
+            "",
         )
 
     def _markers(

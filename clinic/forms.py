@@ -15,6 +15,7 @@ from registry.models import (
     InfusionReaction,
     LabResult,
     RegimenChange,
+    ReviewDecision,
     StopReason,
     TreatmentCourse,
 )
@@ -43,16 +44,21 @@ class InfusionForm(RecordForm):
             "given_on",
             "weight_kg",
             "weight_measured_on",
+            "weight_confirmed",
             "dose_mg",
             "duration_minutes",
             "premedication_antihistamine",
             "premedication_corticosteroid",
             "premedication_antipyretic",
             "lot_number",
-            "intensification_reason",
             "notes",
         ]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+        labels = {
+            "weight_measured_on": "Weight measured on",
+            "weight_confirmed": "I have checked this weight: it is right although it differs from "
+            "the previous one",
+        }
 
     def premedication(self) -> list[str]:
         return [
@@ -140,9 +146,17 @@ class CourseStartForm(RecordForm):
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
 
+def _choose(choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """No answer pre-selected: the person must choose (a default would be a silent decision)."""
+    return [("", "— choose —"), *choices]
+
+
 class StopCourseForm(forms.Form):
     stopped_on = forms.DateField(widget=DATE, label="Stopped on")
-    reason = forms.ChoiceField(choices=StopReason.choices, label="Reason")
+    reason = forms.ChoiceField(choices=_choose(StopReason.choices), label="Reason")
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Note (optional)"
+    )
 
 
 class RelapseForm(forms.Form):
@@ -161,6 +175,12 @@ class RelapseForm(forms.Form):
 
 class ReviewForm(forms.Form):
     reviewed_on = forms.DateField(widget=DATE, label="Reviewed on")
+    decision = forms.ChoiceField(
+        choices=_choose(ReviewDecision.choices),
+        label="Decision on further infusions",
+        help_text="“Stop infliximab” also stops the course (reason: adverse event).",
+    )
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
 class DismissForm(forms.Form):

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
@@ -22,8 +22,8 @@ from django.views.decorators.http import require_POST
 
 from clinic import forms, selectors
 from clinic.access import (
+    AuthenticatedHttpRequest,
     course_or_404,
-    is_clinician_at,
     is_researcher,
     patient_or_404,
     require_perm,
@@ -31,11 +31,9 @@ from clinic.access import (
 )
 from clinic.filters import AlertFilter
 from monitoring import services as alert_services
-from monitoring.evaluation import evaluate_patient
 from monitoring.guideline import RULES
 from monitoring.guideline.parameters import parameter_info
-from monitoring.models import Alert
-from registry import limits, services
+from registry import limits, roles, safeguards, services
 from registry.models import (
     Infusion,
     InfusionReaction,
@@ -43,6 +41,7 @@ from registry.models import (
     RegimenChange,
     TreatmentCourse,
 )
+from registry.reevaluation import one_reevaluation
 from registry.selectors import patients_for, sites_for, staff_site_ids
 
 # --- Worklist and alert actions ------------------------------------------------------------------
@@ -57,7 +56,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
-def worklist(request: HttpRequest) -> HttpResponse:
+def worklist(request: AuthenticatedHttpRequest) -> HttpResponse:
     alerts = selectors.worklist_alerts(staff_site_ids(request.user))
     filtered = AlertFilter(request.GET, queryset=alerts, request=request)
     page = Paginator(filtered.qs, 100).get_page(request.GET.get("page"))
@@ -68,16 +67,13 @@ def worklist(request: HttpRequest) -> HttpResponse:
     )
 
 
-ACTIONS: dict[str, Callable[..., Alert]] = {
-    "acknowledge": alert_services.alert_acknowledge,
-    "resolve": alert_services.alert_resolve,
-}
-
-
 @staff_required
 @require_POST
-def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpResponse:
-    require_perm(request, "monitoring.change_alert")
+def alert_action(request: AuthenticatedHttpRequest, alert_id: int, action: str) -> HttpResponse:
+    """Acknowledge or dismiss (with a reason). There is no manual resolve: the engine resolves an
+    alert when the data shows its condition cleared (GUIDELINE.md, "Who may act on alerts")."""
+    if action not in ("acknowledge", "dismiss"):
+        return HttpResponse(status=404)
     alert = get_object_or_404(selectors.worklist_alerts(staff_site_ids(request.user)), pk=alert_id)
     error = ""
     try:
@@ -88,12 +84,10 @@ def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpRespon
             alert = alert_services.alert_dismiss(
                 alert=alert, by=request.user, reason=form.cleaned_data["reason"]
             )
-        elif action in ACTIONS:
-            alert = ACTIONS[action](alert=alert, by=request.user)
         else:
-            return HttpResponse(status=404)
-    except ValidationError as refused:
-        error = " ".join(refused.messages)
+            alert = alert_services.alert_acknowledge(alert=alert, by=request.user)
+    except (ValidationError, PermissionDenied) as refused:
+        error = " ".join(refused.messages) if isinstance(refused, ValidationError) else str(refused)
     if request.htmx:  # type: ignore[attr-defined]
         alert = selectors.worklist_alerts([alert.course.patient.site_id]).get(pk=alert.pk)
         return render(
@@ -116,7 +110,7 @@ def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpRespon
 
 
 @staff_required
-def patients(request: HttpRequest) -> HttpResponse:
+def patients(request: AuthenticatedHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     found = patients_for(request.user).select_related("site")
     if query:
@@ -139,7 +133,7 @@ def patients(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
-def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
+def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_or_404(request, patient_id)
     courses = list(patient.courses.order_by("-started_on").prefetch_related("regimen_changes"))
     overviews = selectors.course_overviews(c.pk for c in courses)
@@ -156,7 +150,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
             "timeline": selectors.timeline(patient, guideline),
             "history": selectors.record_history(patient),
             "relapses": patient.relapses.select_related("course", "retreatment_course"),
-            "can_review": is_clinician_at(request.user, patient.site_id),
+            "can_review": roles.may(request.user, roles.REVIEW_REACTION, patient.site_id),
             "reactions_to_review": InfusionReaction.objects.filter(
                 infusion__course__patient=patient, severity="severe", reviewed_on__isnull=True
             ).select_related("infusion"),
@@ -168,7 +162,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 def _entry(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     patient: Patient,
     form: BaseForm,
     save: Callable[[dict[str, Any]], Any],
@@ -187,7 +181,6 @@ def _entry(
         except ValidationError as refused:
             _add_errors(form, refused)
         else:
-            evaluate_patient(patient.pk)
             messages.success(request, done)
             return redirect("clinic:patient", patient_id=patient.pk)
     status = 400 if request.method == "POST" else 200
@@ -208,9 +201,9 @@ def _post(request: HttpRequest) -> Any:
 
 
 @staff_required
-def record_infusion(request: HttpRequest, course_id: int) -> HttpResponse:
-    require_perm(request, "registry.add_infusion")
+def record_infusion(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
     course = course_or_404(request, course_id)
+    require_perm(request, "registry.add_infusion", course.patient.site_id)
     guideline = selectors.guideline_for(course.patient.site.code)
     overview = selectors.course_overviews([course.pk])[course.pk]
     last = course.infusions.order_by("-given_on").first()
@@ -220,13 +213,28 @@ def record_infusion(request: HttpRequest, course_id: int) -> HttpResponse:
         suggested = mg_per_kg * last.weight_kg
         suggestion = {
             "weight_kg": last.weight_kg,
-            "weighed_on": last.weight_measured_on or last.given_on,
+            "weighed_on": last.weight_measured_on,
             "dose_mg": suggested.quantize(Decimal("1")),
             "vials": math.ceil(suggested / limits.VIAL_MG),
         }
-    initial = {"given_on": timezone.localdate(), "duration_minutes": guideline.min_infusion_minutes}
+    today = timezone.localdate()
+    initial = {
+        "given_on": today,
+        "weight_measured_on": today,
+        "duration_minutes": guideline.min_infusion_minutes,
+    }
     if suggestion:
-        initial |= {"weight_kg": suggestion["weight_kg"], "dose_mg": suggestion["dose_mg"]}
+        # A weight carried over keeps the date it was measured on, never "today".
+        initial |= {
+            "weight_kg": suggestion["weight_kg"],
+            "weight_measured_on": suggestion["weighed_on"],
+            "dose_mg": suggestion["dose_mg"],
+        }
+    try:
+        safeguards.check_no_infusion_hold(patient_id=course.patient_id)
+        hold = ""
+    except ValidationError as refused:
+        hold = " ".join(refused.messages)
     last_reaction = last.reactions.order_by("-pk").first() if last else None
     form = forms.InfusionForm(_post(request), instance=Infusion(course=course), initial=initial)
 
@@ -236,11 +244,11 @@ def record_infusion(request: HttpRequest, course_id: int) -> HttpResponse:
             given_on=data["given_on"],
             weight_kg=data["weight_kg"],
             weight_measured_on=data["weight_measured_on"],
+            weight_confirmed=data["weight_confirmed"],
             dose_mg=data["dose_mg"],
             duration_minutes=data["duration_minutes"],
             premedication=form.premedication(),
             lot_number=data["lot_number"],
-            intensification_reason=data["intensification_reason"],
             notes=data["notes"],
             by=request.user,
         )
@@ -261,12 +269,14 @@ def record_infusion(request: HttpRequest, course_id: int) -> HttpResponse:
             "next_dose": overview.next_dose,
             "last_reaction": last_reaction,
             "infusion_form": True,
+            "hold": hold,
+            "today": today,
         },
     )
 
 
 def _patient_entry(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     patient_id: int,
     *,
     permission: str,
@@ -277,8 +287,8 @@ def _patient_entry(
     done: str,
 ) -> HttpResponse:
     """Lab results, imaging and assessments: a record of the patient, saved by its service."""
-    require_perm(request, permission)
     patient = patient_or_404(request, patient_id)
+    require_perm(request, permission, patient.site_id)
     instance = form_class._meta.model(patient=patient)
     form = form_class(_post(request), instance=instance, initial={date_field: timezone.localdate()})
 
@@ -289,7 +299,7 @@ def _patient_entry(
 
 
 @staff_required
-def record_lab(request: HttpRequest, patient_id: int) -> HttpResponse:
+def record_lab(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
     return _patient_entry(
         request,
         patient_id,
@@ -303,7 +313,7 @@ def record_lab(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @staff_required
-def record_imaging(request: HttpRequest, patient_id: int) -> HttpResponse:
+def record_imaging(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
     return _patient_entry(
         request,
         patient_id,
@@ -317,7 +327,7 @@ def record_imaging(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @staff_required
-def record_assessment(request: HttpRequest, patient_id: int) -> HttpResponse:
+def record_assessment(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
     return _patient_entry(
         request,
         patient_id,
@@ -331,9 +341,9 @@ def record_assessment(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @staff_required
-def record_reaction(request: HttpRequest, course_id: int) -> HttpResponse:
-    require_perm(request, "registry.add_infusionreaction")
+def record_reaction(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
     course = course_or_404(request, course_id)
+    require_perm(request, "registry.add_infusionreaction", course.patient.site_id)
     form = forms.ReactionForm(
         _post(request),
         instance=InfusionReaction(),
@@ -351,20 +361,24 @@ def record_reaction(request: HttpRequest, course_id: int) -> HttpResponse:
 
 
 @staff_required
-def review_reaction(request: HttpRequest, reaction_id: int) -> HttpResponse:
+def review_reaction(request: AuthenticatedHttpRequest, reaction_id: int) -> HttpResponse:
     reaction = get_object_or_404(
         InfusionReaction.objects.select_related("infusion__course__patient__site").filter(
             infusion__course__patient__in=patients_for(request.user)
         ),
         pk=reaction_id,
     )
-    require_perm(request, "registry.change_infusionreaction")
     patient = reaction.infusion.course.patient
+    require_perm(request, roles.REVIEW_REACTION, patient.site_id)
     form = forms.ReviewForm(_post(request), initial={"reviewed_on": timezone.localdate()})
 
     def save(data: dict[str, Any]) -> None:
         services.reaction_review_record(
-            reaction=reaction, reviewed_on=data["reviewed_on"], by=request.user
+            reaction=reaction,
+            reviewed_on=data["reviewed_on"],
+            decision=data["decision"],
+            note=data["note"],
+            by=request.user,
         )
 
     return _entry(
@@ -376,9 +390,9 @@ def review_reaction(request: HttpRequest, reaction_id: int) -> HttpResponse:
 
 
 @staff_required
-def change_regimen(request: HttpRequest, course_id: int) -> HttpResponse:
-    require_perm(request, "registry.add_regimenchange")
+def change_regimen(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
     course = course_or_404(request, course_id)
+    require_perm(request, "registry.add_regimenchange", course.patient.site_id)
     dose, interval = course.regimen_on(timezone.localdate())
     form = forms.RegimenChangeForm(
         _post(request),
@@ -400,14 +414,18 @@ def change_regimen(request: HttpRequest, course_id: int) -> HttpResponse:
 
 
 @staff_required
-def stop_course(request: HttpRequest, course_id: int) -> HttpResponse:
-    require_perm(request, "registry.change_treatmentcourse")
+def stop_course(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
     course = course_or_404(request, course_id)
+    require_perm(request, "registry.change_treatmentcourse", course.patient.site_id)
     form = forms.StopCourseForm(_post(request), initial={"stopped_on": timezone.localdate()})
 
     def save(data: dict[str, Any]) -> None:
         services.course_stop(
-            course=course, stopped_on=data["stopped_on"], reason=data["reason"], by=request.user
+            course=course,
+            stopped_on=data["stopped_on"],
+            reason=data["reason"],
+            note=data["note"],
+            by=request.user,
         )
 
     return _entry(
@@ -416,9 +434,9 @@ def stop_course(request: HttpRequest, course_id: int) -> HttpResponse:
 
 
 @staff_required
-def start_course(request: HttpRequest, patient_id: int) -> HttpResponse:
-    require_perm(request, "registry.add_treatmentcourse")
+def start_course(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_or_404(request, patient_id)
+    require_perm(request, "registry.add_treatmentcourse", patient.site_id)
     form = forms.CourseStartForm(
         _post(request),
         instance=TreatmentCourse(patient=patient),
@@ -434,13 +452,14 @@ def start_course(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @staff_required
-def record_relapse(request: HttpRequest, course_id: int) -> HttpResponse:
-    require_perm(request, "registry.add_relapse")
+def record_relapse(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
     course = course_or_404(request, course_id)
+    require_perm(request, "registry.add_relapse", course.patient.site_id)
     form = forms.RelapseForm(_post(request), initial={"noted_on": timezone.localdate()})
 
     def save(data: dict[str, Any]) -> None:
-        with transaction.atomic():
+        # Two actions, one decision: both or neither, and one re-evaluation.
+        with one_reevaluation(), transaction.atomic():
             relapse = services.relapse_record(
                 course=course, noted_on=data["noted_on"], evidence=data["evidence"],
                 by=request.user,
@@ -460,7 +479,7 @@ def record_relapse(request: HttpRequest, course_id: int) -> HttpResponse:
 
 
 @staff_required
-def guideline(request: HttpRequest) -> HttpResponse:
+def guideline(request: AuthenticatedHttpRequest) -> HttpResponse:
     sites = list(sites_for(request.user))
     effective = {site.code: selectors.guideline_for(site.code) for site in sites}
     parameters = [

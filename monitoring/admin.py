@@ -1,12 +1,13 @@
 """Alerts in the admin: scoped to the user's sites, with their full event history, and the
-acknowledge / resolve / dismiss actions going through `monitoring.services`."""
+acknowledge action going through `monitoring.services` (which checks the role at each alert's
+site). No manual resolve: the engine resolves an alert when the data shows it cleared."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -63,7 +64,7 @@ class AlertAdmin(ScopedMixin, admin.ModelAdmin):
         "guideline_version",
     ]
     inlines = [AlertEventInline]
-    actions = ["acknowledge", "resolve"]
+    actions = ["acknowledge"]
 
     @admin.display(description="patient", ordering="course__patient__registry_code")
     def patient_code(self, alert: Alert) -> str:
@@ -85,15 +86,13 @@ class AlertAdmin(ScopedMixin, admin.ModelAdmin):
                 self.message_user(
                     request, f"{alert}: {'; '.join(error.messages)}", messages.WARNING
                 )
+            except PermissionDenied as error:
+                self.message_user(request, f"{alert}: {error}", messages.WARNING)
         self.message_user(request, f"{count} alert(s) {done}.")
 
     @admin.action(description="Acknowledge the selected alerts", permissions=["change"])
     def acknowledge(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
         self._act(request, queryset, services.alert_acknowledge, "acknowledged")
-
-    @admin.action(description="Resolve the selected alerts", permissions=["change"])
-    def resolve(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
-        self._act(request, queryset, services.alert_resolve, "resolved")
 
 
 @admin.register(EvaluationRun)

@@ -8,3 +8,7 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from monitoring import receivers  # noqa: F401  (connects the signal receivers)
+        from monitoring.safeguards import entry_thresholds
+        from registry.safeguards import use_thresholds
+
+        use_thresholds(entry_thresholds)

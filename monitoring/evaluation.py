@@ -33,9 +33,11 @@ from monitoring.guideline.history import (
     RegimenRow,
 )
 from monitoring.models import (
+    ACKNOWLEDGED_PAST_FACT,
     ACTIONABLE_STATUSES,
     CONDITION_CLEARED,
     LIVE_STATUSES,
+    PAST_FACT_RULES,
     Alert,
     AlertEvent,
     AlertEventKind,
@@ -154,7 +156,6 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
             "premedication_antihistamine",
             "premedication_corticosteroid",
             "premedication_antipyretic",
-            "intensification_reason",
         ),
         InfusionRow,
     )
@@ -297,18 +298,37 @@ def _new_alert(course_id: int, finding: Finding, version: str, now: dt.datetime)
     )
 
 
-def _event(alert: Alert, kind: str, to_status: str, now: dt.datetime, note: str = "") -> AlertEvent:
+def _event(
+    alert: Alert,
+    kind: str,
+    to_status: str,
+    now: dt.datetime,
+    note: str = "",
+    actor_id: int | None = None,
+) -> AlertEvent:
     """The event of a transition of `alert` (call it before changing the alert's status)."""
     from_status = "" if kind == AlertEventKind.RAISED else alert.status
     return AlertEvent(
-        alert=alert, at=now, kind=kind, from_status=from_status, to_status=to_status, note=note
+        alert=alert,
+        at=now,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        actor_id=actor_id,
     )
 
 
 def reconcile(
-    findings_by_course: dict[int, tuple[str, list[Finding]]], now: dt.datetime
+    findings_by_course: dict[int, tuple[str, list[Finding]]],
+    now: dt.datetime,
+    actor_id: int | None = None,
 ) -> Outcome:
-    """Make the live alerts of these courses match their findings: {course: (version, findings)}."""
+    """Make the live alerts of these courses match their findings: {course: (version, findings)}.
+
+    `actor_id`: the person whose change to the record caused this evaluation; the events it
+    writes name them (the nightly run has none: the registry itself acts).
+    """
     outcome = Outcome(courses=len(findings_by_course))
     live = {
         (alert.course_id, alert.rule, alert.key): alert
@@ -316,6 +336,14 @@ def reconcile(
             course_id__in=list(findings_by_course), status__in=LIVE_STATUSES
         )
     }
+    closed_for_good = set(
+        Alert.objects.filter(
+            course_id__in=list(findings_by_course),
+            rule__in=PAST_FACT_RULES,
+            status=AlertStatus.RESOLVED,
+            resolution_reason__startswith=ACKNOWLEDGED_PAST_FACT,
+        ).values_list("course_id", "rule", "key")
+    )
     new: list[Alert] = []
     seen_again: list[int] = []  # unchanged: only last_seen_at moves
     changed: list[Alert] = []
@@ -327,6 +355,8 @@ def reconcile(
             outcome.by_rule[finding.rule_id] += 1
             key = (course_id, finding.rule_id, finding.key)
             seen.add(key)
+            if key in closed_for_good:
+                continue
             alert = live.get(key)
             if alert is None:
                 new.append(_new_alert(course_id, finding, version, now))
@@ -360,6 +390,7 @@ def reconcile(
                         alert.status,
                         now,
                         f"{alert.severity} → {finding.severity.value}",
+                        actor_id,
                     )
                 )
             (
@@ -379,13 +410,23 @@ def reconcile(
     ]
     for alert in cleared:
         events.append(
-            _event(alert, AlertEventKind.RESOLVED, AlertStatus.RESOLVED, now, CONDITION_CLEARED)
+            _event(
+                alert,
+                AlertEventKind.RESOLVED,
+                AlertStatus.RESOLVED,
+                now,
+                CONDITION_CLEARED,
+                actor_id,
+            )
         )
         alert.status, alert.resolved_at = AlertStatus.RESOLVED, now
         alert.resolution_reason = CONDITION_CLEARED
 
     Alert.objects.bulk_create(new)
-    events += [_event(alert, AlertEventKind.RAISED, AlertStatus.OPEN, now) for alert in new]
+    events += [
+        _event(alert, AlertEventKind.RAISED, AlertStatus.OPEN, now, actor_id=actor_id)
+        for alert in new
+    ]
     # Most alerts are unchanged night to night: one UPDATE moves their last_seen_at, and only
     # the changed ones pay for bulk_update's per-row CASE expressions.
     Alert.objects.filter(pk__in=seen_again).update(last_seen_at=now)
@@ -397,7 +438,9 @@ def reconcile(
     return outcome
 
 
-def evaluate_courses(course_ids: Sequence[int], as_of: dt.date) -> Outcome:
+def evaluate_courses(
+    course_ids: Sequence[int], as_of: dt.date, actor_id: int | None = None
+) -> Outcome:
     """Evaluate and reconcile one chunk of courses, atomically."""
     guidelines = site_guidelines()
     with transaction.atomic():
@@ -414,15 +457,14 @@ def evaluate_courses(course_ids: Sequence[int], as_of: dt.date) -> Outcome:
                 guideline.version,
                 evaluate(history, as_of, guideline),
             )
-        return reconcile(findings_by_course, timezone.now())
+        return reconcile(findings_by_course, timezone.now(), actor_id)
 
 
-def evaluate_patient(patient_id: int) -> Outcome:
-    """Evaluate a patient's courses in scope now (after a save in the UI or the API, so the next
-    page or response shows fresh alerts; the queued evaluation repeats it, idempotently)."""
+def evaluate_patient(patient_id: int, actor_id: int | None = None) -> Outcome:
+    """Evaluate a patient's courses in scope today (after a change to their record)."""
     today = timezone.localdate()
     ids = list(courses_in_scope(today).filter(patient_id=patient_id).values_list("pk", flat=True))
-    return evaluate_courses(ids, today) if ids else Outcome()
+    return evaluate_courses(ids, today, actor_id) if ids else Outcome()
 
 
 def resolve_out_of_scope(as_of: dt.date) -> int:

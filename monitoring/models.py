@@ -35,6 +35,10 @@ LIVE_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED, AlertStatus.DISMISS
 ACTIONABLE_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 RULE_CHOICES = [(rule_id, info.title) for rule_id, (info, _check) in RULES.items()]
 CONDITION_CLEARED = "condition cleared"
+# Info alerts about a past fact are a note, not a task: a clinician's acknowledgement closes them
+# for good (GUIDELINE.md, "Who may act on alerts"); the engine does not raise them again.
+PAST_FACT_RULES = frozenset({"early_discontinuation", "dose_given_early"})
+ACKNOWLEDGED_PAST_FACT = "a past fact, acknowledged by a clinician"
 
 
 class Alert(models.Model):

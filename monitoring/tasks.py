@@ -66,27 +66,27 @@ def finish_nightly(as_of: str, run_id: int) -> int:
     return evaluation.finish_run(run_id, RunStatus.DONE).pk
 
 
-@shared_task(name="monitoring.evaluate_course", **RETRYING)
-def evaluate_course(course_id: int) -> int:
-    return evaluation.evaluate_courses([course_id], timezone.localdate()).findings
+@shared_task(name="monitoring.evaluate_patient", **RETRYING)
+def evaluate_patient(patient_id: int, actor_id: int | None = None) -> int:
+    return evaluation.evaluate_patient(patient_id, actor_id).findings
 
 
-def enqueue_patient_evaluation(patient_id: int) -> None:
-    """After a change to a patient's record: re-evaluate their courses in scope.
+def enqueue_patient_evaluations(patient_ids: list[int], actor_id: int | None = None) -> None:
+    """After a committed change: one evaluation task per patient.
 
-    A broker that is down must not lose the clinical save: the failure is logged, and the nightly
-    run catches up.
+    A broker that is down must not lose, or hold up, the clinical save: the first failure is
+    logged once and the rest are not tried (each would wait for the same dead broker); the
+    nightly run catches up.
     """
-    course_ids = list(
-        evaluation.courses_in_scope(timezone.localdate())
-        .filter(patient_id=patient_id)
-        .values_list("pk", flat=True)
-    )
-    for course_id in course_ids:
+    for patient_id in patient_ids:
         try:
-            evaluate_course.delay(course_id)
+            evaluate_patient.delay(patient_id, actor_id)
         except Exception:
-            logger.exception("could not enqueue the evaluation of course %s", course_id)
+            logger.exception(
+                "could not enqueue the evaluation of %d patient(s); the nightly run will catch up",
+                len(patient_ids),
+            )
+            return
 
 
 # --- Morning digests -------------------------------------------------------------------------

@@ -1,5 +1,11 @@
-"""Django admin for data managers: every list is scoped to the user's sites; writes go through
-`registry.services`, so the admin validates and records history exactly as the other paths do."""
+"""Django admin for data managers: every list is scoped to the user's sites; whether a person may
+change a record is decided by their role at the record's site; writes go through the same
+actions as every other door (`registry.services.record_create` / `record_correct`).
+
+A form is first tried through its action in a savepoint that is rolled back, so that what the
+action refuses (an entry safeguard, a role, a field an action owns) shows as a form error rather
+than an error page; saving then runs the action for real, once per page (one re-evaluation).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +15,18 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 
-from registry import services
+from registry import roles, services
 from registry.models import (
     ClinicalAssessment,
+    ClinicalRecord,
     ImagingStudy,
     Infusion,
     InfusionQuerySet,
@@ -30,6 +39,7 @@ from registry.models import (
     Site,
     TreatmentCourse,
 )
+from registry.reevaluation import one_reevaluation
 from registry.selectors import staff_site_ids
 
 SiteFilter = admin.RelatedOnlyFieldListFilter
@@ -103,31 +113,129 @@ class ScopedHistoryAdmin(ScopedMixin, SimpleHistoryAdmin):
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 
-def _save(record: Any, request: HttpRequest) -> None:
-    services.record_save(record=record, by=request.user)
+class _TriedOnly(Exception):
+    """Rolls back the savepoint of a form's trial run through its action."""
+
+
+def _through_action(form: ModelForm, by: User) -> ClinicalRecord:
+    """Create or correct the form's record through its action (the changed fields only)."""
+    instance = form.instance
+    if instance.pk is None:
+        return services.record_create(record=instance, by=by)
+    stored = type(instance)._default_manager.get(pk=instance.pk)
+    names = {f.name for f in instance._meta.concrete_fields}
+    changes = {name: form.cleaned_data[name] for name in form.changed_data if name in names}
+    return services.record_correct(record=stored, changes=changes, by=by)
+
+
+def _as_form_errors(form: ModelForm, refused: ValidationError) -> None:
+    """An action's refusal on the form: on its field when the form shows it, else on top."""
+    errors = refused.message_dict if hasattr(refused, "error_dict") else {None: refused.messages}
+    for name, messages_ in errors.items():
+        form.add_error(name if name in form.fields else None, messages_)
+
+
+def action_checked(form_class: type[ModelForm], by: User) -> type[ModelForm]:
+    """The admin's form, validated by trying its action (then rolled back)."""
+
+    class ActionCheckedForm(form_class):  # type: ignore[valid-type,misc]
+        def _post_clean(self) -> None:
+            super()._post_clean()
+            if self.errors or (self.instance.pk is not None and not self.has_changed()):
+                return
+            try:
+                with transaction.atomic():
+                    _through_action(self, by)
+                    raise _TriedOnly
+            except _TriedOnly:
+                pass
+            except ValidationError as refused:
+                _as_form_errors(self, refused)
+            except PermissionDenied as refused:
+                self.add_error(None, str(refused))
+
+    return ActionCheckedForm
+
+
+def _saved_into(obj: Any, saved: ClinicalRecord) -> None:
+    """The admin goes on with its own object (logs, redirects): give it the saved values."""
+    for model_field in saved._meta.concrete_fields:
+        setattr(obj, model_field.attname, getattr(saved, model_field.attname))
+    obj._state.adding = False
+
+
+def _may_change(request: HttpRequest, model: type[Any], obj: Any) -> bool:
+    """For a record of a site: the role at that site (a parent record's, for an inline)."""
+    if not isinstance(obj, ClinicalRecord):
+        return True
+    permission = f"registry.change_{model._meta.model_name}"
+    return roles.may(request.user, permission, services.site_id_of(obj))
 
 
 class RecordAdmin(ScopedHistoryAdmin):
-    """A clinical record: scoped, saved through `record_save`, never deleted (history keeps all)."""
+    """A clinical record: scoped, written through its action, never deleted (history keeps all)."""
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        return action_checked(super().get_form(request, obj, **kwargs), roles.acting(request.user))
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        with one_reevaluation():  # the record and its inlines: one re-evaluation
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and _may_change(request, self.model, obj)
 
     def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
-        _save(obj, request)
+        _saved_into(obj, _through_action(form, roles.acting(request.user)))
 
     def save_formset(
         self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
     ) -> None:
-        for record in formset.save(commit=False):
-            _save(record, request)
-        formset.save_m2m()
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline_form in formset.forms:
+            if not inline_form.has_changed():
+                continue
+            new = inline_form.instance.pk is None
+            by = roles.acting(request.user)
+            _saved_into(inline_form.instance, _through_action(inline_form, by))
+            if new:
+                formset.new_objects.append(inline_form.instance)
+            else:
+                formset.changed_objects.append((inline_form.instance, inline_form.changed_data))
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 class RecordInline(ScopedMixin, admin.TabularInline):
+    """Rows of a stored record, checked and written through their actions like the page's own."""
+
     extra = 0
     can_delete = False
     show_change_link = True
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = action_checked(formset.form, roles.acting(request.user))
+        return formset
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Rows are added to a stored record, by a role that may add them at its site.
+        if obj is None or not super().has_add_permission(request, obj):
+            return False
+        permission = f"registry.add_{self.model._meta.model_name}"
+        return roles.may(request.user, permission, services.site_id_of(obj))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and _may_change(request, self.model, obj)
 
 
 # --- Sites and people -----------------------------------------------------------------------------
@@ -163,11 +271,11 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["site"]
 
 
-User = get_user_model()
-admin.site.unregister(User)
+UserModel = get_user_model()
+admin.site.unregister(UserModel)
 
 
-@admin.register(User)
+@admin.register(UserModel)
 class RegistryUserAdmin(UserAdmin):
     inlines = [MembershipInline]
 
@@ -248,12 +356,6 @@ class PatientAdmin(RecordAdmin):
             return "withdrawn"
         return "given" if patient.research_consent_given_on else "—"
 
-    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
-        if change:
-            services.record_save(record=obj, by=request.user)
-        else:
-            services.patient_save_new(patient=obj, by=request.user)
-
 
 # --- Courses ------------------------------------------------------------------------------------
 
@@ -270,6 +372,8 @@ class InfusionInline(RecordInline):
     fields = [
         "given_on",
         "weight_kg",
+        "weight_measured_on",
+        "weight_confirmed",
         "dose_mg",
         "mg_per_kg",
         "week",
@@ -279,7 +383,6 @@ class InfusionInline(RecordInline):
         "premedication_corticosteroid",
         "premedication_antipyretic",
         "lot_number",
-        "intensification_reason",
     ]
     readonly_fields = ["mg_per_kg", "week", "dose_number"]
 
@@ -332,7 +435,8 @@ class TreatmentCourseAdmin(RecordAdmin):
     ordering = ["patient__registry_code", "started_on"]
     autocomplete_fields = ["patient"]
     inlines = [RegimenChangeInline, InfusionInline]
-    readonly_fields = ["created_at", "updated_at"]
+    # A course stops through its action (clinic page or API), which checks the last infusion.
+    readonly_fields = ["stopped_on", "created_at", "updated_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[TreatmentCourse]:
         return (
@@ -383,9 +487,11 @@ class ReactionInline(RecordInline):
         "outcome",
         "reviewed_on",
         "reviewed_by",
+        "review_decision",
+        "review_note",
     ]
     # A review is a clinician's act, recorded with who did it (registry.services), not typed here.
-    readonly_fields = ["reviewed_on", "reviewed_by"]
+    readonly_fields = ["reviewed_on", "reviewed_by", "review_decision", "review_note"]
 
 
 @admin.register(Infusion)
@@ -395,6 +501,8 @@ class InfusionAdmin(RecordAdmin):
         "patient_code",
         "given_on",
         "weight_kg",
+        "weight_measured_on",
+        "weight_confirmed",
         "dose_mg",
         "mg_per_kg",
         "week",
@@ -460,7 +568,7 @@ class InfusionReactionAdmin(RecordAdmin):
     search_fields = ["infusion__course__patient__registry_code", "infusion__course__patient__mrn"]
     autocomplete_fields = ["infusion"]
     # A review is a clinician's act, recorded with who did it (registry.services), not typed here.
-    readonly_fields = ["reviewed_on", "reviewed_by"]
+    readonly_fields = ["reviewed_on", "reviewed_by", "review_decision", "review_note"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[InfusionReaction]:
         return super().get_queryset(request).select_related("infusion__course__patient")
@@ -528,4 +636,5 @@ class ClinicalAssessmentAdmin(PatientRecordAdmin):
 class RelapseAdmin(PatientRecordAdmin):
     list_display = ["patient", "noted_on", "course", "retreatment_course"]
     list_filter = [("patient__site", SiteFilter)]
-    autocomplete_fields = ["patient", "course", "retreatment_course"]
+    autocomplete_fields = ["patient", "course"]
+    readonly_fields = ["retreatment_course"]  # linked by the retreatment action

@@ -21,7 +21,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from registry import limits, services
@@ -39,12 +39,14 @@ from registry.models import (
     ReactionSeverity,
     RegimenReason,
     Relapse,
+    ReviewDecision,
     Role,
     Sex,
     Site,
     StopReason,
     TreatmentCourse,
 )
+from registry.reevaluation import one_reevaluation
 
 DEMO_PASSWORD = "demo-crmo-2026"  # noqa: S105 - printed for the demo's users on purpose
 ADMIN_USERNAME = "admin"
@@ -178,8 +180,8 @@ def _one_decimal(value: float) -> Decimal:
 class SiteStaff:
     """Who writes a site's demo record: clinicians decide, nurses give infusions and take bloods."""
 
-    clinician: AbstractUser
-    nurse: AbstractUser
+    clinician: User
+    nurse: User
 
 
 class Chart:
@@ -326,7 +328,7 @@ class Chart:
             course=course,
             given_on=day,
             weight_kg=weight,
-            weight_measured_on=weighed_on,
+            weight_measured_on=weighed_on or day,
             dose_mg=dose_mg or suggested_dose_mg(weight, mg_per_kg),
             duration_minutes=PREMEDICATED_INFUSION_MINUTES if premedicated else INFUSION_MINUTES,
             premedication=PREMEDICATION if premedicated else (),
@@ -477,7 +479,11 @@ def treat(chart: Chart, plan: CoursePlan, *, relapse: Relapse | None = None) -> 
             if plan.reaction.reviewed_after_days is not None:
                 reviewed_on = day + dt.timedelta(days=plan.reaction.reviewed_after_days)
                 services.reaction_review_record(
-                    reaction=reaction, reviewed_on=reviewed_on, by=clinician
+                    reaction=reaction,
+                    reviewed_on=reviewed_on,
+                    decision=ReviewDecision.CONTINUE_PREMEDICATED,
+                    note="Reviewed in clinic; continue with premedication and a slower rate.",
+                    by=clinician,
                 )
 
     assessment_weeks = {0, *(week for week in plan.doses if week >= 22)}
@@ -865,7 +871,7 @@ class SeedReport:
     patients: list[SeededPatient] = field(default_factory=list)
 
 
-def _admin(report: SeedReport, password_hash: str) -> AbstractUser:
+def _admin(report: SeedReport, password_hash: str) -> User:
     user_model = get_user_model()
     admin = user_model.objects.filter(username=ADMIN_USERNAME).first()
     created = admin is None
@@ -882,7 +888,7 @@ def _admin(report: SeedReport, password_hash: str) -> AbstractUser:
     return admin
 
 
-def _site(code: str, name: str, *, admin: AbstractUser, report: SeedReport) -> Site:
+def _site(code: str, name: str, *, admin: User, report: SeedReport) -> Site:
     site = Site.objects.filter(code=code).first()
     report.sites.append((code, site is None))
     if site is None:
@@ -893,9 +899,7 @@ def _site(code: str, name: str, *, admin: AbstractUser, report: SeedReport) -> S
     return site
 
 
-def _member(
-    site: Site, role: Role, *, password_hash: str, admin: AbstractUser, report: SeedReport
-) -> AbstractUser:
+def _member(site: Site, role: Role, *, password_hash: str, admin: User, report: SeedReport) -> User:
     username = username_for(role, site.code)
     user_model = get_user_model()
     user = user_model.objects.filter(username=username).first()
@@ -940,8 +944,9 @@ def seed(*, today: dt.date) -> SeedReport:
         code, mrn = site_code_of(index), mrn_of(index)
         existing = Patient.objects.filter(site=sites[code], mrn=mrn).first()
         if existing is None:
-            # A patient is written whole or not at all, so a failed run can simply be repeated.
-            with transaction.atomic():
+            # A patient is written whole or not at all, so a failed run can simply be repeated;
+            # their many actions ask for one re-evaluation.
+            with one_reevaluation(), transaction.atomic():
                 chart = register(demo, site=sites[code], mrn=mrn, staff=staff[code], today=today)
                 demo.scenario.build(chart)
             registry_code = chart.patient.registry_code

@@ -9,8 +9,12 @@ from decimal import Decimal
 WEIGHT_MIN_KG = Decimal("0.5")
 WEIGHT_MAX_KG = Decimal("250")
 
-# Infliximab's labelled maximum; above it an infusion needs a documented intensification reason.
+# Infliximab's labelled maximum: a course's planned dose never exceeds it (only a clinician's
+# intensification, a regimen change, may prescribe more).
 LABELLED_MAX_DOSE_MG_PER_KG = Decimal("10")
+# No dose above this is physically plausible, whatever a site's guideline says: the database's
+# backstop behind the guideline's (site-adjustable, never higher) implausible_dose_mg_per_kg.
+DOSE_CEILING_MG_PER_KG = Decimal("20")
 VIAL_MG = 100
 
 CRP_MAX_MG_L = Decimal("1000")

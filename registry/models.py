@@ -243,8 +243,8 @@ def _default_induction_weeks() -> list[int]:
     return [0, 2, 6]
 
 
-def _dose_in_range(field: str) -> Q:
-    return Q(**{f"{field}__gt": 0, f"{field}__lte": limits.LABELLED_MAX_DOSE_MG_PER_KG})
+def _dose_in_range(field: str, maximum: Decimal = limits.LABELLED_MAX_DOSE_MG_PER_KG) -> Q:
+    return Q(**{f"{field}__gt": 0, f"{field}__lte": maximum})
 
 
 def _interval_in_range(field: str) -> Q:
@@ -257,13 +257,16 @@ def _check_dose_and_interval(
     dose: Decimal | None,
     interval_field: str,
     interval: int | None,
+    *,
+    maximum: Decimal = limits.LABELLED_MAX_DOSE_MG_PER_KG,
 ) -> None:
-    if dose is not None and not 0 < dose <= limits.LABELLED_MAX_DOSE_MG_PER_KG:
+    if dose is not None and not 0 < dose <= maximum:
+        labelled = maximum == limits.LABELLED_MAX_DOSE_MG_PER_KG
+        what = "the labelled maximum" if labelled else "the most that is plausible"
         _add(
             errors,
             dose_field,
-            f"The dose must be above 0 and at most {limits.LABELLED_MAX_DOSE_MG_PER_KG} mg/kg "
-            "(the labelled maximum).",
+            f"The dose must be above 0 and at most {maximum} mg/kg ({what}).",
         )
     if interval is not None and not 1 <= interval <= limits.MAX_INTERVAL_WEEKS:
         _add(
@@ -448,7 +451,8 @@ class RegimenChange(ClinicalRecord):
                 violation_error_message="This course already has a regimen change on this date.",
             ),
             models.CheckConstraint(
-                condition=_dose_in_range("dose_mg_per_kg"), name="regimen_dose_in_range"
+                condition=_dose_in_range("dose_mg_per_kg", limits.DOSE_CEILING_MG_PER_KG),
+                name="regimen_dose_in_range",
             ),
             models.CheckConstraint(
                 condition=_interval_in_range("interval_weeks"), name="regimen_interval_in_range"
@@ -466,8 +470,17 @@ class RegimenChange(ClinicalRecord):
 
     def clean(self) -> None:
         errors: ErrorDict = {}
+        # Above the labelled maximum only as an intensification; the service also asks that a
+        # clinician prescribes it and that it stays within the site's guideline cap.
         _check_dose_and_interval(
-            errors, "dose_mg_per_kg", self.dose_mg_per_kg, "interval_weeks", self.interval_weeks
+            errors,
+            "dose_mg_per_kg",
+            self.dose_mg_per_kg,
+            "interval_weeks",
+            self.interval_weeks,
+            maximum=limits.DOSE_CEILING_MG_PER_KG
+            if self.reason == RegimenReason.INTENSIFICATION
+            else limits.LABELLED_MAX_DOSE_MG_PER_KG,
         )
         _check_not_future(errors, "effective_on", self.effective_on)
         if self.course_id and self.effective_on:
@@ -541,9 +554,12 @@ class Infusion(ClinicalRecord):
         "weight (kg)", max_digits=5, decimal_places=2, help_text="The weight the dose is based on."
     )
     weight_measured_on = models.DateField(
-        null=True,
-        blank=True,
-        help_text="When that weight was measured, if not on the day of the infusion.",
+        help_text="When that weight was measured: a weight carried over from an earlier infusion "
+        "keeps its own date.",
+    )
+    weight_confirmed = models.BooleanField(
+        default=False,
+        help_text="The person recording it confirmed a weight far from the patient's previous one.",
     )
     dose_mg = models.DecimalField("dose (mg)", max_digits=7, decimal_places=1)
     duration_minutes = models.PositiveSmallIntegerField(
@@ -553,11 +569,6 @@ class Infusion(ClinicalRecord):
     premedication_corticosteroid = models.BooleanField(default=False)
     premedication_antipyretic = models.BooleanField(default=False)
     lot_number = models.CharField(max_length=40, blank=True)
-    intensification_reason = models.CharField(
-        max_length=200,
-        blank=True,
-        help_text=f"Required when the dose is above {limits.LABELLED_MAX_DOSE_MG_PER_KG} mg/kg.",
-    )
     notes = models.TextField(blank=True)
 
     objects = InfusionQuerySet.as_manager()
@@ -578,17 +589,17 @@ class Infusion(ClinicalRecord):
             ),
             models.CheckConstraint(condition=Q(dose_mg__gt=0), name="infusion_dose_positive"),
             models.CheckConstraint(
-                condition=Q(dose_mg__lte=F("weight_kg") * limits.LABELLED_MAX_DOSE_MG_PER_KG)
-                | ~Q(intensification_reason=""),
-                name="infusion_above_max_needs_reason",
+                condition=Q(dose_mg__lte=F("weight_kg") * limits.DOSE_CEILING_MG_PER_KG),
+                name="infusion_dose_below_ceiling",
+                violation_error_message=f"The dose is above {limits.DOSE_CEILING_MG_PER_KG} "
+                "mg/kg: no infusion of infliximab is that large.",
             ),
             models.CheckConstraint(
                 condition=Q(duration_minutes__isnull=True) | Q(duration_minutes__gt=0),
                 name="infusion_duration_positive",
             ),
             models.CheckConstraint(
-                condition=Q(weight_measured_on__isnull=True)
-                | Q(weight_measured_on__lte=F("given_on")),
+                condition=Q(weight_measured_on__lte=F("given_on")),
                 name="infusion_weight_measured_before_infusion",
             ),
         ]
@@ -610,10 +621,6 @@ class Infusion(ClinicalRecord):
             return None
         return (Decimal(self.dose_mg) / Decimal(self.weight_kg)).quantize(Decimal("0.01"))
 
-    @property
-    def weighed_on(self) -> dt.date:
-        return self.weight_measured_on or self.given_on
-
     @staticmethod
     def week_of(given_on: dt.date, day_zero: dt.date) -> int:
         """Week of the course, rounded: the week-2 dose given on day 13 or 15 is week 2."""
@@ -631,21 +638,21 @@ class Infusion(ClinicalRecord):
             )
         if dose is not None and dose <= 0:
             _add(errors, "dose_mg", "The dose must be more than 0 mg.")
+        # The dose against the guideline's caps (site parameters, the regimen in force) is an
+        # entry safeguard of `registry.safeguards`; here only what no site can allow.
         if (
             "weight_kg" not in errors
             and "dose_mg" not in errors
             and weight is not None
             and dose is not None
             # Compare unrounded, exactly as the database constraint does.
-            and dose > weight * limits.LABELLED_MAX_DOSE_MG_PER_KG
-            and not self.intensification_reason.strip()
+            and dose > weight * limits.DOSE_CEILING_MG_PER_KG
         ):
             _add(
                 errors,
                 "dose_mg",
-                f"{dose} mg is {self.mg_per_kg} mg/kg, above the labelled maximum of "
-                f"{limits.LABELLED_MAX_DOSE_MG_PER_KG} mg/kg: record an intensification reason "
-                "or correct the dose.",
+                f"{dose} mg is {self.mg_per_kg} mg/kg, above {limits.DOSE_CEILING_MG_PER_KG} mg/kg:"
+                " check the dose and the weight.",
             )
         if self.duration_minutes is not None and self.duration_minutes <= 0:
             _add(errors, "duration_minutes", "The duration must be more than 0 minutes.")
@@ -993,6 +1000,12 @@ class ReactionOutcome(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
+class ReviewDecision(models.TextChoices):
+    CONTINUE_PREMEDICATED = "continue_premedicated", "Continue with premedication"
+    CONTINUE_UNCHANGED = "continue_unchanged", "Continue unchanged"
+    STOP = "stop", "Stop infliximab"
+
+
 class InfusionReaction(ClinicalRecord):
     infusion = models.ForeignKey(
         Infusion,
@@ -1023,6 +1036,14 @@ class InfusionReaction(ClinicalRecord):
         blank=True,
         related_name="+",
     )
+    review_decision = models.CharField(
+        max_length=25,
+        choices=ReviewDecision.choices,
+        blank=True,
+        help_text="The clinician's decision on further infusions (blank in reviews recorded "
+        "before decisions were).",
+    )
+    review_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["infusion"]
@@ -1037,6 +1058,16 @@ class InfusionReaction(ClinicalRecord):
                 condition=Q(outcome__in=ReactionOutcome.values), name="reaction_outcome_valid"
             ),
             models.CheckConstraint(condition=~Q(symptoms=""), name="reaction_symptoms_not_blank"),
+            models.CheckConstraint(
+                condition=Q(reviewed_on__isnull=True, reviewed_by__isnull=True, review_decision="")
+                | Q(reviewed_on__isnull=False, reviewed_by__isnull=False),
+                name="reaction_review_complete",
+                violation_error_message="A review records its date, its clinician and a decision.",
+            ),
+            models.CheckConstraint(
+                condition=Q(review_decision="") | Q(review_decision__in=ReviewDecision.values),
+                name="reaction_review_decision_valid",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -1049,22 +1080,16 @@ class InfusionReaction(ClinicalRecord):
             _add(errors, "reviewed_on", "The review is before the infusion.")
         if self.reviewed_on and not self.reviewed_by_id:
             _add(errors, "reviewed_by", "Record which clinician reviewed the reaction.")
-        if self.reviewed_by_id and self.infusion_id and not self._reviewer_is_clinician():
-            _add(errors, "reviewed_by", "Only a clinician of this site can review a reaction.")
         _check_not_future(errors, "reviewed_on", self.reviewed_on)
         if self.symptoms is not None and not self.symptoms.strip():
             _add(errors, "symptoms", "Describe the symptoms.")
         _raise(errors)
 
-    def _reviewer_is_clinician(self) -> bool:
-        reviewer = self.reviewed_by
-        if reviewer is None:
-            return False
-        site_id = self.infusion.course.patient.site_id
-        return (
-            reviewer.is_superuser
-            or reviewer.memberships.filter(site_id=site_id, role=Role.CLINICIAN).exists()
-        )
+    @property
+    def holds_infusions(self) -> bool:
+        """A severe reaction not yet reviewed, or one after which a clinician stopped infliximab."""
+        unreviewed_severe = self.severity == ReactionSeverity.SEVERE and self.reviewed_on is None
+        return unreviewed_severe or self.review_decision == ReviewDecision.STOP
 
 
 class Relapse(ClinicalRecord):

@@ -8,7 +8,7 @@ union over the person's sites: it only says whether to offer an action at all.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 
@@ -85,18 +85,23 @@ def permissions_for_roles(roles: set[str]) -> set[str]:
     return set().union(*(ROLE_PERMISSIONS[role] for role in roles)) if roles else set()
 
 
-User = AbstractBaseUser | AnonymousUser
+def acting(user: User | AnonymousUser) -> User:
+    """The signed-in person acting through a door (an anonymous caller never reaches a service)."""
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise PermissionDenied("Sign in first.")
+    return user
 
 
-def role_at(user: User, site_id: int) -> str | None:
+def role_at(user: User | AnonymousUser, site_id: int) -> str | None:
     """The person's role at this site (one per site), or None."""
     if not user.is_authenticated or not user.is_active:
         return None
-    memberships = user.memberships.filter(site_id=site_id)  # type: ignore[union-attr]
-    return memberships.values_list("role", flat=True).first()
+    if isinstance(user, AnonymousUser):
+        return None
+    return user.memberships.filter(site_id=site_id).values_list("role", flat=True).first()
 
 
-def may(user: User, permission: str, site_id: int) -> bool:
+def may(user: User | AnonymousUser, permission: str, site_id: int) -> bool:
     """Whether `user` may do `permission` to a record of this site, by their role *at that site*."""
     if not user.is_authenticated or not user.is_active:
         return False
@@ -106,7 +111,17 @@ def may(user: User, permission: str, site_id: int) -> bool:
     return role is not None and permission in ROLE_PERMISSIONS[role]
 
 
-def require(user: User, permission: str, site_id: int, refusal: str) -> None:
+def require(user: User | AnonymousUser, permission: str, site_id: int, refusal: str) -> None:
     """Refuse (PermissionDenied with `refusal`) unless `may(user, permission, site_id)`."""
     if not may(user, permission, site_id):
         raise PermissionDenied(refusal)
+
+
+def sites_where(user: User | AnonymousUser, permission: str) -> set[int]:
+    """The sites where `user` may do `permission` (to offer an action only where it is allowed)."""
+    if isinstance(user, AnonymousUser) or not user.is_active:
+        return set()
+    if getattr(user, "is_superuser", False):
+        return set(Site.objects.values_list("pk", flat=True))
+    memberships = user.memberships.values_list("site_id", "role")
+    return {site_id for site_id, role in memberships if permission in ROLE_PERMISSIONS[role]}

@@ -1,20 +1,29 @@
-"""Every write to the clinical record goes through these functions.
+"""Every clinical action, one front door each: the clinic views, the REST API, the admin, imports
+and `seed_demo` all call these functions, so a refusal cannot differ between doors.
 
-Each one validates the whole row (`full_clean`, the same rules as the forms and the admin), saves it
-in a transaction with the acting user recorded in its history, and announces the change with
-`clinical_record_saved` so that monitoring can re-evaluate the patient's courses after commit.
+Each action is keyword-only and typed, checks who may do it by the person's role **at the record's
+site** (`registry.roles`), enforces the guideline's entry safeguards (`registry.safeguards`),
+validates the whole row (`full_clean`, the rules the forms and serializers show), saves in its own
+transaction with the actor in the history, and asks for one re-evaluation of the patient on
+commit (`registry.reevaluation`). Field edits are corrections through one allowlisted service per
+model; a field an action owns (a course's stop, a reaction's review) is refused there, naming the
+action to use.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
-from django.core.exceptions import ValidationError
+from django.contrib.auth.models import User
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 
+from registry import roles, safeguards
 from registry.models import (
     ClinicalAssessment,
     ClinicalRecord,
@@ -24,16 +33,36 @@ from registry.models import (
     LabResult,
     Patient,
     RegimenChange,
+    RegimenReason,
     Relapse,
+    ReviewDecision,
     Site,
+    StopReason,
     TreatmentCourse,
 )
-from registry.signals import clinical_record_saved
+from registry.reevaluation import one_reevaluation, patient_changed
 
+P = ParamSpec("P")
+T = TypeVar("T")
 R = TypeVar("R", bound=ClinicalRecord)
 
 REGISTRY_CODE_PREFIX = "CRMO-"
 PREMEDICATIONS = ("antihistamine", "corticosteroid", "antipyretic")
+
+
+def _action(service: Callable[P, T]) -> Callable[P, T]:
+    """One transaction and one re-evaluation request per action, however many rows it saves and
+    whether it calls other actions (then the outermost one asks)."""
+
+    @wraps(service)
+    def act(*args: P.args, **kwargs: P.kwargs) -> T:
+        with one_reevaluation(), transaction.atomic():
+            return service(*args, **kwargs)
+
+    return act
+
+
+# --- Where a record belongs, and who may touch it ------------------------------------------------
 
 
 def patient_id_of(record: ClinicalRecord) -> int:
@@ -49,6 +78,28 @@ def patient_id_of(record: ClinicalRecord) -> int:
     raise TypeError(f"not a clinical record: {record!r}")
 
 
+def site_id_of(record: ClinicalRecord) -> int:
+    match record:
+        case Patient():
+            return record.site_id
+        case TreatmentCourse() | LabResult() | ImagingStudy() | ClinicalAssessment() | Relapse():
+            return record.patient.site_id
+        case Infusion() | RegimenChange():
+            return record.course.patient.site_id
+        case InfusionReaction():
+            return record.infusion.course.patient.site_id
+    raise TypeError(f"not a clinical record: {record!r}")
+
+
+def _require(by: User, permission: str, site_id: int, doing: str) -> None:
+    roles.require(
+        by, permission, site_id, f"Your role at this patient's site does not allow {doing}."
+    )
+
+
+# --- Saving --------------------------------------------------------------------------------------
+
+
 def _refusal(record: ClinicalRecord, error: IntegrityError) -> ValidationError:
     """A database constraint's refusal, in the words of the constraint that refused."""
     name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) or ""
@@ -58,40 +109,105 @@ def _refusal(record: ClinicalRecord, error: IntegrityError) -> ValidationError:
     return ValidationError(f"The database refused this record ({name or error}).")
 
 
-def record_save(*, record: R, by: Any | None) -> R:
-    """Validate and save one clinical record (a new one or a correction).
+def _store(record: R, *, by: User) -> R:
+    """Validate and save one row, with `by` in its history; note its patient for re-evaluation.
 
     `clean()` gives every rule a row can break a field-specific message; the database constraints
-    behind them are not re-checked here one query each (that was most of the write time), but
-    enforced by the database itself on save, and a refusal comes back as a ValidationError.
+    behind them are enforced by the database on save (not re-checked one query each), and a
+    refusal comes back as a ValidationError.
     """
     record.full_clean(validate_constraints=False)
     try:
         with transaction.atomic():
-            if by is not None:
-                record._history_user = by  # type: ignore[attr-defined]
+            record._history_user = by  # type: ignore[attr-defined]
             record.save()
-            clinical_record_saved.send(
-                sender=type(record), record=record, patient_id=patient_id_of(record)
-            )
     except IntegrityError as error:
         raise _refusal(record, error) from error
+    patient_changed(patient_id_of(record), actor_id=by.pk)
     return record
 
 
-def _save_or_restore(
-    record: R, *, by: Any | None, fields: tuple[str, ...], old: tuple[Any, ...]
-) -> R:
-    """Save a change to `fields`; if it is refused, the caller's object keeps its old values."""
+def _store_changes(record: R, changes: Mapping[str, object], *, by: User) -> R:
+    """Apply `changes` and store; if refused, the caller's object keeps its old values."""
+    old = {name: getattr(record, name) for name in changes}
+    for name, value in changes.items():
+        setattr(record, name, value)
     try:
-        return record_save(record=record, by=by)
+        return _store(record, by=by)
     except ValidationError:
-        for name, value in zip(fields, old, strict=True):
+        for name, value in old.items():
             setattr(record, name, value)
         raise
 
 
-# --- Patients and courses -----------------------------------------------------------------------
+# --- Corrections ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Corrections:
+    """What a correction of one model may change.
+
+    `engine_fields` are read by the guideline engine: correcting one can clear a safety alert, so
+    only a clinician of the site may. `owned` names the action that records a field instead.
+    """
+
+    fields: frozenset[str]
+    engine_fields: frozenset[str] = frozenset()
+    owned: Mapping[str, str] = field(default_factory=dict)
+
+
+def _correct(
+    record: R,
+    changes: Mapping[str, object],
+    *,
+    by: User,
+    policy: Corrections,
+    check: Callable[[R], None] | None = None,
+) -> R:
+    fields = {f.name for f in record._meta.concrete_fields}
+    unknown = sorted(set(changes) - fields)
+    if unknown:
+        raise ValidationError({name: ["No such field."] for name in unknown})
+    # Only what differs counts: a full PUT repeats the values it does not change.
+    changed = {name: value for name, value in changes.items() if getattr(record, name) != value}
+    errors: dict[str, list[str]] = {}
+    for name in changed:
+        if name in policy.owned:
+            errors[name] = [f"Recorded with the “{policy.owned[name]}” action, not corrected here."]
+        elif name not in policy.fields:
+            errors[name] = ["This field cannot be corrected."]
+    if errors:
+        raise ValidationError(errors)
+    site_id = site_id_of(record)
+    model = record._meta.model_name
+    _require(by, f"registry.change_{model}", site_id, "correcting this record")
+    engine = sorted(changed.keys() & policy.engine_fields)
+    if engine:
+        names = ", ".join(
+            str(getattr(record._meta.get_field(name), "verbose_name", name)) for name in engine
+        )
+        roles.require(
+            by,
+            roles.CORRECT_ENGINE_INPUT,
+            site_id,
+            f"Only a clinician of this site may correct {names}: the guideline's alerts read it.",
+        )
+    if not changed:
+        return record
+    old = {name: getattr(record, name) for name in changed}
+    for name, value in changed.items():
+        setattr(record, name, value)
+    try:
+        if check is not None:
+            check(record)
+        return _store(record, by=by)
+    except ValidationError:
+        for name, value in old.items():
+            setattr(record, name, value)
+        raise
+
+
+# --- Patients ------------------------------------------------------------------------------------
 
 
 def _next_registry_code() -> str:
@@ -106,6 +222,7 @@ def _next_registry_code() -> str:
     return f"{REGISTRY_CODE_PREFIX}{number:06d}"
 
 
+@_action
 def patient_register(
     *,
     site: Site,
@@ -116,8 +233,10 @@ def patient_register(
     sex: str,
     diagnosed_on: dt.date | None = None,
     research_consent_given_on: dt.date | None = None,
-    by: Any | None,
+    by: User,
 ) -> Patient:
+    """Register a patient at `site` with the next registry code (concurrent registrations retry)."""
+    _require(by, "registry.add_patient", site.pk, "registering a patient")
     patient = Patient(
         site=site,
         mrn=mrn,
@@ -128,17 +247,12 @@ def patient_register(
         diagnosed_on=diagnosed_on,
         research_consent_given_on=research_consent_given_on,
     )
-    return patient_save_new(patient=patient, by=by)
-
-
-def patient_save_new(*, patient: Patient, by: Any | None) -> Patient:
-    """Assign the next registry code and save; two concurrent registrations retry, not collide."""
     patient.full_clean(exclude=["registry_code"])
     for _attempt in range(5):
         patient.registry_code = _next_registry_code()
         try:
             with transaction.atomic():
-                return record_save(record=patient, by=by)
+                return _store(patient, by=by)
         except (IntegrityError, ValidationError):
             # Someone else took this code between our read and our insert: take the next one.
             if not Patient.objects.filter(registry_code=patient.registry_code).exists():
@@ -146,6 +260,44 @@ def patient_save_new(*, patient: Patient, by: Any | None) -> Patient:
     raise RuntimeError("could not assign a registry code after 5 attempts")
 
 
+PATIENT_CORRECTIONS = Corrections(
+    fields=frozenset({"mrn", "given_name", "family_name", "date_of_birth", "sex", "diagnosed_on"}),
+    engine_fields=frozenset(),
+    owned={
+        "research_consent_given_on": "record research consent",
+        "research_consent_withdrawn_on": "record research consent",
+    },
+)
+
+
+@_action
+def patient_correct(*, patient: Patient, changes: Mapping[str, object], by: User) -> Patient:
+    """Correct identity or diagnosis; a patient's site and registry code do not change."""
+    return _correct(patient, changes, by=by, policy=PATIENT_CORRECTIONS)
+
+
+@_action
+def patient_consent_record(
+    *,
+    patient: Patient,
+    given_on: dt.date | None = None,
+    withdrawn_on: dt.date | None = None,
+    by: User,
+) -> Patient:
+    """Record research consent given and/or withdrawn (a withdrawal keeps the date it was given)."""
+    _require(by, "registry.change_patient", patient.site_id, "recording consent")
+    changes: dict[str, object] = {}
+    if given_on is not None:
+        changes["research_consent_given_on"] = given_on
+    if withdrawn_on is not None:
+        changes["research_consent_withdrawn_on"] = withdrawn_on
+    return _store_changes(patient, changes, by=by)
+
+
+# --- Courses and regimen -------------------------------------------------------------------------
+
+
+@_action
 def course_start(
     *,
     patient: Patient,
@@ -154,8 +306,9 @@ def course_start(
     induction_weeks: Iterable[int] = (0, 2, 6),
     maintenance_interval_weeks: int = 8,
     notes: str = "",
-    by: Any | None,
+    by: User,
 ) -> TreatmentCourse:
+    _require(by, "registry.add_treatmentcourse", patient.site_id, "starting a course")
     course = TreatmentCourse(
         patient=patient,
         started_on=started_on,
@@ -164,9 +317,85 @@ def course_start(
         maintenance_interval_weeks=maintenance_interval_weeks,
         notes=notes,
     )
-    return record_save(record=course, by=by)
+    return _store(course, by=by)
 
 
+@_action
+def course_stop(
+    *,
+    course: TreatmentCourse,
+    stopped_on: dt.date,
+    reason: str,
+    note: str = "",
+    by: User,
+) -> TreatmentCourse:
+    _require(by, "registry.change_treatmentcourse", course.patient.site_id, "stopping a course")
+    if course.stopped_on is not None:
+        raise ValidationError(
+            {"stopped_on": f"This course already stopped on {course.stopped_on:%d %b %Y}."}
+        )
+    if reason not in StopReason.values:
+        raise ValidationError({"reason": "Choose why the course stopped."})
+    changes: dict[str, object] = {"stopped_on": stopped_on, "stop_reason": reason}
+    if note.strip():
+        stop = f"Stopped on {stopped_on:%d %b %Y}: {note.strip()}"
+        changes["notes"] = f"{course.notes}\n{stop}".strip()
+    return _store_changes(course, changes, by=by)
+
+
+COURSE_CORRECTIONS = Corrections(
+    fields=frozenset(
+        {
+            "started_on",
+            "planned_dose_mg_per_kg",
+            "induction_weeks",
+            "maintenance_interval_weeks",
+            "stop_reason",
+            "notes",
+        }
+    ),
+    engine_fields=frozenset(
+        {
+            "started_on",
+            "planned_dose_mg_per_kg",
+            "induction_weeks",
+            "maintenance_interval_weeks",
+            "stop_reason",
+        }
+    ),
+    owned={"stopped_on": "stop the course", "patient": "start a course"},
+)
+
+
+@_action
+def course_correct(
+    *, course: TreatmentCourse, changes: Mapping[str, object], by: User
+) -> TreatmentCourse:
+    return _correct(course, changes, by=by, policy=COURSE_CORRECTIONS)
+
+
+def _check_regimen(change: RegimenChange, *, by: User) -> None:
+    """An intensification is a clinician's decision, and never above the implausible dose."""
+    if change.reason != RegimenReason.INTENSIFICATION:
+        return
+    site_id = change.course.patient.site_id
+    roles.require(
+        by,
+        roles.CORRECT_ENGINE_INPUT,
+        site_id,
+        "Only a clinician of this site may prescribe an intensification.",
+    )
+    ceiling = safeguards.thresholds_for(site_id).implausible_dose_mg_per_kg
+    if change.dose_mg_per_kg is not None and change.dose_mg_per_kg > ceiling:
+        raise ValidationError(
+            {
+                "dose_mg_per_kg": f"{change.dose_mg_per_kg} mg/kg is above {ceiling} mg/kg, "
+                "more than is plausible."
+            }
+        )
+
+
+@_action
 def regimen_change_record(
     *,
     course: TreatmentCourse,
@@ -175,8 +404,10 @@ def regimen_change_record(
     interval_weeks: int,
     reason: str,
     note: str = "",
-    by: Any | None,
+    by: User,
 ) -> RegimenChange:
+    """A taper or an intensification, dated the day the clinician decides it."""
+    _require(by, "registry.add_regimenchange", course.patient.site_id, "changing the regimen")
     change = RegimenChange(
         course=course,
         effective_on=effective_on,
@@ -185,71 +416,124 @@ def regimen_change_record(
         reason=reason,
         note=note,
     )
-    return record_save(record=change, by=by)
+    _check_regimen(change, by=by)
+    return _store(change, by=by)
 
 
-def course_stop(
-    *, course: TreatmentCourse, stopped_on: dt.date, reason: str, by: Any | None
-) -> TreatmentCourse:
-    if course.stopped_on is not None:
-        raise ValidationError(
-            {"stopped_on": f"This course already stopped on {course.stopped_on:%d %b %Y}."}
-        )
-    fields = ("stopped_on", "stop_reason")
-    old = (course.stopped_on, course.stop_reason)
-    course.stopped_on, course.stop_reason = stopped_on, reason
-    return _save_or_restore(course, by=by, fields=fields, old=old)
+REGIMEN_CORRECTIONS = Corrections(
+    fields=frozenset({"effective_on", "dose_mg_per_kg", "interval_weeks", "reason", "note"}),
+    engine_fields=frozenset({"effective_on", "dose_mg_per_kg", "interval_weeks", "reason"}),
+    owned={"course": "change the regimen"},
+)
 
 
-# --- Infusions and reactions ----------------------------------------------------------------------
+@_action
+def regimen_change_correct(
+    *, change: RegimenChange, changes: Mapping[str, object], by: User
+) -> RegimenChange:
+    def check(corrected: RegimenChange) -> None:
+        _check_regimen(corrected, by=by)
+
+    return _correct(change, changes, by=by, policy=REGIMEN_CORRECTIONS, check=check)
 
 
+# --- Infusions and reactions ---------------------------------------------------------------------
+
+
+def _check_infusion(infusion: Infusion, *, weight_confirmed: bool) -> None:
+    limits = safeguards.thresholds_for(infusion.course.patient.site_id)
+    safeguards.check_dose(infusion, limits)
+    safeguards.check_weight(infusion, limits, confirmed=weight_confirmed)
+
+
+@_action
 def infusion_record(
     *,
     course: TreatmentCourse,
     given_on: dt.date,
     weight_kg: Decimal,
+    weight_measured_on: dt.date,
     dose_mg: Decimal,
-    weight_measured_on: dt.date | None = None,
+    weight_confirmed: bool = False,
     duration_minutes: int | None = None,
     premedication: Iterable[str] = (),
     lot_number: str = "",
-    intensification_reason: str = "",
     notes: str = "",
-    by: Any | None,
+    by: User,
 ) -> Infusion:
+    """Record an infusion given. Refused while a severe reaction awaits review; a dose above the
+    caps needs a clinician's intensification; a weight far from the previous one needs
+    `weight_confirmed`; the weight keeps the date it was measured."""
+    _require(by, "registry.add_infusion", course.patient.site_id, "recording an infusion")
     given = set(premedication)
     unknown = given - set(PREMEDICATIONS)
     if unknown:
-        raise ValueError(f"unknown premedication: {sorted(unknown)}")
+        raise ValidationError({"premedication": f"Unknown premedication: {sorted(unknown)}."})
+    safeguards.check_no_infusion_hold(patient_id=course.patient_id)
     infusion = Infusion(
         course=course,
         given_on=given_on,
         weight_kg=weight_kg,
         weight_measured_on=weight_measured_on,
+        weight_confirmed=weight_confirmed,
         dose_mg=dose_mg,
         duration_minutes=duration_minutes,
         premedication_antihistamine="antihistamine" in given,
         premedication_corticosteroid="corticosteroid" in given,
         premedication_antipyretic="antipyretic" in given,
         lot_number=lot_number,
-        intensification_reason=intensification_reason,
         notes=notes,
     )
-    return record_save(record=infusion, by=by)
+    infusion.full_clean(validate_constraints=False)  # field messages before the safeguards
+    _check_infusion(infusion, weight_confirmed=weight_confirmed)
+    return _store(infusion, by=by)
 
 
+_INFUSION_ENGINE_FIELDS = frozenset(
+    {
+        "given_on",
+        "weight_kg",
+        "weight_measured_on",
+        "dose_mg",
+        "duration_minutes",
+        "premedication_antihistamine",
+        "premedication_corticosteroid",
+        "premedication_antipyretic",
+    }
+)
+INFUSION_CORRECTIONS = Corrections(
+    fields=_INFUSION_ENGINE_FIELDS | {"weight_confirmed", "lot_number", "notes"},
+    engine_fields=_INFUSION_ENGINE_FIELDS,
+    owned={"course": "record an infusion"},
+)
+
+
+@_action
+def infusion_correct(*, infusion: Infusion, changes: Mapping[str, object], by: User) -> Infusion:
+    """Correct an infusion; the corrected dose and weight pass the same safeguards as a new one."""
+    confirmed = bool(changes.get("weight_confirmed", False))
+
+    def check(corrected: Infusion) -> None:
+        corrected.full_clean(validate_constraints=False)
+        _check_infusion(corrected, weight_confirmed=confirmed)
+
+    return _correct(infusion, changes, by=by, policy=INFUSION_CORRECTIONS, check=check)
+
+
+@_action
 def reaction_record(
     *,
-    infusion: Infusion | None,
+    infusion: Infusion,
     onset: str,
     severity: str,
     symptoms: str,
     management: str = "",
     infusion_stopped: bool = False,
     outcome: str = "resolved",
-    by: Any | None,
+    by: User,
 ) -> InfusionReaction:
+    site_id = infusion.course.patient.site_id
+    _require(by, "registry.add_infusionreaction", site_id, "recording a reaction")
     reaction = InfusionReaction(
         infusion=infusion,
         onset=onset,
@@ -259,73 +543,278 @@ def reaction_record(
         infusion_stopped=infusion_stopped,
         outcome=outcome,
     )
-    return record_save(record=reaction, by=by)
+    return _store(reaction, by=by)
 
 
+@_action
 def reaction_review_record(
-    *, reaction: InfusionReaction, reviewed_on: dt.date, by: Any
+    *,
+    reaction: InfusionReaction,
+    reviewed_on: dt.date,
+    decision: str,
+    note: str = "",
+    by: User,
 ) -> InfusionReaction:
-    """A clinician's review after a reaction; a severe one blocks further infusions until then."""
-    fields = ("reviewed_on", "reviewed_by")
-    old = (reaction.reviewed_on, reaction.reviewed_by)
-    reaction.reviewed_on, reaction.reviewed_by = reviewed_on, by
-    return _save_or_restore(reaction, by=by, fields=fields, old=old)
+    """A clinician's review of a reaction: the decision on further infusions, and why. A severe
+    reaction holds every further infusion until it; "stop infliximab" also stops the course."""
+    course = reaction.infusion.course
+    roles.require(
+        by,
+        roles.REVIEW_REACTION,
+        course.patient.site_id,
+        "Only a clinician of this site may review a reaction.",
+    )
+    if reaction.reviewed_on is not None:
+        raise ValidationError(
+            {
+                "reviewed_on": f"This reaction was reviewed on {reaction.reviewed_on:%d %b %Y} "
+                f"by {reaction.reviewed_by}."
+            }
+        )
+    if decision not in ReviewDecision.values:
+        raise ValidationError({"decision": "Choose the decision on further infusions."})
+    reviewed = _store_changes(
+        reaction,
+        {
+            "reviewed_on": reviewed_on,
+            "reviewed_by": by,
+            "review_decision": decision,
+            "review_note": note.strip(),
+        },
+        by=by,
+    )
+    if decision == ReviewDecision.STOP and course.stopped_on is None:
+        course_stop(
+            course=course,
+            stopped_on=reviewed_on,
+            reason=StopReason.ADVERSE_EVENT,
+            note=f"infliximab stopped after the {reaction} to the infusion of "
+            f"{reaction.infusion.given_on:%d %b %Y}",
+            by=by,
+        )
+    return reviewed
 
 
-def patient_consent_record(
+_REACTION_ENGINE_FIELDS = frozenset({"onset", "severity", "infusion_stopped"})
+REACTION_CORRECTIONS = Corrections(
+    fields=_REACTION_ENGINE_FIELDS | {"symptoms", "management", "outcome"},
+    engine_fields=_REACTION_ENGINE_FIELDS,
+    owned={
+        "reviewed_on": "review the reaction",
+        "reviewed_by": "review the reaction",
+        "review_decision": "review the reaction",
+        "review_note": "review the reaction",
+        "infusion": "record a reaction",
+    },
+)
+
+
+@_action
+def reaction_correct(
+    *, reaction: InfusionReaction, changes: Mapping[str, object], by: User
+) -> InfusionReaction:
+    return _correct(reaction, changes, by=by, policy=REACTION_CORRECTIONS)
+
+
+# --- Results and assessments ---------------------------------------------------------------------
+
+
+def _check_not_recorded(result: LabResult) -> None:
+    """An identical result (patient, analyte, date, value) is not stored twice."""
+    same = LabResult.objects.filter(
+        patient_id=result.patient_id,
+        analyte=result.analyte,
+        analyte_name=result.analyte_name,
+        collected_on=result.collected_on,
+        value=result.value,
+        antibodies_positive=result.antibodies_positive,
+    ).exclude(pk=result.pk)
+    if same.exists():
+        raise ValidationError(
+            {NON_FIELD_ERRORS: [f"This result is already recorded ({result}, {result.value})."]}
+        )
+
+
+@_action
+def lab_result_record(
     *,
     patient: Patient,
-    given_on: dt.date | None = None,
-    withdrawn_on: dt.date | None = None,
-    by: Any | None,
-) -> Patient:
-    """Record research consent given and/or withdrawn (a withdrawal keeps the date it was given)."""
-    fields = ("research_consent_given_on", "research_consent_withdrawn_on")
-    old = (patient.research_consent_given_on, patient.research_consent_withdrawn_on)
-    if given_on is not None:
-        patient.research_consent_given_on = given_on
-    if withdrawn_on is not None:
-        patient.research_consent_withdrawn_on = withdrawn_on
-    return _save_or_restore(patient, by=by, fields=fields, old=old)
-
-
-# --- Results and assessments ------------------------------------------------------------------
-
-
-def lab_result_record(
-    *, patient: Patient, collected_on: dt.date, analyte: str, by: Any | None, **details: Any
+    collected_on: dt.date,
+    analyte: str,
+    value: Decimal | None = None,
+    analyte_name: str = "",
+    antibodies_positive: bool | None = None,
+    assay_name: str = "",
+    unit: str = "",
+    reference_low: Decimal | None = None,
+    reference_high: Decimal | None = None,
+    by: User,
 ) -> LabResult:
-    """`details`: value, unit, antibodies_positive, assay_name, analyte_name, reference range."""
-    result = LabResult(patient=patient, collected_on=collected_on, analyte=analyte, **details)
-    return record_save(record=result, by=by)
+    _require(by, "registry.add_labresult", patient.site_id, "recording a lab result")
+    result = LabResult(
+        patient=patient,
+        collected_on=collected_on,
+        analyte=analyte,
+        analyte_name=analyte_name,
+        value=value,
+        unit=unit,
+        antibodies_positive=antibodies_positive,
+        assay_name=assay_name,
+        reference_low=reference_low,
+        reference_high=reference_high,
+    )
+    result.full_clean(validate_constraints=False)
+    _check_not_recorded(result)
+    return _store(result, by=by)
 
 
+_LAB_ENGINE_FIELDS = frozenset(
+    {
+        "collected_on",
+        "analyte",
+        "value",
+        "antibodies_positive",
+        "reference_low",
+        "reference_high",
+    }
+)
+LAB_CORRECTIONS = Corrections(
+    fields=_LAB_ENGINE_FIELDS | {"analyte_name", "assay_name", "unit"},
+    engine_fields=_LAB_ENGINE_FIELDS,
+    owned={"patient": "record a lab result"},
+)
+
+
+@_action
+def lab_result_correct(*, result: LabResult, changes: Mapping[str, object], by: User) -> LabResult:
+    return _correct(result, changes, by=by, policy=LAB_CORRECTIONS, check=_check_not_recorded)
+
+
+@_action
 def imaging_study_record(
-    *, patient: Patient, performed_on: dt.date, modality: str, by: Any | None, **details: Any
+    *,
+    patient: Patient,
+    performed_on: dt.date,
+    modality: str,
+    active_lesions: int | None = None,
+    new_lesions: int | None = None,
+    impression: str = "",
+    rinbo_total: int | None = None,
+    rai_cromris_total: int | None = None,
+    report_text: str = "",
+    by: User,
 ) -> ImagingStudy:
-    """`details`: active_lesions, new_lesions, impression, index totals, report_text."""
-    study = ImagingStudy(patient=patient, performed_on=performed_on, modality=modality, **details)
-    return record_save(record=study, by=by)
+    _require(by, "registry.add_imagingstudy", patient.site_id, "recording imaging")
+    study = ImagingStudy(
+        patient=patient,
+        performed_on=performed_on,
+        modality=modality,
+        active_lesions=active_lesions,
+        new_lesions=new_lesions,
+        impression=impression,
+        rinbo_total=rinbo_total,
+        rai_cromris_total=rai_cromris_total,
+        report_text=report_text,
+    )
+    return _store(study, by=by)
 
 
+_IMAGING_ENGINE_FIELDS = frozenset(
+    {"performed_on", "modality", "active_lesions", "new_lesions", "impression"}
+)
+IMAGING_CORRECTIONS = Corrections(
+    fields=_IMAGING_ENGINE_FIELDS | {"rinbo_total", "rai_cromris_total", "report_text"},
+    engine_fields=_IMAGING_ENGINE_FIELDS,
+    owned={"patient": "record imaging"},
+)
+
+
+@_action
+def imaging_study_correct(
+    *, study: ImagingStudy, changes: Mapping[str, object], by: User
+) -> ImagingStudy:
+    return _correct(study, changes, by=by, policy=IMAGING_CORRECTIONS)
+
+
+@_action
 def assessment_record(
-    *, patient: Patient, assessed_on: dt.date, by: Any | None, **details: Any
+    *,
+    patient: Patient,
+    assessed_on: dt.date,
+    pain_score: Decimal | None = None,
+    physician_global: Decimal | None = None,
+    patient_global: Decimal | None = None,
+    chaq: Decimal | None = None,
+    clinically_active_lesions: int | None = None,
+    disease_state: str = "",
+    notes: str = "",
+    by: User,
 ) -> ClinicalAssessment:
-    """`details`: pain_score, physician_global, patient_global, chaq, lesions, disease_state."""
-    assessment = ClinicalAssessment(patient=patient, assessed_on=assessed_on, **details)
-    return record_save(record=assessment, by=by)
+    _require(by, "registry.add_clinicalassessment", patient.site_id, "recording an assessment")
+    assessment = ClinicalAssessment(
+        patient=patient,
+        assessed_on=assessed_on,
+        pain_score=pain_score,
+        physician_global=physician_global,
+        patient_global=patient_global,
+        chaq=chaq,
+        clinically_active_lesions=clinically_active_lesions,
+        disease_state=disease_state,
+        notes=notes,
+    )
+    return _store(assessment, by=by)
 
 
-# --- Relapse and retreatment --------------------------------------------------------------------
+_ASSESSMENT_ENGINE_FIELDS = frozenset(
+    {
+        "assessed_on",
+        "pain_score",
+        "physician_global",
+        "patient_global",
+        "chaq",
+        "clinically_active_lesions",
+        "disease_state",
+    }
+)
+ASSESSMENT_CORRECTIONS = Corrections(
+    fields=_ASSESSMENT_ENGINE_FIELDS | {"notes"},
+    engine_fields=_ASSESSMENT_ENGINE_FIELDS,
+    owned={"patient": "record an assessment"},
+)
 
 
+@_action
+def assessment_correct(
+    *, assessment: ClinicalAssessment, changes: Mapping[str, object], by: User
+) -> ClinicalAssessment:
+    return _correct(assessment, changes, by=by, policy=ASSESSMENT_CORRECTIONS)
+
+
+# --- Relapse and retreatment ---------------------------------------------------------------------
+
+
+@_action
 def relapse_record(
-    *, course: TreatmentCourse, noted_on: dt.date, evidence: str, by: Any | None
+    *, course: TreatmentCourse, noted_on: dt.date, evidence: str, by: User
 ) -> Relapse:
+    _require(by, "registry.add_relapse", course.patient.site_id, "recording a relapse")
     relapse = Relapse(patient=course.patient, course=course, noted_on=noted_on, evidence=evidence)
-    return record_save(record=relapse, by=by)
+    return _store(relapse, by=by)
 
 
+RELAPSE_CORRECTIONS = Corrections(
+    fields=frozenset({"noted_on", "evidence", "course"}),
+    engine_fields=frozenset({"noted_on", "course"}),
+    owned={"retreatment_course": "start retreatment", "patient": "record a relapse"},
+)
+
+
+@_action
+def relapse_correct(*, relapse: Relapse, changes: Mapping[str, object], by: User) -> Relapse:
+    return _correct(relapse, changes, by=by, policy=RELAPSE_CORRECTIONS)
+
+
+@_action
 def retreatment_start(
     *,
     relapse: Relapse,
@@ -333,19 +822,184 @@ def retreatment_start(
     planned_dose_mg_per_kg: Decimal = Decimal("5"),
     induction_weeks: Iterable[int] = (0, 2, 6),
     maintenance_interval_weeks: int = 8,
-    by: Any | None,
+    by: User,
 ) -> TreatmentCourse:
-    """Start a new course for a relapse and link it; both or neither are saved."""
-    with transaction.atomic():
-        course = course_start(
-            patient=relapse.patient,
-            started_on=started_on,
-            planned_dose_mg_per_kg=planned_dose_mg_per_kg,
-            induction_weeks=induction_weeks,
-            maintenance_interval_weeks=maintenance_interval_weeks,
-            notes=f"Retreatment after the relapse noted on {relapse.noted_on:%d %b %Y}.",
-            by=by,
+    """Start a new course for a relapse and link it: both are saved, or neither."""
+    if relapse.retreatment_course_id is not None:
+        raise ValidationError(
+            {
+                "retreatment_course": "This relapse is already being retreated (the course from "
+                f"{relapse.retreatment_course.started_on:%d %b %Y})."  # type: ignore[union-attr]
+            }
         )
-        relapse.retreatment_course = course
-        record_save(record=relapse, by=by)
+    course = course_start(
+        patient=relapse.patient,
+        started_on=started_on,
+        planned_dose_mg_per_kg=planned_dose_mg_per_kg,
+        induction_weeks=induction_weeks,
+        maintenance_interval_weeks=maintenance_interval_weeks,
+        notes=f"Retreatment after the relapse noted on {relapse.noted_on:%d %b %Y}.",
+        by=by,
+    )
+    try:
+        _store_changes(relapse, {"retreatment_course": course}, by=by)
+    except ValidationError:
+        # The course's row is rolled back with the transaction; the object must not look saved.
+        course.pk = None
+        raise
     return course
+
+
+# --- The same actions, for doors that hold a model instance (admin, API) ------------------------
+
+
+def record_create(*, record: ClinicalRecord, by: User) -> ClinicalRecord:
+    """Record a new row built by a door (an admin form, an API body) through its action."""
+    match record:
+        case Patient():
+            patient = patient_register(
+                site=record.site,
+                mrn=record.mrn,
+                given_name=record.given_name,
+                family_name=record.family_name,
+                date_of_birth=record.date_of_birth,
+                sex=record.sex,
+                diagnosed_on=record.diagnosed_on,
+                research_consent_given_on=record.research_consent_given_on,
+                by=by,
+            )
+            if record.research_consent_withdrawn_on:
+                patient_consent_record(
+                    patient=patient, withdrawn_on=record.research_consent_withdrawn_on, by=by
+                )
+            return patient
+        case TreatmentCourse():
+            if record.stopped_on or record.stop_reason:
+                raise ValidationError(
+                    {"stopped_on": "Start the course, then stop it with the “stop” action."}
+                )
+            return course_start(
+                patient=record.patient,
+                started_on=record.started_on,
+                planned_dose_mg_per_kg=record.planned_dose_mg_per_kg,
+                induction_weeks=record.induction_weeks,
+                maintenance_interval_weeks=record.maintenance_interval_weeks,
+                notes=record.notes,
+                by=by,
+            )
+        case RegimenChange():
+            return regimen_change_record(
+                course=record.course,
+                effective_on=record.effective_on,
+                dose_mg_per_kg=record.dose_mg_per_kg,
+                interval_weeks=record.interval_weeks,
+                reason=record.reason,
+                note=record.note,
+                by=by,
+            )
+        case Infusion():
+            return infusion_record(
+                course=record.course,
+                given_on=record.given_on,
+                weight_kg=record.weight_kg,
+                weight_measured_on=record.weight_measured_on,
+                weight_confirmed=record.weight_confirmed,
+                dose_mg=record.dose_mg,
+                duration_minutes=record.duration_minutes,
+                premedication=[
+                    name for name in PREMEDICATIONS if getattr(record, f"premedication_{name}")
+                ],
+                lot_number=record.lot_number,
+                notes=record.notes,
+                by=by,
+            )
+        case InfusionReaction():
+            if record.reviewed_on or record.review_decision:
+                raise ValidationError(
+                    {"reviewed_on": "Record the reaction, then a clinician reviews it."}
+                )
+            return reaction_record(
+                infusion=record.infusion,
+                onset=record.onset,
+                severity=record.severity,
+                symptoms=record.symptoms,
+                management=record.management,
+                infusion_stopped=record.infusion_stopped,
+                outcome=record.outcome,
+                by=by,
+            )
+        case LabResult():
+            return lab_result_record(
+                patient=record.patient,
+                collected_on=record.collected_on,
+                analyte=record.analyte,
+                value=record.value,
+                analyte_name=record.analyte_name,
+                antibodies_positive=record.antibodies_positive,
+                assay_name=record.assay_name,
+                unit=record.unit,
+                reference_low=record.reference_low,
+                reference_high=record.reference_high,
+                by=by,
+            )
+        case ImagingStudy():
+            return imaging_study_record(
+                patient=record.patient,
+                performed_on=record.performed_on,
+                modality=record.modality,
+                active_lesions=record.active_lesions,
+                new_lesions=record.new_lesions,
+                impression=record.impression,
+                rinbo_total=record.rinbo_total,
+                rai_cromris_total=record.rai_cromris_total,
+                report_text=record.report_text,
+                by=by,
+            )
+        case ClinicalAssessment():
+            return assessment_record(
+                patient=record.patient,
+                assessed_on=record.assessed_on,
+                pain_score=record.pain_score,
+                physician_global=record.physician_global,
+                patient_global=record.patient_global,
+                chaq=record.chaq,
+                clinically_active_lesions=record.clinically_active_lesions,
+                disease_state=record.disease_state,
+                notes=record.notes,
+                by=by,
+            )
+        case Relapse():
+            if record.retreatment_course_id:
+                raise ValidationError(
+                    {"retreatment_course": "Record the relapse, then start its retreatment."}
+                )
+            return relapse_record(
+                course=record.course, noted_on=record.noted_on, evidence=record.evidence, by=by
+            )
+    raise TypeError(f"not a clinical record: {record!r}")
+
+
+def record_correct(
+    *, record: ClinicalRecord, changes: Mapping[str, object], by: User
+) -> ClinicalRecord:
+    """Correct a stored row through its model's allowlisted correction service."""
+    match record:
+        case Patient():
+            return patient_correct(patient=record, changes=changes, by=by)
+        case TreatmentCourse():
+            return course_correct(course=record, changes=changes, by=by)
+        case RegimenChange():
+            return regimen_change_correct(change=record, changes=changes, by=by)
+        case Infusion():
+            return infusion_correct(infusion=record, changes=changes, by=by)
+        case InfusionReaction():
+            return reaction_correct(reaction=record, changes=changes, by=by)
+        case LabResult():
+            return lab_result_correct(result=record, changes=changes, by=by)
+        case ImagingStudy():
+            return imaging_study_correct(study=record, changes=changes, by=by)
+        case ClinicalAssessment():
+            return assessment_correct(assessment=record, changes=changes, by=by)
+        case Relapse():
+            return relapse_correct(relapse=record, changes=changes, by=by)
+    raise TypeError(f"not a clinical record: {record!r}")

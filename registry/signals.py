@@ -6,6 +6,3 @@ from django.dispatch import Signal
 # acted, or None): the patients whose courses must be re-evaluated. One action sends it once,
 # however many rows it saved (see `registry.reevaluation`).
 reevaluation_requested = Signal()
-
-# Deprecated: being replaced by reevaluation_requested (sent by the services being rewritten).
-clinical_record_saved = Signal()

@@ -249,7 +249,7 @@ INFUSIONS = Table(
         _boolean("premedication_antihistamine", "Antihistamine given before the infusion"),
         _boolean("premedication_corticosteroid", "Corticosteroid given before the infusion"),
         _boolean("premedication_antipyretic", "Antipyretic given before the infusion"),
-        _boolean("intensified_above_label", "Above the labelled maximum, with a recorded reason"),
+        _boolean("intensified", "Given while a clinician's intensification was in force"),
     ),
 )
 

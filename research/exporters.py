@@ -37,6 +37,7 @@ from registry.models import (
     InfusionReaction,
     LabResult,
     RegimenChange,
+    RegimenReason,
     Relapse,
     TreatmentCourse,
 )
@@ -244,9 +245,15 @@ def regimen_change_rows(scope: ExportScope) -> Iterator[Row]:
 
 
 def infusion_rows(scope: ExportScope) -> Iterator[Row]:
+    in_force = RegimenChange.objects.filter(
+        course_id=OuterRef("course_id"), effective_on__lte=OuterRef("given_on")
+    ).order_by("-effective_on")
     infusions = scope.rows(
         Infusion.objects.with_course_position(), "course__patient", "given_on"
-    ).annotate(course_number=_course_number("course"))
+    ).annotate(
+        course_number=_course_number("course"),
+        regimen_reason=Subquery(in_force.values("reason")[:1]),
+    )
     for (pseudonym, day_zero, course, dose_number, first_given_on, given_on, weight, weighed_on,
          dose, minutes, antihistamine, corticosteroid, antipyretic, intensified) in _stream(
         infusions.order_by("pseudonym", "given_on"),
@@ -263,7 +270,7 @@ def infusion_rows(scope: ExportScope) -> Iterator[Row]:
         "premedication_antihistamine",
         "premedication_corticosteroid",
         "premedication_antipyretic",
-        "intensification_reason",
+        "regimen_reason",
     ):  # fmt: skip
         yield (
             pseudonym,
@@ -272,14 +279,14 @@ def infusion_rows(scope: ExportScope) -> Iterator[Row]:
             day_offset(given_on, day_zero),
             Infusion.week_of(given_on, first_given_on),
             weight,
-            day_offset(weighed_on or given_on, day_zero),
+            day_offset(weighed_on, day_zero),
             dose,
             (dose / weight).quantize(Decimal("0.01")),
             minutes,
             antihistamine,
             corticosteroid,
             antipyretic,
-            bool(intensified),
+            intensified == RegimenReason.INTENSIFICATION,
         )
 
 

@@ -29,7 +29,6 @@ class InfusionRow:
     antihistamine: bool = False
     corticosteroid: bool = False
     antipyretic: bool = False
-    intensification_reason: str = ""
 
     @property
     def premedicated(self) -> bool:

@@ -226,6 +226,33 @@ class Guideline:
         minimum=Decimal("5"),
         maximum=Decimal("20"),
     )
+    implausible_dose_mg_per_kg: Decimal = _param(
+        Decimal("20"),
+        grade="C",
+        source="Registry default",
+        unit="mg/kg",
+        note="refused at entry whatever the regimen (the registry's ceiling is 20)",
+        minimum=Decimal("10"),
+        maximum=Decimal("20"),
+    )
+    weight_change_pct: Decimal = _param(
+        Decimal("15"),
+        grade="C",
+        source="Registry default",
+        unit="%",
+        note="a weight this far from the previous one must be confirmed at entry",
+        minimum=Decimal("5"),
+        maximum=Decimal("50"),
+    )
+    weight_change_window_days: int = _param(
+        90,
+        grade="C",
+        source="Registry default",
+        unit="days",
+        note="the previous weight counts for the weight-change check if measured this recently",
+        minimum=7,
+        maximum=365,
+    )
     weight_max_age_days: int = _param(
         30,
         grade="C",

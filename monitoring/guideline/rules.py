@@ -333,7 +333,9 @@ def dose_mismatch(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[
                 f"{expected:.0f} mg "
                 f"(tolerance {plain(g.dose_tolerance_pct)} %)"
             )
-        if infusion.mg_per_kg > g.max_dose_mg_per_kg:
+        # Above the cap is a problem unless the regimen in force prescribes it (only a
+        # clinician's intensification can: a course's own dose stays within the label).
+        if infusion.mg_per_kg > g.max_dose_mg_per_kg and mg_per_kg <= g.max_dose_mg_per_kg:
             problems.append(
                 f"{infusion.mg_per_kg} mg/kg is above the labelled maximum of "
                 f"{plain(g.max_dose_mg_per_kg)} mg/kg"

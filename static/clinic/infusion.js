@@ -23,6 +23,12 @@
       warning.hidden = false;
     } else { warning.hidden = true; }
   }
+  // A weight typed in is measured now: a pre-filled one kept the date it was measured on.
+  const measuredOn = document.getElementById("id_weight_measured_on");
+  const today = helper.dataset.today;
+  weight.addEventListener("input", function () {
+    if (measuredOn && today) measuredOn.value = today;
+  });
   weight.addEventListener("input", update);
   dose.addEventListener("input", update);
   update();
