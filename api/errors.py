@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -26,6 +27,14 @@ class PreconditionFailed(exceptions.APIException):
     default_code = "precondition_failed"
 
 
+class InvalidFilter(exceptions.ValidationError):
+    """A list's query parameter that does not validate: a refusal to select, not to save."""
+
+
+INVALID_INPUT = "Invalid input: nothing was saved."
+INVALID_FILTER = "Invalid filter: nothing was selected."
+
+
 def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(error, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         # 401 with a challenge, whichever authentication class comes first (DRF answers 403 when
@@ -43,7 +52,14 @@ def exception_handler(error: Exception, context: dict[str, Any]) -> Response | N
             if isinstance(response.data, dict)
             else {"non_field_errors": response.data}
         )
-        response.data = {"detail": "Invalid input: nothing was saved.", "errors": errors}
+        refusal = INVALID_FILTER if isinstance(error, InvalidFilter) else INVALID_INPUT
+        response.data = {"detail": refusal, "errors": errors}
     elif response.status_code == status.HTTP_400_BAD_REQUEST:  # a body that does not parse
         response.data = {**response.data, "errors": {}}
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
+    """A URL under /api/ that no route matches: the API's 404, not Django's HTML page (a script
+    parses the answer, whichever URL it got wrong)."""
+    return JsonResponse({"detail": str(exceptions.NotFound.default_detail)}, status=404)

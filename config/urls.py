@@ -2,12 +2,25 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
+from django.views import defaults
+
+from api import errors as api_errors
 
 
 def health(request: HttpRequest) -> HttpResponse:
     """Liveness probe for the container health check; touches nothing."""
     return HttpResponse("ok", content_type="text/plain")
 
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A URL no route matches: JSON under /api/ (a script parses the API's error format there),
+    Django's HTML page everywhere else."""
+    if request.path_info.startswith("/api/"):
+        return api_errors.not_found(request, exception)
+    return defaults.page_not_found(request, exception)
+
+
+handler404 = not_found
 
 admin.site.site_header = "CRMO infliximab registry"
 admin.site.site_title = "CRMO registry"
