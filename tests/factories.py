@@ -102,6 +102,7 @@ class InfusionFactory(factory.django.DjangoModelFactory[Infusion]):
     course = factory.SubFactory(CourseFactory)
     given_on = factory.LazyAttribute(lambda o: o.course.started_on)
     weight_kg = Decimal("40")
+    weight_measured_on = factory.LazyAttribute(lambda o: o.given_on)
     dose_mg = Decimal("200")
     duration_minutes = 120
 
