@@ -523,7 +523,7 @@ def infusion_correct(*, infusion: Infusion, changes: Mapping[str, object], by: U
 @_action
 def reaction_record(
     *,
-    infusion: Infusion,
+    infusion: Infusion | None,
     onset: str,
     severity: str,
     symptoms: str,
@@ -532,6 +532,10 @@ def reaction_record(
     outcome: str = "resolved",
     by: User,
 ) -> InfusionReaction:
+    if infusion is None:
+        raise ValidationError(
+            {"infusion": "A reaction must be linked to the infusion it followed."}
+        )
     site_id = infusion.course.patient.site_id
     _require(by, "registry.add_infusionreaction", site_id, "recording a reaction")
     reaction = InfusionReaction(
@@ -588,8 +592,8 @@ def reaction_review_record(
             course=course,
             stopped_on=reviewed_on,
             reason=StopReason.ADVERSE_EVENT,
-            note=f"infliximab stopped after the {reaction} to the infusion of "
-            f"{reaction.infusion.given_on:%d %b %Y}",
+            note=f"infliximab stopped after the {reaction.get_severity_display().lower()} "
+            f"reaction to the infusion of {reaction.infusion.given_on:%d %b %Y}",
             by=by,
         )
     return reviewed

@@ -161,3 +161,8 @@ class RelapseFactory(factory.django.DjangoModelFactory[Relapse]):
     patient = factory.LazyAttribute(lambda o: o.course.patient)
     noted_on = dt.date(2026, 6, 1)
     evidence = "New tibial lesion on whole-body MRI"
+
+
+def acting_superuser() -> User:
+    """Someone every role check lets through: for tests about validation, not about roles."""
+    return UserFactory(username="root", is_superuser=True)

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from monitoring import evaluation, services
 from monitoring.evaluation import evaluate_courses, load_histories, run_evaluation
@@ -17,6 +18,7 @@ from tests.factories import (
     ImagingStudyFactory,
     InfusionFactory,
     LabResultFactory,
+    PatientFactory,
     ReactionFactory,
     RegimenChangeFactory,
 )
@@ -120,8 +122,8 @@ def test_it_resolves_an_alert_whose_condition_cleared():
     assert [e.kind for e in alert.events.all()] == ["raised", "resolved"]
 
 
-def test_an_acknowledged_alert_stays_acknowledged_while_present(clinician_a):
-    course = overdue_course(TODAY - dt.timedelta(days=70))
+def test_an_acknowledged_alert_stays_acknowledged_while_present(site_a, clinician_a):
+    course = overdue_course(TODAY - dt.timedelta(days=70), patient=PatientFactory(site=site_a))
     evaluate_courses([course.pk], TODAY)
     services.alert_acknowledge(alert=alerts(course)[0], by=clinician_a)
     evaluate_courses([course.pk], TODAY + DAY)
@@ -129,18 +131,20 @@ def test_an_acknowledged_alert_stays_acknowledged_while_present(clinician_a):
     assert (alert.status, alert.severity) == ("acknowledged", "urgent")
 
 
-def test_a_dismissed_alert_stays_dismissed_for_that_key(clinician_a):
-    course = overdue_course(TODAY - dt.timedelta(days=70))
+def test_a_dismissed_alert_stays_dismissed_for_that_key(site_a, clinician_a):
+    course = overdue_course(TODAY - dt.timedelta(days=70), patient=PatientFactory(site=site_a))
     evaluate_courses([course.pk], TODAY)
     services.alert_dismiss(alert=alerts(course)[0], by=clinician_a, reason="Dose given elsewhere")
     evaluate_courses([course.pk], TODAY + DAY)
     assert [a.status for a in alerts(course)] == ["dismissed"]
 
 
-def test_a_resolved_alert_is_raised_again_if_the_condition_persists(clinician_a):
+def test_a_resolved_alert_is_raised_again_if_the_condition_comes_back():
     course = overdue_course(TODAY - dt.timedelta(days=70))
     evaluate_courses([course.pk], TODAY)
-    services.alert_resolve(alert=alerts(course)[0], by=clinician_a)
+    # Resolved as the engine resolves it (a manual resolve no longer exists), say by a dose
+    # recorded and then corrected away: the same condition is a new alert.
+    Alert.objects.filter(course=course).update(status="resolved", resolved_at=timezone.now())
     evaluate_courses([course.pk], TODAY)
     assert [a.status for a in alerts(course)] == ["resolved", "open"]
 

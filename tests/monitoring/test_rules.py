@@ -285,14 +285,21 @@ def test_dose_mismatch_uses_the_regimen_in_force_on_the_infusion_date():
 
 
 def test_dose_mismatch_flags_a_dose_above_the_labelled_maximum():
+    # 10.5 mg/kg is within the tolerance of the 10 mg/kg prescribed, but above the cap.
     course = history(
-        infusions=[infusion(0, dose="420", intensification_reason="refractory")],
-        regimen_changes=[],
-        dose_mg_per_kg=Decimal("10.5"),
+        infusions=[infusion(0, dose="420")], regimen_changes=[], dose_mg_per_kg=Decimal("10")
     )
     [finding] = found("dose_mismatch", course, 1)
     assert "above the labelled maximum of 10 mg/kg" in finding.explanation
     assert finding.key == f"infusion-{course.infusions[0].id}"
+
+
+def test_dose_mismatch_accepts_a_dose_above_the_cap_that_an_intensification_prescribes():
+    course = history(
+        infusions=[infusion(0), infusion(200, dose="480")],
+        regimen_changes=[regimen(150, dose="12", interval=8, reason="intensification")],
+    )
+    assert found("dose_mismatch", course, 201) == []
 
 
 # --- low_trough and antibodies_detected ----------------------------------------------------------

@@ -18,8 +18,9 @@ from django.db import connection
 from monitoring import tasks
 from monitoring.models import Alert, EvaluationRun
 from registry import services
+from registry.reevaluation import one_reevaluation
 from tests.conftest import TODAY
-from tests.factories import CourseFactory, InfusionFactory
+from tests.factories import CourseFactory, InfusionFactory, acting_superuser
 
 DAY = dt.timedelta(days=1)
 
@@ -44,18 +45,24 @@ def test_a_save_re_evaluates_the_patients_courses_after_commit(
     eager, django_capture_on_commit_callbacks
 ):
     course = overdue_course()
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    # Two actions in one request (one_reevaluation, as the admin does for a page): one evaluation.
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, one_reevaluation():
         infusion = services.infusion_record(
             course=course,
             given_on=TODAY - DAY,
             weight_kg=Decimal("40"),
+            weight_measured_on=TODAY - DAY,
             dose_mg=Decimal("200"),
-            by=None,
+            by=acting_superuser(),
         )
         services.reaction_record(
-            infusion=infusion, onset="acute", severity="mild", symptoms="Rash", by=None
+            infusion=infusion,
+            onset="acute",
+            severity="mild",
+            symptoms="Rash",
+            by=acting_superuser(),
         )
-    assert len(callbacks) == 1  # one evaluation per patient per transaction
+    assert len(callbacks) == 1  # one evaluation per patient per action
     assert not Alert.objects.exists()  # nothing happens before the commit
     callbacks[0]()
     assert Alert.objects.filter(course=course, rule="premedication_advised").exists()
@@ -80,14 +87,15 @@ def test_a_save_succeeds_and_the_failure_is_logged_when_the_broker_is_down(caplo
                 course=course,
                 given_on=TODAY,
                 weight_kg=Decimal("40"),
+                weight_measured_on=TODAY,
                 dose_mg=Decimal("200"),
-                by=None,
+                by=acting_superuser(),
             )
             elapsed = time.monotonic() - started
     finally:
         use_broker(broker)
     assert course.infusions.filter(given_on=TODAY).exists()
-    assert f"could not enqueue the evaluation of course {course.pk}" in caplog.text
+    assert "could not enqueue the evaluation of 1 patient(s)" in caplog.text
     assert elapsed < 10  # the save does not hang on the broker
 
 

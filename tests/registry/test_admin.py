@@ -490,6 +490,7 @@ def test_it_saves_an_infusion_a_nurse_adds(nurse_a, records_a):
         "course": str(records_a.course.pk),
         "given_on": "2026-11-20",
         "weight_kg": "42.5",
+        "weight_measured_on": "2026-11-20",
         "dose_mg": "200",
         "premedication_antihistamine": "on",
     }
@@ -648,20 +649,24 @@ def test_it_redisplays_an_infusion_of_500_kg_with_the_field_error_and_saves_noth
     assert "check the unit" in response.content.decode()
 
 
-def test_it_refuses_an_infusion_above_the_labelled_maximum_without_a_reason(nurse_a, records_a):
+def test_it_refuses_an_infusion_above_the_cap_without_an_intensification(nurse_a, records_a):
     client = logged_in(nurse_a)
     data = form_data(client.get(url(Infusion, "add")))
     data |= {
         "course": str(records_a.course.pk),
         "given_on": "2026-11-20",
         "weight_kg": "40",
+        "weight_measured_on": "2026-11-20",
         "dose_mg": "600",  # 15 mg/kg
     }
     before = Infusion.objects.count()
 
     response = client.post(url(Infusion, "add"), data)
 
-    assert any("intensification reason" in message for message in form_errors(response)["dose_mg"])
+    assert any(
+        "above the 10 mg/kg cap, and no intensification is in force" in message
+        for message in form_errors(response)["dose_mg"]
+    )
     assert Infusion.objects.count() == before
 
 
@@ -699,6 +704,7 @@ def test_it_adds_an_infusion_through_the_course_page_with_its_history_user(clini
     data |= {
         f"infusions-{new}-given_on": "2025-03-03",  # week 8 of the course
         f"infusions-{new}-weight_kg": "41",
+        f"infusions-{new}-weight_measured_on": "2025-03-03",
         f"infusions-{new}-dose_mg": "200",
     }
 

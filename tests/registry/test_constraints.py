@@ -15,8 +15,10 @@ from tests.factories import (
     LabResultFactory,
     MembershipFactory,
     PatientFactory,
+    ReactionFactory,
     RegimenChangeFactory,
     RelapseFactory,
+    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +41,7 @@ def test_it_runs_on_postgresql():
         ({"weight_kg": Decimal("250.5")}, "infusion_weight_in_range"),
         ({"dose_mg": Decimal("0")}, "infusion_dose_positive"),
         ({"dose_mg": Decimal("-50")}, "infusion_dose_positive"),
-        ({"dose_mg": Decimal("400.1")}, "infusion_above_max_needs_reason"),
+        ({"dose_mg": Decimal("800.1")}, "infusion_dose_below_ceiling"),
         ({"duration_minutes": 0}, "infusion_duration_positive"),
     ],
 )
@@ -49,9 +51,31 @@ def test_it_refuses_bad_infusion_rows(fields, constraint):
     )
 
 
-def test_it_allows_above_max_with_a_reason():
-    infusion = InfusionFactory(dose_mg=Decimal("500"), intensification_reason="Refractory disease")
+def test_it_allows_up_to_the_ceiling_where_an_intensification_prescribes_it():
+    # Whether the regimen prescribes 20 mg/kg is the service's safeguard; the database only
+    # refuses what no regimen can.
+    infusion = InfusionFactory(dose_mg=Decimal("800"))
     assert Infusion.objects.filter(pk=infusion.pk).exists()
+
+
+def test_it_refuses_an_infusion_without_the_date_its_weight_was_measured():
+    assert_database_refuses(lambda: InfusionFactory(weight_measured_on=None), "weight_measured_on")
+
+
+def test_it_refuses_a_review_without_its_clinician():
+    assert_database_refuses(
+        lambda: ReactionFactory(reviewed_on=dt.date(2025, 1, 8), review_decision="stop"),
+        "reaction_review_complete",
+    )
+
+
+def test_it_refuses_a_review_decision_that_is_not_one():
+    assert_database_refuses(
+        lambda: ReactionFactory(
+            reviewed_on=dt.date(2025, 1, 8), reviewed_by=UserFactory(), review_decision="maybe"
+        ),
+        "reaction_review_decision_valid",
+    )
 
 
 def test_it_refuses_two_infusions_on_one_day_of_a_course():

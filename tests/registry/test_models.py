@@ -7,7 +7,7 @@ import pytest
 
 from registry import services
 from registry.models import Infusion, Patient
-from tests.factories import CourseFactory, InfusionFactory, PatientFactory
+from tests.factories import CourseFactory, InfusionFactory, PatientFactory, acting_superuser
 
 
 def test_it_computes_mg_per_kg_to_two_decimals():
@@ -65,6 +65,6 @@ def test_it_sets_the_unit_of_a_lab_result_from_its_analyte():
         analyte="ifx_trough",
         value=Decimal("4.2"),
         unit="mg/dL",
-        by=None,
+        by=acting_superuser(),
     )
     assert (result.unit, result.loinc) == ("µg/mL", "39803-2")

@@ -21,7 +21,7 @@ from registry.models import (
     TreatmentCourse,
 )
 from tests.conftest import TODAY
-from tests.factories import CourseFactory, InfusionFactory, PatientFactory
+from tests.factories import CourseFactory, InfusionFactory, PatientFactory, acting_superuser
 
 TOMORROW = TODAY + dt.timedelta(days=1)
 
@@ -52,8 +52,9 @@ def record_infusion(course, **overrides):
         "given_on": dt.date(2025, 1, 6),
         "weight_kg": Decimal("40"),
         "dose_mg": Decimal("200"),
-        "by": None,
+        "by": acting_superuser(),
     } | overrides
+    values.setdefault("weight_measured_on", values["given_on"])
     return lambda: services.infusion_record(**values)
 
 
@@ -77,30 +78,47 @@ def test_it_refuses_a_zero_or_negative_dose(course, dose):
     assert_refused(record_infusion(course, dose_mg=dose), Infusion, "dose_mg", "more than 0 mg")
 
 
-def test_it_refuses_a_dose_above_10_mg_per_kg_without_an_intensification_reason(course):
+def test_it_refuses_a_dose_above_10_mg_per_kg_without_an_intensification(course):
     assert_refused(
         record_infusion(course, dose_mg=Decimal("401")),
         Infusion,
         "dose_mg",
-        "401 mg is 10.02 mg/kg, above the labelled maximum of 10 mg/kg",
+        "401 mg for 40 kg is 10.02 mg/kg, above the 10 mg/kg cap, and no intensification is in "
+        "force",
     )
 
 
-def test_it_accepts_a_dose_above_10_mg_per_kg_with_an_intensification_reason(course):
-    infusion = record_infusion(
-        course, dose_mg=Decimal("500"), intensification_reason="Refractory; trough 1.2 µg/mL"
-    )()
+def test_it_accepts_a_dose_above_10_mg_per_kg_that_an_intensification_prescribes(course):
+    services.regimen_change_record(
+        course=course,
+        effective_on=course.started_on,
+        dose_mg_per_kg=Decimal("12.5"),
+        interval_weeks=8,
+        reason="intensification",
+        note="Refractory; trough 1.2 µg/mL",
+        by=acting_superuser(),
+    )
+    infusion = record_infusion(course, dose_mg=Decimal("500"))()
     assert infusion.mg_per_kg == Decimal("12.50")
 
 
-def test_it_accepts_exactly_10_mg_per_kg_without_a_reason(course):
+def test_it_refuses_any_dose_above_20_mg_per_kg(course):
+    assert_refused(
+        record_infusion(course, dose_mg=Decimal("1950"), weight_kg=Decimal("39")),
+        Infusion,
+        "dose_mg",
+        "1950 mg is 50.00 mg/kg, above 20 mg/kg: check the dose and the weight",
+    )
+
+
+def test_it_accepts_exactly_10_mg_per_kg_without_an_intensification(course):
     assert record_infusion(course, dose_mg=Decimal("400"))().mg_per_kg == 10
 
 
 def test_it_refuses_a_dose_a_hair_above_10_mg_per_kg_even_if_it_rounds_to_10(course):
     # 400.1 mg / 40 kg = 10.0025 mg/kg: rounds to 10.00, but the database would refuse it.
     assert_refused(
-        record_infusion(course, dose_mg=Decimal("400.1")), Infusion, "dose_mg", "labelled maximum"
+        record_infusion(course, dose_mg=Decimal("400.1")), Infusion, "dose_mg", "10 mg/kg cap"
     )
 
 
@@ -163,7 +181,11 @@ def test_it_refuses_lab_values_out_of_physical_range(analyte, value, fragment):
     patient = PatientFactory()
     assert_refused(
         lambda: services.lab_result_record(
-            patient=patient, collected_on=dt.date(2025, 2, 1), analyte=analyte, value=value, by=None
+            patient=patient,
+            collected_on=dt.date(2025, 2, 1),
+            analyte=analyte,
+            value=value,
+            by=acting_superuser(),
         ),
         LabResult,
         "value",
@@ -178,7 +200,7 @@ def test_it_accepts_lab_values_at_the_physical_limits(analyte, value):
         collected_on=dt.date(2025, 2, 1),
         analyte=analyte,
         value=Decimal(value),
-        by=None,
+        by=acting_superuser(),
     )
     assert result.unit == {"crp": "mg/L", "esr": "mm/h"}[analyte]
 
@@ -187,7 +209,10 @@ def test_it_refuses_an_antibody_result_without_detected_or_not():
     patient = PatientFactory()
     assert_refused(
         lambda: services.lab_result_record(
-            patient=patient, collected_on=dt.date(2025, 2, 1), analyte="anti_ifx", by=None
+            patient=patient,
+            collected_on=dt.date(2025, 2, 1),
+            analyte="anti_ifx",
+            by=acting_superuser(),
         ),
         LabResult,
         "antibodies_positive",
@@ -199,7 +224,11 @@ def test_it_refuses_a_lab_result_in_the_future():
     patient = PatientFactory()
     assert_refused(
         lambda: services.lab_result_record(
-            patient=patient, collected_on=TOMORROW, analyte="crp", value=Decimal("1"), by=None
+            patient=patient,
+            collected_on=TOMORROW,
+            analyte="crp",
+            value=Decimal("1"),
+            by=acting_superuser(),
         ),
         LabResult,
         "collected_on",
@@ -211,7 +240,7 @@ def test_it_refuses_a_course_starting_before_the_previous_course_stopped():
     previous = CourseFactory(stopped_on=dt.date(2025, 12, 1), stop_reason="remission")
     assert_refused(
         lambda: services.course_start(
-            patient=previous.patient, started_on=dt.date(2025, 11, 30), by=None
+            patient=previous.patient, started_on=dt.date(2025, 11, 30), by=acting_superuser()
         ),
         TreatmentCourse,
         "started_on",
@@ -223,7 +252,7 @@ def test_it_refuses_a_second_course_while_one_is_active():
     active = CourseFactory()
     assert_refused(
         lambda: services.course_start(
-            patient=active.patient, started_on=dt.date(2026, 1, 1), by=None
+            patient=active.patient, started_on=dt.date(2026, 1, 1), by=acting_superuser()
         ),
         TreatmentCourse,
         "started_on",
@@ -234,7 +263,7 @@ def test_it_refuses_a_second_course_while_one_is_active():
 def test_it_accepts_a_new_course_from_the_day_the_previous_one_stopped():
     previous = CourseFactory(stopped_on=dt.date(2025, 12, 1), stop_reason="remission")
     course = services.course_start(
-        patient=previous.patient, started_on=dt.date(2025, 12, 1), by=None
+        patient=previous.patient, started_on=dt.date(2025, 12, 1), by=acting_superuser()
     )
     assert course.pk is not None
 
@@ -242,7 +271,7 @@ def test_it_accepts_a_new_course_from_the_day_the_previous_one_stopped():
 def test_it_refuses_a_course_starting_in_the_future():
     patient = PatientFactory()
     assert_refused(
-        lambda: services.course_start(patient=patient, started_on=TOMORROW, by=None),
+        lambda: services.course_start(patient=patient, started_on=TOMORROW, by=acting_superuser()),
         TreatmentCourse,
         "started_on",
         "is in the future",
@@ -257,7 +286,10 @@ def test_it_refuses_induction_weeks_that_do_not_start_at_0_and_increase(weeks, f
     patient = PatientFactory()
     assert_refused(
         lambda: services.course_start(
-            patient=patient, started_on=dt.date(2025, 1, 1), induction_weeks=weeks, by=None
+            patient=patient,
+            started_on=dt.date(2025, 1, 1),
+            induction_weeks=weeks,
+            by=acting_superuser(),
         ),
         TreatmentCourse,
         field,
@@ -268,7 +300,7 @@ def test_it_refuses_induction_weeks_that_do_not_start_at_0_and_increase(weeks, f
 def test_it_refuses_a_reaction_without_an_infusion():
     assert_refused(
         lambda: services.reaction_record(
-            infusion=None, onset="acute", severity="mild", symptoms="Rash", by=None
+            infusion=None, onset="acute", severity="mild", symptoms="Rash", by=acting_superuser()
         ),
         InfusionReaction,
         "infusion",
@@ -287,7 +319,7 @@ def test_it_refuses_an_mrn_duplicated_in_a_site():
             family_name="Okafor",
             date_of_birth=dt.date(2014, 2, 2),
             sex="male",
-            by=None,
+            by=acting_superuser(),
         )
 
     assert_refused(lambda: register(existing.site), Patient, "mrn", "has MRN H123456")
@@ -304,7 +336,7 @@ def test_it_refuses_a_date_of_birth_in_the_future(site_a):
             family_name="Okafor",
             date_of_birth=TOMORROW,
             sex="male",
-            by=None,
+            by=acting_superuser(),
         ),
         Patient,
         "date_of_birth",
@@ -316,7 +348,10 @@ def test_it_refuses_a_stop_date_before_the_last_infusion(course):
     InfusionFactory(course=course, given_on=dt.date(2025, 3, 17))
     assert_refused(
         lambda: services.course_stop(
-            course=course, stopped_on=dt.date(2025, 3, 16), reason="remission", by=None
+            course=course,
+            stopped_on=dt.date(2025, 3, 16),
+            reason="remission",
+            by=acting_superuser(),
         ),
         TreatmentCourse,
         "stopped_on",
@@ -328,22 +363,26 @@ def test_it_refuses_a_stop_date_before_the_last_infusion(course):
 
 def test_it_refuses_a_stop_without_a_reason(course):
     with pytest.raises(ValidationError) as caught:
-        services.course_stop(course=course, stopped_on=dt.date(2025, 6, 1), reason="", by=None)
-    assert "Say why the course stopped." in caught.value.message_dict["stop_reason"]
+        services.course_stop(
+            course=course, stopped_on=dt.date(2025, 6, 1), reason="", by=acting_superuser()
+        )
+    assert "Choose why the course stopped." in caught.value.message_dict["reason"]
 
 
 def test_it_refuses_imaging_and_assessments_in_the_future():
     patient = PatientFactory()
     assert_refused(
         lambda: services.imaging_study_record(
-            patient=patient, performed_on=TOMORROW, modality="wb_mri", by=None
+            patient=patient, performed_on=TOMORROW, modality="wb_mri", by=acting_superuser()
         ),
         ImagingStudy,
         "performed_on",
         "is in the future",
     )
     assert_refused(
-        lambda: services.assessment_record(patient=patient, assessed_on=TOMORROW, by=None),
+        lambda: services.assessment_record(
+            patient=patient, assessed_on=TOMORROW, by=acting_superuser()
+        ),
         ClinicalAssessment,
         "assessed_on",
         "is in the future",
@@ -358,7 +397,10 @@ def test_it_refuses_assessment_scores_out_of_range(field, value):
     patient = PatientFactory()
     assert_refused(
         lambda: services.assessment_record(
-            patient=patient, assessed_on=dt.date(2025, 2, 1), by=None, **{field: Decimal(value)}
+            patient=patient,
+            assessed_on=dt.date(2025, 2, 1),
+            by=acting_superuser(),
+            **{field: Decimal(value)},
         ),
         ClinicalAssessment,
         field,
@@ -369,14 +411,16 @@ def test_it_refuses_assessment_scores_out_of_range(field, value):
 def test_it_refuses_a_relapse_in_the_future_or_without_evidence():
     course = CourseFactory(stopped_on=dt.date(2026, 1, 1), stop_reason="remission")
     assert_refused(
-        lambda: services.relapse_record(course=course, noted_on=TOMORROW, evidence="MRI", by=None),
+        lambda: services.relapse_record(
+            course=course, noted_on=TOMORROW, evidence="MRI", by=acting_superuser()
+        ),
         Relapse,
         "noted_on",
         "is in the future",
     )
     assert_refused(
         lambda: services.relapse_record(
-            course=course, noted_on=dt.date(2026, 5, 1), evidence="  ", by=None
+            course=course, noted_on=dt.date(2026, 5, 1), evidence="  ", by=acting_superuser()
         ),
         Relapse,
         "evidence",
@@ -402,7 +446,7 @@ def test_it_refuses_a_regimen_change_that_contradicts_its_reason(
             dose_mg_per_kg=Decimal(dose),
             interval_weeks=int(interval),
             reason=reason,
-            by=None,
+            by=acting_superuser(),
         ),
         RegimenChange,
         "reason",

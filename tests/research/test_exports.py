@@ -35,7 +35,7 @@ FREE_TEXT = (
     (TreatmentCourse, "notes"),
     (RegimenChange, "note"),
     (Infusion, "notes"),
-    (Infusion, "intensification_reason"),
+    (InfusionReaction, "review_note"),
     (Infusion, "lot_number"),
     (ImagingStudy, "report_text"),
     (ClinicalAssessment, "notes"),
