@@ -79,11 +79,9 @@ def alert_action(request: AuthenticatedHttpRequest, alert_id: int, action: str) 
     try:
         if action == "dismiss":
             form = forms.DismissForm(request.POST)
-            if not form.is_valid():
-                raise ValidationError("Say why this alert does not apply.")
-            alert = alert_services.alert_dismiss(
-                alert=alert, by=request.user, reason=form.cleaned_data["reason"]
-            )
+            # The service says first whether this person may dismiss it, then why a reason.
+            reason = form.cleaned_data["reason"] if form.is_valid() else ""
+            alert = alert_services.alert_dismiss(alert=alert, by=request.user, reason=reason)
         else:
             alert = alert_services.alert_acknowledge(alert=alert, by=request.user)
     except (ValidationError, PermissionDenied) as refused:
@@ -132,6 +130,19 @@ def patients(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "clinic/patients.html", {"page": page, "rows": rows, "q": query})
 
 
+PATIENT_PAGE_ACTIONS = (
+    "add_infusion",
+    "add_infusionreaction",
+    "add_regimenchange",
+    "change_treatmentcourse",
+    "add_treatmentcourse",
+    "add_labresult",
+    "add_imagingstudy",
+    "add_clinicalassessment",
+    "add_relapse",
+)
+
+
 @staff_required
 def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_or_404(request, patient_id)
@@ -151,6 +162,11 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
             "history": selectors.record_history(patient),
             "relapses": patient.relapses.select_related("course", "retreatment_course"),
             "can_review": roles.may(request.user, roles.REVIEW_REACTION, patient.site_id),
+            # What this person records *for this patient*: their role at the patient's site.
+            "can": {
+                name: roles.may(request.user, f"registry.{name}", patient.site_id)
+                for name in PATIENT_PAGE_ACTIONS
+            },
             "reactions_to_review": InfusionReaction.objects.filter(
                 infusion__course__patient=patient, severity="severe", reviewed_on__isnull=True
             ).select_related("infusion"),
@@ -180,6 +196,8 @@ def _entry(
             save(form.cleaned_data)
         except ValidationError as refused:
             _add_errors(form, refused)
+        except PermissionDenied as refused:  # e.g. an intensification by a non-clinician
+            form.add_error(None, str(refused))
         else:
             messages.success(request, done)
             return redirect("clinic:patient", patient_id=patient.pk)

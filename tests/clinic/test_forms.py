@@ -1,6 +1,9 @@
 """Data entry through the clinic's forms: a valid POST saves through the service as the signed-in
-person, re-evaluates the patient and goes back to their page; a refused one returns 400 with the
-field's message, saves nothing and comes back filled in as it was sent."""
+person, asks for the patient's re-evaluation once it commits and goes back to their page; a refused
+one returns 400 with the field's message, saves nothing and comes back filled in as it was sent.
+
+The re-evaluation runs after the commit (`post_committed`, tests/clinic/conftest.py), never inside
+the view: a test of an alert raised or cleared by a save lets the save commit first."""
 
 import datetime as dt
 from decimal import Decimal
@@ -82,6 +85,7 @@ def infusion_url(course) -> str:
 INFUSION = {
     "given_on": ISO_TODAY,
     "weight_kg": "41",
+    "weight_measured_on": ISO_TODAY,
     "dose_mg": "205",
     "duration_minutes": "120",
     "premedication_antihistamine": "on",
@@ -90,20 +94,21 @@ INFUSION = {
 }
 
 
-def test_it_records_the_due_infusion_and_resolves_the_overdue_alert_at_once(
-    client, nurse_a, course_a
+def test_it_records_the_due_infusion_and_resolves_the_overdue_alert_once_it_commits(
+    client, post_committed, nurse_a, course_a
 ):
     alert = overdue_alert_of(course_a)
     assert alert.status == "open"
     client.force_login(nurse_a)
 
-    response = client.post(infusion_url(course_a), INFUSION, follow=True)
+    response = post_committed(infusion_url(course_a), INFUSION)
 
     saved(response, course_a.patient, "Infusion recorded.")
     infusion = course_a.infusions.get(given_on=TODAY)
     assert (infusion.weight_kg, infusion.dose_mg, infusion.duration_minutes) == (
         Decimal("41"), Decimal("205"), 120,
     )  # fmt: skip
+    assert (infusion.weight_measured_on, infusion.weight_confirmed) == (TODAY, False)
     assert (infusion.premedication_antihistamine, infusion.premedication_corticosteroid) == (
         True, False,
     )  # fmt: skip
@@ -111,8 +116,18 @@ def test_it_records_the_due_infusion_and_resolves_the_overdue_alert_at_once(
     assert infusion.history.get().history_user == nurse_a
     alert.refresh_from_db()
     assert (alert.status, alert.resolution_reason) == ("resolved", "condition cleared")
-    assert alert.events.last().actor is None
+    assert alert.events.last().actor == nurse_a  # the re-evaluation her save asked for
     assert alert not in response.context["alerts"]
+
+
+def test_it_leaves_the_alerts_as_they_were_until_the_save_commits(client, nurse_a, course_a):
+    client.force_login(nurse_a)
+
+    response = client.post(infusion_url(course_a), INFUSION, follow=True)
+
+    saved(response, course_a.patient, "Infusion recorded.")
+    assert course_a.infusions.filter(given_on=TODAY).exists()
+    assert overdue_alert_of(course_a).status == "open"  # the view evaluates nothing itself
 
 
 def test_it_suggests_todays_date_and_the_dose_for_the_last_weight(client, nurse_a, course_a):
@@ -125,6 +140,9 @@ def test_it_suggests_todays_date_and_the_dose_for_the_last_weight(client, nurse_
     assert (values["given_on"], values["weight_kg"], values["dose_mg"]) == (
         ISO_TODAY, "40.00", "200",
     )  # fmt: skip
+    # The weight carried over from the last infusion keeps the day it was measured.
+    assert values["weight_measured_on"] == "2026-09-15"
+    assert values["weight_confirmed"] is False
     assert values["duration_minutes"] == "120"  # the guideline's minimum infusion time
     assert (
         "Suggested: 5 mg/kg × 40.00 kg (weighed 15 Sep 2026) = "
@@ -149,6 +167,7 @@ def test_it_suggests_the_dose_of_the_regimen_in_force_and_the_weight_when_it_was
 
     values = form_values(page.text)
     assert (values["weight_kg"], values["dose_mg"]) == ("42.00", "315")
+    assert values["weight_measured_on"] == "2026-08-14"  # not the day of that infusion, nor today
     assert (
         "Suggested: 7.50 mg/kg × 42.00 kg (weighed 14 Aug 2026) = "
         '<strong id="suggested-dose">315 mg</strong> (4 × 100 mg vials).'
@@ -163,6 +182,7 @@ def test_it_suggests_no_dose_for_a_course_without_an_infusion(client, nurse_a, s
     assert "Suggested:" not in page.text
     values = form_values(page.text)
     assert (values["given_on"], values["weight_kg"], values["dose_mg"]) == (ISO_TODAY, "", "")
+    assert values["weight_measured_on"] == ISO_TODAY  # a weight to take today
     assert "dose 1 due 24 Nov 2026" in page.text
 
 
@@ -196,10 +216,15 @@ def test_it_asks_for_no_premedication_after_a_reaction_at_an_earlier_infusion(
         ({"given_on": "2026-08-01"}, "given_on",
          "The course started on 04 Aug 2026; an infusion cannot come before it."),
         ({"dose_mg": "500"}, "dose_mg",
-         "500 mg is 12.20 mg/kg, above the labelled maximum of 10 mg/kg: record an "
-         "intensification reason or correct the dose."),
+         "500 mg for 41 kg is 12.20 mg/kg, above the 10 mg/kg cap, and no intensification is in "
+         "force. A dose above the cap needs a clinician's intensification (a regimen change) that "
+         "prescribes it."),
         ({"weight_measured_on": TOMORROW}, "weight_measured_on",
          "The weight must be measured before the infusion."),
+        ({"weight_measured_on": ""}, "weight_measured_on", "This field is required."),
+        ({"weight_kg": "30"}, "weight_kg",
+         "30 kg is 25 % away from 40 kg measured on 15 Sep 2026 (more than 15 %). Check the "
+         "weight and its unit; if it is right, confirm it."),
         ({"dose_mg": ""}, "dose_mg", "This field is required."),
     ],
 )  # fmt: skip
@@ -418,11 +443,13 @@ def reaction_data(infusion, /, **changes: str) -> dict[str, str]:
     } | changes
 
 
-def test_it_records_a_reaction_and_raises_the_review_alert(client, nurse_a, course_a):
+def test_it_records_a_reaction_and_raises_the_review_alert(
+    client, post_committed, nurse_a, course_a
+):
     last = course_a.infusions.last()
     client.force_login(nurse_a)
 
-    response = client.post(reaction_url(course_a), reaction_data(last), follow=True)
+    response = post_committed(reaction_url(course_a), reaction_data(last))
 
     saved(response, course_a.patient, "Reaction recorded.")
     reaction = last.reactions.get()
@@ -433,6 +460,7 @@ def test_it_records_a_reaction_and_raises_the_review_alert(client, nurse_a, cour
     assert reaction.history.get().history_user == nurse_a
     review = Alert.objects.get(course=course_a, rule="severe_reaction_review")
     assert (review.status, review.severity) == ("open", "urgent")
+    assert review in response.context["alerts"]
     assert "awaits a clinician" in response.text
 
 
@@ -496,39 +524,81 @@ def review_url(reaction) -> str:
     return reverse("clinic:review_reaction", args=[reaction.pk])
 
 
+REVIEW = {"reviewed_on": ISO_TODAY, "decision": "continue_premedicated", "note": ""}
+
+
 def test_it_records_a_clinicians_review_and_clears_its_alert(
-    client, clinician_a, course_a, severe_reaction
+    client, post_committed, clinician_a, course_a, severe_reaction
 ):
     alert = Alert.objects.get(course=course_a, rule="severe_reaction_review")
     client.force_login(clinician_a)
     page = client.get(review_url(severe_reaction))
     assert "Review the severe reaction of 15 Sep 2026" in page.text
-    assert form_values(page.text)["reviewed_on"] == ISO_TODAY
+    values = form_values(page.text)
+    assert (values["reviewed_on"], values["note"]) == (ISO_TODAY, "")
+    assert values["decision"] == ""  # nothing decided for the clinician
+    assert '<option value="" selected>— choose —</option>' in page.text
 
-    response = client.post(review_url(severe_reaction), {"reviewed_on": ISO_TODAY}, follow=True)
+    response = post_committed(
+        review_url(severe_reaction), REVIEW | {"note": "Premedicate and halve the rate."}
+    )
 
     saved(response, course_a.patient, "Review recorded.")
     severe_reaction.refresh_from_db()
     assert (severe_reaction.reviewed_on, severe_reaction.reviewed_by) == (TODAY, clinician_a)
+    assert (severe_reaction.review_decision, severe_reaction.review_note) == (
+        "continue_premedicated", "Premedicate and halve the rate.",
+    )  # fmt: skip
     assert severe_reaction.history.first().history_user == clinician_a
     alert.refresh_from_db()
     assert (alert.status, alert.resolution_reason) == ("resolved", "condition cleared")
+    assert alert.events.last().actor == clinician_a
     assert "awaits a clinician" not in response.text
+    course_a.refresh_from_db()
+    assert course_a.stopped_on is None  # continuing
 
 
-def test_it_refuses_a_nurses_review_with_a_form_error(client, nurse_a, course_a, severe_reaction):
-    # Nurses may change a reaction (to correct what they recorded), so the form opens; the record
-    # itself accepts only a clinician of the site as reviewer.
-    client.force_login(nurse_a)
-    assert client.get(review_url(severe_reaction)).status_code == 200
+def test_it_stops_the_course_when_the_review_decides_to_stop_infliximab(
+    client, post_committed, clinician_a, course_a, severe_reaction
+):
+    client.force_login(clinician_a)
 
-    response = client.post(review_url(severe_reaction), {"reviewed_on": ISO_TODAY})
+    response = post_committed(review_url(severe_reaction), REVIEW | {"decision": "stop"})
 
-    refused(response, "__all__", "Only a clinician of this site can review a reaction.")
-    filled_in(response, {"reviewed_on": ISO_TODAY})
+    saved(response, course_a.patient, "Review recorded.")
     severe_reaction.refresh_from_db()
-    assert (severe_reaction.reviewed_on, severe_reaction.reviewed_by) == (None, None)
+    assert severe_reaction.review_decision == "stop"
+    course_a.refresh_from_db()
+    assert (course_a.stopped_on, course_a.stop_reason) == (TODAY, "adverse_event")
+    assert course_a.history.first().history_user == clinician_a
+    assert 'to 24 Nov 2026 <span class="muted">(adverse event)</span>' in response.text
+    assert response.context["active_course"] is None
+
+
+def test_it_refuses_a_review_without_a_decision(client, clinician_a, severe_reaction):
+    client.force_login(clinician_a)
+    data = REVIEW | {"decision": "", "note": "Thinking about it"}
+
+    response = client.post(review_url(severe_reaction), data)
+
+    refused(response, "decision", "This field is required.")
+    filled_in(response, {k: v for k, v in data.items() if k != "decision"})
+    severe_reaction.refresh_from_db()
+    assert (severe_reaction.reviewed_on, severe_reaction.review_decision) == (None, "")
     assert severe_reaction.history.count() == 1
+
+
+def test_it_refuses_a_second_review(client, clinician_a, severe_reaction):
+    client.force_login(clinician_a)
+    client.post(review_url(severe_reaction), REVIEW)
+
+    again = client.post(review_url(severe_reaction), REVIEW | {"decision": "stop"})
+
+    refused(again, "reviewed_on", "This reaction was reviewed on 24 Nov 2026 by carl.")
+    severe_reaction.refresh_from_db()
+    assert severe_reaction.review_decision == "continue_premedicated"
+    assert severe_reaction.infusion.course.stopped_on is None
+    assert severe_reaction.history.count() == 2
 
 
 @pytest.mark.parametrize(
@@ -543,11 +613,12 @@ def test_it_refuses_an_impossible_review_date(
     client, clinician_a, severe_reaction, reviewed_on, message
 ):
     client.force_login(clinician_a)
+    data = REVIEW | {"reviewed_on": reviewed_on}
 
-    response = client.post(review_url(severe_reaction), {"reviewed_on": reviewed_on})
+    response = client.post(review_url(severe_reaction), data)
 
     refused(response, "reviewed_on", message)
-    filled_in(response, {"reviewed_on": reviewed_on})
+    filled_in(response, {"reviewed_on": reviewed_on, "decision": "continue_premedicated"})
     severe_reaction.refresh_from_db()
     assert severe_reaction.reviewed_on is None
 
@@ -578,11 +649,13 @@ def test_it_shows_the_regimen_in_force(client, clinician_a, course_a):
     )  # fmt: skip
 
 
-def test_it_records_a_taper_and_reschedules_the_next_dose(client, clinician_a, course_a):
+def test_it_records_a_taper_and_reschedules_the_next_dose(
+    client, post_committed, clinician_a, course_a
+):
     alert = overdue_alert_of(course_a)
     client.force_login(clinician_a)
 
-    response = client.post(regimen_url(course_a), TAPER, follow=True)
+    response = post_committed(regimen_url(course_a), TAPER)
 
     saved(response, course_a.patient, "Regimen changed.")
     change = course_a.regimen_changes.get()
@@ -634,18 +707,19 @@ def stop_url(course) -> str:
     return reverse("clinic:stop_course", args=[course.pk])
 
 
-def test_it_stops_a_course_and_its_dose_alert(client, clinician_a, course_a):
+def test_it_stops_a_course_and_its_dose_alert(client, post_committed, clinician_a, course_a):
     alert = overdue_alert_of(course_a)
     client.force_login(clinician_a)
-    assert form_values(client.get(stop_url(course_a)).text)["stopped_on"] == ISO_TODAY
+    page = client.get(stop_url(course_a)).text
+    assert form_values(page) == {"stopped_on": ISO_TODAY, "reason": "", "note": ""}
+    assert '<option value="" selected>— choose —</option>' in page  # no reason chosen for them
 
-    response = client.post(
-        stop_url(course_a), {"stopped_on": ISO_TODAY, "reason": "remission"}, follow=True
-    )
+    response = post_committed(stop_url(course_a), {"stopped_on": ISO_TODAY, "reason": "remission"})
 
     saved(response, course_a.patient, "Course stopped.")
     course_a.refresh_from_db()
     assert (course_a.stopped_on, course_a.stop_reason) == (TODAY, "remission")
+    assert course_a.notes == ""  # no note given, none added
     assert course_a.history.first().history_user == clinician_a
     alert.refresh_from_db()
     assert (alert.status, alert.resolution_reason) == ("resolved", "condition cleared")
@@ -666,14 +740,27 @@ def test_it_refuses_to_stop_a_course_before_its_last_infusion_and_keeps_what_was
     client, clinician_a, course_a, data, message
 ):
     client.force_login(clinician_a)
+    data = data | {"note": "As agreed with the family"}
 
     response = client.post(stop_url(course_a), data)
 
     refused(response, "stopped_on", message)
     filled_in(response, data)
     course_a.refresh_from_db()
-    assert (course_a.stopped_on, course_a.stop_reason) == (None, "")
+    assert (course_a.stopped_on, course_a.stop_reason, course_a.notes) == (None, "", "")
     assert course_a.history.count() == 1
+
+
+def test_it_refuses_to_stop_a_course_without_a_reason(client, clinician_a, course_a):
+    client.force_login(clinician_a)
+    data = {"stopped_on": ISO_TODAY, "reason": "", "note": "Doing well"}
+
+    response = client.post(stop_url(course_a), data)
+
+    refused(response, "reason", "This field is required.")
+    filled_in(response, data)
+    course_a.refresh_from_db()
+    assert (course_a.stopped_on, course_a.stop_reason, course_a.notes) == (None, "", "")
 
 
 def test_it_refuses_to_stop_a_course_twice(client, clinician_a, site_a):
@@ -778,7 +865,9 @@ def relapse_url(course) -> str:
 RELAPSE = {"noted_on": ISO_TODAY, "evidence": "New tibial lesion on whole-body MRI"}
 
 
-def test_it_records_a_relapse_and_clears_its_alert(client, clinician_a, stopped_course):
+def test_it_records_a_relapse_and_clears_its_alert(
+    client, post_committed, clinician_a, stopped_course
+):
     ImagingStudyFactory(patient=stopped_course.patient, performed_on=dt.date(2026, 11, 2),
                         active_lesions=2, new_lesions=1)  # fmt: skip
     evaluate_courses([stopped_course.pk], TODAY)
@@ -786,7 +875,7 @@ def test_it_records_a_relapse_and_clears_its_alert(client, clinician_a, stopped_
     assert alert.status == "open"
     client.force_login(clinician_a)
 
-    response = client.post(relapse_url(stopped_course), RELAPSE, follow=True)
+    response = post_committed(relapse_url(stopped_course), RELAPSE)
 
     saved(response, stopped_course.patient, "Relapse recorded.")
     relapse = Relapse.objects.get()

@@ -246,17 +246,49 @@ def test_it_goes_back_only_to_a_page_of_this_site(client, nurse_a, course_a, els
     assert done["Location"] == WORKLIST
 
 
-def test_it_resolves_an_alert(client, clinician_a, course_a):
+def test_it_has_no_resolve_action(client, clinician_a, course_a):
+    # Nobody resolves by hand what the engine checks: it resolves when the data shows it cleared.
     alert = overdue_alert_of(course_a)
     client.force_login(clinician_a)
 
-    done = client.post(action_url(alert, "resolve"))
+    assert client.post(action_url(alert, "resolve")).status_code == 404
+    htmx = client.post(action_url(alert, "resolve"), headers={"HX-Request": "true"})
 
-    assert done["Location"] == WORKLIST
+    assert htmx.status_code == 404
     alert.refresh_from_db()
-    assert (alert.status, alert.resolution_reason) == ("resolved", "resolved by a clinician")
+    assert (alert.status, alert.resolved_at) == ("open", None)
+    assert list(alert.events.values_list("kind", flat=True)) == ["raised"]
+    row = client.get(WORKLIST).text
+    assert "Resolve</button>" not in row
+    assert "/resolve/" not in row
+
+
+@pytest.mark.parametrize("rule", ["early_discontinuation", "dose_given_early"])
+def test_a_clinicians_acknowledgement_closes_a_past_fact(client, clinician_a, course_a, rule):
+    alert = make_alert(course_a, rule=rule, severity="warning")
+    client.force_login(clinician_a)
+
+    row = client.post(action_url(alert, "acknowledge"), headers={"HX-Request": "true"})
+
+    assert row.status_code == 200
+    assert "Resolved: a past fact, acknowledged by a clinician" in row.text
+    alert.refresh_from_db()
+    assert (alert.status, alert.resolution_reason) == (
+        "resolved", "a past fact, acknowledged by a clinician",
+    )  # fmt: skip
     assert alert.resolved_at is not None
-    assert alert.events.last().actor == clinician_a
+    event = alert.events.last()
+    assert (event.kind, event.to_status, event.actor) == ("acknowledged", "resolved", clinician_a)
+
+
+def test_a_nurses_acknowledgement_of_a_past_fact_only_acknowledges_it(client, nurse_a, course_a):
+    alert = make_alert(course_a, rule="early_discontinuation", severity="warning")
+    client.force_login(nurse_a)
+
+    client.post(action_url(alert, "acknowledge"))
+
+    alert.refresh_from_db()
+    assert (alert.status, alert.resolved_at) == ("acknowledged", None)
 
 
 def test_it_dismisses_an_alert_with_its_reason(client, clinician_a, course_a):
@@ -291,8 +323,7 @@ def test_it_refuses_to_dismiss_without_a_reason(client, clinician_a, course_a):
     ("action", "data", "status", "shown"),
     [
         ("acknowledge", {}, "acknowledged", "Acknowledged"),
-        ("resolve", {}, "resolved", "Resolved: resolved by a clinician"),
-        ("dismiss", {"reason": "Transferred"}, "dismissed", "Dismissed"),
+        ("dismiss", {"reason": "Transferred"}, "dismissed", "Dismissed: Transferred"),
     ],
 )
 def test_it_acts_on_an_alert_through_htmx_and_returns_its_row(
@@ -318,8 +349,8 @@ def test_it_keeps_the_buttons_of_an_acknowledged_alert_but_acknowledge(client, n
     client.force_login(nurse_a)
     row = client.post(action_url(alert, "acknowledge"), headers={"HX-Request": "true"}).text
     assert "Acknowledge</button>" not in row
-    assert "Resolve</button>" in row
     assert "Dismiss</button>" in row
+    assert "Resolve</button>" not in row
 
 
 def test_it_refuses_an_htmx_dismissal_without_a_reason_with_400_and_the_message(
@@ -341,22 +372,24 @@ def test_it_refuses_an_htmx_dismissal_without_a_reason_with_400_and_the_message(
 def test_it_refuses_to_act_on_an_alert_that_is_already_closed(client, nurse_a, course_a):
     alert = overdue_alert_of(course_a)
     client.force_login(nurse_a)
-    client.post(action_url(alert, "resolve"))
+    client.post(action_url(alert, "dismiss"), {"reason": "Given elsewhere"})
 
     row = client.post(action_url(alert, "acknowledge"), headers={"HX-Request": "true"})
     plain = client.post(action_url(alert, "dismiss"), {"reason": "Late"}, follow=True)
 
     assert row.status_code == 400
-    assert "This alert is already resolved." in row.text
-    assert messages_of(plain)[-1] == "This alert is already resolved."
+    assert "This alert is already dismissed." in row.text
+    assert messages_of(plain)[-1] == "This alert is already dismissed."
     alert.refresh_from_db()
-    assert alert.status == "resolved"
+    assert (alert.status, alert.resolution_reason) == ("dismissed", "Given elsewhere")
+    assert alert.events.count() == 2
 
 
 def test_it_knows_no_other_action_and_no_get(client, nurse_a, course_a):
     alert = overdue_alert_of(course_a)
     client.force_login(nurse_a)
     assert client.post(action_url(alert, "delete")).status_code == 404
+    assert client.post(action_url(alert, "resolve")).status_code == 404
     assert client.get(action_url(alert, "acknowledge")).status_code == 405
     alert.refresh_from_db()
     assert alert.status == "open"
@@ -365,7 +398,7 @@ def test_it_knows_no_other_action_and_no_get(client, nurse_a, course_a):
 def test_it_hides_another_sites_alert(client, nurse_a, course_b):
     alert = overdue_alert_of(course_b)
     client.force_login(nurse_a)
-    for action in ("acknowledge", "resolve", "dismiss"):
+    for action in ("acknowledge", "dismiss"):
         assert client.post(action_url(alert, action), {"reason": "x"}).status_code == 404
         htmx = client.post(
             action_url(alert, action), {"reason": "x"}, headers={"HX-Request": "true"}
@@ -563,8 +596,7 @@ def test_it_shows_who_changed_the_record(client, nurse_a, clinician_a, course_a)
     lab = services.lab_result_record(
         patient=patient, collected_on=TODAY, analyte="crp", value=Decimal("4"), by=nurse_a
     )
-    lab.value = Decimal("40")
-    services.record_save(record=lab, by=clinician_a)
+    services.lab_result_correct(result=lab, changes={"value": Decimal("40")}, by=clinician_a)
     client.force_login(nurse_a)
 
     history = client.get(patient_url(patient)).context["history"]
@@ -680,7 +712,8 @@ def test_it_sends_anonymous_visitors_of_every_page_to_sign_in(client, course_a):
     alert = overdue_alert_of(course_a)
     for url in every_url(course_a, reaction):
         assert client.get(url)["Location"] == f"{LOGIN}?next={url}", url
-    assert client.post(action_url(alert, "resolve"))["Location"].startswith(f"{LOGIN}?next=")
+    for action in ("acknowledge", "dismiss"):
+        assert client.post(action_url(alert, action))["Location"].startswith(f"{LOGIN}?next=")
 
 
 def test_it_refuses_a_researcher_every_page_and_every_post(client, researcher_a, course_a):

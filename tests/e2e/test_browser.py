@@ -81,7 +81,11 @@ def test_a_nurse_records_the_overdue_dose_from_the_suggested_dose(page: Page, nu
     expect(page.get_by_label("Given on")).to_have_value(TODAY.isoformat())
     dose = page.get_by_label("Dose (mg)")
     expect(dose).to_have_value("200")
-    expect(page.get_by_label("Weight (kg)")).to_have_value(re.compile(r"^40(\.0+)?$"))
+    weight = page.get_by_label("Weight (kg)")
+    expect(weight).to_have_value(re.compile(r"^40(\.0+)?$"))
+    # The weight carried over from the last infusion keeps the day it was measured ...
+    measured_on = page.get_by_label("Weight measured on")
+    expect(measured_on).to_have_value("2026-09-15")
     expect(page.locator("#live-mg-per-kg")).to_have_text("5.00")
     expect(page.locator("#live-vials")).to_have_text("2")
     warning = page.locator("#dose-warning")
@@ -95,6 +99,9 @@ def test_a_nurse_records_the_overdue_dose_from_the_suggested_dose(page: Page, nu
     dose.fill("200")
     expect(warning).to_be_hidden()
     expect(page.locator("#live-mg-per-kg")).to_have_text("5.00")
+    # ... and a weight typed in is measured today.
+    weight.fill("40")
+    expect(measured_on).to_have_value(TODAY.isoformat())
     page.get_by_role("button", name="Save").click()
 
     expect(page).to_have_url(re.compile(rf"/patients/{patient.pk}/$"))
@@ -106,7 +113,9 @@ def test_a_nurse_records_the_overdue_dose_from_the_suggested_dose(page: Page, nu
     expect(given).to_contain_text("5.00")
     alert.refresh_from_db()
     assert alert.status == "resolved"
-    assert alert.course.infusions.filter(given_on=TODAY, dose_mg=200).exists()
+    assert alert.course.infusions.filter(
+        given_on=TODAY, dose_mg=200, weight_measured_on=TODAY
+    ).exists()
 
     page.get_by_role("link", name="Worklist").click()
     expect(page.get_by_role("heading", name="Worklist", level=1)).to_be_visible()
@@ -125,7 +134,8 @@ def test_acknowledging_and_dismissing_on_the_worklist_swap_the_row_in_place(page
     row.get_by_role("button", name="Acknowledge").click()
     expect(row.locator(".status")).to_have_text("Acknowledged")
     expect(row.get_by_role("button", name="Acknowledge")).to_have_count(0)
-    expect(row.get_by_role("button", name="Resolve")).to_be_visible()
+    expect(row.get_by_text("Dismiss…")).to_be_visible()  # still offered; no manual resolve
+    expect(row.get_by_role("button", name="Resolve")).to_have_count(0)
 
     row = page.locator(f"#alert-{to_dismiss.pk}")
     row.get_by_text("Dismiss…").click()
