@@ -4,6 +4,7 @@ so the model's own `clean()` gives its field-specific messages here; the views t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -19,6 +20,9 @@ from registry.models import (
     StopReason,
     TreatmentCourse,
 )
+
+# A service that records a row of the patient from a valid form's cleaned data (keyword arguments).
+PatientRecordService = Callable[..., object]
 
 # A date picker's value is always ISO (yyyy-mm-dd), whatever the locale: the en-GB input format
 # (24/11/2026) would leave the picker empty in the browser and lose the pre-filled date.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,7 +13,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.forms import BaseForm
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -181,11 +180,11 @@ def _entry(
     request: AuthenticatedHttpRequest,
     patient: Patient,
     form: BaseForm,
-    save: Callable[[dict[str, Any]], Any],
+    save: Callable[[], object],
     *,
     title: str,
     done: str,
-    extra: dict[str, Any] | None = None,
+    extra: dict[str, object] | None = None,
 ) -> HttpResponse:
     """Show `form`; on a valid POST save it, re-evaluate the patient and go back to their page.
 
@@ -193,7 +192,7 @@ def _entry(
     """
     if request.method == "POST" and form.is_valid():
         try:
-            save(form.cleaned_data)
+            save()
         except ValidationError as refused:
             _add_errors(form, refused)
         except PermissionDenied as refused:  # e.g. an intensification by a non-clinician
@@ -214,7 +213,7 @@ def _add_errors(form: BaseForm, refused: ValidationError) -> None:
         form.add_error(None, refused.messages)
 
 
-def _post(request: HttpRequest) -> Any:
+def _post(request: HttpRequest) -> QueryDict | None:
     return request.POST if request.method == "POST" else None
 
 
@@ -256,7 +255,8 @@ def record_infusion(request: AuthenticatedHttpRequest, course_id: int) -> HttpRe
     last_reaction = last.reactions.order_by("-pk").first() if last else None
     form = forms.InfusionForm(_post(request), instance=Infusion(course=course), initial=initial)
 
-    def save(data: dict[str, Any]) -> None:
+    def save() -> None:
+        data = form.cleaned_data
         services.infusion_record(
             course=course,
             given_on=data["given_on"],
@@ -299,7 +299,7 @@ def _patient_entry(
     *,
     permission: str,
     form_class: type[forms.RecordForm],
-    record: Callable[..., Any],
+    record: forms.PatientRecordService,
     date_field: str,
     title: str,
     done: str,
@@ -310,7 +310,8 @@ def _patient_entry(
     instance = form_class._meta.model(patient=patient)
     form = form_class(_post(request), instance=instance, initial={date_field: timezone.localdate()})
 
-    def save(data: dict[str, Any]) -> None:
+    def save() -> None:
+        data = form.cleaned_data
         record(patient=patient, by=request.user, **data)
 
     return _entry(request, patient, form, save, title=title, done=done)
@@ -369,7 +370,8 @@ def record_reaction(request: AuthenticatedHttpRequest, course_id: int) -> HttpRe
         initial={"infusion": course.infusions.order_by("-given_on").first()},
     )
 
-    def save(data: dict[str, Any]) -> None:
+    def save() -> None:
+        data = form.cleaned_data
         services.reaction_record(by=request.user, **data)
 
     return _entry(
@@ -390,7 +392,8 @@ def review_reaction(request: AuthenticatedHttpRequest, reaction_id: int) -> Http
     require_perm(request, roles.REVIEW_REACTION, patient.site_id)
     form = forms.ReviewForm(_post(request), initial={"reviewed_on": timezone.localdate()})
 
-    def save(data: dict[str, Any]) -> None:
+    def save() -> None:
+        data = form.cleaned_data
         services.reaction_review_record(
             reaction=reaction,
             reviewed_on=data["reviewed_on"],
@@ -422,7 +425,8 @@ def change_regimen(request: AuthenticatedHttpRequest, course_id: int) -> HttpRes
         },
     )
 
-    def save(data: dict[str, Any]) -> None:
+    def save() -> None:
+        data = form.cleaned_data
         services.regimen_change_record(course=course, by=request.user, **data)
 
     return _entry(
@@ -437,7 +441,8 @@ def stop_course(request: AuthenticatedHttpRequest, course_id: int) -> HttpRespon
     require_perm(request, "registry.change_treatmentcourse", course.patient.site_id)
     form = forms.StopCourseForm(_post(request), initial={"stopped_on": timezone.localdate()})
 
-    def save(data: dict[str, Any]) -> None:
+    def save() -> None:
+        data = form.cleaned_data
         services.course_stop(
             course=course,
             stopped_on=data["stopped_on"],
@@ -461,7 +466,8 @@ def start_course(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResp
         initial={"started_on": timezone.localdate()},
     )
 
-    def save(data: dict[str, Any]) -> None:
+    def save() -> None:
+        data = form.cleaned_data
         services.course_start(patient=patient, by=request.user, **data)
 
     return _entry(
@@ -475,7 +481,8 @@ def record_relapse(request: AuthenticatedHttpRequest, course_id: int) -> HttpRes
     require_perm(request, "registry.add_relapse", course.patient.site_id)
     form = forms.RelapseForm(_post(request), initial={"noted_on": timezone.localdate()})
 
-    def save(data: dict[str, Any]) -> None:
+    def save() -> None:
+        data = form.cleaned_data
         # Two actions, one decision: both or neither, and one re-evaluation.
         with one_reevaluation(), transaction.atomic():
             relapse = services.relapse_record(
