@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -42,7 +44,11 @@ def exception_handler(error: Exception, context: dict[str, Any]) -> Response | N
         error.status_code = status.HTTP_401_UNAUTHORIZED
         error.auth_header = "Token"  # type: ignore[union-attr]
     if isinstance(error, DjangoValidationError):
-        error = exceptions.ValidationError(as_serializer_error(error))
+        detail = as_serializer_error(error)
+        # A service's refusal of the record as a whole: the API's name for it, as a serializer's.
+        if NON_FIELD_ERRORS in detail:
+            detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
+        error = exceptions.ValidationError(detail)
     response = drf_exception_handler(error, context)
     if response is None:
         return None

@@ -491,12 +491,38 @@ class AlertSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Stop in remission",
+            value={
+                "stopped_on": "2026-11-20",
+                "reason": "remission",
+                "note": "Inactive for 9 months; MRI clear.",
+            },
+            request_only=True,
+        )
+    ]
+)
 class CourseStopSerializer(serializers.Serializer):
     stopped_on = serializers.DateField(help_text="The day the course stopped (not in the future).")
     reason = serializers.ChoiceField(choices=StopReason.choices)
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Continue with premedication",
+            value={
+                "reviewed_on": "2026-11-20",
+                "decision": "continue_premedicated",
+                "note": "Cetirizine and hydrocortisone before each infusion; half rate.",
+            },
+            request_only=True,
+        )
+    ]
+)
 class ReactionReviewSerializer(serializers.Serializer):
     reviewed_on = serializers.DateField()
     decision = serializers.ChoiceField(
@@ -506,6 +532,15 @@ class ReactionReviewSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Retreat at the standard regimen",
+            value={"started_on": "2026-11-20"},
+            request_only=True,
+        )
+    ]
+)
 class RetreatmentSerializer(serializers.Serializer):
     started_on = serializers.DateField()
     planned_dose_mg_per_kg = serializers.DecimalField(

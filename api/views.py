@@ -25,7 +25,7 @@ from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import BaseSerializer, Serializer
+from rest_framework.serializers import BaseSerializer
 
 from api import serializers as s
 from api.errors import PreconditionFailed, PreconditionRequired
@@ -38,6 +38,7 @@ from monitoring.models import Alert
 from registry import roles, services
 from registry.models import (
     ClinicalAssessment,
+    ClinicalRecord,
     ImagingStudy,
     Infusion,
     InfusionReaction,
@@ -46,13 +47,14 @@ from registry.models import (
     RegimenChange,
     Relapse,
     Site,
+    TimestampedModel,
     TreatmentCourse,
 )
 from registry.reevaluation import one_reevaluation
 from registry.selectors import staff_site_ids
 
 
-def etag_of(record: Any) -> str:
+def etag_of(record: TimestampedModel) -> str:
     return f'"{record.pk}-{int(record.updated_at.timestamp() * 1_000_000)}"'
 
 
@@ -67,7 +69,7 @@ class ScopedViewSet(viewsets.GenericViewSet):
     def permission_model(cls) -> type[Model]:
         return cls.model
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet[Model]:
         rows = self.model._default_manager.all()
         return rows.filter(**{f"{self.site_path}__in": staff_site_ids(self.request.user)})
 
@@ -85,24 +87,27 @@ class RecordViewSet(
 
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
-    def record(self, data: dict[str, Any], by: User) -> Any:
-        new: Any = self.model(**data)
-        return services.record_create(record=new, by=by)
+    model: type[ClinicalRecord]
 
-    def correct(self, record: Any, changes: dict[str, Any], by: User) -> Any:
+    def record(self, data: dict[str, object], by: User) -> ClinicalRecord:
+        return services.record_create(record=self.model(**data), by=by)
+
+    def correct(
+        self, record: ClinicalRecord, changes: dict[str, object], by: User
+    ) -> ClinicalRecord:
         return services.record_correct(record=record, changes=changes, by=by)
 
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def retrieve(self, request: Request, *args: object, **kwargs: object) -> Response:
         response = super().retrieve(request, *args, **kwargs)
         response["ETag"] = etag_of(self.get_object())
         return response
 
-    def perform_create(self, serializer: BaseSerializer[Any]) -> None:
+    def perform_create(self, serializer: BaseSerializer[Model]) -> None:
         serializer.instance = self.record(
             dict(serializer.validated_data), roles.acting(self.request.user)
         )
 
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def update(self, request: Request, *args: object, **kwargs: object) -> Response:
         # The precondition first, before the body is read (RFC 9110 §13.2.2): a stale or missing
         # ETag is 412/428 whatever the body holds.
         expected = request.headers.get("If-Match")
@@ -116,30 +121,34 @@ class RecordViewSet(
                 raise PreconditionFailed()
             return super().update(request, *args, **kwargs)
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet[Model]:
         rows = super().get_queryset()
         if getattr(self, "_lock_for_update", False):
             rows = rows.select_for_update(of=("self",))
         return rows
 
-    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
+    def perform_update(self, serializer: BaseSerializer[Model]) -> None:
+        stored = serializer.instance
+        assert isinstance(stored, ClinicalRecord)  # noqa: S101  (an update has its record)
         serializer.instance = self.correct(
-            serializer.instance, dict(serializer.validated_data), roles.acting(self.request.user)
+            stored, dict(serializer.validated_data), roles.acting(self.request.user)
         )
 
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+    def finalize_response(
+        self, request: Request, response: Response, *args: object, **kwargs: object
+    ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         if request.method in ("POST", "PUT", "PATCH") and response.status_code in (200, 201):
             instance = getattr(getattr(self, "_serializer", None), "instance", None)
-            if isinstance(instance, Model):
+            if isinstance(instance, TimestampedModel):
                 response["ETag"] = etag_of(instance)
         return response
 
-    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+    def get_serializer(self, *args: object, **kwargs: object) -> BaseSerializer[Model]:
         self._serializer = super().get_serializer(*args, **kwargs)
         return self._serializer
 
-    def _answer(self, record: Model) -> Response:
+    def _answer(self, record: ClinicalRecord) -> Response:
         """An action's answer: the record as it is now, with its new ETag."""
         return Response(self.get_serializer(record).data, headers={"ETag": etag_of(record)})
 
@@ -196,10 +205,11 @@ class CourseViewSet(RecordViewSet):
     )
     @action(detail=True, methods=["post"])
     def stop(self, request: Request, pk: str | None = None) -> Response:
+        target = self.get_object()  # 404 before the body is read
         body = s.CourseStopSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         course = services.course_stop(
-            course=self.get_object(), by=roles.acting(request.user), **body.validated_data
+            course=target, by=roles.acting(request.user), **body.validated_data
         )
         return self._answer(course)
 
@@ -214,7 +224,7 @@ class CourseViewSet(RecordViewSet):
         plan = schedule(known, today)
         dose, interval = known.regimen_on(today)
 
-        def dose_row(dose_: ScheduledDose) -> dict[str, Any]:
+        def dose_row(dose_: ScheduledDose) -> dict[str, object]:
             return {
                 "number": dose_.number,
                 "phase": dose_.phase,
@@ -422,10 +432,11 @@ class ReactionViewSet(RecordViewSet):
     )
     @action(detail=True, methods=["post"])
     def review(self, request: Request, pk: str | None = None) -> Response:
+        target = self.get_object()  # 404 before the body is read
         body = s.ReactionReviewSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         reaction = services.reaction_review_record(
-            reaction=self.get_object(), by=roles.acting(request.user), **body.validated_data
+            reaction=target, by=roles.acting(request.user), **body.validated_data
         )
         return self._answer(reaction)
 
@@ -447,10 +458,11 @@ class RelapseViewSet(RecordViewSet):
     )
     @action(detail=True, methods=["post"])
     def retreat(self, request: Request, pk: str | None = None) -> Response:
+        target = self.get_object()  # 404 before the body is read
         body = s.RetreatmentSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         course = services.retreatment_start(
-            relapse=self.get_object(), by=roles.acting(request.user), **body.validated_data
+            relapse=target, by=roles.acting(request.user), **body.validated_data
         )
         data = s.CourseSerializer(course, context=self.get_serializer_context()).data
         return Response(data, status=201, headers={"ETag": etag_of(course)})
@@ -468,7 +480,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
     ordering = ["due_on", "pk"]
     action_verbs = {"acknowledge": "change", "dismiss": "change"}
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet[Model]:
         return (
             super()
             .get_queryset()
@@ -476,21 +488,39 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
             .prefetch_related("events__actor")
         )
 
-    def _act(self, request: Request, action: Any, body: type[Serializer[Any]]) -> Response:
-        """Validate the action's body, act through the service, answer with the alert."""
-        fields = body(data=request.data)
-        fields.is_valid(raise_exception=True)
-        alert = action(
-            alert=self.get_object(), by=roles.acting(request.user), **fields.validated_data
-        )
+    def _answer(self, alert: Alert) -> Response:
         return Response(s.AlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
 
-    @extend_schema(request=s.AlertActionSerializer, responses=s.AlertSerializer)
+    @extend_schema(
+        request=s.AlertActionSerializer,
+        responses={200: s.AlertSerializer, 400: ERROR, 403: ERROR, 404: ERROR},
+    )
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str | None = None) -> Response:
-        return self._act(request, alert_services.alert_acknowledge, s.AlertActionSerializer)
+        target = self.get_object()  # 404 before the body is read
+        body = s.AlertActionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        alert = alert_services.alert_acknowledge(
+            alert=target,
+            by=roles.acting(request.user),
+            note=body.validated_data.get("note", ""),
+        )
+        return self._answer(alert)
 
-    @extend_schema(request=s.AlertDismissSerializer, responses=s.AlertSerializer)
+    @extend_schema(
+        request=s.AlertDismissSerializer,
+        responses={200: s.AlertSerializer, 400: ERROR, 403: ERROR, 404: ERROR},
+        description="Not applicable to this patient: never raised again for this key. A reason "
+        "is required; an urgent alert only a clinician of its site may dismiss.",
+    )
     @action(detail=True, methods=["post"])
     def dismiss(self, request: Request, pk: str | None = None) -> Response:
-        return self._act(request, alert_services.alert_dismiss, s.AlertDismissSerializer)
+        target = self.get_object()  # 404 before the body is read
+        body = s.AlertDismissSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        alert = alert_services.alert_dismiss(
+            alert=target,
+            by=roles.acting(request.user),
+            reason=body.validated_data["reason"],
+        )
+        return self._answer(alert)

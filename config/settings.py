@@ -224,5 +224,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Alert statuses appear as status, from_status and to_status: one enum, one name.
-    "ENUM_NAME_OVERRIDES": {"AlertStatusEnum": "monitoring.models.AlertStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "AlertStatusEnum": "monitoring.models.AlertStatus",
+        "StopReasonEnum": "registry.models.StopReason",
+        "RegimenReasonEnum": "registry.models.RegimenReason",
+        "ReviewDecisionEnum": "registry.models.ReviewDecision",
+    },
 }
