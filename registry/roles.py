@@ -92,7 +92,7 @@ def role_at(user: User, site_id: int) -> str | None:
     """The person's role at this site (one per site), or None."""
     if not user.is_authenticated or not user.is_active:
         return None
-    memberships = user.memberships.filter(site_id=site_id)  # type: ignore[union-attr]
+    memberships = user.memberships.filter(site_id=site_id)  # type: ignore[attr-defined]
     return memberships.values_list("role", flat=True).first()
 
 
