@@ -10,7 +10,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/crmo_registry \
 	REDIS_URL=redis://127.0.0.1:6379/15
 
-.PHONY: install run test lint services browser bench bench-evaluation bench-export clean
+.PHONY: install run test lint services browser bench bench-evaluation bench-export bench-import clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -58,18 +58,26 @@ test: install services browser lint
 # `make bench SIZES="1000 4000"` sets the export's two sizes (default 5000 and 20000 patients).
 # `make bench-evaluation` or `make bench-export` runs one alone; BENCH_ARGS and EXPORT_ARGS pass
 # more flags (e.g. EXPORT_ARGS="--formats csv --profile csv").
+# `make bench-import` times the bulk lab import through the API (5,000 valid rows, 5,000 with
+# invalid ones, 100,000 refused at the limit) in its own database, crmo_bench_import (or
+# BENCH_IMPORT_DATABASE_URL); IMPORT_ARGS passes flags (e.g. IMPORT_ARGS="--runs 3").
 BENCH_EVALUATION = $(BIN)/python -m benchmarks.evaluation $(if $(N),--patients $(N)) $(BENCH_ARGS)
 BENCH_EXPORT = $(BIN)/python -m benchmarks.export $(if $(SIZES),--sizes $(SIZES)) $(EXPORT_ARGS)
+BENCH_IMPORT = $(BIN)/python -m benchmarks.lab_import $(IMPORT_ARGS)
 
 bench: $(VENV)/.installed services
 	$(BENCH_EVALUATION)
 	$(BENCH_EXPORT)
+	$(BENCH_IMPORT)
 
 bench-evaluation: $(VENV)/.installed services
 	$(BENCH_EVALUATION)
 
 bench-export: $(VENV)/.installed services
 	$(BENCH_EXPORT)
+
+bench-import: $(VENV)/.installed services
+	$(BENCH_IMPORT)
 
 clean:
 	rm -rf $(VENV) node_modules data/*.sqlite3 staticfiles .pytest_cache .mypy_cache .ruff_cache

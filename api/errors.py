@@ -37,6 +37,12 @@ INVALID_INPUT = "Invalid input: nothing was saved."
 INVALID_FILTER = "Invalid filter: nothing was selected."
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request is too large."
+    default_code = "payload_too_large"
+
+
 def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(error, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         # 401 with a challenge, whichever authentication class comes first (DRF answers 403 when

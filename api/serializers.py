@@ -578,8 +578,3 @@ class ScheduleSerializer(serializers.Serializer):
     interval_weeks = serializers.IntegerField()
     doses = ScheduledDoseSerializer(many=True)
     next_dose = ScheduledDoseSerializer(allow_null=True)
-
-
-class ImportResultSerializer(serializers.Serializer):
-    created = serializers.IntegerField()
-    ids = serializers.ListField(child=serializers.IntegerField())

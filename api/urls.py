@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api import research, views
+from api import lab_import, research, views
 
 router = DefaultRouter()
 router.register("sites", views.SiteViewSet, basename="site")
@@ -21,6 +21,12 @@ router.register("exports", research.ExportViewSet, basename="export")
 app_name = "api"
 
 urlpatterns = [
+    # Before the router, whose lab-results/<pk>/ would take "import" for an id.
+    path(
+        "v1/lab-results/import/",
+        lab_import.LabImportView.as_view(),
+        name="labresult-bulk-import",
+    ),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -3,24 +3,18 @@ through the registry's services, refusing stale updates, never deleting clinical
 
 from __future__ import annotations
 
-import csv
-import io
-from typing import Any
-
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import exceptions, mixins, parsers, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
@@ -50,7 +44,6 @@ from registry.models import (
     TimestampedModel,
     TreatmentCourse,
 )
-from registry.reevaluation import one_reevaluation
 from registry.selectors import staff_site_ids
 
 
@@ -275,36 +268,6 @@ class InfusionViewSet(RecordViewSet):
     ordering = ["given_on"]
 
 
-CSV_COLUMNS = [
-    "patient",
-    "collected_on",
-    "analyte",
-    "analyte_name",
-    "value",
-    "antibodies_positive",
-    "assay_name",
-    "reference_low",
-    "reference_high",
-]
-
-
-class CSVParser(parsers.BaseParser):
-    media_type = "text/csv"
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        return _csv_rows(stream.read())
-
-
-def _csv_rows(data: bytes) -> list[dict[str, Any]]:
-    try:
-        return [
-            {key: value for key, value in row.items() if key and value not in ("", None)}
-            for row in csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
-        ]
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise exceptions.ParseError(f"Send CSV as UTF-8 text ({error}).") from error
-
-
 @_documented
 class LabResultViewSet(RecordViewSet):
     model = LabResult
@@ -312,87 +275,6 @@ class LabResultViewSet(RecordViewSet):
     filterset_class = LabResultFilter
     ordering_fields = ["collected_on"]
     ordering = ["collected_on"]
-
-    @extend_schema(
-        request={
-            "application/json": s.LabResultSerializer(many=True),
-            "text/csv": OpenApiTypes.STR,
-            "multipart/form-data": {
-                "type": "object",
-                "properties": {"file": {"type": "string", "format": "binary"}},
-            },
-        },
-        responses={201: s.ImportResultSerializer},
-        examples=[
-            OpenApiExample(
-                "Two results from a lab interface",
-                value=[
-                    {"patient": 1, "collected_on": "2026-11-20", "analyte": "crp", "value": "3.2"},
-                    {"patient": 1, "collected_on": "2026-11-20", "analyte": "esr", "value": "12"},
-                ],
-                request_only=True,
-            )
-        ],
-        description=(
-            "Import lab results: a JSON list, a CSV body (text/csv) or a CSV file upload, with "
-            f"the columns {', '.join(CSV_COLUMNS)}. Every row is validated; all are saved or "
-            "none, and a refusal lists the errors row by row (rows count from 1)."
-        ),
-    )
-    @action(
-        detail=False,
-        methods=["post"],
-        url_path="import",
-        parser_classes=[parsers.JSONParser, CSVParser, parsers.MultiPartParser],
-    )
-    def bulk_import(self, request: Request) -> Response:
-        rows = request.data
-        if "file" in getattr(request, "FILES", {}):
-            rows = _csv_rows(request.FILES["file"].read())
-        if not isinstance(rows, list) or not rows:
-            return _row_errors(
-                [
-                    {
-                        "row": 0,
-                        "errors": {
-                            "non_field_errors": [
-                                "Send a non-empty JSON list of results, or CSV rows."
-                            ]
-                        },
-                    }
-                ]
-            )
-        serializers = [self.get_serializer(data=row) for row in rows]
-        errors = [
-            {"row": number, "errors": serializer.errors}
-            for number, serializer in enumerate(serializers, start=1)
-            if not serializer.is_valid()
-        ]
-        if errors:
-            return _row_errors(errors)
-        created: list[LabResult] = []
-        try:
-            with one_reevaluation(), transaction.atomic():
-                for number, serializer in enumerate(serializers, start=1):
-                    try:
-                        record = services.lab_result_record(
-                            by=roles.acting(request.user), **serializer.validated_data
-                        )
-                    except DjangoValidationError as refused:
-                        errors.append({"row": number, "errors": refused.message_dict})
-                        raise
-                    created.append(record)
-        except DjangoValidationError:
-            return _row_errors(errors)
-        return Response(
-            {"created": len(created), "ids": [record.pk for record in created]}, status=201
-        )
-
-
-def _row_errors(errors: list[dict[str, Any]]) -> Response:
-    return Response(
-        {"detail": "Invalid rows: nothing was saved.", "errors": {"rows": errors}}, status=400
-    )
 
 
 @_documented

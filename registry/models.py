@@ -724,6 +724,17 @@ def _analyte_value_in_range() -> Q:
     return ranged | Q(analyte__in=[Analyte.ANTI_INFLIXIMAB_ANTIBODIES, Analyte.OTHER])
 
 
+# What makes two lab results the same result (the unique constraint below; the import's key).
+LAB_RESULT_IDENTITY = (
+    "patient",
+    "analyte",
+    "analyte_name",
+    "collected_on",
+    "value",
+    "antibodies_positive",
+)
+
+
 class LabResult(ClinicalRecord):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="lab_results")
     collected_on = models.DateField()
@@ -790,6 +801,17 @@ class LabResult(ClinicalRecord):
             models.CheckConstraint(
                 condition=~Q(analyte=Analyte.OTHER) | ~Q(analyte_name=""),
                 name="lab_other_needs_name",
+            ),
+            # One result is stored once, however often a lab sends it (imports are idempotent).
+            # NULLs compare equal (a CRP has no antibody result, an antibody test may have no
+            # titre); that needs PostgreSQL 15, and SQLite (the demo) gets no such index.
+            models.UniqueConstraint(
+                fields=LAB_RESULT_IDENTITY,
+                nulls_distinct=False,
+                name="lab_result_no_duplicates",
+                violation_error_message=(
+                    "This result is already recorded: same patient, test, date and value."
+                ),
             ),
         ]
 

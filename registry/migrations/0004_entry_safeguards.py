@@ -39,7 +39,7 @@ def put_back_reasons(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0002_course_no_overlap_postgres'),
+        ('registry', '0003_lab_result_no_duplicates'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

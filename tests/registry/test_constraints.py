@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from registry.models import Infusion, InfusionReaction, LabResult, Patient, TreatmentCourse
@@ -108,6 +109,56 @@ def test_it_requires_a_detected_or_not_for_antibodies_only():
     )
     LabResultFactory(analyte="anti_ifx", value=None, antibodies_positive=True)
     assert LabResult.objects.count() == 1
+
+
+def test_it_refuses_a_lab_result_stored_twice():
+    first = LabResultFactory(value=Decimal("3.2"))
+    assert_database_refuses(
+        lambda: LabResultFactory(patient=first.patient, value=Decimal("3.200")),
+        "lab_result_no_duplicates",
+    )
+
+
+def test_it_counts_missing_parts_of_a_lab_result_as_equal():
+    """NULLS NOT DISTINCT: an antibody result without a titre is the same result twice."""
+    first = LabResultFactory(analyte="anti_ifx", value=None, antibodies_positive=False, unit="")
+    assert_database_refuses(
+        lambda: LabResultFactory(
+            patient=first.patient, analyte="anti_ifx", value=None, antibodies_positive=False
+        ),
+        "lab_result_no_duplicates",
+    )
+
+
+def test_it_keeps_lab_results_that_differ_in_any_part_of_their_identity():
+    first = LabResultFactory()
+    patient = first.patient
+    LabResultFactory(patient=patient, value=Decimal("3.3"))
+    LabResultFactory(patient=patient, collected_on=dt.date(2025, 1, 7))
+    LabResultFactory(value=first.value)  # another patient
+    LabResultFactory(patient=patient, analyte="other", analyte_name="Ferritin", unit="")
+    LabResultFactory(patient=patient, analyte="other", analyte_name="Calprotectin", unit="")
+    for detected in (True, False):
+        LabResultFactory(
+            patient=patient, analyte="anti_ifx", value=None, antibodies_positive=detected
+        )
+    # The other parts of a result do not make it another one.
+    assert_database_refuses(
+        lambda: LabResultFactory(patient=patient, reference_high=Decimal("5"), assay_name="X"),
+        "lab_result_no_duplicates",
+    )
+    assert LabResult.objects.count() == 8
+
+
+def test_a_duplicate_lab_result_is_refused_in_the_constraint_s_words():
+    first = LabResultFactory()
+    copy = LabResult(patient=first.patient, collected_on=first.collected_on, analyte="crp")
+    copy.value = first.value
+    with pytest.raises(ValidationError) as refused:
+        copy.validate_constraints()
+    assert refused.value.messages == [
+        "This result is already recorded: same patient, test, date and value."
+    ]
 
 
 def test_it_refuses_an_mrn_twice_in_a_site_but_not_across_sites():
