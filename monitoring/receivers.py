@@ -7,8 +7,8 @@ from typing import Any
 from django.db import transaction
 from django.dispatch import receiver
 
-from monitoring.tasks import enqueue_patient_evaluation
-from registry.signals import clinical_record_saved
+from monitoring.tasks import enqueue_patient_evaluation, enqueue_patient_evaluations
+from registry.signals import clinical_record_saved, reevaluation_requested
 
 _PENDING = "monitoring_pending_patients"
 
@@ -37,3 +37,11 @@ def reevaluate_after_save(sender: Any, *, patient_id: int, **kwargs: Any) -> Non
         # robust: a failure after commit is logged; it never turns a saved record into an error.
         transaction.on_commit(_flush, robust=True)
     connection.__dict__[_PENDING].add(patient_id)
+
+
+@receiver(reevaluation_requested, dispatch_uid="monitoring.reevaluate_on_request")
+def reevaluate_on_request(
+    sender: Any, *, patient_ids: list[int], actor_id: int | None, **kwargs: Any
+) -> None:
+    """Sent on commit by `registry.reevaluation`: queue the patients' evaluations."""
+    enqueue_patient_evaluations(patient_ids, actor_id)

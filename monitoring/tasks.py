@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+from collections.abc import Iterable
 from typing import Any
 
 from celery import chord, shared_task
@@ -66,9 +67,39 @@ def finish_nightly(as_of: str, run_id: int) -> int:
     return evaluation.finish_run(run_id, RunStatus.DONE).pk
 
 
-@shared_task(name="monitoring.evaluate_course", **RETRYING)
+# ignore_result: nobody reads these results, and with a result store `.delay()` would first
+# subscribe to the result's channel there, retrying a dead Redis 20 times a second apart (19 s).
+@shared_task(name="monitoring.evaluate_course", ignore_result=True, **RETRYING)
 def evaluate_course(course_id: int) -> int:
     return evaluation.evaluate_courses([course_id], timezone.localdate()).findings
+
+
+@shared_task(name="monitoring.evaluate_patient", ignore_result=True, **RETRYING)
+def evaluate_patient(patient_id: int) -> int:
+    """Re-evaluate one patient's courses in scope (queued after a change to their record)."""
+    return evaluation.evaluate_patient(patient_id).findings
+
+
+def enqueue_patient_evaluations(patient_ids: Iterable[int], actor_id: int | None = None) -> None:
+    """After a committed change: queue one evaluation per patient (`actor_id`: who acted).
+
+    This runs in the request, so it must not wait for a broker that is down: each publish is tried
+    once (retry=False) on a connection that gives up quickly (CELERY_BROKER_*_TIMEOUT in the
+    settings). The first failure is logged once and the rest are not tried (they would wait and
+    fail the same way); the save stands and the nightly run catches up.
+    """
+    patient_ids = list(patient_ids)
+    for done, patient_id in enumerate(patient_ids):
+        try:
+            evaluate_patient.apply_async((patient_id,), retry=False)
+        except Exception:
+            logger.exception(
+                "could not enqueue the evaluation of patients %s (actor %s); the nightly run "
+                "catches up",
+                patient_ids[done:],
+                actor_id,
+            )
+            return
 
 
 def enqueue_patient_evaluation(patient_id: int) -> None:
@@ -84,9 +115,10 @@ def enqueue_patient_evaluation(patient_id: int) -> None:
     )
     for course_id in course_ids:
         try:
-            evaluate_course.delay(course_id)
+            evaluate_course.apply_async((course_id,), retry=False)  # as enqueue_patient_evaluations
         except Exception:
             logger.exception("could not enqueue the evaluation of course %s", course_id)
+            return
 
 
 # --- Morning digests -------------------------------------------------------------------------
