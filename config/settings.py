@@ -143,10 +143,28 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A clinical save must not hang on a broker that is down: fail fast and log; the nightly run
-# catches up.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
-CELERY_TASK_PUBLISH_RETRY = False
+# A clinical save must not wait for a broker that is down. The on-commit enqueue publishes once,
+# without retry and without touching the result store (monitoring.tasks), and gives up when Redis
+# refuses (at once), does not answer a connect (after CELERY_BROKER_CONNECT_TIMEOUT) or stops
+# answering on an open connection (after CELERY_BROKER_SOCKET_TIMEOUT); it logs, the save returns
+# and the nightly run catches up. Without these redis-py waits for the kernel's connect timeout
+# (about 2 minutes) and, on a half-open connection, forever. The timeouts bound one attempt only:
+# the worker and beat still reconnect in their own loop (broker_connection_retry: 100 attempts
+# 2-30 s apart, about 45 minutes), and other publishes keep Celery's default retry (3 more
+# attempts 0.2 s apart: a chord's callback from the worker, say). Raise them for a distant Redis.
+_broker_connect_timeout = env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=1.0)
+_broker_socket_timeout = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=1.0)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": _broker_connect_timeout,
+    "socket_timeout": _broker_socket_timeout,
+    "retry_on_timeout": False,  # redis-py would repeat a timed-out command once more
+    # A connection opened on first use (a publish) tries once (kombu's default: for up to 4 s).
+    "max_retries": 0,
+}
+# The result store is the same Redis (Celery's defaults: no connect timeout, 120 s reads).
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = _broker_connect_timeout
+CELERY_REDIS_SOCKET_TIMEOUT = _broker_socket_timeout
+CELERY_REDIS_RETRY_ON_TIMEOUT = False
 
 # De-identified research exports (research/): built files live here, outside any served folder.
 EXPORT_ROOT = Path(env.str("EXPORT_ROOT", default=str(DATA_DIR / "exports")))
@@ -164,14 +182,29 @@ _hour, _minute = (int(part) for part in NIGHTLY_EVALUATION_AT.split(":"))
 # The morning digest: beat starts it here; it waits for the night's evaluation to finish.
 DIGEST_AT = env.str("DIGEST_AT", default="06:30")
 _digest_hour, _digest_minute = (int(part) for part in DIGEST_AT.split(":"))
+# Beat sends each run once, at its minute: a broker down then (restarting at 02:00) would skip the
+# night. So beat keeps trying for about a quarter of an hour, and keeps no result (nobody reads
+# it, and waiting on the result store would come first and not be retried).
+_BEAT_OPTIONS = {
+    "ignore_result": True,
+    "retry": True,
+    "retry_policy": {
+        "max_retries": 30,
+        "interval_start": 0,
+        "interval_step": 10,
+        "interval_max": 30,
+    },
+}
 CELERY_BEAT_SCHEDULE = {
     "nightly-evaluation": {
         "task": "monitoring.evaluate_nightly",
         "schedule": crontab(hour=_hour, minute=_minute),
+        "options": _BEAT_OPTIONS,
     },
     "morning-digests": {
         "task": "monitoring.send_digests",
         "schedule": crontab(hour=_digest_hour, minute=_digest_minute),
+        "options": _BEAT_OPTIONS,
     },
 }
 

@@ -66,25 +66,32 @@ def finish_nightly(as_of: str, run_id: int) -> int:
     return evaluation.finish_run(run_id, RunStatus.DONE).pk
 
 
-@shared_task(name="monitoring.evaluate_patient", **RETRYING)
+# ignore_result: nobody reads these results, and with a result store `.delay()` would first
+# subscribe to the result's channel there, retrying a dead Redis 20 times a second apart (19 s).
+@shared_task(name="monitoring.evaluate_patient", ignore_result=True, **RETRYING)
 def evaluate_patient(patient_id: int, actor_id: int | None = None) -> int:
+    """Re-evaluate one patient's courses in scope (queued after a change to their record);
+    the alert events it writes name `actor_id`, the person whose change caused it."""
     return evaluation.evaluate_patient(patient_id, actor_id).findings
 
 
 def enqueue_patient_evaluations(patient_ids: list[int], actor_id: int | None = None) -> None:
-    """After a committed change: one evaluation task per patient.
+    """After a committed change: queue one evaluation per patient.
 
-    A broker that is down must not lose, or hold up, the clinical save: the first failure is
-    logged once and the rest are not tried (each would wait for the same dead broker); the
-    nightly run catches up.
+    This runs in the request, so it must not wait for a broker that is down: each publish is tried
+    once (retry=False) on a connection that gives up quickly (CELERY_BROKER_*_TIMEOUT in the
+    settings). The first failure is logged once and the rest are not tried (they would wait and
+    fail the same way); the save stands and the nightly run catches up.
     """
-    for patient_id in patient_ids:
+    for done, patient_id in enumerate(patient_ids):
         try:
-            evaluate_patient.delay(patient_id, actor_id)
+            evaluate_patient.apply_async((patient_id, actor_id), retry=False)
         except Exception:
             logger.exception(
-                "could not enqueue the evaluation of %d patient(s); the nightly run will catch up",
-                len(patient_ids),
+                "could not enqueue the evaluation of patients %s (actor %s); the nightly run "
+                "catches up",
+                patient_ids[done:],
+                actor_id,
             )
             return
 
