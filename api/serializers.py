@@ -373,6 +373,10 @@ class ReactionSerializer(RecordSerializer):
         "review_decision": _REVIEW,
         "review_note": _REVIEW,
     }
+    # Blank until a clinician reviews it (DRF drops allow_blank on a read-only model field).
+    review_decision = serializers.ChoiceField(
+        choices=ReviewDecision.choices, allow_blank=True, read_only=True
+    )
     reviewed_by: Any = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )

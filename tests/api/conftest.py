@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from celery import current_app
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -67,6 +70,7 @@ class Record:
     alert: Alert  # maintenance_dose_overdue, open
     new_patient: Patient  # registered, no course yet
     export: Any = None  # a research export of the site (the access matrix adds one)
+    retreatable: Any = None  # a relapse of a patient with no active course (the matrix adds one)
 
 
 def build_record(site: Site, *, mrn: str) -> Record:
@@ -138,3 +142,18 @@ def as_nurse(nurse_a) -> APIClient:
 @pytest.fixture
 def as_researcher(researcher_a) -> APIClient:
     return token_client(researcher_a)
+
+
+@pytest.fixture
+def committed(
+    django_capture_on_commit_callbacks,
+) -> Iterator[Callable[[], AbstractContextManager[Any]]]:
+    """`with committed(): client.post(...)` runs, on leaving the block, the on-commit callbacks the
+    request registered, as its commit would (under the `db` fixture the test's transaction never
+    commits): the one re-evaluation the action asked for, in this process (Celery eager)."""
+    eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True
+    try:
+        yield lambda: django_capture_on_commit_callbacks(execute=True)
+    finally:
+        current_app.conf.task_always_eager = eager

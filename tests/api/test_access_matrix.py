@@ -8,6 +8,7 @@ rolled back, so every case starts from the same record.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -26,7 +27,13 @@ from registry.models import Role
 from research.models import ExportRequest
 from tests.api.conftest import Record, token_client
 from tests.conftest import TODAY
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import (
+    CourseFactory,
+    MembershipFactory,
+    PatientFactory,
+    RelapseFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +52,7 @@ EVERYONE = frozenset(ROLES)  # public: needs no login (the schema and its docs; 
 STAFF = frozenset({NURSE, CLINICIAN, DATA_MANAGER})  # every clinic role; never researchers
 CLINICAL = frozenset({CLINICIAN, DATA_MANAGER})  # the whole clinical record
 NURSING = STAFF  # what nurses record: infusions, reactions, lab results
+CLINICIANS = frozenset({CLINICIAN})  # clinical judgements: reviewing a reaction
 RESEARCHERS = frozenset({RESEARCHER})
 
 # Who may call each method of each endpoint (by URL name). A method not listed is not offered:
@@ -60,6 +68,7 @@ TABLE: dict[str, dict[str, frozenset[str]]] = {
     "patient-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
     "course-list": {"GET": STAFF, "POST": CLINICAL},
     "course-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    "course-stop": {"POST": CLINICAL},
     "course-schedule": {"GET": STAFF},
     "course-alerts": {"GET": STAFF},
     "regimenchange-list": {"GET": STAFF, "POST": CLINICAL},
@@ -75,12 +84,13 @@ TABLE: dict[str, dict[str, frozenset[str]]] = {
     "assessment-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
     "reaction-list": {"GET": STAFF, "POST": NURSING},
     "reaction-detail": {"GET": STAFF, "PUT": NURSING, "PATCH": NURSING},
+    "reaction-review": {"POST": CLINICIANS},
     "relapse-list": {"GET": STAFF, "POST": CLINICAL},
     "relapse-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    "relapse-retreat": {"POST": CLINICAL},
     "alert-list": {"GET": STAFF},
     "alert-detail": {"GET": STAFF},
     "alert-acknowledge": {"POST": STAFF},
-    "alert-resolve": {"POST": STAFF},
     "alert-dismiss": {"POST": STAFF},
     # Research exports: researchers only (their own exports); a file also goes to a data manager
     # of every site it covers.
@@ -89,8 +99,14 @@ TABLE: dict[str, dict[str, frozenset[str]]] = {
     "export-download": {"GET": RESEARCHERS | {DATA_MANAGER}},
 }
 # Who passes an endpoint's permission check at all (before the method is looked at): by default
-# anyone TABLE names for it; others get 403 whatever the method.
-GATES: dict[str, frozenset[str]] = {"export-download": RESEARCHERS}
+# anyone TABLE names for it; others get 403 whatever the method. An action of a record is offered
+# to all staff (a method it does not take is 405 for them); its own method is checked by role.
+GATES: dict[str, frozenset[str]] = {
+    "export-download": RESEARCHERS,
+    "course-stop": STAFF,
+    "reaction-review": STAFF,
+    "relapse-retreat": STAFF,
+}
 # Endpoints where a caller who may not see the record gets 404 (it does not exist for them).
 HIDDEN = {"export-download"}
 
@@ -167,6 +183,9 @@ TARGETS: dict[str, Callable[[Record], Any]] = {
     "alert": lambda r: r.alert,
     "export": lambda r: r.export,
 }
+# Where an action needs another record than its basename's (a retreatment needs a patient with no
+# active course).
+ROUTE_TARGETS: dict[str, Callable[[Record], Any]] = {"relapse-retreat": lambda r: r.retreatable}
 
 
 def _lab(r: Record) -> dict[str, Any]:
@@ -184,17 +203,19 @@ CREATE: dict[str, Callable[[Record], Any]] = {
         "sex": "male",
     },
     "course-list": lambda r: {"patient": r.new_patient.pk, "started_on": D},
+    # A taper: an intensification is a clinician's alone (test_actions.py).
     "regimenchange-list": lambda r: {
         "course": r.course.pk,
         "effective_on": D,
         "dose_mg_per_kg": "5",
-        "interval_weeks": 6,
-        "reason": "intensification",
+        "interval_weeks": 10,
+        "reason": "taper",
     },
     "infusion-list": lambda r: {
         "course": r.course.pk,
         "given_on": D,
         "weight_kg": "40",
+        "weight_measured_on": D,
         "dose_mg": "200",
     },
     "labresult-list": _lab,
@@ -208,8 +229,12 @@ CREATE: dict[str, Callable[[Record], Any]] = {
         "symptoms": "Itch",
     },
     "relapse-list": lambda r: {"course": r.stopped_course.pk, "noted_on": D, "evidence": "MRI"},
+    # The actions: the active course stops after its last infusion (15 Sep 2026); the mild reaction
+    # is reviewed after its infusion; the retreatment starts after the relapse was noted.
+    "course-stop": lambda r: {"stopped_on": D, "reason": "remission", "note": "MDT decision"},
+    "reaction-review": lambda r: {"reviewed_on": D, "decision": "continue_premedicated"},
+    "relapse-retreat": lambda r: {"started_on": D},
     "alert-acknowledge": lambda r: {"note": "Booked for Friday"},
-    "alert-resolve": lambda r: {"note": "Given at the satellite clinic"},
     "alert-dismiss": lambda r: {"reason": "Transferred to another centre"},
     "export-list": lambda r: {"sites": [r.site.code], "format": "csv"},
 }
@@ -226,7 +251,9 @@ def send(
     client: APIClient, route: Route, method: str, record: Record
 ) -> tuple[Any, dict[str, Any]]:
     """The request of this case, and what it needs to be checked."""
-    target = TARGETS[route.basename](record) if route.detail else None
+    target = (
+        ROUTE_TARGETS.get(route.name, TARGETS[route.basename])(record) if route.detail else None
+    )
     url = reverse(f"api:{route.name}", kwargs={"pk": target.pk} if target else None)
     headers: dict[str, str] = {}
     body: Any = None
@@ -296,6 +323,22 @@ def exports(record_a, record_b, researcher_a, site_b, tmp_path) -> None:
 
 
 @pytest.fixture
+def retreatable(record_a, record_b) -> None:
+    """At each site, a relapse after a stopped course of a patient with no active course since."""
+    for record in (record_a, record_b):
+        patient = PatientFactory(site=record.site, mrn=f"{record.patient.mrn}-R")
+        stopped = CourseFactory(
+            patient=patient,
+            started_on=dt.date(2025, 1, 6),
+            stopped_on=dt.date(2026, 2, 1),
+            stop_reason="remission",
+        )
+        record.retreatable = RelapseFactory(
+            course=stopped, patient=patient, noted_on=dt.date(2026, 6, 1)
+        )
+
+
+@pytest.fixture
 def clients(nurse_a, clinician_a, data_manager_a, researcher_a) -> dict[str, APIClient]:
     return {
         ANONYMOUS: token_client(None),
@@ -306,7 +349,7 @@ def clients(nurse_a, clinician_a, data_manager_a, researcher_a) -> dict[str, API
     }
 
 
-@pytest.mark.usefixtures("exports")
+@pytest.mark.usefixtures("exports", "retreatable")
 @pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.name)
 def test_access_matrix(route: Route, clients, record_a, record_b):
     assert route.name in TABLE, f"{route.pattern} has no entry in TABLE: say who may call it"
@@ -334,8 +377,10 @@ def test_access_matrix(route: Route, clients, record_a, record_b):
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.detail], ids=lambda route: route.name)
-def test_an_id_that_is_no_record_is_404(route: Route, superuser):
-    """Whatever the path holds where an id goes: not found (or forbidden), never a crash."""
+def test_an_id_that_is_no_record_is_404(route: Route, superuser, site_a):
+    """Whatever the path holds where an id goes: not found (or forbidden), never a crash; and
+    not a refusal of the body, which is read only for a record that exists. (With a site in the
+    database: without one, the superuser would be refused before any lookup.)"""
     client = token_client(superuser)
     method = next(iter(TABLE[route.name]))
     for pk in ("abc", "-1", "0", "1.5", "99999999999999999999", "%C3%A9"):

@@ -80,22 +80,40 @@ def test_an_alert_explains_itself(record_a, as_nurse):
     assert "given_name" not in alert  # a code, not a name, on the worklist
 
 
-def test_acknowledge_then_resolve(record_a, as_nurse, nurse_a, as_clinician, clinician_a):
+def test_acknowledged_then_resolved_by_the_data_not_by_hand(record_a, as_nurse, nurse_a, committed):
+    """Nobody resolves an alert by hand: it resolves when the data shows its condition cleared."""
     url = f"/api/v1/alerts/{record_a.alert.pk}/"
     acknowledged = as_nurse.post(url + "acknowledge/", {"note": "Booked for Friday"}, format="json")
     assert acknowledged.status_code == 200
     assert acknowledged.json()["status"] == "acknowledged"
-    resolved = as_clinician.post(url + "resolve/", {}, format="json")
-    assert resolved.status_code == 200
-    assert resolved.json()["status"] == "resolved"
-    assert resolved.json()["resolved_at"]
-    events = [(e["kind"], e["actor"], e["note"]) for e in resolved.json()["events"]]
+    by_hand = as_nurse.post(url + "resolve/", {}, format="json")
+    assert by_hand.status_code in (404, 405)
+    assert by_hand["Content-Type"] == "application/json"
+    assert Alert.objects.get(pk=record_a.alert.pk).status == "acknowledged"
+
+    with committed():
+        given = as_nurse.post(
+            "/api/v1/infusions/",
+            {
+                "course": record_a.course.pk,
+                "given_on": "2026-11-24",
+                "weight_kg": "40",
+                "weight_measured_on": "2026-11-24",
+                "dose_mg": "200",
+            },
+            format="json",
+        )
+    assert given.status_code == 201, given.json()
+    resolved = as_nurse.get(url).json()
+    assert resolved["status"] == "resolved"
+    assert resolved["resolved_at"]
+    events = [(e["kind"], e["actor"], e["note"]) for e in resolved["events"]]
     assert events == [
         ("raised", None, ""),
         ("acknowledged", nurse_a.username, "Booked for Friday"),
-        ("resolved", clinician_a.username, "resolved by a clinician"),
+        ("resolved", nurse_a.username, "condition cleared"),  # the nurse's infusion cleared it
     ]
-    again = as_clinician.post(url + "acknowledge/", {}, format="json")
+    again = as_nurse.post(url + "acknowledge/", {}, format="json")
     assert again.status_code == 400
     assert again.json() == {
         "detail": "Invalid input: nothing was saved.",
@@ -125,7 +143,6 @@ def test_dismissing_needs_a_reason(record_a, as_clinician, clinician_a):
 def test_actions_on_another_site_s_alert_are_404_and_change_nothing(record_a, record_b, as_nurse):
     for action, body in (
         ("acknowledge", {}),
-        ("resolve", {}),
         ("dismiss", {"reason": "Not ours"}),
     ):
         response = as_nurse.post(f"/api/v1/alerts/{record_b.alert.pk}/{action}/", body)

@@ -78,6 +78,7 @@ def test_a_session_reads_and_writes_with_its_csrf_token(record_a, nurse_a):
         "course": record_a.course.pk,
         "given_on": "2026-11-20",
         "weight_kg": "40",
+        "weight_measured_on": "2026-11-20",
         "dose_mg": "200",
     }
     refused = client.post("/api/v1/infusions/", body, format="json")

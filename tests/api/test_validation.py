@@ -19,6 +19,7 @@ def infusion(record: Record, **fields: Any) -> dict[str, Any]:
         "course": record.course.pk,
         "given_on": "2026-11-20",
         "weight_kg": "40",
+        "weight_measured_on": "2026-11-20",
         "dose_mg": "200",
         **fields,
     }
