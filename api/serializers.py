@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
-from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 
 from monitoring.models import Alert, AlertEvent
@@ -556,6 +556,22 @@ class RetreatmentSerializer(serializers.Serializer):
     maintenance_interval_weeks = serializers.IntegerField(
         min_value=1, max_value=52, required=False, default=8
     )
+
+
+# The API's error format, for the schema only (a field named `errors` would shadow
+# Serializer.errors on a declared class).
+ErrorSerializer = inline_serializer(
+    "Error",
+    fields={
+        "detail": serializers.CharField(),
+        "errors": serializers.DictField(
+            child=serializers.JSONField(),
+            required=False,
+            help_text="Field name (or non_field_errors) → its messages (nested for list items); "
+            "on a 400 only.",
+        ),
+    },
+)
 
 
 class AlertActionSerializer(serializers.Serializer):

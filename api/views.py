@@ -146,7 +146,12 @@ class RecordViewSet(
         return Response(self.get_serializer(record).data, headers={"ETag": etag_of(record)})
 
 
-ERROR = OpenApiResponse(description="The API's error format: {detail, errors}.")
+ERROR = OpenApiResponse(s.ErrorSerializer, description="The API's error format.")
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(s.ErrorSerializer, description=description)
+
 
 PRECONDITION = OpenApiParameter(
     "If-Match",
@@ -158,9 +163,24 @@ PRECONDITION = OpenApiParameter(
 
 
 def _documented(viewset: type[RecordViewSet]) -> type[RecordViewSet]:
+    """A correction's parameters and answers: the refusals of the correction service included."""
+    correction = {
+        200: viewset.serializer_class,
+        400: _error("A field refused (or owned by an action, which is named)."),
+        403: _error("Your role at the record's site does not allow it."),
+        404: ERROR,
+        412: _error("The record changed since you read it (stale ETag)."),
+        428: _error("If-Match is missing."),
+    }
+    created = {
+        201: viewset.serializer_class,
+        400: _error("Refused by validation or an entry safeguard."),
+        403: _error("Your role at the record's site does not allow it."),
+    }
     return extend_schema_view(
-        update=extend_schema(parameters=[PRECONDITION]),
-        partial_update=extend_schema(parameters=[PRECONDITION]),
+        create=extend_schema(responses=created),
+        update=extend_schema(parameters=[PRECONDITION], responses=correction),
+        partial_update=extend_schema(parameters=[PRECONDITION], responses=correction),
     )(viewset)
 
 

@@ -20,7 +20,13 @@ from monitoring.models import Alert, EvaluationRun
 from registry import services
 from registry.reevaluation import one_reevaluation
 from tests.conftest import TODAY
-from tests.factories import CourseFactory, InfusionFactory, acting_superuser
+from tests.factories import (
+    CourseFactory,
+    InfusionFactory,
+    PatientFactory,
+    RelapseFactory,
+    acting_superuser,
+)
 
 DAY = dt.timedelta(days=1)
 
@@ -176,3 +182,42 @@ def test_the_nightly_fan_out_runs_end_to_end_on_a_real_worker(worker):
         assert time.monotonic() < deadline + 60
         time.sleep(0.2)
     assert Alert.objects.filter(rule="maintenance_dose_overdue").count() == 5
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="counts the messages on the real Redis")
+@pytest.mark.django_db
+def test_one_action_queues_one_evaluation_task_per_patient(
+    site_a, clinician_a, django_capture_on_commit_callbacks
+):
+    """Counted on the broker itself: the tasks a worker would run."""
+    stopped = CourseFactory(
+        patient=PatientFactory(site=site_a),
+        started_on=TODAY - 500 * DAY,
+        stopped_on=TODAY - 100 * DAY,
+        stop_reason="remission",
+    )
+    relapse = RelapseFactory(course=stopped, patient=stopped.patient, noted_on=TODAY - 5 * DAY)
+    other = PatientFactory(site=site_a)
+    current_app.control.purge()
+    with django_capture_on_commit_callbacks(execute=True):
+        # Two rows (a course and the link): one action, one task.
+        services.retreatment_start(relapse=relapse, started_on=TODAY, by=clinician_a)
+    assert current_app.control.purge() == 1
+    with django_capture_on_commit_callbacks(execute=True), one_reevaluation():
+        # Several actions in one request, for two patients: one task per patient.
+        for patient in (stopped.patient, other):
+            services.lab_result_record(
+                patient=patient,
+                collected_on=TODAY,
+                analyte="crp",
+                value=Decimal("2"),
+                by=clinician_a,
+            )
+            services.lab_result_record(
+                patient=patient,
+                collected_on=TODAY,
+                analyte="esr",
+                value=Decimal("9"),
+                by=clinician_a,
+            )
+    assert current_app.control.purge() == 2
