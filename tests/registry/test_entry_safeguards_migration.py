@@ -1,6 +1,6 @@
-"""Migrations 0004–0006: the free-text intensification reason moves into the infusion's notes (word for
-word, no regimen change invented), and a weight without its date gets the infusion's date (what an
-empty one meant)."""
+"""Migrations 0004–0006: the free-text intensification reason moves into the infusion's notes
+(word for word, no regimen change invented), and a weight without its date gets the infusion's
+date (what an empty one meant)."""
 
 from __future__ import annotations
 
