@@ -59,12 +59,22 @@ RULES: dict[str, tuple[RuleInfo, RuleFunction]] = {}
 
 
 def rule(
-    *, title: str, severity: str, grade: str, quote: str, source: str, key: str
+    *,
+    title: str,
+    severity: str,
+    grade: str,
+    quote: str,
+    source: str,
+    key: str,
+    clears_on_stop: bool = False,
 ) -> Callable[[RuleFunction], RuleFunction]:
-    """Register a rule; its id is the function's name."""
+    """Register a rule; its id is the function's name. `clears_on_stop`: GUIDELINE.md's "clears
+    when" column includes "course stopped" (the reconciliation resolves it with that reason)."""
 
     def register(function: RuleFunction) -> RuleFunction:
-        info = RuleInfo(function.__name__, title, severity, grade, quote, source, key)
+        info = RuleInfo(
+            function.__name__, title, severity, grade, quote, source, key, clears_on_stop
+        )
         RULES[info.id] = (info, function)
         return function
 
@@ -190,6 +200,7 @@ def is_inactive(assessment: AssessmentRow, latest_mri: ImagingRow | None) -> boo
     quote=DOSING,
     source=SOURCE_DOC,
     key="dose number",
+    clears_on_stop=True,
 )
 def induction_dose_missed(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
     late_dose = _late_dose(history, as_of, g, INDUCTION)
@@ -222,6 +233,7 @@ def induction_dose_missed(history: CourseHistory, as_of: dt.date, g: Guideline) 
     quote=DOSING,
     source=SOURCE_DOC,
     key="due date",
+    clears_on_stop=True,
 )
 def maintenance_dose_overdue(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
     late_dose = _late_dose(history, as_of, g, MAINTENANCE)
@@ -371,6 +383,7 @@ def dose_mismatch(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[
     ),
     source=SOURCE_DOC,
     key="course",
+    clears_on_stop=True,
 )
 def response_assessment_due(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
     if not history.infusions:
@@ -404,6 +417,7 @@ def response_assessment_due(history: CourseHistory, as_of: dt.date, g: Guideline
     quote=MONITORING,
     source="source document (interval: registry default)",
     key="due date",
+    clears_on_stop=True,
 )
 def markers_overdue(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
     if not history.is_on_treatment(as_of) or not history.infusions:
@@ -458,6 +472,7 @@ def mri_milestones(history: CourseHistory, as_of: dt.date, g: Guideline) -> list
     quote=MONITORING,
     source="source document; Schnabel 2016, 2022; Capponi 2021 (MRI at 6 and 12 months)",
     key="due date",
+    clears_on_stop=True,
 )
 def imaging_overdue(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
     if not history.is_on_treatment(as_of) or not history.infusions:
@@ -491,6 +506,7 @@ def imaging_overdue(history: CourseHistory, as_of: dt.date, g: Guideline) -> lis
     quote=ADJUST,
     source="source document; AGA 2017 therapeutic drug monitoring (IBD target)",
     key="lab result",
+    clears_on_stop=True,
 )
 def low_trough(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
     induction_doses = len(history.induction_weeks)
@@ -567,6 +583,7 @@ def antibodies_detected(history: CourseHistory, as_of: dt.date, g: Guideline) ->
     ),
     source=SOURCE_DOC,
     key="course",
+    clears_on_stop=True,
 )
 def taper_readiness(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
     if not history.is_on_treatment(as_of) or not history.infusions:
@@ -786,6 +803,7 @@ def post_stop_follow_up_due(history: CourseHistory, as_of: dt.date, g: Guideline
     ),
     source=SOURCE_DOC,
     key="reaction",
+    clears_on_stop=True,
 )
 def premedication_advised(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
     infusions = {i.id: i for i in history.infusions}
