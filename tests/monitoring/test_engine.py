@@ -35,8 +35,8 @@ def test_it_imports_nothing_from_django_or_the_project():
 
 
 def test_it_fingerprints_a_sites_overrides_in_the_version():
-    assert DEFAULT.version == "2026.11"
-    assert DEFAULT.with_overrides({"dose_grace_days": 3}).version.startswith("2026.11+site.")
+    assert DEFAULT.version == "2026.12"
+    assert DEFAULT.with_overrides({"dose_grace_days": 3}).version.startswith("2026.12+site.")
     assert Guideline().version == DEFAULT.version
 
 

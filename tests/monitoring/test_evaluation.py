@@ -83,7 +83,7 @@ def test_it_opens_an_alert_with_its_explanation_evidence_and_raised_event():
     assert (alert.status, alert.severity, alert.key) == ("open", "warning", str(TODAY - 14 * DAY))
     assert "Guideline (grade A, source document)" in alert.explanation
     assert alert.evidence["days_late"] == 14
-    assert alert.guideline_version == "2026.11"
+    assert alert.guideline_version == "2026.12"
     assert [e.kind for e in alert.events.all()] == ["raised"]
 
 
@@ -156,7 +156,7 @@ def test_it_uses_the_sites_parameters():
     assert alerts(course) == []  # 14 days late is within this site's grace
     evaluate_courses([course.pk], TODAY + 7 * DAY)
     [alert] = alerts(course)
-    assert alert.guideline_version.startswith("2026.11+site.")
+    assert alert.guideline_version.startswith("2026.12+site.")
 
 
 def test_the_scope_is_active_courses_and_those_stopped_within_the_watch():

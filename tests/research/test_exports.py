@@ -175,7 +175,7 @@ def test_the_manifest_counts_and_checksums_every_table(demo):
         export = demo[fmt]
         files = entries(export)
         described = manifest(export)
-        assert described["guideline_version"] == "2026.11"
+        assert described["guideline_version"] == "2026.12"
         assert described["parameters"]["sites"] == ["north", "south"]
         assert set(described["tables"]) == {table.name for table in TABLES}
         for name, table in described["tables"].items():
