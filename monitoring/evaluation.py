@@ -71,16 +71,35 @@ def site_guidelines() -> dict[str, Guideline]:
     return {row.site.code: row.effective() for row in SiteGuideline.objects.select_related("site")}
 
 
+def scope_days(guideline: Guideline) -> int:
+    """How many days after its stop a course stays in scope: the relapse watch, or until the last
+    post-stop visit's window closes if that is later (GUIDELINE.md, post_stop_visits_days)."""
+    visits = guideline.post_stop_visit_days
+    last_window_closes = max(visits) + guideline.post_stop_visit_window_days if visits else 0
+    return max(guideline.post_stop_watch_days, last_window_closes)
+
+
 def courses_in_scope(as_of: dt.date, site: Site | None = None) -> QuerySet[TreatmentCourse]:
-    """Courses not stopped, or stopped within the post-stop watch (the longest any site uses)."""
-    watch = max(
-        [
-            DEFAULT.post_stop_watch_days,
-            *(g.post_stop_watch_days for g in site_guidelines().values()),
-        ]
-    )
+    """Courses started by `as_of` and not stopped, or stopped at most `scope_days` of their site's
+    guideline before it (so the 24-month visit is watched until its window closes)."""
+    default_days = scope_days(DEFAULT)
+    other_days: dict[int, list[int]] = defaultdict(list)  # days → sites whose days differ
+    for row in SiteGuideline.objects.all():
+        days = scope_days(row.effective())
+        if days != default_days:
+            other_days[days].append(row.site_id)
+
+    def stopped_since(days: int) -> Q:
+        return Q(stopped_on__gte=as_of - dt.timedelta(days=days))
+
+    others = [site_id for site_ids in other_days.values() for site_id in site_ids]
+    watched = stopped_since(default_days)
+    if others:
+        watched &= ~Q(patient__site_id__in=others)
+    for days, site_ids in other_days.items():
+        watched |= Q(patient__site_id__in=site_ids) & stopped_since(days)
     courses = TreatmentCourse.objects.filter(started_on__lte=as_of).filter(
-        Q(stopped_on__isnull=True) | Q(stopped_on__gte=as_of - dt.timedelta(days=watch))
+        Q(stopped_on__isnull=True) | watched
     )
     if site is not None:
         courses = courses.filter(patient__site=site)

@@ -159,13 +159,14 @@ def test_it_uses_the_sites_parameters():
     assert alert.guideline_version.startswith("2026.12+site.")
 
 
-def test_the_scope_is_active_courses_and_those_stopped_within_the_watch():
+def test_the_scope_is_active_courses_and_those_stopped_until_the_last_visit_window_closes():
     active = CourseFactory(started_on=dt.date(2025, 1, 1))
+    # The 24-month visit (day 730 after the stop) is watched for 30 days: in scope up to day 760.
     watched = CourseFactory(
-        started_on=dt.date(2023, 1, 1), stopped_on=TODAY - 730 * DAY, stop_reason="remission"
+        started_on=dt.date(2023, 1, 1), stopped_on=TODAY - 760 * DAY, stop_reason="remission"
     )
     CourseFactory(
-        started_on=dt.date(2022, 1, 1), stopped_on=TODAY - 731 * DAY, stop_reason="remission"
+        started_on=dt.date(2022, 1, 1), stopped_on=TODAY - 761 * DAY, stop_reason="remission"
     )
     CourseFactory(started_on=TODAY + DAY)  # starts after the evaluation date
     assert set(evaluation.courses_in_scope(TODAY)) == {active, watched}
