@@ -2,9 +2,11 @@
 
 Loading a chunk costs a fixed number of queries whatever its size (no per-course queries), and the
 reconciliation is idempotent: a finding still present refreshes its alert, a new one opens one, an
-open alert whose finding is gone resolves itself. A chunk locks its courses (`SELECT … FOR UPDATE`)
-so two workers evaluating the same courses at once take turns; the partial unique constraint on
-live alerts is the backstop.
+open alert whose finding is gone resolves itself, saying why ("condition cleared", "course
+stopped", "guideline updated"); the alerts of courses that left the scope resolve as "out of
+monitoring scope" in every kind of run (nightly, site, patient). A chunk locks its courses
+(`SELECT … FOR UPDATE`) so two workers evaluating the same courses at once take turns; the partial
+unique constraint on live alerts is the backstop.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import datetime as dt
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +37,12 @@ from monitoring.guideline.history import (
 from monitoring.models import (
     ACKNOWLEDGED_PAST_FACT,
     ACTIONABLE_STATUSES,
+    CLEARS_ON_STOP_RULES,
     CONDITION_CLEARED,
+    COURSE_STOPPED,
+    GUIDELINE_UPDATED,
     LIVE_STATUSES,
+    OUT_OF_SCOPE,
     PAST_FACT_RULES,
     Alert,
     AlertEvent,
@@ -59,8 +65,6 @@ from registry.models import (
 )
 
 logger = logging.getLogger(__name__)
-
-OUT_OF_SCOPE = "course no longer monitored (stopped beyond the post-stop watch)"
 
 
 # --- Scope and parameters ------------------------------------------------------------------------
@@ -282,12 +286,23 @@ class Outcome:
     refreshed: int = 0
     resolved: int = 0
     by_rule: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    resolved_by_reason: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def add(self, other: Outcome) -> None:
         for name in ("courses", "findings", "opened", "refreshed", "resolved"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for rule_id, n in other.by_rule.items():
             self.by_rule[rule_id] += n
+        for reason, n in other.resolved_by_reason.items():
+            self.resolved_by_reason[reason] += n
+
+    @classmethod
+    def left_scope(cls, resolved: int) -> Outcome:
+        """The outcome of resolving `resolved` alerts of courses that left the scope."""
+        outcome = cls(resolved=resolved)
+        if resolved:
+            outcome.resolved_by_reason[OUT_OF_SCOPE] = resolved
+        return outcome
 
 
 _REFRESHED_FIELDS = [
@@ -338,16 +353,31 @@ def _event(
     )
 
 
+def _why_cleared(alert: Alert, stopped: bool, version: str) -> tuple[str, str]:
+    """(resolution reason, event note) of a live alert whose finding is gone."""
+    if stopped and alert.rule in CLEARS_ON_STOP_RULES:
+        return COURSE_STOPPED, COURSE_STOPPED
+    if alert.guideline_version != version:
+        return GUIDELINE_UPDATED, f"{GUIDELINE_UPDATED} ({alert.guideline_version} → {version})"
+    return CONDITION_CLEARED, CONDITION_CLEARED
+
+
 def reconcile(
     findings_by_course: dict[int, tuple[str, list[Finding]]],
     now: dt.datetime,
     actor_id: int | None = None,
+    stopped: Collection[int] = (),
 ) -> Outcome:
     """Make the live alerts of these courses match their findings: {course: (version, findings)}.
 
+    `stopped`: the courses stopped by the evaluation date. Their rules that GUIDELINE.md clears on
+    stop ("clears when … course stopped") raise nothing, and their live alerts resolve with the
+    reason "course stopped". Another alert whose finding is gone resolves with "guideline updated"
+    if it was raised under another version than the course's now, else "condition cleared".
     `actor_id`: the person whose change to the record caused this evaluation; the events it
     writes name them (the nightly run has none: the registry itself acts).
     """
+    stopped = frozenset(stopped)
     outcome = Outcome(courses=len(findings_by_course))
     live = {
         (alert.course_id, alert.rule, alert.key): alert
@@ -370,6 +400,8 @@ def reconcile(
     seen = set()
     for course_id, (version, findings) in findings_by_course.items():
         for finding in findings:
+            if course_id in stopped and finding.rule_id in CLEARS_ON_STOP_RULES:
+                continue  # cleared by the stop: it resolves below if it was raised
             outcome.findings += 1
             outcome.by_rule[finding.rule_id] += 1
             key = (course_id, finding.rule_id, finding.key)
@@ -428,18 +460,14 @@ def reconcile(
         if key not in seen and alert.status in ACTIONABLE_STATUSES
     ]
     for alert in cleared:
+        version = findings_by_course[alert.course_id][0]
+        reason, note = _why_cleared(alert, alert.course_id in stopped, version)
         events.append(
-            _event(
-                alert,
-                AlertEventKind.RESOLVED,
-                AlertStatus.RESOLVED,
-                now,
-                CONDITION_CLEARED,
-                actor_id,
-            )
+            _event(alert, AlertEventKind.RESOLVED, AlertStatus.RESOLVED, now, note, actor_id)
         )
         alert.status, alert.resolved_at = AlertStatus.RESOLVED, now
-        alert.resolution_reason = CONDITION_CLEARED
+        alert.resolution_reason = reason
+        outcome.resolved_by_reason[reason] += 1
 
     Alert.objects.bulk_create(new)
     events += [
@@ -470,36 +498,65 @@ def evaluate_courses(
             .values_list("pk", flat=True)
         )
         findings_by_course = {}
+        stopped = set()
         for history in load_histories(locked):
             guideline = guidelines.get(history.site_code, DEFAULT)
             findings_by_course[history.course_id] = (
                 guideline.version,
                 evaluate(history, as_of, guideline),
             )
-        return reconcile(findings_by_course, timezone.now(), actor_id)
+            if history.stopped_on is not None and history.stopped_on <= as_of:
+                stopped.add(history.course_id)
+        return reconcile(findings_by_course, timezone.now(), actor_id, stopped)
 
 
 def evaluate_patient(patient_id: int, actor_id: int | None = None) -> Outcome:
-    """Evaluate a patient's courses in scope today (after a change to their record)."""
+    """Evaluate a patient's courses in scope today (after a change to their record), and resolve
+    the alerts of their courses that left the scope."""
     today = timezone.localdate()
     ids = list(courses_in_scope(today).filter(patient_id=patient_id).values_list("pk", flat=True))
-    return evaluate_courses(ids, today, actor_id) if ids else Outcome()
+    with transaction.atomic():
+        outcome = evaluate_courses(ids, today, actor_id) if ids else Outcome()
+        left = resolve_out_of_scope(today, patient_id=patient_id, actor_id=actor_id)
+    outcome.add(Outcome.left_scope(left))
+    return outcome
 
 
-def resolve_out_of_scope(as_of: dt.date) -> int:
-    """Alerts of courses that left monitoring (past the post-stop watch) resolve themselves."""
+@transaction.atomic
+def resolve_out_of_scope(
+    as_of: dt.date,
+    *,
+    site: Site | None = None,
+    patient_id: int | None = None,
+    actor_id: int | None = None,
+) -> int:
+    """The open and acknowledged alerts of courses out of scope on `as_of` (of all courses, of a
+    site's or of a patient's) resolve as "out of monitoring scope"; returns how many. Dismissed
+    alerts stay dismissed. Locks the courses first, as a chunk does, then their alerts: a constant
+    number of queries whatever the number of alerts."""
     now = timezone.now()
-    stale = Alert.objects.filter(status__in=ACTIONABLE_STATUSES).exclude(
-        course__in=courses_in_scope(as_of)
+    in_scope = courses_in_scope(as_of).values("pk")
+    stale = Alert.objects.filter(status__in=ACTIONABLE_STATUSES).exclude(course__in=in_scope)
+    if site is not None:
+        stale = stale.filter(course__patient__site=site)
+    if patient_id is not None:
+        stale = stale.filter(course__patient_id=patient_id)
+    locked = list(
+        TreatmentCourse.objects.select_for_update()
+        .filter(pk__in=stale.values("course_id"))
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    alerts = list(stale.select_for_update())
+    if not locked:
+        return 0
+    alerts = list(stale.filter(course_id__in=locked).select_for_update(of=("self",)))
     AlertEvent.objects.bulk_create(
         [
-            _event(a, AlertEventKind.RESOLVED, AlertStatus.RESOLVED, now, OUT_OF_SCOPE)
+            _event(a, AlertEventKind.RESOLVED, AlertStatus.RESOLVED, now, OUT_OF_SCOPE, actor_id)
             for a in alerts
         ]
     )
-    return stale.update(
+    return Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(
         status=AlertStatus.RESOLVED, resolved_at=now, resolution_reason=OUT_OF_SCOPE
     )
 
@@ -530,7 +587,8 @@ def finish_run(run_id: int, status: str = RunStatus.DONE) -> EvaluationRun:
 def run_evaluation(
     *, as_of: dt.date, kind: str = "command", site: Site | None = None, chunk_size: int = 500
 ) -> tuple[EvaluationRun, Outcome]:
-    """Evaluate every course in scope synchronously, chunk by chunk (the command's path)."""
+    """Evaluate every course in scope synchronously, chunk by chunk (the command's path), then
+    resolve the alerts of the courses (of `site`, if given) that left the scope."""
     started = time.monotonic()
     course_ids = list(courses_in_scope(as_of, site).values_list("pk", flat=True))
     chunks = list(chunked(course_ids, chunk_size))
@@ -540,11 +598,10 @@ def run_evaluation(
         outcome = evaluate_courses(chunk, as_of)
         record_chunk(run.pk, outcome)
         total.add(outcome)
-    if site is None:
-        with transaction.atomic():
-            left = Outcome(resolved=resolve_out_of_scope(as_of))
-        record_chunk(run.pk, left, chunks=0)
-        total.add(left)
+    # A site's run resolves the alerts of its own courses that left the scope.
+    left = Outcome.left_scope(resolve_out_of_scope(as_of, site=site))
+    record_chunk(run.pk, left, chunks=0)
+    total.add(left)
     run = finish_run(run.pk)
     logger.info(
         "evaluation %s as of %s: %d courses, %d findings, %d opened, %d resolved in %.1fs",

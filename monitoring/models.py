@@ -34,7 +34,16 @@ class AlertStatus(models.TextChoices):
 LIVE_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED, AlertStatus.DISMISSED)
 ACTIONABLE_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 RULE_CHOICES = [(rule_id, info.title) for rule_id, (info, _check) in RULES.items()]
+# Why the engine resolved an alert (GUIDELINE.md, "Rules"): the finding is gone; the course stopped
+# and the rule's "clears when" says so; the course left the evaluation scope; or the alert was
+# raised under an earlier guideline version that no longer finds it.
 CONDITION_CLEARED = "condition cleared"
+COURSE_STOPPED = "course stopped"
+OUT_OF_SCOPE = "out of monitoring scope"
+GUIDELINE_UPDATED = "guideline updated"
+CLEARS_ON_STOP_RULES = frozenset(
+    rule_id for rule_id, (info, _check) in RULES.items() if info.clears_on_stop
+)
 # Info alerts about a past fact are a note, not a task: a clinician's acknowledgement closes them
 # for good (GUIDELINE.md, "Who may act on alerts"); the engine does not raise them again.
 PAST_FACT_RULES = frozenset({"early_discontinuation", "dose_given_early"})

@@ -14,7 +14,7 @@ from typing import Any
 from celery import chord, shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.utils import timezone
 
 from monitoring import digests, evaluation
@@ -60,9 +60,9 @@ def evaluate_chunk(course_ids: list[int], as_of: str, run_id: int | None = None)
 
 @shared_task(name="monitoring.finish_nightly", **RETRYING)
 def finish_nightly(as_of: str, run_id: int) -> int:
-    with transaction.atomic():
-        resolved = evaluation.resolve_out_of_scope(_date(as_of))
-    evaluation.record_chunk(run_id, evaluation.Outcome(resolved=resolved), chunks=0)
+    """After the last chunk: the alerts of every course that left the scope resolve."""
+    resolved = evaluation.resolve_out_of_scope(_date(as_of))
+    evaluation.record_chunk(run_id, evaluation.Outcome.left_scope(resolved), chunks=0)
     return evaluation.finish_run(run_id, RunStatus.DONE).pk
 
 

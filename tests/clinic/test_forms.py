@@ -722,7 +722,8 @@ def test_it_stops_a_course_and_its_dose_alert(client, post_committed, clinician_
     assert course_a.notes == ""  # no note given, none added
     assert course_a.history.first().history_user == clinician_a
     alert.refresh_from_db()
-    assert (alert.status, alert.resolution_reason) == ("resolved", "condition cleared")
+    assert (alert.status, alert.resolution_reason) == ("resolved", "course stopped")
+    assert alert.events.last().actor == clinician_a
     assert 'to 24 Nov 2026 <span class="muted">(remission)</span>' in response.text
 
 

@@ -40,6 +40,8 @@ class Command(BaseCommand):
             f"{outcome.findings} findings: {outcome.opened} alerts opened, "
             f"{outcome.refreshed} still open, {outcome.resolved} resolved."
         )
+        for reason, count in sorted(outcome.resolved_by_reason.items()):
+            self.stdout.write(f"  {count:5d}  resolved: {reason}")
         for rule_id, (info, _check) in RULES.items():
             count = outcome.by_rule.get(rule_id, 0)
             if count:
