@@ -109,14 +109,17 @@ def _refusal(record: ClinicalRecord, error: IntegrityError) -> ValidationError:
     return ValidationError(f"The database refused this record ({name or error}).")
 
 
-def _store(record: R, *, by: User) -> R:
+def _store(record: R, *, by: User, check: Callable[[R], None] | None = None) -> R:
     """Validate and save one row, with `by` in its history; note its patient for re-evaluation.
 
-    `clean()` gives every rule a row can break a field-specific message; the database constraints
-    behind them are enforced by the database on save (not re-checked one query each), and a
-    refusal comes back as a ValidationError.
+    `clean()` gives every rule a row can break a field-specific message; then `check` (an entry
+    safeguard) sees a row that is valid on its own. The database constraints behind `clean()` are
+    enforced by the database on save (not re-checked one query each), and a refusal comes back as
+    a ValidationError.
     """
     record.full_clean(validate_constraints=False)
+    if check is not None:
+        check(record)
     try:
         with transaction.atomic():
             record._history_user = by  # type: ignore[attr-defined]
@@ -127,13 +130,19 @@ def _store(record: R, *, by: User) -> R:
     return record
 
 
-def _store_changes(record: R, changes: Mapping[str, object], *, by: User) -> R:
+def _store_changes(
+    record: R,
+    changes: Mapping[str, object],
+    *,
+    by: User,
+    check: Callable[[R], None] | None = None,
+) -> R:
     """Apply `changes` and store; if refused, the caller's object keeps its old values."""
     old = {name: getattr(record, name) for name in changes}
     for name, value in changes.items():
         setattr(record, name, value)
     try:
-        return _store(record, by=by)
+        return _store(record, by=by, check=check)
     except ValidationError:
         for name, value in old.items():
             setattr(record, name, value)
@@ -194,17 +203,7 @@ def _correct(
         )
     if not changed:
         return record
-    old = {name: getattr(record, name) for name in changed}
-    for name, value in changed.items():
-        setattr(record, name, value)
-    try:
-        if check is not None:
-            check(record)
-        return _store(record, by=by)
-    except ValidationError:
-        for name, value in old.items():
-            setattr(record, name, value)
-        raise
+    return _store_changes(record, changed, by=by, check=check)
 
 
 # --- Patients ------------------------------------------------------------------------------------
@@ -440,10 +439,15 @@ def regimen_change_correct(
 # --- Infusions and reactions ---------------------------------------------------------------------
 
 
-def _check_infusion(infusion: Infusion, *, weight_confirmed: bool) -> None:
-    limits = safeguards.thresholds_for(infusion.course.patient.site_id)
-    safeguards.check_dose(infusion, limits)
-    safeguards.check_weight(infusion, limits, confirmed=weight_confirmed)
+def _infusion_safeguards(*, weight_confirmed: bool) -> Callable[[Infusion], None]:
+    """The dose and weight safeguards; a far-off weight passes only if confirmed in this action."""
+
+    def check(infusion: Infusion) -> None:
+        limits = safeguards.thresholds_for(infusion.course.patient.site_id)
+        safeguards.check_dose(infusion, limits)
+        safeguards.check_weight(infusion, limits, confirmed=weight_confirmed)
+
+    return check
 
 
 @_action
@@ -484,9 +488,7 @@ def infusion_record(
         lot_number=lot_number,
         notes=notes,
     )
-    infusion.full_clean(validate_constraints=False)  # field messages before the safeguards
-    _check_infusion(infusion, weight_confirmed=weight_confirmed)
-    return _store(infusion, by=by)
+    return _store(infusion, by=by, check=_infusion_safeguards(weight_confirmed=weight_confirmed))
 
 
 _INFUSION_ENGINE_FIELDS = frozenset(
@@ -512,11 +514,7 @@ INFUSION_CORRECTIONS = Corrections(
 def infusion_correct(*, infusion: Infusion, changes: Mapping[str, object], by: User) -> Infusion:
     """Correct an infusion; the corrected dose and weight pass the same safeguards as a new one."""
     confirmed = bool(changes.get("weight_confirmed", False))
-
-    def check(corrected: Infusion) -> None:
-        corrected.full_clean(validate_constraints=False)
-        _check_infusion(corrected, weight_confirmed=confirmed)
-
+    check = _infusion_safeguards(weight_confirmed=confirmed)
     return _correct(infusion, changes, by=by, policy=INFUSION_CORRECTIONS, check=check)
 
 
@@ -667,9 +665,7 @@ def lab_result_record(
         reference_low=reference_low,
         reference_high=reference_high,
     )
-    result.full_clean(validate_constraints=False)
-    _check_not_recorded(result)
-    return _store(result, by=by)
+    return _store(result, by=by, check=_check_not_recorded)
 
 
 _LAB_ENGINE_FIELDS = frozenset(
