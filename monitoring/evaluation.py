@@ -11,6 +11,7 @@ unique constraint on live alerts is the backstop.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -24,10 +25,11 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from monitoring.guideline import DEFAULT, Finding, Guideline, evaluate
+from monitoring.guideline import DEFAULT, Finding, Guideline, evaluate_course
 from monitoring.guideline.history import (
     AssessmentRow,
     CourseHistory,
+    Exposure,
     ImagingRow,
     InfusionRow,
     LabRow,
@@ -44,6 +46,7 @@ from monitoring.models import (
     LIVE_STATUSES,
     OUT_OF_SCOPE,
     PAST_FACT_RULES,
+    REGIMEN_CHANGED,
     Alert,
     AlertEvent,
     AlertEventKind,
@@ -133,20 +136,30 @@ def _fetch(queryset: QuerySet[Any]) -> Iterable[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-def _group(queryset: QuerySet[Any], row_type: Any) -> dict[int, list[Any]]:
-    """Rows whose first column is the owner id, built into `row_type` and grouped by owner."""
+def _columns(row_type: Any) -> list[str]:
+    """The model columns of an engine row: its fields carry the model's names (`id`: the pk)."""
+    return ["pk" if f.name == "id" else f.name for f in dataclasses.fields(row_type)]
+
+
+def _group(queryset: QuerySet[Any], owner: str, row_type: Any) -> dict[int, list[Any]]:
+    """The rows of `queryset` as `row_type`, grouped by the `owner` column. The columns are picked
+    by the row's field names, in its field order, so each value lands in its namesake field."""
     grouped: dict[int, list[Any]] = defaultdict(list)
-    for row in _fetch(queryset):
+    for row in _fetch(queryset.values_list(owner, *_columns(row_type))):
         grouped[row[0]].append(row_type(*row[1:]))
     return grouped
 
 
-def _first(*fields: Any) -> Any:
-    return fields[0]
+def _dates(queryset: QuerySet[Any], owner: str, date_field: str) -> dict[int, list[dt.date]]:
+    grouped: dict[int, list[dt.date]] = defaultdict(list)
+    for owner_id, day in _fetch(queryset.order_by(date_field).values_list(owner, date_field)):
+        grouped[owner_id].append(day)
+    return grouped
 
 
 def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
-    """The plain histories of these courses, in nine queries whatever their number."""
+    """The plain histories of these courses, with the exposure of their patients' other courses,
+    in nine queries whatever their number."""
     courses = list(
         TreatmentCourse.objects.filter(pk__in=course_ids)
         .order_by("pk")
@@ -164,92 +177,49 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
         )
     )
     ids = [row[0] for row in courses]
-    patient_ids = {row[1] for row in courses}
+    patient_ids = list({row[1] for row in courses})
+    # Infusions and reactions of every course of these patients: the exposure across courses.
     infusions = _group(
-        Infusion.objects.filter(course_id__in=ids)
-        .order_by("given_on", "pk")
-        .values_list(
-            "course_id",
-            "pk",
-            "given_on",
-            "weight_kg",
-            "dose_mg",
-            "weight_measured_on",
-            "duration_minutes",
-            "premedication_antihistamine",
-            "premedication_corticosteroid",
-            "premedication_antipyretic",
-        ),
+        Infusion.objects.filter(course__patient_id__in=patient_ids).order_by("given_on", "pk"),
+        "course__patient_id",
         InfusionRow,
     )
-    regimens = _group(
-        RegimenChange.objects.filter(course_id__in=ids)
-        .order_by("effective_on")
-        .values_list(
-            "course_id", "pk", "effective_on", "dose_mg_per_kg", "interval_weeks", "reason"
-        ),
-        RegimenRow,
-    )
     reactions = _group(
-        InfusionReaction.objects.filter(infusion__course_id__in=ids)
-        .order_by("pk")
-        .values_list(
-            "infusion__course_id", "pk", "infusion_id", "severity", "onset", "reviewed_on"
+        InfusionReaction.objects.filter(infusion__course__patient_id__in=patient_ids).order_by(
+            "infusion__given_on", "pk"
         ),
+        "infusion__course__patient_id",
         ReactionRow,
     )
+    regimens = _group(
+        RegimenChange.objects.filter(course_id__in=ids).order_by("effective_on"),
+        "course_id",
+        RegimenRow,
+    )
+    by_patient = {"patient_id__in": patient_ids}
     labs = _group(
-        LabResult.objects.filter(patient_id__in=patient_ids)
-        .order_by("collected_on", "pk")
-        .values_list(
-            "patient_id",
-            "pk",
-            "collected_on",
-            "analyte",
-            "value",
-            "reference_high",
-            "antibodies_positive",
-        ),
-        LabRow,
+        LabResult.objects.filter(**by_patient).order_by("collected_on", "pk"), "patient_id", LabRow
     )
     imaging = _group(
-        ImagingStudy.objects.filter(patient_id__in=patient_ids)
-        .order_by("performed_on", "pk")
-        .values_list(
-            "patient_id", "pk", "performed_on", "modality", "active_lesions", "new_lesions"
-        ),
+        ImagingStudy.objects.filter(**by_patient).order_by("performed_on", "pk"),
+        "patient_id",
         ImagingRow,
     )
     assessments = _group(
-        ClinicalAssessment.objects.filter(patient_id__in=patient_ids)
-        .order_by("assessed_on", "pk")
-        .values_list(
-            "patient_id",
-            "pk",
-            "assessed_on",
-            "pain_score",
-            "physician_global",
-            "clinically_active_lesions",
-            "disease_state",
-        ),
+        ClinicalAssessment.objects.filter(**by_patient).order_by("assessed_on", "pk"),
+        "patient_id",
         AssessmentRow,
     )
-    relapses = _group(
-        Relapse.objects.filter(course_id__in=ids)
-        .order_by("noted_on")
-        .values_list("course_id", "noted_on"),
-        _first,
-    )
-    course_starts = _group(
-        TreatmentCourse.objects.filter(patient_id__in=patient_ids)
-        .order_by("started_on")
-        .values_list("patient_id", "started_on"),
-        _first,
-    )
+    relapses = _dates(Relapse.objects.filter(course_id__in=ids), "course_id", "noted_on")
+    course_starts = _dates(TreatmentCourse.objects.filter(**by_patient), "patient_id", "started_on")
 
     histories = []
     for (pk, patient_id, code, site_code, started_on, dose, weeks, interval, stopped_on,
          stop_reason) in courses:  # fmt: skip
+        patient_infusions = infusions[patient_id]
+        own = tuple(i for i in patient_infusions if i.course_id == pk)
+        own_ids = {i.id for i in own}
+        patient_reactions = reactions[patient_id]
         later_starts = [start for start in course_starts[patient_id] if start > started_on]
         histories.append(
             CourseHistory(
@@ -257,19 +227,23 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
                 patient_code=code,
                 site_code=site_code,
                 started_on=started_on,
-                dose_mg_per_kg=dose,
+                planned_dose_mg_per_kg=dose,
                 induction_weeks=tuple(weeks),
-                interval_weeks=interval,
+                maintenance_interval_weeks=interval,
                 stopped_on=stopped_on,
                 stop_reason=stop_reason,
-                infusions=tuple(infusions[pk]),
+                infusions=own,
                 regimen_changes=tuple(regimens[pk]),
                 labs=tuple(labs[patient_id]),
                 imaging=tuple(imaging[patient_id]),
                 assessments=tuple(assessments[patient_id]),
-                reactions=tuple(reactions[pk]),
-                relapse_noted_on=relapses[pk][0] if relapses[pk] else None,
+                reactions=tuple(r for r in patient_reactions if r.infusion_id in own_ids),
+                relapses_noted_on=tuple(relapses[pk]),
                 next_course_started_on=min(later_starts, default=None),
+                exposure=Exposure(
+                    infusions=tuple(i for i in patient_infusions if i.course_id != pk),
+                    reactions=tuple(r for r in patient_reactions if r.infusion_id not in own_ids),
+                ),
             )
         )
     return histories
@@ -353,12 +327,16 @@ def _event(
     )
 
 
-def _why_cleared(alert: Alert, stopped: bool, version: str) -> tuple[str, str]:
+def _why_cleared(
+    alert: Alert, stopped: bool, version: str, regimen_moved_due: bool
+) -> tuple[str, str]:
     """(resolution reason, event note) of a live alert whose finding is gone."""
     if stopped and alert.rule in CLEARS_ON_STOP_RULES:
         return COURSE_STOPPED, COURSE_STOPPED
     if alert.guideline_version != version:
         return GUIDELINE_UPDATED, f"{GUIDELINE_UPDATED} ({alert.guideline_version} → {version})"
+    if regimen_moved_due and alert.rule == "maintenance_dose_overdue":
+        return REGIMEN_CHANGED, REGIMEN_CHANGED
     return CONDITION_CLEARED, CONDITION_CLEARED
 
 
@@ -367,6 +345,7 @@ def reconcile(
     now: dt.datetime,
     actor_id: int | None = None,
     stopped: Collection[int] = (),
+    regimen_moved_due: Collection[int] = (),
 ) -> Outcome:
     """Make the live alerts of these courses match their findings: {course: (version, findings)}.
 
@@ -374,10 +353,12 @@ def reconcile(
     stop ("clears when … course stopped") raise nothing, and their live alerts resolve with the
     reason "course stopped". Another alert whose finding is gone resolves with "guideline updated"
     if it was raised under another version than the course's now, else "condition cleared".
+    `regimen_moved_due`: the courses whose next dose a regimen change decided after the last
+    infusion moved; their overdue alert that is gone resolves with "regimen changed".
     `actor_id`: the person whose change to the record caused this evaluation; the events it
     writes name them (the nightly run has none: the registry itself acts).
     """
-    stopped = frozenset(stopped)
+    stopped, regimen_moved_due = frozenset(stopped), frozenset(regimen_moved_due)
     outcome = Outcome(courses=len(findings_by_course))
     live = {
         (alert.course_id, alert.rule, alert.key): alert
@@ -461,7 +442,9 @@ def reconcile(
     ]
     for alert in cleared:
         version = findings_by_course[alert.course_id][0]
-        reason, note = _why_cleared(alert, alert.course_id in stopped, version)
+        reason, note = _why_cleared(
+            alert, alert.course_id in stopped, version, alert.course_id in regimen_moved_due
+        )
         events.append(
             _event(alert, AlertEventKind.RESOLVED, AlertStatus.RESOLVED, now, note, actor_id)
         )
@@ -498,16 +481,16 @@ def evaluate_courses(
             .values_list("pk", flat=True)
         )
         findings_by_course = {}
-        stopped = set()
+        stopped, regimen_moved_due = set(), set()
         for history in load_histories(locked):
             guideline = guidelines.get(history.site_code, DEFAULT)
-            findings_by_course[history.course_id] = (
-                guideline.version,
-                evaluate(history, as_of, guideline),
-            )
-            if history.stopped_on is not None and history.stopped_on <= as_of:
+            verdict = evaluate_course(history, as_of, guideline)
+            findings_by_course[history.course_id] = (guideline.version, verdict.findings)
+            if verdict.stopped:
                 stopped.add(history.course_id)
-        return reconcile(findings_by_course, timezone.now(), actor_id, stopped)
+            if verdict.regimen_moved_due:
+                regimen_moved_due.add(history.course_id)
+        return reconcile(findings_by_course, timezone.now(), actor_id, stopped, regimen_moved_due)
 
 
 def evaluate_patient(patient_id: int, actor_id: int | None = None) -> Outcome:

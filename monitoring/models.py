@@ -41,6 +41,7 @@ CONDITION_CLEARED = "condition cleared"
 COURSE_STOPPED = "course stopped"
 OUT_OF_SCOPE = "out of monitoring scope"
 GUIDELINE_UPDATED = "guideline updated"
+REGIMEN_CHANGED = "regimen changed"  # a regimen change moved the due date of an overdue dose
 CLEARS_ON_STOP_RULES = frozenset(
     rule_id for rule_id, (info, _check) in RULES.items() if info.clears_on_stop
 )

@@ -127,8 +127,11 @@ def course_outcomes(
     infusions = history.infusions_until(as_of)
     gaps = [(b.given_on - a.given_on).days for a, b in itertools.pairwise(infusions)]
     stopped_on = history.stopped_on
-    relapse_on = history.relapse_noted_on
-    relapsed = None if stopped_on is None else relapse_on is not None and relapse_on >= stopped_on
+    # The first relapse recorded from the stop on (one recorded during the taper came before it).
+    relapse_on = next(
+        (day for day in history.relapses_noted_on if stopped_on and day >= stopped_on), None
+    )
+    relapsed = None if stopped_on is None else relapse_on is not None
     measurements = [*measurements_of(history), *assessments]
     return CourseOutcomes(
         days_on_treatment=((stopped_on or as_of) - history.started_on).days,

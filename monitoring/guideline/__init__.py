@@ -7,36 +7,48 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from monitoring.guideline.findings import Finding, RuleInfo, Severity
-from monitoring.guideline.history import CourseHistory
+from monitoring.guideline.history import CourseHistory, Exposure, ReactionRow
 from monitoring.guideline.parameters import DEFAULT, Guideline
-from monitoring.guideline.rules import RULES
+from monitoring.guideline.rules import RULES, Context
+from monitoring.guideline.schedule import schedule
 
 __all__ = [
     "DEFAULT",
     "RULES",
+    "Context",
     "CourseHistory",
+    "Exposure",
     "Finding",
     "Guideline",
     "RuleInfo",
     "Severity",
+    "Verdict",
     "cut_at",
     "evaluate",
+    "evaluate_course",
 ]
 
 
 def cut_at(history: CourseHistory, as_of: dt.date) -> CourseHistory:
     """The history as it stood on `as_of`: nothing recorded for a later date is known yet."""
     infusions = tuple(i for i in history.infusions if i.given_on <= as_of)
-    known_infusions = {i.id for i in infusions}
+    other_infusions = tuple(i for i in history.exposure.infusions if i.given_on <= as_of)
+    known = {i.id for i in (*infusions, *other_infusions)}
 
     def until(rows: tuple[Any, ...], date_field: str) -> tuple[Any, ...]:
         return tuple(row for row in rows if getattr(row, date_field) <= as_of)
 
-    def known(day: dt.date | None) -> dt.date | None:
+    def known_date(day: dt.date | None) -> dt.date | None:
         return day if day is not None and day <= as_of else None
+
+    def reviewed(reaction: ReactionRow) -> ReactionRow:
+        if known_date(reaction.reviewed_on) == reaction.reviewed_on:
+            return reaction
+        return dataclasses.replace(reaction, reviewed_on=None, review_decision="")  # not yet
 
     return dataclasses.replace(
         history,
@@ -45,20 +57,44 @@ def cut_at(history: CourseHistory, as_of: dt.date) -> CourseHistory:
         labs=until(history.labs, "collected_on"),
         imaging=until(history.imaging, "performed_on"),
         assessments=until(history.assessments, "assessed_on"),
-        reactions=tuple(r for r in history.reactions if r.infusion_id in known_infusions),
-        stopped_on=known(history.stopped_on),
-        stop_reason=history.stop_reason if known(history.stopped_on) else "",
-        relapse_noted_on=known(history.relapse_noted_on),
-        next_course_started_on=known(history.next_course_started_on),
+        reactions=tuple(reviewed(r) for r in history.reactions if r.infusion_id in known),
+        stopped_on=known_date(history.stopped_on),
+        stop_reason=history.stop_reason if known_date(history.stopped_on) else "",
+        relapses_noted_on=tuple(day for day in history.relapses_noted_on if day <= as_of),
+        next_course_started_on=known_date(history.next_course_started_on),
+        exposure=Exposure(
+            infusions=other_infusions,
+            reactions=tuple(
+                reviewed(r) for r in history.exposure.reactions if r.infusion_id in known
+            ),
+        ),
     )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Every rule's findings for one course on a date, most severe first, and what the
+    reconciliation needs to say why an alert cleared."""
+
+    findings: list[Finding]
+    stopped: bool  # the course had stopped by the date: its clears-on-stop alerts resolve so
+    regimen_moved_due: bool  # a regimen change decided after the last infusion set the next due
+
+
+def evaluate_course(
+    history: CourseHistory, as_of: dt.date, guideline: Guideline = DEFAULT
+) -> Verdict:
+    known = cut_at(history, as_of)
+    plan = schedule(known, as_of)
+    context = Context(history=known, as_of=as_of, g=guideline, schedule=plan)
+    findings = [finding for _info, check in RULES.values() for finding in check(context)]
+    findings.sort(key=lambda f: (f.severity.rank, f.due_on or as_of, f.rule_id, f.key))
+    moved = plan.next_dose is not None and plan.next_dose.moved_by is not None
+    return Verdict(findings, known.is_stopped(as_of), moved)
 
 
 def evaluate(
     history: CourseHistory, as_of: dt.date, guideline: Guideline = DEFAULT
 ) -> list[Finding]:
     """Every rule's findings for one course on `as_of`, most severe first."""
-    known = cut_at(history, as_of)
-    findings = [
-        finding for _info, check in RULES.values() for finding in check(known, as_of, guideline)
-    ]
-    return sorted(findings, key=lambda f: (f.severity.rank, f.due_on or as_of, f.rule_id, f.key))
+    return evaluate_course(history, as_of, guideline).findings

@@ -30,6 +30,7 @@ class RuleInfo:
     quote: str  # the guideline text it enforces
     source: str
     key: str  # what makes one problem one alert
+    clears: str  # GUIDELINE.md's "clears when", said to the reader of the alert
     # GUIDELINE.md's "clears when" column says "course stopped": once the course has stopped, its
     # alert resolves with that reason and the rule raises nothing more for that course.
     clears_on_stop: bool = False

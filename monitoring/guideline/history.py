@@ -2,7 +2,12 @@
 
 Built by `monitoring.evaluation` from the database (or by a test by hand). Lab results, imaging and
 assessments belong to the patient, so a course's history carries all of the patient's; each rule
-picks the dates it cares about.
+picks the dates it cares about. The patient's other courses come along as their infliximab
+**exposure** (GUIDELINE.md "Exposure: what carries across courses"): their infusions and reactions,
+so a gap, an antibody or a reaction carries into a retreatment.
+
+The rows' fields carry the model's field names (and `id` for the primary key): the loader picks
+its columns by these names.
 """
 
 from __future__ import annotations
@@ -16,6 +21,11 @@ CRP, ESR, TROUGH, ANTIBODIES = "crp", "esr", "ifx_trough", "anti_ifx"
 MRI_MODALITIES = frozenset({"wb_mri", "mri"})
 TAPER, INTENSIFICATION = "taper", "intensification"
 ACTIVE, INACTIVE = "active", "inactive"
+WORSE = "worse"
+MILD, MODERATE, SEVERE = "mild", "moderate", "severe"
+DELAYED = "delayed"
+REVIEW_STOP = "stop"
+ADVERSE_EVENT, INEFFICACY = "adverse_event", "inefficacy"
 
 
 @dataclass(frozen=True)
@@ -24,16 +34,17 @@ class InfusionRow:
     given_on: dt.date
     weight_kg: Decimal
     dose_mg: Decimal
-    weighed_on: dt.date | None = None  # None: weighed on the day
+    weight_measured_on: dt.date | None = None  # None: weighed on the day
     duration_minutes: int | None = None
-    antihistamine: bool = False
-    corticosteroid: bool = False
-    antipyretic: bool = False
+    premedication_antihistamine: bool = False
+    premedication_corticosteroid: bool = False
+    premedication_antipyretic: bool = False
+    course_id: int = 0
 
     @property
     def premedicated(self) -> bool:
         # Premedication against reactions means an antihistamine and/or a corticosteroid.
-        return self.antihistamine or self.corticosteroid
+        return self.premedication_antihistamine or self.premedication_corticosteroid
 
     @property
     def mg_per_kg(self) -> Decimal:
@@ -42,6 +53,8 @@ class InfusionRow:
 
 @dataclass(frozen=True)
 class RegimenRow:
+    """A regimen change, dated on the day the clinician decided it (GUIDELINE.md "The schedule")."""
+
     id: int
     effective_on: dt.date
     dose_mg_per_kg: Decimal
@@ -54,9 +67,11 @@ class LabRow:
     id: int
     collected_on: dt.date
     analyte: str
-    value: Decimal | None = None
+    value: Decimal | None = None  # antibodies: the titre, if reported
     reference_high: Decimal | None = None
     antibodies_positive: bool | None = None
+    unit: str = ""
+    assay_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +81,7 @@ class ImagingRow:
     modality: str
     active_lesions: int | None = None
     new_lesions: int | None = None
+    impression: str = ""  # resolved | improved | stable | worse | ""
 
     @property
     def is_mri(self) -> bool:
@@ -80,6 +96,20 @@ class AssessmentRow:
     physician_global: Decimal | None = None
     clinically_active_lesions: int | None = None
     disease_state: str = ""  # as judged by the clinician; "" when not judged
+    patient_global: Decimal | None = None
+    chaq: Decimal | None = None
+
+    @property
+    def has_core_value(self) -> bool:
+        """At least one core value (GUIDELINE.md response_assessment_due)."""
+        values = (
+            self.pain_score,
+            self.physician_global,
+            self.patient_global,
+            self.chaq,
+            self.clinically_active_lesions,
+        )
+        return any(value is not None for value in values) or bool(self.disease_state)
 
 
 @dataclass(frozen=True)
@@ -89,6 +119,15 @@ class ReactionRow:
     severity: str
     onset: str = "acute"
     reviewed_on: dt.date | None = None
+    review_decision: str = ""
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """The infusions and reactions of the patient's *other* courses (earlier or later)."""
+
+    infusions: tuple[InfusionRow, ...] = ()  # ordered by date
+    reactions: tuple[ReactionRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,19 +135,20 @@ class CourseHistory:
     course_id: int
     patient_code: str
     started_on: dt.date
-    dose_mg_per_kg: Decimal = Decimal("5")
+    planned_dose_mg_per_kg: Decimal = Decimal("5")
     induction_weeks: tuple[int, ...] = (0, 2, 6)
-    interval_weeks: int = 8
+    maintenance_interval_weeks: int = 8
     stopped_on: dt.date | None = None
     stop_reason: str = ""
-    infusions: tuple[InfusionRow, ...] = ()  # ordered by date
+    infusions: tuple[InfusionRow, ...] = ()  # this course's, ordered by date
     regimen_changes: tuple[RegimenRow, ...] = ()  # ordered by date
     labs: tuple[LabRow, ...] = ()  # the patient's, ordered by date
     imaging: tuple[ImagingRow, ...] = ()  # the patient's, ordered by date
     assessments: tuple[AssessmentRow, ...] = ()  # the patient's, ordered by date
     reactions: tuple[ReactionRow, ...] = ()  # to this course's infusions
-    relapse_noted_on: dt.date | None = None  # a relapse recorded after this course
+    relapses_noted_on: tuple[dt.date, ...] = ()  # relapses recorded against this course, by date
     next_course_started_on: dt.date | None = None  # the patient's next course, if any
+    exposure: Exposure = Exposure()  # the patient's other courses
     site_code: str = field(default="", compare=False)
 
     @property
@@ -119,13 +159,58 @@ class CourseHistory:
     def is_on_treatment(self, as_of: dt.date) -> bool:
         return self.stopped_on is None or self.stopped_on > as_of
 
+    def is_stopped(self, as_of: dt.date) -> bool:
+        return not self.is_on_treatment(as_of)
+
     def regimen_on(self, day: dt.date) -> tuple[Decimal, int]:
         """Dose (mg/kg) and interval (weeks) in force on `day`."""
-        dose, interval = self.dose_mg_per_kg, self.interval_weeks
+        change = self.regimen_change_on(day)
+        if change is None:
+            return self.planned_dose_mg_per_kg, self.maintenance_interval_weeks
+        return change.dose_mg_per_kg, change.interval_weeks
+
+    def regimen_change_on(self, day: dt.date) -> RegimenRow | None:
+        """The regimen change in force on `day`, if any."""
+        in_force = None
         for change in self.regimen_changes:
-            if change.effective_on <= day:
-                dose, interval = change.dose_mg_per_kg, change.interval_weeks
-        return dose, interval
+            if change.effective_on > day:
+                break
+            in_force = change
+        return in_force
 
     def infusions_until(self, as_of: dt.date) -> tuple[InfusionRow, ...]:
         return tuple(i for i in self.infusions if i.given_on <= as_of)
+
+    # --- Exposure across courses ---------------------------------------------------------------
+
+    @property
+    def all_infusions(self) -> tuple[InfusionRow, ...]:
+        """Every infusion of the patient (all courses), by date."""
+        if not self.exposure.infusions:
+            return self.infusions
+        return tuple(sorted((*self.exposure.infusions, *self.infusions), key=_by_date))
+
+    @property
+    def all_reactions(self) -> tuple[ReactionRow, ...]:
+        return (*self.exposure.reactions, *self.reactions)
+
+    def last_infusion_before(self, day: dt.date) -> InfusionRow | None:
+        """The patient's last infusion of another course before `day`."""
+        earlier = [i for i in self.exposure.infusions if i.given_on < day]
+        return earlier[-1] if earlier else None
+
+    @property
+    def days_off_drug(self) -> int | None:
+        """Days between the last infusion of an earlier course and this course's day 0 (or its
+        planned start); None for a first course."""
+        last = self.last_infusion_before(self.day_zero)
+        return None if last is None else (self.day_zero - last.given_on).days
+
+    @property
+    def is_latest_course(self) -> bool:
+        """No later course has started: patient-level alerts live on this course."""
+        return self.next_course_started_on is None
+
+
+def _by_date(row: InfusionRow) -> tuple[dt.date, int]:
+    return row.given_on, row.id

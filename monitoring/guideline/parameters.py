@@ -90,9 +90,11 @@ class Guideline:
     interruption_days: int = _param(
         112,
         grade="B",
-        source="ACCENT I; Baert 2014; Chaparro 2010",
+        source="Infliximab label (readministration after a drug-free interval); ACCENT I; "
+        "Baert 2014; Chaparro 2010",
         unit="days",
-        note="a longer gap (16 weeks) is intermittent therapy",
+        note="off-drug gap that makes intermittent therapy / re-exposure (16 weeks); never less "
+        "than the interval in force + dose_overdue_days",
         minimum=56,
         maximum=365,
     )
@@ -115,12 +117,18 @@ class Guideline:
         maximum=365,
     )
     response_assessment_day: int = _param(
-        70, grade="A", source=SOURCE_DOC, unit="days", note="week 10", minimum=42, maximum=112
+        70,
+        grade="B",
+        source="Source document, a figure it takes from psoriasis (PASI-75 at week 10)",
+        unit="days",
+        note="week 10",
+        minimum=42,
+        maximum=112,
     )
     response_window_start_day: int = _param(
         56,
         grade="B",
-        source="Registry window around week 10",
+        source="Registry window around week 10 (psoriasis)",
         unit="days",
         minimum=28,
         maximum=112,
@@ -128,7 +136,7 @@ class Guideline:
     response_window_end_day: int = _param(
         98,
         grade="B",
-        source="Registry window around week 10",
+        source="Registry window around week 10 (psoriasis)",
         unit="days",
         minimum=56,
         maximum=140,
@@ -169,7 +177,7 @@ class Guideline:
     )
     post_stop_watch_days: int = _param(
         730,
-        grade="B",
+        grade="B/C",
         source="Lovell 2018; Gieling 2022",
         unit="days",
         note="relapse watch after stopping",
@@ -178,7 +186,7 @@ class Guideline:
     )
     post_stop_visit_days: tuple[int, ...] = _param(
         (91, 182, 365, 730),
-        grade="C",
+        grade="B/C",
         source="Registry default",
         unit="days",
         note="follow-up visits at about 3, 6, 12 and 24 months after stopping",
@@ -191,6 +199,61 @@ class Guideline:
         note="an assessment this close to a visit counts for it",
         minimum=7,
         maximum=90,
+    )
+    early_dose_days: int = _param(
+        14,
+        grade="C",
+        source="Registry default",
+        unit="days",
+        note="a maintenance dose given this much before its due date is early",
+        minimum=3,
+        maximum=28,
+    )
+    early_induction_dose_days: int = _param(
+        3,
+        grade="C",
+        source="Registry default",
+        unit="days",
+        note="an induction dose given this much before its due date is early",
+        minimum=1,
+        maximum=7,
+    )
+    duplicate_dose_days: int = _param(
+        7,
+        grade="C",
+        source="Registry default",
+        unit="days",
+        note="two infusions this close together are a duplicate or an early dose",
+        minimum=1,
+        maximum=14,
+    )
+    reexposure_workup_days: int = _param(
+        14,
+        grade="B",
+        source="Infliximab label (delayed reactions within 1–14 days); Baert 2014",
+        unit="days",
+        note="a trough and antibody result this close before a re-exposure counts for it; "
+        "delayed reactions are watched for this long after it",
+        minimum=7,
+        maximum=28,
+    )
+    inactive_score_max: Decimal = _param(
+        Decimal("1"),
+        grade="B",
+        source="CARRA consensus (Zhao 2018)",
+        unit="0–10",
+        note="inactive: pain and physician global at most this (and no active lesion)",
+        minimum=Decimal("0"),
+        maximum=Decimal("2"),
+    )
+    activity_score_min: Decimal = _param(
+        Decimal("4"),
+        grade="B",
+        source="CARRA consensus (Zhao 2018)",
+        unit="0–10",
+        note="scores suggest activity: pain or physician global at least this",
+        minimum=Decimal("2"),
+        maximum=Decimal("8"),
     )
     crp_upper_normal_mg_l: Decimal = _param(
         Decimal("5"),
@@ -273,14 +336,41 @@ class Guideline:
         minimum=Decimal("3"),
         maximum=Decimal("7"),
     )
+    trough_draw_days: int = _param(
+        3,
+        grade="C",
+        source="Registry default",
+        unit="days",
+        note="a trough counts if drawn at most this many days before an on-time infusion",
+        minimum=0,
+        maximum=7,
+    )
     min_infusion_minutes: int = _param(
         120,
         grade="B",
         source=LABEL,
         unit="minutes",
-        note="until eligible for shortened infusions",
-        minimum=30,
+        note="until uneventful_infusions_for_short uneventful infusions, and after any reaction",
+        minimum=60,
         maximum=240,
+    )
+    short_infusion_minutes: int = _param(
+        60,
+        grade="B",
+        source=LABEL,
+        unit="minutes",
+        note="never shorter",
+        minimum=30,
+        maximum=120,
+    )
+    uneventful_infusions_for_short: int = _param(
+        3,
+        grade="B",
+        source=LABEL,
+        unit="infusions",
+        note="uneventful infusions before a shortened infusion",
+        minimum=1,
+        maximum=10,
     )
 
     def with_overrides(self, overrides: dict[str, Any]) -> Guideline:

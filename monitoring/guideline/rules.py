@@ -1,8 +1,12 @@
-"""The 15 rules of GUIDELINE.md, one pure function each, named by rule id.
+"""The 17 rules of GUIDELINE.md (version 2), one pure function each, named by rule id.
 
-Each takes a course history (already cut at `as_of`: see `evaluate`), the date and the guideline
-parameters, and returns its findings (usually none or one). Thresholds are strict, as the guideline
-words them: "late after 7 days past due" means day 8 is late and day 7 is not.
+Each takes a `Context`: the course history (already cut at `as_of`: see `evaluate`), the date, the
+guideline parameters and the course's schedule (computed once per evaluation), and returns its
+findings (usually none or one). Thresholds are strict, as the guideline words them: "late after 7
+days past due" means day 8 is late and day 7 is not.
+
+Patient-level findings (a reaction, an antibody result, a re-exposure) live on the patient's latest
+course: a retreatment carries them, and the earlier course stops raising them.
 """
 
 from __future__ import annotations
@@ -10,28 +14,48 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from monitoring.guideline.findings import Finding, RuleInfo, Severity, plain
 from monitoring.guideline.history import (
     ACTIVE,
+    ADVERSE_EVENT,
     ANTIBODIES,
     CRP,
+    DELAYED,
     ESR,
     INACTIVE,
+    INEFFICACY,
+    INTENSIFICATION,
+    REVIEW_STOP,
+    SEVERE,
     TAPER,
     TROUGH,
+    WORSE,
     AssessmentRow,
     CourseHistory,
     ImagingRow,
     InfusionRow,
     LabRow,
+    ReactionRow,
 )
 from monitoring.guideline.parameters import Guideline
-from monitoring.guideline.schedule import INDUCTION, MAINTENANCE, ScheduledDose, schedule
+from monitoring.guideline.schedule import INDUCTION, MAINTENANCE, Schedule, ScheduledDose
 
-RuleFunction = Callable[[CourseHistory, dt.date, Guideline], list[Finding]]
+
+@dataclass(frozen=True)
+class Context:
+    """What every rule reads: the history as it stood on `as_of`, the parameters, the schedule."""
+
+    history: CourseHistory
+    as_of: dt.date
+    g: Guideline
+    schedule: Schedule
+
+
+RuleFunction = Callable[[Context], list[Finding]]
 
 SOURCE_DOC = "source document"
 DOSING = (
@@ -54,6 +78,29 @@ ADJUST = (
     "The dose and frequency of infliximab administration may need to be adjusted based on "
     "individual patient response and tolerance."
 )
+PREMEDICATE = (
+    "Good clinical practices, such as low infusion rates and pre-treatment with "
+    "anti-histamine and prednisone, can help reduce the risk of adverse reactions."
+)
+WEEK_10 = (
+    "Approximately 80% of patients achieve significant clinical response, such as PASI-75, "
+    "at week 10, indicating the rapid efficacy of infliximab."
+)
+TAPER_QUOTE = (
+    "Once remission is achieved and maintained for 6-12 months, gradual dose tapering can be "
+    "considered before complete discontinuation."
+)
+TWELVE_MONTHS = (
+    "Infliximab treatment for CRMO should be continued for at least 12 months to achieve "
+    "optimal clinical response and minimize the risk of disease relapse."
+)
+SEVERE_HOLD = "A severe reaction: no further infusion until a clinician records a review."
+INFUSION_TIME = (
+    "Infuse over at least 2 hours; after the initial infusions are tolerated, an infusion of at "
+    "least 1 hour may be considered."
+)
+EARLY_DOSE = "Doses follow the schedule in force: a dose given well before it is due is a mistake."
+TROUGH_TARGET = "Reactive drug monitoring: a trough of at least 5 µg/mL during maintenance."
 
 RULES: dict[str, tuple[RuleInfo, RuleFunction]] = {}
 
@@ -66,14 +113,24 @@ def rule(
     quote: str,
     source: str,
     key: str,
+    clears: str,
     clears_on_stop: bool = False,
 ) -> Callable[[RuleFunction], RuleFunction]:
-    """Register a rule; its id is the function's name. `clears_on_stop`: GUIDELINE.md's "clears
-    when" column includes "course stopped" (the reconciliation resolves it with that reason)."""
+    """Register a rule; its id is the function's name. `clears`: GUIDELINE.md's "clears when";
+    `clears_on_stop`: that column includes "course stopped" (the reconciliation resolves it with
+    that reason)."""
 
     def register(function: RuleFunction) -> RuleFunction:
         info = RuleInfo(
-            function.__name__, title, severity, grade, quote, source, key, clears_on_stop
+            id=function.__name__,
+            title=title,
+            severity=severity,
+            grade=grade,
+            quote=quote,
+            source=source,
+            key=key,
+            clears=clears,
+            clears_on_stop=clears_on_stop,
         )
         RULES[info.id] = (info, function)
         return function
@@ -89,10 +146,16 @@ def _finding(
     *,
     due_on: dt.date | None = None,
     title: str | None = None,
+    quote: str | None = None,
     **evidence: Any,
 ) -> Finding:
+    """A finding whose explanation says what happened and what to do (`detail`), what clears it,
+    and the guideline text behind it (`quote`: the text of this situation, if not the rule's)."""
     info = RULES[rule_id][0]
-    explanation = f"{detail}\n\nGuideline (grade {info.grade}, {info.source}): “{info.quote}”"
+    explanation = (
+        f"{detail}\n\nClears when: {info.clears}.\n\n"
+        f"Guideline (grade {info.grade}, {info.source}): “{quote or info.quote}”"
+    )
     return Finding(
         rule_id=rule_id,
         severity=severity,
@@ -108,6 +171,10 @@ def _days(n: int) -> dt.timedelta:
     return dt.timedelta(days=n)
 
 
+def _date(day: dt.date) -> str:
+    return f"{day:%d %b %Y}"
+
+
 def _lateness(days_late: int, g: Guideline) -> Severity | None:
     if days_late > g.dose_overdue_days:
         return Severity.URGENT
@@ -116,16 +183,28 @@ def _lateness(days_late: int, g: Guideline) -> Severity | None:
     return None
 
 
-def _late_dose(
-    history: CourseHistory, as_of: dt.date, g: Guideline, phase: str
-) -> tuple[ScheduledDose, int, Severity] | None:
+def _late_dose(ctx: Context, phase: str) -> tuple[ScheduledDose, int, Severity] | None:
     """The next dose of `phase` if it is late past the grace: (dose, days late, severity)."""
-    dose = schedule(history, as_of).next_dose
+    dose = ctx.schedule.next_dose
     if dose is None or dose.phase != phase:
         return None
-    late = dose.days_late(as_of)
-    severity = _lateness(late, g)
+    late = dose.days_late(ctx.as_of)
+    severity = _lateness(late, ctx.g)
     return None if severity is None else (dose, late, severity)
+
+
+def _is_standard(history: CourseHistory, day: dt.date) -> bool:
+    mg_per_kg, interval = history.regimen_on(day)
+    return mg_per_kg == Decimal("5") and interval == 8 and history.induction_weeks == (0, 2, 6)
+
+
+def _regimen_text(history: CourseHistory, day: dt.date) -> str:
+    mg_per_kg, interval = history.regimen_on(day)
+    change = history.regimen_change_on(day)
+    text = f"{plain(mg_per_kg)} mg/kg every {interval} weeks"
+    if change is not None:
+        text += f" (the {change.reason.replace('_', ' ')} decided on {_date(change.effective_on)})"
+    return text
 
 
 def _infusion(row: InfusionRow) -> dict[str, Any]:
@@ -140,17 +219,29 @@ def _infusion(row: InfusionRow) -> dict[str, Any]:
 
 def _lab(row: LabRow) -> dict[str, Any]:
     fields = dataclasses.asdict(row)
-    return {name: value for name, value in fields.items() if value is not None}
+    return {name: value for name, value in fields.items() if value not in (None, "")}
 
 
 def _mri(row: ImagingRow) -> dict[str, Any]:
-    return dataclasses.asdict(row)
+    return {name: value for name, value in dataclasses.asdict(row).items() if value != ""}
 
 
 def _assessment(row: AssessmentRow) -> dict[str, Any]:
     return {
         name: value for name, value in dataclasses.asdict(row).items() if value not in (None, "")
     }
+
+
+def _reaction(row: ReactionRow) -> dict[str, Any]:
+    return {"id": row.id, "severity": row.severity, "onset": row.onset}
+
+
+def _antibody_text(lab: LabRow) -> str:
+    if not lab.antibodies_positive:
+        return "not detected"
+    titre = f", titre {plain(lab.value)} {lab.unit}".rstrip() if lab.value is not None else ""
+    assay = f" ({lab.assay_name})" if lab.assay_name else ""
+    return f"detected{titre}{assay}"
 
 
 def _upper_normal(lab: LabRow, g: Guideline) -> Decimal:
@@ -174,20 +265,45 @@ def _latest_mri_on(history: CourseHistory, day: dt.date) -> ImagingRow | None:
     )
 
 
-def is_inactive(assessment: AssessmentRow, latest_mri: ImagingRow | None) -> bool:
-    """GUIDELINE.md's disease state (grade C): judged inactive, or no clinically active lesion with
-    physician global ≤ 1 and pain ≤ 1; and no active lesion on the latest MRI."""
-    if assessment.disease_state == ACTIVE:
-        return False
+# --- Disease states (GUIDELINE.md "Disease states", CARRA consensus) ---------------------------
+
+SUGGESTS_ACTIVITY = "suggests_activity"
+
+
+def disease_state(assessment: AssessmentRow, latest_mri: ImagingRow | None, g: Guideline) -> str:
+    """active | inactive | suggests_activity | "" (unknown), as GUIDELINE.md defines them (grade
+    B): markers never make a patient active."""
+    mri_active = latest_mri is not None and bool(latest_mri.active_lesions)
+    recent = latest_mri is not None and (
+        (assessment.assessed_on - latest_mri.performed_on).days <= g.mri_window_days
+    )
+    if (
+        assessment.disease_state == ACTIVE
+        or bool(assessment.clinically_active_lesions)
+        or (mri_active and recent)
+    ):
+        return ACTIVE
+    pain, physician = assessment.pain_score, assessment.physician_global
     scored_inactive = (
         assessment.clinically_active_lesions == 0
-        and assessment.physician_global is not None
-        and assessment.physician_global <= 1
-        and assessment.pain_score is not None
-        and assessment.pain_score <= 1
+        and pain is not None
+        and pain <= g.inactive_score_max
+        and physician is not None
+        and physician <= g.inactive_score_max
     )
-    mri_clear = latest_mri is None or not latest_mri.active_lesions
-    return (assessment.disease_state == INACTIVE or scored_inactive) and mri_clear
+    if (assessment.disease_state == INACTIVE or scored_inactive) and not mri_active:
+        return INACTIVE
+    if any(score is not None and score >= g.activity_score_min for score in (pain, physician)):
+        return SUGGESTS_ACTIVITY
+    return ""
+
+
+def is_inactive(assessment: AssessmentRow, latest_mri: ImagingRow | None, g: Guideline) -> bool:
+    return disease_state(assessment, latest_mri, g) == INACTIVE
+
+
+def _state_on(history: CourseHistory, assessment: AssessmentRow, g: Guideline) -> str:
+    return disease_state(assessment, _latest_mri_on(history, assessment.assessed_on), g)
 
 
 # --- Doses ---------------------------------------------------------------------------------------
@@ -200,12 +316,14 @@ def is_inactive(assessment: AssessmentRow, latest_mri: ImagingRow | None) -> boo
     quote=DOSING,
     source=SOURCE_DOC,
     key="dose number",
+    clears="the dose is given; the course is stopped",
     clears_on_stop=True,
 )
-def induction_dose_missed(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
-    late_dose = _late_dose(history, as_of, g, INDUCTION)
+def induction_dose_missed(ctx: Context) -> list[Finding]:
+    late_dose = _late_dose(ctx, INDUCTION)
     if late_dose is None:
         return []
+    history, g = ctx.history, ctx.g
     dose, late, severity = late_dose
     week = history.induction_weeks[dose.number - 1]
     return [
@@ -213,11 +331,13 @@ def induction_dose_missed(history: CourseHistory, as_of: dt.date, g: Guideline) 
             "induction_dose_missed",
             severity,
             f"dose-{dose.number}",
-            f"Induction dose {dose.number} (week {week}) was due on {dose.due_on:%d %b %Y} and "
+            f"Induction dose {dose.number} (week {week}) was due on {_date(dose.due_on)} and "
             f"has not been given: {late} days late (late after {g.dose_grace_days} days, "
-            f"overdue after {g.dose_overdue_days}).",
+            f"overdue after {g.dose_overdue_days}). Give the dose, or record why the course "
+            "stopped.",
             due_on=dose.due_on,
             title=f"Induction dose {dose.number} (week {week}) missed",
+            quote=DOSING if _is_standard(history, ctx.as_of) else ADJUST,
             dose_number=dose.number,
             days_late=late,
             day_zero=history.day_zero,
@@ -233,47 +353,184 @@ def induction_dose_missed(history: CourseHistory, as_of: dt.date, g: Guideline) 
     quote=DOSING,
     source=SOURCE_DOC,
     key="due date",
+    clears="an infusion is given; a regimen change moves the due date; the course is stopped",
     clears_on_stop=True,
 )
-def maintenance_dose_overdue(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
-    late_dose = _late_dose(history, as_of, g, MAINTENANCE)
+def maintenance_dose_overdue(ctx: Context) -> list[Finding]:
+    late_dose = _late_dose(ctx, MAINTENANCE)
     if late_dose is None:
         return []
+    history, g = ctx.history, ctx.g
     dose, late, severity = late_dose
     last = history.infusions[-1]
-    _mg_per_kg, interval = history.regimen_on(as_of)
+    detail = f"The last infusion was on {_date(last.given_on)}; "
+    if dose.moved_by is not None:
+        change = dose.moved_by
+        detail += (
+            f"the {change.reason.replace('_', ' ')} decided on {_date(change.effective_on)} set "
+            f"the interval to {dose.interval_weeks} weeks, so "
+        )
+    else:
+        detail += f"with an interval of {dose.interval_weeks} weeks "
+    detail += (
+        f"the next dose was due on {_date(dose.due_on)}: {late} days late (late after "
+        f"{g.dose_grace_days} days, overdue after {g.dose_overdue_days}). Give the dose, or record "
+        "the regimen change or the stop that explains the gap."
+    )
+    standard = _is_standard(history, ctx.as_of)
+    if not standard:
+        detail += f" The regimen in force is {_regimen_text(history, ctx.as_of)}."
     return [
         _finding(
             "maintenance_dose_overdue",
             severity,
             dose.due_on.isoformat(),
-            f"The last infusion was on {last.given_on:%d %b %Y}; with an interval of {interval} "
-            f"weeks the next dose was due on {dose.due_on:%d %b %Y}: {late} days late "
-            f"(late after {g.dose_grace_days} days, overdue after {g.dose_overdue_days}).",
+            detail,
             due_on=dose.due_on,
+            quote=DOSING if standard else ADJUST,
             last_infusion=_infusion(last),
-            interval_weeks=interval,
+            interval_weeks=dose.interval_weeks,
+            regimen_change_id=dose.moved_by.id if dose.moved_by else None,
             days_late=late,
         )
     ]
 
 
 @rule(
+    title="Dose given early",
+    severity="warning",
+    grade="C",
+    quote=EARLY_DOSE,
+    source="registry default",
+    key="infusion",
+    clears="a clinician acknowledges it; the next infusion is given on schedule",
+)
+def dose_given_early(ctx: Context) -> list[Finding]:
+    g = ctx.g
+    if not ctx.schedule.doses:
+        return []
+    dose = ctx.schedule.doses[-1]  # only the latest: the next infusion on schedule clears it
+    infusion, previous = dose.infusion, dose.previous
+    if infusion is None or previous is None:
+        return []
+    allowed = g.early_induction_dose_days if dose.phase == INDUCTION else g.early_dose_days
+    early_by = (dose.due_on - infusion.given_on).days
+    since_previous = (infusion.given_on - previous.given_on).days
+    problems = []
+    if early_by > allowed:
+        problems.append(
+            f"it was due on {_date(dose.due_on)}: {early_by} days early (early when more than "
+            f"{allowed} days before the due date in {dose.phase})"
+        )
+    if since_previous <= g.duplicate_dose_days:
+        problems.append(
+            f"it came {since_previous} days after the infusion of {_date(previous.given_on)} "
+            f"(two infusions within {g.duplicate_dose_days} days: a duplicate entry or an early "
+            "dose)"
+        )
+    if not problems:
+        return []
+    return [
+        _finding(
+            "dose_given_early",
+            Severity.WARNING,
+            f"infusion-{infusion.id}",
+            f"The infusion of {_date(infusion.given_on)} (dose {dose.number}): "
+            + "; ".join(problems)
+            + ". Check the date (correct it if it was mistyped) and plan the next dose from the "
+            "schedule in force.",
+            due_on=infusion.given_on,
+            infusion=_infusion(infusion),
+            previous_infusion=_infusion(previous),
+            scheduled_on=dose.due_on,
+            days_early=early_by,
+        )
+    ]
+
+
+def _workup(history: CourseHistory, restart_on: dt.date, g: Guideline) -> dict[str, LabRow]:
+    """The re-exposure work-up: the first trough and antibody results from `reexposure_workup_days`
+    before the restart onwards."""
+    since = restart_on - _days(g.reexposure_workup_days)
+    found: dict[str, LabRow] = {}
+    for lab in history.labs:
+        if lab.analyte in (TROUGH, ANTIBODIES) and lab.collected_on >= since:
+            found.setdefault(lab.analyte, lab)
+    return found
+
+
+REEXPOSURE_ADVICE = (
+    "Re-exposure after a drug-free interval raises the risk of anti-drug antibodies and of "
+    "infusion reactions, delayed ones included: check the trough level and anti-infliximab "
+    "antibodies before the dose, premedicate (antihistamine, corticosteroid), and watch for "
+    "delayed reactions for {days} days after it."
+)
+
+
+@rule(
     title="Treatment interrupted",
     severity="warning",
-    grade="A/B",
+    grade="B",
     quote=CONTINUOUS,
-    source="source document; ACCENT I, Baert 2014, Chaparro 2010 (re-exposure)",
-    key="restart infusion",
+    source="source document; infliximab label (readministration after a drug-free interval); "
+    "ACCENT I; Baert 2014, Chaparro 2010 (re-exposure)",
+    key="restart infusion (or course start)",
+    clears="a trough and an antibody result are dated after the restart or within "
+    "reexposure_workup_days (14) before it",
 )
-def treatment_interrupted(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
+def treatment_interrupted(ctx: Context) -> list[Finding]:
+    history, g = ctx.history, ctx.g
+    advice = REEXPOSURE_ADVICE.format(days=g.reexposure_workup_days)
     findings = []
-    advice = (
-        "Re-exposure after a long gap raises the risk of anti-drug antibodies and delayed "
-        "reactions: check the trough level and antibodies, and review premedication."
-    )
-    for gap in schedule(history, as_of).gaps:
-        if gap.days <= g.interruption_days:
+
+    def missing_workup(restart_on: dt.date) -> list[str]:
+        done = _workup(history, restart_on, g)
+        return [name for analyte, name in ((TROUGH, "trough"), (ANTIBODIES, "antibody"))
+                if analyte not in done]  # fmt: skip
+
+    days_off = history.days_off_drug
+    last = history.last_infusion_before(history.day_zero)
+    reexposed = days_off is not None and days_off > g.interruption_days
+    if history.is_latest_course and reexposed and last is not None:
+        missing = missing_workup(history.day_zero)
+        if missing:
+            first = history.infusions[0] if history.infusions else None
+            when = (
+                f"restarted on {_date(first.given_on)}"
+                if first
+                else f"to restart on {_date(history.started_on)}"
+            )
+            latest_antibodies = _latest_antibodies(history)
+            detail = (
+                f"Retreatment {when} after {days_off} days off infliximab (the last infusion of "
+                f"an earlier course was on {_date(last.given_on)}; more than "
+                f"{g.interruption_days} days is a re-exposure). {advice} "
+                f"No {' or '.join(missing)} result since "
+                f"{_date(history.day_zero - _days(g.reexposure_workup_days))}."
+            )
+            if latest_antibodies is not None:
+                detail += (
+                    f" The latest antibody result ({_date(latest_antibodies.collected_on)}) was "
+                    f"{_antibody_text(latest_antibodies)}."
+                )
+            findings.append(
+                _finding(
+                    "treatment_interrupted",
+                    Severity.WARNING,
+                    "course-start",
+                    detail,
+                    due_on=history.day_zero,
+                    title="Re-exposure after a drug-free interval: check trough and antibodies",
+                    last_infusion_before=_infusion(last),
+                    days_off_drug=days_off,
+                    missing=missing,
+                )
+            )
+    for gap in ctx.schedule.gaps:
+        # Never less than the interval in force + the overdue days: a planned q16w taper is not
+        # an interruption before its dose is overdue.
+        threshold = max(g.interruption_days, gap.interval_weeks * 7 + g.dose_overdue_days)
+        if gap.days <= threshold:
             continue
         if gap.after is None:
             findings.append(
@@ -281,39 +538,44 @@ def treatment_interrupted(history: CourseHistory, as_of: dt.date, g: Guideline) 
                     "treatment_interrupted",
                     Severity.WARNING,
                     f"open-after-{gap.before.id}",
-                    f"No infusion for {gap.days} days since {gap.before.given_on:%d %b %Y} "
-                    f"(more than {g.interruption_days} days is intermittent therapy). {advice}",
-                    due_on=gap.before.given_on + _days(g.interruption_days + 1),
-                    title="Treatment interrupted: no infusion for over 16 weeks",
+                    f"No infusion for {gap.days} days since {_date(gap.before.given_on)} (more "
+                    f"than {threshold} days is intermittent therapy). If infliximab restarts: "
+                    f"{advice[0].lower()}{advice[1:]}",
+                    due_on=gap.before.given_on + _days(threshold + 1),
+                    title=f"Treatment interrupted: no infusion for {gap.days} days",
                     last_infusion=_infusion(gap.before),
                     gap_days=gap.days,
+                    threshold_days=threshold,
                 )
             )
             continue
         restart = gap.after
-        checked = [
-            lab
-            for lab in history.labs
-            if lab.analyte in (TROUGH, ANTIBODIES) and lab.collected_on >= restart.given_on
-        ]
-        if checked:
+        missing = missing_workup(restart.given_on)
+        if not missing:
             continue  # the re-exposure work-up has been done
         findings.append(
             _finding(
                 "treatment_interrupted",
                 Severity.WARNING,
                 f"restart-{restart.id}",
-                f"Infliximab restarted on {restart.given_on:%d %b %Y} after {gap.days} days "
-                f"without an infusion (more than {g.interruption_days} days). {advice} "
-                "No trough or antibody result since the restart.",
+                f"Infliximab restarted on {_date(restart.given_on)} after {gap.days} days "
+                f"without an infusion (more than {threshold} days). {advice} No "
+                f"{' or '.join(missing)} result since the restart.",
                 due_on=restart.given_on,
                 title="Restarted after an interruption: check trough and antibodies",
                 before=_infusion(gap.before),
                 restart=_infusion(restart),
                 gap_days=gap.days,
+                threshold_days=threshold,
+                missing=missing,
             )
         )
     return findings
+
+
+def _superseded(history: CourseHistory, infusion: InfusionRow) -> bool:
+    """A later infusion of the patient (a retreatment's) supersedes this course's latest."""
+    return any(i.given_on > infusion.given_on for i in history.exposure.infusions)
 
 
 @rule(
@@ -323,51 +585,109 @@ def treatment_interrupted(history: CourseHistory, as_of: dt.date, g: Guideline) 
     quote=DOSING,
     source="source document; infliximab label (maximum 10 mg/kg)",
     key="infusion",
+    clears="the next infusion is recorded (superseded); the infusion is corrected",
 )
-def dose_mismatch(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
-    findings = []
-    for infusion in history.infusions:
-        mg_per_kg, _interval = history.regimen_on(infusion.given_on)
-        expected = mg_per_kg * infusion.weight_kg
-        off_by_pct = abs(infusion.dose_mg - expected) / expected * 100
-        weighed_on = infusion.weighed_on or infusion.given_on
-        weight_age = (infusion.given_on - weighed_on).days
-        problems = []
-        if weight_age > g.weight_max_age_days:
-            problems.append(
-                f"the weight was measured {weight_age} days before the infusion "
-                f"(more than {g.weight_max_age_days})"
-            )
-        if off_by_pct > g.dose_tolerance_pct:
-            problems.append(
-                f"{plain(infusion.dose_mg)} mg is {infusion.mg_per_kg} mg/kg, {off_by_pct:.1f} % "
-                f"away from {plain(mg_per_kg)} mg/kg × {plain(infusion.weight_kg)} kg = "
-                f"{expected:.0f} mg "
-                f"(tolerance {plain(g.dose_tolerance_pct)} %)"
-            )
-        # Above the cap is a problem unless the regimen in force prescribes it (only a
-        # clinician's intensification can: a course's own dose stays within the label).
-        if infusion.mg_per_kg > g.max_dose_mg_per_kg and mg_per_kg <= g.max_dose_mg_per_kg:
-            problems.append(
-                f"{infusion.mg_per_kg} mg/kg is above the labelled maximum of "
-                f"{plain(g.max_dose_mg_per_kg)} mg/kg"
-            )
-        if problems:
-            findings.append(
-                _finding(
-                    "dose_mismatch",
-                    Severity.WARNING,
-                    f"infusion-{infusion.id}",
-                    f"Infusion of {infusion.given_on:%d %b %Y}: " + "; ".join(problems) + ".",
-                    due_on=infusion.given_on,
-                    infusion=_infusion(infusion),
-                    weighed_on=weighed_on,
-                    mg_per_kg_in_force=mg_per_kg,
-                    expected_mg=expected.quantize(Decimal("0.1")),
-                    off_by_pct=off_by_pct.quantize(Decimal("0.1")),
-                )
-            )
-    return findings
+def dose_mismatch(ctx: Context) -> list[Finding]:
+    history, g = ctx.history, ctx.g
+    if not history.infusions:
+        return []
+    infusion = history.infusions[-1]  # only the latest: the next infusion supersedes it
+    if _superseded(history, infusion):
+        return []
+    mg_per_kg, _interval = history.regimen_on(infusion.given_on)
+    change = history.regimen_change_on(infusion.given_on)
+    expected = mg_per_kg * infusion.weight_kg
+    off_by_pct = abs(infusion.dose_mg - expected) / expected * 100
+    weighed_on = infusion.weight_measured_on or infusion.given_on
+    weight_age = (infusion.given_on - weighed_on).days
+    problems = []
+    if weight_age > g.weight_max_age_days:
+        problems.append(
+            f"the weight was measured {weight_age} days before the infusion "
+            f"(more than {g.weight_max_age_days})"
+        )
+    if off_by_pct > g.dose_tolerance_pct:
+        problems.append(
+            f"{plain(infusion.dose_mg)} mg is {infusion.mg_per_kg} mg/kg, {off_by_pct:.1f} % "
+            f"away from {plain(mg_per_kg)} mg/kg × {plain(infusion.weight_kg)} kg = "
+            f"{expected:.0f} mg (tolerance {plain(g.dose_tolerance_pct)} %)"
+        )
+    # Above the cap only a clinician's intensification in force may prescribe.
+    intensified = change is not None and change.reason == INTENSIFICATION
+    if infusion.mg_per_kg > g.max_dose_mg_per_kg and not intensified:
+        problems.append(
+            f"{infusion.mg_per_kg} mg/kg is above the maximum of "
+            f"{plain(g.max_dose_mg_per_kg)} mg/kg without an intensification in force"
+        )
+    if not problems:
+        return []
+    return [
+        _finding(
+            "dose_mismatch",
+            Severity.WARNING,
+            f"infusion-{infusion.id}",
+            f"Infusion of {_date(infusion.given_on)}: " + "; ".join(problems) + ". Check the "
+            "weight and the dose; correct the infusion if it was recorded wrong, or record the "
+            "regimen change that prescribes it.",
+            due_on=infusion.given_on,
+            quote=DOSING if _is_standard(history, infusion.given_on) else ADJUST,
+            infusion=_infusion(infusion),
+            weight_measured_on=weighed_on,
+            mg_per_kg_in_force=mg_per_kg,
+            expected_mg=expected.quantize(Decimal("0.1")),
+            off_by_pct=off_by_pct.quantize(Decimal("0.1")),
+        )
+    ]
+
+
+@rule(
+    title="Infusion shorter than the label allows",
+    severity="warning",
+    grade="B",
+    quote=INFUSION_TIME,
+    source="infliximab label",
+    key="infusion",
+    clears="superseded by the next infusion; the infusion is corrected",
+)
+def infusion_too_fast(ctx: Context) -> list[Finding]:
+    history, g = ctx.history, ctx.g
+    if not history.infusions:
+        return []
+    infusion = history.infusions[-1]
+    minutes = infusion.duration_minutes
+    if minutes is None or _superseded(history, infusion):
+        return []
+    earlier = [i for i in history.all_infusions if i.given_on < infusion.given_on]
+    reacted = {r.infusion_id for r in history.all_reactions}
+    uneventful = sum(1 for i in earlier if i.id not in reacted)
+    after_reaction = any(i.id in reacted for i in earlier)
+    if minutes < g.short_infusion_minutes:
+        why = f"never shorter than {g.short_infusion_minutes} minutes"
+    elif minutes < g.min_infusion_minutes and after_reaction:
+        why = f"at least {g.min_infusion_minutes} minutes after a reaction to an earlier infusion"
+    elif minutes < g.min_infusion_minutes and uneventful < g.uneventful_infusions_for_short:
+        why = (
+            f"at least {g.min_infusion_minutes} minutes until "
+            f"{g.uneventful_infusions_for_short} uneventful infusions (this patient had "
+            f"{uneventful})"
+        )
+    else:
+        return []
+    return [
+        _finding(
+            "infusion_too_fast",
+            Severity.WARNING,
+            f"infusion-{infusion.id}",
+            f"The infusion of {_date(infusion.given_on)} ran for {minutes} minutes: {why}. "
+            "Infuse the next dose over the full time (and correct the duration if it was "
+            "recorded wrong).",
+            due_on=infusion.given_on,
+            infusion=_infusion(infusion),
+            duration_minutes=minutes,
+            uneventful_infusions_before=uneventful,
+            reaction_before=after_reaction,
+        )
+    ]
 
 
 # --- Response and monitoring -------------------------------------------------------------------
@@ -376,16 +696,15 @@ def dose_mismatch(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[
 @rule(
     title="Response assessment at week 10 not recorded",
     severity="warning",
-    grade="A",
-    quote=(
-        "Approximately 80% of patients achieve significant clinical response, such as PASI-75, "
-        "at week 10, indicating the rapid efficacy of infliximab."
-    ),
-    source=SOURCE_DOC,
+    grade="B",
+    quote=WEEK_10,
+    source="source document, a figure it takes from psoriasis (PASI-75), not from a CRMO trial",
     key="course",
+    clears="an assessment with at least one core value after day 56; the course is stopped",
     clears_on_stop=True,
 )
-def response_assessment_due(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
+def response_assessment_due(ctx: Context) -> list[Finding]:
+    history, g, as_of = ctx.history, ctx.g, ctx.as_of
     if not history.infusions:
         return []
     opens = history.day_zero + _days(g.response_window_start_day)
@@ -393,16 +712,19 @@ def response_assessment_due(history: CourseHistory, as_of: dt.date, g: Guideline
     stopped_early = history.stopped_on is not None and history.stopped_on <= closes
     if as_of <= closes or stopped_early:
         return []
-    if any(opens <= a.assessed_on <= closes for a in history.assessments):
+    if any(a.assessed_on >= opens and a.has_core_value for a in history.assessments):
         return []
     return [
         _finding(
             "response_assessment_due",
             Severity.WARNING,
             "course",
-            f"No clinical assessment between day {g.response_window_start_day} "
-            f"({opens:%d %b %Y}) and day {g.response_window_end_day} ({closes:%d %b %Y}) of the "
-            f"course: the response at week 10 (day {g.response_assessment_day}) is unknown.",
+            f"No clinical assessment with a core value (pain, physician or patient global, CHAQ, "
+            f"active lesions or a judged state) between day {g.response_window_start_day} "
+            f"({_date(opens)}) and day {g.response_window_end_day} ({_date(closes)}), nor since: "
+            f"the early response (week 10, day {g.response_assessment_day}) is unknown. Assess "
+            "the response at the next visit. (Week 10 comes from psoriasis, where 80 % reach "
+            "PASI-75 then; no CRMO trial set it.)",
             due_on=history.day_zero + _days(g.response_assessment_day),
             day_zero=history.day_zero,
             window=[opens, closes],
@@ -413,13 +735,15 @@ def response_assessment_due(history: CourseHistory, as_of: dt.date, g: Guideline
 @rule(
     title="CRP and ESR overdue",
     severity="info",
-    grade="A/C",
+    grade="C",
     quote=MONITORING,
     source="source document (interval: registry default)",
     key="due date",
+    clears="both CRP and ESR are measured; the course is stopped",
     clears_on_stop=True,
 )
-def markers_overdue(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
+def markers_overdue(ctx: Context) -> list[Finding]:
+    history, g, as_of = ctx.history, ctx.g, ctx.as_of
     if not history.is_on_treatment(as_of) or not history.infusions:
         return []
     since = history.day_zero - _days(g.marker_interval_days)  # a recent baseline counts
@@ -440,15 +764,15 @@ def markers_overdue(history: CourseHistory, as_of: dt.date, g: Guideline) -> lis
     detail = (
         f"No {' or '.join(missing)} at baseline or since."
         if missing
-        else f"CRP and ESR are due every {g.marker_interval_days} days; the next was due on "
-        f"{due:%d %b %Y}."
+        else f"CRP and ESR are due every {g.marker_interval_days} days; the next were due on "
+        f"{_date(due)}."
     )
     return [
         _finding(
             "markers_overdue",
             Severity.INFO,
             due.isoformat(),
-            detail,
+            detail + " Draw both with the next infusion.",
             due_on=due,
             last_crp=_lab(crp) if (crp := last[CRP]) else None,
             last_esr=_lab(esr) if (esr := last[ESR]) else None,
@@ -468,13 +792,15 @@ def mri_milestones(history: CourseHistory, as_of: dt.date, g: Guideline) -> list
 @rule(
     title="MRI overdue",
     severity="info",
-    grade="A/B",
+    grade="B",
     quote=MONITORING,
     source="source document; Schnabel 2016, 2022; Capponi 2021 (MRI at 6 and 12 months)",
-    key="due date",
+    key="milestone",
+    clears="an MRI in the milestone's window; the course is stopped",
     clears_on_stop=True,
 )
-def imaging_overdue(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
+def imaging_overdue(ctx: Context) -> list[Finding]:
+    history, g, as_of = ctx.history, ctx.g, ctx.as_of
     if not history.is_on_treatment(as_of) or not history.infusions:
         return []
     passed = [due for due in mri_milestones(history, as_of, g) if due < as_of]
@@ -490,8 +816,8 @@ def imaging_overdue(history: CourseHistory, as_of: dt.date, g: Guideline) -> lis
             "imaging_overdue",
             Severity.INFO,
             due.isoformat(),
-            f"The {label} MRI was due on {due:%d %b %Y} (an MRI within {g.mri_window_days} "
-            "days counts) and none is recorded.",
+            f"The {label} MRI was due on {_date(due)} (an MRI within {g.mri_window_days} "
+            "days counts) and none is recorded. Book a whole-body MRI.",
             due_on=due,
             milestone=label,
             latest_mri=_mri(latest) if latest else None,
@@ -499,73 +825,145 @@ def imaging_overdue(history: CourseHistory, as_of: dt.date, g: Guideline) -> lis
     ]
 
 
+def _true_troughs(ctx: Context) -> list[tuple[LabRow, Decimal, InfusionRow]]:
+    """Troughs drawn at most trough_draw_days before an on-time maintenance infusion of this
+    course: the only levels a low value can be read from (not a late dose, not a restart)."""
+    history, g = ctx.history, ctx.g
+    found = []
+    doses = [(d, d.infusion) for d in ctx.schedule.doses if d.infusion is not None]
+    for lab in history.labs:
+        if lab.analyte != TROUGH or lab.value is None:
+            continue
+        for dose, infusion in doses:
+            drawn_before = (infusion.given_on - lab.collected_on).days
+            if 0 <= drawn_before <= g.trough_draw_days:
+                on_time = dose.days_late(ctx.as_of) <= g.dose_grace_days
+                if dose.phase == MAINTENANCE and on_time:
+                    found.append((lab, lab.value, infusion))
+                break
+    return found
+
+
 @rule(
     title="Infliximab trough level low",
-    severity="warning",
+    severity="warning / info",
     grade="B",
     quote=ADJUST,
-    source="source document; AGA 2017 therapeutic drug monitoring (IBD target)",
+    source="source document; AGA 2017 therapeutic drug monitoring (trough ≥ 5 µg/mL, IBD)",
     key="lab result",
+    clears="a later true trough is at or above the target; the course is stopped",
     clears_on_stop=True,
 )
-def low_trough(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
-    induction_doses = len(history.induction_weeks)
-
-    def in_maintenance(lab: LabRow) -> bool:
-        given_before = sum(1 for i in history.infusions if i.given_on < lab.collected_on)
-        stopped = history.stopped_on is not None and lab.collected_on > history.stopped_on
-        return given_before >= induction_doses and not stopped
-
-    troughs = [
-        lab
-        for lab in history.labs
-        if lab.analyte == TROUGH and lab.value is not None and in_maintenance(lab)
-    ]
-    latest = _latest(troughs, lambda lab: lab.collected_on)
-    if latest is None or latest.value >= g.trough_min_ug_ml:
+def low_trough(ctx: Context) -> list[Finding]:
+    history, g = ctx.history, ctx.g
+    troughs = _true_troughs(ctx)
+    if not troughs:
         return []
+    latest, value, infusion = troughs[-1]
+    if value >= g.trough_min_ug_ml:
+        return []
+    same_draw = _latest(
+        (lab for lab in history.labs
+         if lab.analyte == ANTIBODIES and lab.collected_on == latest.collected_on),
+        lambda lab: lab.collected_on,
+    )  # fmt: skip
+    assessments = [a for a in history.assessments if a.assessed_on <= ctx.as_of]
+    state = _state_on(history, assessments[-1], g) if assessments else ""
+    severity = Severity.INFO if state == INACTIVE else Severity.WARNING
+    detail = (
+        f"The trough level drawn on {_date(latest.collected_on)}, before the on-time infusion of "
+        f"{_date(infusion.given_on)}, was {plain(value)} µg/mL, below the target of "
+        f"{plain(g.trough_min_ug_ml)} µg/mL during maintenance."
+    )
+    if same_draw is None:
+        detail += " No antibody result from the same draw: check for antibodies."
+    elif same_draw.antibodies_positive:
+        detail += (
+            f" Antibodies were {_antibody_text(same_draw)} in the same draw (see that alert): "
+            "a higher dose may not overcome them."
+        )
+    else:
+        detail += " Antibodies were not detected in the same draw."
+    if severity is Severity.INFO:
+        detail += (
+            " The latest assessment shows inactive disease: no change is needed for the level "
+            "alone; recheck at the next trough."
+        )
+    else:
+        detail += " Consider a higher dose or a shorter interval."
     return [
         _finding(
             "low_trough",
-            Severity.WARNING,
+            severity,
             f"lab-{latest.id}",
-            f"The trough level of {latest.collected_on:%d %b %Y} was {plain(latest.value)} µg/mL, "
-            f"below the target of {plain(g.trough_min_ug_ml)} µg/mL during maintenance: consider a "
-            "higher dose or a shorter interval, and check for antibodies.",
+            detail,
             due_on=latest.collected_on,
             trough=_lab(latest),
             target_ug_ml=g.trough_min_ug_ml,
+            antibodies_same_draw=_lab(same_draw) if same_draw else None,
+            disease_state=state,
         )
     ]
 
 
+def _latest_antibodies(history: CourseHistory) -> LabRow | None:
+    results = [lab for lab in history.labs if lab.analyte == ANTIBODIES]
+    return results[-1] if results else None
+
+
 @rule(
     title="Anti-infliximab antibodies detected",
-    severity="urgent",
+    severity="urgent / warning",
     grade="A/B",
     quote=CONTINUOUS,
-    source="source document; ACCENT I",
+    source="source document; ACCENT I; AGA 2017",
     key="lab result",
+    clears="a later antibody result is negative",
 )
-def antibodies_detected(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
-    end = history.stopped_on or as_of
-    results = [
-        lab
-        for lab in history.labs
-        if lab.analyte == ANTIBODIES and history.started_on <= lab.collected_on <= end
-    ]
-    latest = _latest(results, lambda lab: lab.collected_on)
-    if latest is None or not latest.antibodies_positive:
+def antibodies_detected(ctx: Context) -> list[Finding]:
+    history, g = ctx.history, ctx.g
+    latest = _latest_antibodies(history)
+    if latest is None or not latest.antibodies_positive or not history.is_latest_course:
         return []
+    trough = _latest(
+        (lab for lab in history.labs
+         if lab.analyte == TROUGH and lab.value is not None
+         and lab.collected_on == latest.collected_on),
+        lambda lab: lab.collected_on,
+    )  # fmt: skip
+    at_target = trough is not None and trough.value >= g.trough_min_ug_ml
+    severity = Severity.WARNING if at_target else Severity.URGENT
+    detail = (
+        f"Anti-infliximab antibodies were {_antibody_text(latest)} on {_date(latest.collected_on)}"
+    )
+    if trough is None:
+        detail += (
+            ", with no trough level from the same draw: antibodies lower drug levels and raise "
+            "the risk of infusion reactions. Draw a trough; review the regimen (dose, interval, "
+            "an immunomodulator, or a switch)."
+        )
+    elif at_target:
+        detail += (
+            f", with a trough of {plain(trough.value)} µg/mL at target: the drug still "
+            "outweighs them. Recheck both at the next trough."
+        )
+    else:
+        detail += (
+            f", with a trough of {plain(trough.value)} µg/mL below the target of "
+            f"{plain(g.trough_min_ug_ml)}: review the regimen (dose, interval, an "
+            "immunomodulator, or a switch) and premedicate."
+        )
+    if history.days_off_drug is not None and not history.infusions:
+        detail += " This is before a retreatment: review it before the first dose."
     return [
         _finding(
             "antibodies_detected",
-            Severity.URGENT,
+            severity,
             f"lab-{latest.id}",
-            f"Anti-infliximab antibodies were detected on {latest.collected_on:%d %b %Y}: they "
-            "lower drug levels and raise the risk of infusion reactions. Review the regimen.",
+            detail,
             due_on=latest.collected_on,
             result=_lab(latest),
+            trough_same_draw=_lab(trough) if trough else None,
         )
     ]
 
@@ -577,23 +975,23 @@ def antibodies_detected(history: CourseHistory, as_of: dt.date, g: Guideline) ->
     title="Ready to consider tapering",
     severity="info (actionable)",
     grade="A",
-    quote=(
-        "Once remission is achieved and maintained for 6-12 months, gradual dose tapering can be "
-        "considered before complete discontinuation."
-    ),
+    quote=TAPER_QUOTE,
     source=SOURCE_DOC,
-    key="course",
+    key="course + inactive-since date",
+    clears="a taper starts; any condition fails; the course is stopped",
     clears_on_stop=True,
 )
-def taper_readiness(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
+def taper_readiness(ctx: Context) -> list[Finding]:
+    history, g, as_of = ctx.history, ctx.g, ctx.as_of
     if not history.is_on_treatment(as_of) or not history.infusions:
         return []
-    if any(change.reason == TAPER for change in history.regimen_changes):
-        return []
+    in_force = history.regimen_change_on(as_of)
+    if in_force is not None and in_force.reason == TAPER:
+        return []  # offered again once the taper is reversed
     days_on = (as_of - history.day_zero).days
     if days_on < g.min_course_days:
         return []
-    remission_since = _inactive_since(history)
+    remission_since = _inactive_since(history, g)
     if remission_since is None:
         return []
     last_assessment = history.assessments[-1]
@@ -608,22 +1006,26 @@ def taper_readiness(history: CourseHistory, as_of: dt.date, g: Guideline) -> lis
     ):
         return []
     markers = {}
+    oldest = as_of - _days(g.marker_interval_days)
     for analyte in (CRP, ESR):
-        last_two = [lab for lab in history.labs if lab.analyte == analyte and lab.value is not None]
-        last_two = last_two[-2:]
+        values = [lab for lab in history.labs if lab.analyte == analyte and lab.value is not None]
+        last_two = values[-2:]
         if len(last_two) < 2 or any(_is_raised(lab, g) for lab in last_two):
             return []
+        if last_two[0].collected_on < oldest:
+            return []  # normal, but not recent enough to rely on
         markers[analyte] = [_lab(lab) for lab in last_two]
     return [
         _finding(
             "taper_readiness",
             Severity.INFO,
-            "course",
+            f"inactive-since-{remission_since.isoformat()}",
             f"On infliximab for {days_on} days (at least {g.min_course_days}); disease inactive "
-            f"since {remission_since:%d %b %Y}, {inactive_days} days up to the assessment of "
-            f"{last_assessment.assessed_on:%d %b %Y} (at least {g.remission_days_for_taper}); the "
-            f"MRI of {mri.performed_on:%d %b %Y} shows no active lesion; the last two CRP and ESR "
-            "are normal; no taper started. Consider a gradual taper (longer interval).",
+            f"since {_date(remission_since)}, {inactive_days} days up to the assessment of "
+            f"{_date(last_assessment.assessed_on)} (at least {g.remission_days_for_taper}); the "
+            f"MRI of {_date(mri.performed_on)} shows no active lesion; the last two CRP and ESR "
+            f"are normal and at most {g.marker_interval_days} days old; no taper in force. "
+            "Consider a gradual taper (a longer interval), recorded as a regimen change.",
             due_on=max(
                 history.day_zero + _days(g.min_course_days),
                 remission_since + _days(g.remission_days_for_taper),
@@ -638,11 +1040,11 @@ def taper_readiness(history: CourseHistory, as_of: dt.date, g: Guideline) -> lis
     ]
 
 
-def _inactive_since(history: CourseHistory) -> dt.date | None:
+def _inactive_since(history: CourseHistory, g: Guideline) -> dt.date | None:
     """Start of the unbroken run of inactive assessments that reaches the latest one."""
     since = None
     for assessment in reversed(history.assessments):
-        if not is_inactive(assessment, _latest_mri_on(history, assessment.assessed_on)):
+        if _state_on(history, assessment, g) != INACTIVE:
             break
         since = assessment.assessed_on
     return since
@@ -650,34 +1052,34 @@ def _inactive_since(history: CourseHistory) -> dt.date | None:
 
 @rule(
     title="Stopped before 12 months",
-    severity="warning",
+    severity="info",
     grade="A",
-    quote=(
-        "Infliximab treatment for CRMO should be continued for at least 12 months to achieve "
-        "optimal clinical response and minimize the risk of disease relapse."
-    ),
+    quote=TWELVE_MONTHS,
     source=SOURCE_DOC,
     key="course",
+    clears="a clinician acknowledges it; a retreatment course starts",
 )
-def early_discontinuation(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
-    if history.stopped_on is None or history.stopped_on > as_of:
+def early_discontinuation(ctx: Context) -> list[Finding]:
+    history, g = ctx.history, ctx.g
+    stopped_on = history.stopped_on
+    if stopped_on is None or stopped_on > ctx.as_of or not history.is_latest_course:
         return []
-    if history.stop_reason in ("adverse_event", "inefficacy"):
+    if history.stop_reason in (ADVERSE_EVENT, INEFFICACY):
         return []
-    days = (history.stopped_on - history.day_zero).days
+    days = (stopped_on - history.day_zero).days
     if days >= g.min_course_days:
         return []
     return [
         _finding(
             "early_discontinuation",
-            Severity.WARNING,
+            Severity.INFO,
             "course",
-            f"The course stopped on {history.stopped_on:%d %b %Y} after {days} days (fewer than "
+            f"The course stopped on {_date(stopped_on)} after {days} days (fewer than "
             f"{g.min_course_days}), for {history.stop_reason.replace('_', ' ') or 'no reason'}: "
-            "the relapse risk is higher; watch closely.",
-            due_on=history.stopped_on,
+            "the relapse risk is higher. Watch closely at the follow-up visits.",
+            due_on=stopped_on,
             day_zero=history.day_zero,
-            stopped_on=history.stopped_on,
+            stopped_on=stopped_on,
             stop_reason=history.stop_reason,
             days_on_treatment=days,
         )
@@ -692,18 +1094,43 @@ def _watching_after_stop(history: CourseHistory, as_of: dt.date) -> dt.date | No
     return stopped_on
 
 
+def _relapse_watch_advice(history: CourseHistory) -> str:
+    """What to do about a relapse, by why the course stopped (GUIDELINE.md, relapse watch)."""
+    if history.stop_reason != ADVERSE_EVENT:
+        return " Confirm the relapse (record it) and consider retreatment."
+    reactions = history.all_reactions
+    severe = [r for r in reactions if r.severity == SEVERE]
+    if severe:
+        return (
+            f" The course stopped for an adverse event: a severe {severe[-1].onset} infusion "
+            "reaction. Infliximab is contraindicated after a severe hypersensitivity reaction: "
+            "confirm the relapse (record it) and review the treatment; retreatment with "
+            "infliximab needs a clinician's review."
+        )
+    latest = reactions[-1] if reactions else None
+    event = f"a {latest.severity} {latest.onset} infusion reaction" if latest else "see the notes"
+    return (
+        f" The course stopped for an adverse event ({event}): confirm the relapse (record it); "
+        "retreatment with infliximab needs a clinician's review of that event."
+    )
+
+
 @rule(
     title="Relapse after stopping",
-    severity="urgent",
+    severity="urgent / warning",
     grade="A",
     quote=RELAPSE,
     source=SOURCE_DOC,
-    key="first evidence date",
+    key="first evidence date after the stop",
+    clears="a relapse is recorded after the stop; a retreatment starts",
 )
-def relapse_after_stopping(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
+def relapse_after_stopping(ctx: Context) -> list[Finding]:
+    history, g, as_of = ctx.history, ctx.g, ctx.as_of
     stopped_on = _watching_after_stop(history, as_of)
-    if stopped_on is None or history.relapse_noted_on is not None:
-        return []
+    if stopped_on is None or history.stop_reason == INEFFICACY:
+        return []  # after inefficacy the disease never remitted: there is nothing to relapse
+    if any(day > stopped_on for day in history.relapses_noted_on):
+        return []  # a relapse recorded before the stop (during the taper) does not mask it
     start, end = stopped_on, min(as_of, stopped_on + _days(g.post_stop_watch_days))
 
     def watched(day: dt.date) -> bool:
@@ -712,40 +1139,66 @@ def relapse_after_stopping(history: CourseHistory, as_of: dt.date, g: Guideline)
     mri = [
         s
         for s in history.imaging
-        if s.is_mri and watched(s.performed_on) and ((s.new_lesions or 0) + (s.active_lesions or 0))
+        if s.is_mri
+        and watched(s.performed_on)
+        and ((s.new_lesions or 0) + (s.active_lesions or 0) or s.impression == WORSE)
     ]
-    clinical = [
-        a
-        for a in history.assessments
-        if watched(a.assessed_on)
-        and (a.disease_state == ACTIVE or (a.clinically_active_lesions or 0))
-    ]
-    if not mri and not clinical:
+    clinical, suggestive = [], []
+    for a in history.assessments:
+        if not watched(a.assessed_on):
+            continue
+        if a.disease_state == ACTIVE or (a.clinically_active_lesions or 0):
+            clinical.append(a)
+        elif a.disease_state != INACTIVE and any(
+            score is not None and score >= g.activity_score_min
+            for score in (a.pain_score, a.physician_global)
+        ):
+            suggestive.append(a)
+    if not (mri or clinical or suggestive):
         return []
-    first = min([s.performed_on for s in mri] + [a.assessed_on for a in clinical])
+    first = min(
+        [s.performed_on for s in mri]
+        + [a.assessed_on for a in clinical]
+        + [a.assessed_on for a in suggestive]
+    )
     raised = [
-        lab for lab in history.labs if lab.analyte in (CRP, ESR) and watched(lab.collected_on)
+        lab
+        for lab in history.labs
+        if lab.analyte in (CRP, ESR) and watched(lab.collected_on) and _is_raised(lab, g)
     ]
-    raised = [lab for lab in raised if _is_raised(lab, g)]
     what = []
     if mri:
-        what.append(f"{len(mri)} MRI with new or active lesions")
+        what.append(f"{len(mri)} MRI with new or active lesions or reported worse")
     if clinical:
         what.append(f"{len(clinical)} assessment(s) with active disease")
+    if suggestive:
+        what.append(
+            f"{len(suggestive)} assessment(s) whose scores suggest activity (pain or physician "
+            f"global ≥ {plain(g.activity_score_min)}, no judged state or active lesion)"
+        )
     if raised:
         what.append(f"supported by {len(raised)} raised CRP/ESR")
+    urgent = bool(mri or clinical)
+    detail = (
+        f"Stopped on {_date(stopped_on)} ({history.stop_reason.replace('_', ' ') or 'no reason'});"
+        f" since {_date(first)}: " + ", ".join(what) + "."
+    )
+    if not urgent:
+        detail += " Confirm at a visit (examine; judge the disease state; consider an MRI)."
+    detail += _relapse_watch_advice(history)
     return [
         _finding(
             "relapse_after_stopping",
-            Severity.URGENT,
+            Severity.URGENT if urgent else Severity.WARNING,
             first.isoformat(),
-            f"Stopped on {stopped_on:%d %b %Y}; since {first:%d %b %Y}: "
-            + ", ".join(what)
-            + ". Confirm the relapse and consider retreatment.",
+            detail,
             due_on=first,
+            title="Relapse after stopping" if urgent else "Possible relapse after stopping",
             stopped_on=stopped_on,
+            stop_reason=history.stop_reason,
             mri=[_mri(s) for s in mri],
             assessments=[_assessment(a) for a in clinical],
+            suggestive_assessments=[_assessment(a) for a in suggestive],
             raised_markers=[_lab(lab) for lab in raised],
         )
     ]
@@ -758,8 +1211,10 @@ def relapse_after_stopping(history: CourseHistory, as_of: dt.date, g: Guideline)
     quote=RELAPSE,
     source="source document; Lovell 2018, Gieling 2022 (relapse after stopping biologics)",
     key="visit",
+    clears="an assessment in the visit's window; a retreatment starts",
 )
-def post_stop_follow_up_due(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
+def post_stop_follow_up_due(ctx: Context) -> list[Finding]:
+    history, g, as_of = ctx.history, ctx.g, ctx.as_of
     stopped_on = _watching_after_stop(history, as_of)
     if stopped_on is None:
         return []
@@ -780,8 +1235,9 @@ def post_stop_follow_up_due(history: CourseHistory, as_of: dt.date, g: Guideline
             "post_stop_follow_up_due",
             Severity.INFO,
             f"{months}m",
-            f"The {months}-month follow-up after stopping (due {visit_on:%d %b %Y}) has no "
-            f"assessment within {g.post_stop_visit_window_days} days of it.",
+            f"The {months}-month follow-up after stopping (due {_date(visit_on)}) has no "
+            f"assessment within {g.post_stop_visit_window_days} days of it. See the patient and "
+            "record an assessment.",
             due_on=visit_on,
             title=f"{months}-month follow-up after stopping due",
             stopped_on=stopped_on,
@@ -793,95 +1249,120 @@ def post_stop_follow_up_due(history: CourseHistory, as_of: dt.date, g: Guideline
 # --- Reactions ---------------------------------------------------------------------------------
 
 
+def _infusions_by_id(history: CourseHistory) -> dict[int, InfusionRow]:
+    return {i.id: i for i in history.all_infusions}
+
+
 @rule(
-    title="Premedicate: reaction at the last infusion",
-    severity="warning",
-    grade="A",
-    quote=(
-        "Good clinical practices, such as low infusion rates and pre-treatment with "
-        "anti-histamine and prednisone, can help reduce the risk of adverse reactions."
-    ),
-    source=SOURCE_DOC,
+    title="Premedicate: reaction at an earlier infusion",
+    severity="warning / urgent",
+    grade="A/B",
+    quote=PREMEDICATE,
+    source="source document; Cheifetz 2003 (acute and delayed reactions)",
     key="reaction",
+    clears="a premedicated infusion without a reaction after it; the course is stopped (it comes "
+    "back at retreatment)",
     clears_on_stop=True,
 )
-def premedication_advised(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
-    infusions = {i.id: i for i in history.infusions}
-    reactions = [
-        r
-        for r in history.reactions
-        if r.severity in ("mild", "moderate") and r.infusion_id in infusions
-    ]
+def premedication_advised(ctx: Context) -> list[Finding]:
+    history = ctx.history
+    if not history.is_latest_course:
+        return []
+    infusions = _infusions_by_id(history)
+
+    def counts(r: ReactionRow) -> bool:
+        # A severe one counts once a clinician reviewed it and decided to continue.
+        if r.infusion_id not in infusions:
+            return False
+        if r.severity != SEVERE:
+            return True
+        return r.reviewed_on is not None and r.review_decision not in ("", REVIEW_STOP)
+
+    reactions = [r for r in history.all_reactions if counts(r)]
     if not reactions:
         return []
     reaction = max(reactions, key=lambda r: (infusions[r.infusion_id].given_on, r.id))
     reacted = infusions[reaction.infusion_id]
-    later = [i for i in history.infusions if i.given_on > reacted.given_on]
+    later = [i for i in history.all_infusions if i.given_on > reacted.given_on]
     if any(i.premedicated for i in later):
-        return []
-    next_dose = schedule(history, as_of).next_dose
+        return []  # premedicated, and no reaction since (the latest reaction is the one above)
+    next_dose = ctx.schedule.next_dose
     if not later and next_dose is None:
         return []  # stopped: no next infusion to prepare
-    unpremedicated = [_infusion(i) for i in later]
+    despite = reacted.premedicated
     detail = (
         f"A {reaction.severity} {reaction.onset} reaction followed the infusion of "
-        f"{reacted.given_on:%d %b %Y}. Premedicate (antihistamine, corticosteroid) and slow the "
-        "rate at the next infusion"
+        f"{_date(reacted.given_on)}"
     )
-    detail += f", due {next_dose.due_on:%d %b %Y}." if next_dose else "."
+    if despite:
+        detail += (
+            ", despite premedication: a clinician should review the regimen before the next "
+            "infusion (slower rate, premedication, antibodies)"
+        )
+    else:
+        detail += (
+            ". Premedicate (antihistamine, corticosteroid) and slow the rate at the next infusion"
+        )
+    detail += f", due {_date(next_dose.due_on)}." if next_dose else "."
+    if reaction.onset == DELAYED:
+        detail += " A delayed reaction calls for an antibody check."
     if later:
         detail += f" {len(later)} infusion(s) since were given without premedication."
     return [
         _finding(
             "premedication_advised",
-            Severity.WARNING,
+            Severity.URGENT if despite else Severity.WARNING,
             f"reaction-{reaction.id}",
             detail,
             due_on=next_dose.due_on if next_dose else later[-1].given_on,
-            reaction={"id": reaction.id, "severity": reaction.severity, "onset": reaction.onset},
+            title="Reaction despite premedication: review" if despite else None,
+            reaction=_reaction(reaction),
             reaction_infusion=_infusion(reacted),
-            given_without_premedication=unpremedicated,
+            given_without_premedication=[_infusion(i) for i in later],
         )
     ]
 
 
 @rule(
     title="Severe reaction: clinician review before the next infusion",
-    severity="urgent",
+    severity="urgent while on treatment or at retreatment, info off treatment",
     grade="B",
-    quote="A severe reaction: no further infusion until a clinician records a review.",
+    quote=SEVERE_HOLD,
     source="registry guideline after the infliximab label; Cheifetz 2003",
     key="reaction",
+    clears="a clinician records the review",
 )
-def severe_reaction_review(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[Finding]:
-    infusions = {i.id: i for i in history.infusions}
+def severe_reaction_review(ctx: Context) -> list[Finding]:
+    history, as_of = ctx.history, ctx.as_of
+    if not history.is_latest_course:
+        return []  # the retreatment carries it
+    infusions = _infusions_by_id(history)
+    severity = Severity.URGENT if history.is_on_treatment(as_of) else Severity.INFO
     findings = []
-    for reaction in history.reactions:
-        if reaction.severity != "severe" or reaction.infusion_id not in infusions:
+    for reaction in history.all_reactions:
+        if reaction.severity != SEVERE or reaction.infusion_id not in infusions:
             continue
         if reaction.reviewed_on is not None and reaction.reviewed_on <= as_of:
             continue
         reacted = infusions[reaction.infusion_id]
-        given_since = [_infusion(i) for i in history.infusions if i.given_on > reacted.given_on]
+        given_since = [_infusion(i) for i in history.all_infusions if i.given_on > reacted.given_on]
         detail = (
             f"A severe {reaction.onset} reaction followed the infusion of "
-            f"{reacted.given_on:%d %b %Y} and no clinician review is recorded. No further "
-            "infusion until a clinician reviews it."
+            f"{_date(reacted.given_on)} and no clinician review is recorded. No further "
+            "infusion until a clinician reviews it (the registry refuses one)."
         )
+        if severity is Severity.INFO:
+            detail += " Off treatment now: review it before any retreatment."
         if given_since:
             detail += f" {len(given_since)} infusion(s) were given since without a review."
         findings.append(
             _finding(
                 "severe_reaction_review",
-                Severity.URGENT,
+                severity,
                 f"reaction-{reaction.id}",
                 detail,
                 due_on=reacted.given_on,
-                reaction={
-                    "id": reaction.id,
-                    "severity": reaction.severity,
-                    "onset": reaction.onset,
-                },
+                reaction=_reaction(reaction),
                 reaction_infusion=_infusion(reacted),
                 given_since=given_since,
             )

@@ -1,19 +1,21 @@
 """Expected dose dates of a course, from the regimen in force (pure; the date is an argument).
 
-The first dose is due on the course start (day 0 is when it is given). Induction doses follow at
-their weeks (0, 2, 6: two, then four weeks apart), each counted from the dose actually given. Then
-each maintenance dose is due one interval after the previous infusion, with the interval in force
-when that dose is due: a regimen change (taper, intensification) re-bases the schedule from the
-last infusion.
+GUIDELINE.md "The schedule": the first dose is due on the course start (day 0 is when it is
+given). Induction doses follow at their weeks (0, 2, 6: two, then four weeks apart), each counted
+from the dose actually given. Each maintenance dose is due one interval after the previous
+infusion, with the interval in force on that infusion's date. A regimen change decided *after* the
+previous infusion moves the due date to max(previous + new interval, the change's date): a change
+decided between doses is never already overdue on the day it is made.
+
+The evaluation computes the schedule once per course and passes it to every rule.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from dataclasses import dataclass
 
-from monitoring.guideline.history import CourseHistory, InfusionRow
+from monitoring.guideline.history import CourseHistory, InfusionRow, RegimenRow
 
 INDUCTION, MAINTENANCE = "induction", "maintenance"
 ONE_DAY = dt.timedelta(days=1)
@@ -25,6 +27,9 @@ class ScheduledDose:
     phase: str  # induction | maintenance
     due_on: dt.date
     infusion: InfusionRow | None = None  # the infusion that gave it, if given
+    previous: InfusionRow | None = None  # the infusion it is counted from
+    interval_weeks: int = 0  # maintenance: the interval it is due under
+    moved_by: RegimenRow | None = None  # a regimen change decided after `previous`
 
     @property
     def given_on(self) -> dt.date | None:
@@ -40,6 +45,7 @@ class Gap:
     before: InfusionRow
     after: InfusionRow | None  # None: still open on the evaluation date
     days: int
+    interval_weeks: int  # the interval in force for the dose after `before` (0 in induction)
 
 
 @dataclass(frozen=True)
@@ -51,59 +57,55 @@ class Schedule:
     def longest_gap_days(self) -> int:
         return max((gap.days for gap in self.gaps if gap.after), default=0)
 
+    def dose_of(self, infusion_id: int) -> ScheduledDose | None:
+        return next((d for d in self.doses if d.infusion and d.infusion.id == infusion_id), None)
 
-def _due_on(
-    history: CourseHistory, index: int, previous: InfusionRow | None, when: dt.date
-) -> dt.date:
-    """Due date of the dose at `index` (0-based); `when` picks the regimen in force."""
+
+def _dose(
+    history: CourseHistory,
+    index: int,
+    previous: InfusionRow | None,
+    decided_by: dt.date,
+    infusion: InfusionRow | None = None,
+) -> ScheduledDose:
+    """The dose at `index` (0-based), counted from `previous`; regimen changes decided up to
+    `decided_by` (the day before it was given, or the evaluation date) can move it."""
+    number = index + 1
     if previous is None:
-        return history.started_on
+        return ScheduledDose(number, INDUCTION, history.started_on, infusion)
     weeks = history.induction_weeks
     if index < len(weeks):
         # Induction keeps its spacing (2, then 4 weeks) from the dose actually given, so a late
         # dose moves the next one rather than making it instantly overdue.
-        return previous.given_on + dt.timedelta(weeks=weeks[index] - weeks[index - 1])
-    _dose, interval = history.regimen_on(when)
-    return previous.given_on + dt.timedelta(weeks=interval)
-
-
-def _phase(history: CourseHistory, index: int) -> str:
-    return INDUCTION if index < len(history.induction_weeks) else MAINTENANCE
-
-
-# Several rules ask for the schedule of the same history in a row: remember the last one. Keyed
-# by identity (histories are immutable), so a miss only costs a recomputation.
-_last: tuple[CourseHistory, dt.date, Schedule] | None = None
+        due = previous.given_on + dt.timedelta(weeks=weeks[index] - weeks[index - 1])
+        return ScheduledDose(number, INDUCTION, due, infusion, previous)
+    _dose_mg_per_kg, interval = history.regimen_on(previous.given_on)
+    due = previous.given_on + dt.timedelta(weeks=interval)
+    change = history.regimen_change_on(decided_by)
+    if change is not None and change.effective_on > previous.given_on:
+        interval = change.interval_weeks
+        due = max(previous.given_on + dt.timedelta(weeks=interval), change.effective_on)
+        return ScheduledDose(number, MAINTENANCE, due, infusion, previous, interval, change)
+    return ScheduledDose(number, MAINTENANCE, due, infusion, previous, interval)
 
 
 def schedule(history: CourseHistory, as_of: dt.date) -> Schedule:
-    global _last
-    last = _last
-    if last is not None and last[0] is history and last[1] == as_of:
-        return last[2]
-    plan = _schedule(history, as_of)
-    _last = (history, as_of, plan)
-    return plan
-
-
-def _schedule(history: CourseHistory, as_of: dt.date) -> Schedule:
     infusions = history.infusions_until(as_of)
     doses = []
     for index, infusion in enumerate(infusions):
         previous = infusions[index - 1] if index else None
-        # The regimen in force the day before the dose was given is the one it was due under.
-        due = _due_on(history, index, previous, infusion.given_on - ONE_DAY)
-        doses.append(ScheduledDose(index + 1, _phase(history, index), due, infusion))
+        doses.append(_dose(history, index, previous, infusion.given_on - ONE_DAY, infusion))
     next_dose = None
     if history.is_on_treatment(as_of):
-        index = len(infusions)
         previous = infusions[-1] if infusions else None
-        due = _due_on(history, index, previous, as_of)
-        next_dose = ScheduledDose(index + 1, _phase(history, index), due)
+        next_dose = _dose(history, len(infusions), previous, as_of)
     gaps = [
-        Gap(before, after, (after.given_on - before.given_on).days)
-        for before, after in itertools.pairwise(infusions)
-    ]
-    if infusions and history.is_on_treatment(as_of):
-        gaps.append(Gap(infusions[-1], None, (as_of - infusions[-1].given_on).days))
+        Gap(dose.previous, dose.infusion, (dose.infusion.given_on - dose.previous.given_on).days,
+            dose.interval_weeks)
+        for dose in doses
+        if dose.previous is not None and dose.infusion is not None
+    ]  # fmt: skip
+    if next_dose is not None and next_dose.previous is not None:
+        before = next_dose.previous
+        gaps.append(Gap(before, None, (as_of - before.given_on).days, next_dose.interval_weeks))
     return Schedule(tuple(doses), next_dose, tuple(gaps))

@@ -1,5 +1,6 @@
 """Compact builders of plain course histories for the engine's tests: days count from day 0."""
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from itertools import count
@@ -7,6 +8,7 @@ from itertools import count
 from monitoring.guideline.history import (
     AssessmentRow,
     CourseHistory,
+    Exposure,
     ImagingRow,
     InfusionRow,
     LabRow,
@@ -29,14 +31,19 @@ def adherent_days(maintenance_doses: int = 0, interval_weeks: int = 8) -> list[i
     return days
 
 
-def infusion(n: int, *, weight="40", dose="200", weighed=None, **flags) -> InfusionRow:
+def infusion(
+    n: int, *, weight="40", dose="200", weighed=None, premedicated=False, **fields
+) -> InfusionRow:
+    """An infusion on day `n`; `premedicated`: antihistamine and corticosteroid."""
+    if premedicated:
+        fields |= {"premedication_antihistamine": True, "premedication_corticosteroid": True}
     return InfusionRow(
         id=next(_ids),
         given_on=day(n),
         weight_kg=Decimal(weight),
         dose_mg=Decimal(dose),
-        weighed_on=None if weighed is None else day(weighed),
-        **flags,
+        weight_measured_on=None if weighed is None else day(weighed),
+        **fields,
     )
 
 
@@ -54,11 +61,13 @@ def lab(n: int, analyte: str, value=None, **kwargs) -> LabRow:
     )
 
 
-def mri(n: int, active: int | None = 0, new: int | None = 0) -> ImagingRow:
-    return ImagingRow(next(_ids), day(n), "wb_mri", active, new)
+def mri(n: int, active: int | None = 0, new: int | None = 0, impression: str = "") -> ImagingRow:
+    return ImagingRow(next(_ids), day(n), "wb_mri", active, new, impression)
 
 
-def assessment(n: int, *, state: str = "", pain="0", physician="0", lesions=0) -> AssessmentRow:
+def assessment(
+    n: int, *, state: str = "", pain="0", physician="0", lesions=0, **fields
+) -> AssessmentRow:
     return AssessmentRow(
         id=next(_ids),
         assessed_on=day(n),
@@ -66,6 +75,7 @@ def assessment(n: int, *, state: str = "", pain="0", physician="0", lesions=0) -
         physician_global=None if physician is None else Decimal(physician),
         clinically_active_lesions=lesions,
         disease_state=state,
+        **fields,
     )
 
 
@@ -73,13 +83,42 @@ def regimen(n: int, *, interval: int = 8, dose="5", reason="taper") -> RegimenRo
     return RegimenRow(next(_ids), day(n), Decimal(dose), interval, reason)
 
 
-def reaction(on: InfusionRow, severity: str = "mild", reviewed: int | None = None) -> ReactionRow:
+def reaction(
+    on: InfusionRow,
+    severity: str = "mild",
+    reviewed: int | None = None,
+    *,
+    onset: str = "acute",
+    decision: str = "",
+) -> ReactionRow:
     reviewed_on = None if reviewed is None else day(reviewed)
-    return ReactionRow(next(_ids), on.id, severity, "acute", reviewed_on)
+    if reviewed is not None and not decision:
+        decision = "continue_premedicated"
+    return ReactionRow(next(_ids), on.id, severity, onset, reviewed_on, decision)
 
 
 def history(**fields) -> CourseHistory:
     fields.setdefault("started_on", D0)
     for name in ("infusions", "regimen_changes", "labs", "imaging", "assessments", "reactions"):
         fields[name] = tuple(fields.get(name, ()))
-    return CourseHistory(course_id=1, patient_code="CRMO-000001", **fields)
+    fields.setdefault("course_id", 1)
+    return CourseHistory(patient_code="CRMO-000001", **fields)
+
+
+def retreatment(
+    earlier: CourseHistory, start: int, *, course_id: int | None = None, **fields
+) -> CourseHistory:
+    """A later course of the same patient starting on day `start`: the earlier course's
+    infusions and reactions become its exposure; patient-level rows (labs, imaging, assessments)
+    carry over unless given."""
+    course_id = course_id or earlier.course_id + 1
+    for name in ("labs", "imaging", "assessments"):
+        fields.setdefault(name, getattr(earlier, name))
+    exposure = Exposure(
+        infusions=(*earlier.exposure.infusions, *earlier.infusions),
+        reactions=(*earlier.exposure.reactions, *earlier.reactions),
+    )
+    fields["infusions"] = tuple(
+        dataclasses.replace(i, course_id=course_id) for i in fields.get("infusions", ())
+    )
+    return history(course_id=course_id, started_on=day(start), exposure=exposure, **fields)

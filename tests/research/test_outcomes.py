@@ -54,7 +54,7 @@ def test_dosing_outcomes_of_a_stopped_course_with_a_taper_and_a_relapse():
         regimen_changes=(RegimenRow(1, START + 100 * DAY, Decimal(5), 10, "taper"),),
         stopped_on=START + 200 * DAY,
         stop_reason="remission",
-        relapse_noted_on=START + 290 * DAY,
+        relapses_noted_on=(START + 290 * DAY,),
     )
     outcomes = course_outcomes(history, [], as_of=START + 400 * DAY, guideline=DEFAULT)
     assert outcomes.days_on_treatment == 200
