@@ -31,7 +31,7 @@ from clinic.access import (
 from clinic.filters import AlertFilter
 from monitoring import services as alert_services
 from monitoring.guideline import RULES
-from monitoring.guideline.parameters import parameter_info
+from monitoring.guideline.parameters import BASE_VERSION, parameter_info
 from registry import limits, roles, safeguards, services
 from registry.models import (
     Infusion,
@@ -515,5 +515,5 @@ def guideline(request: AuthenticatedHttpRequest) -> HttpResponse:
         request,
         "clinic/guideline.html",
         {"rules": [info for info, _check in RULES.values()], "parameters": parameters,
-         "sites": sites},
+         "sites": sites, "version": BASE_VERSION},
     )  # fmt: skip

@@ -25,12 +25,13 @@ class RuleInfo:
 
     id: str
     title: str
+    raises: str  # GUIDELINE.md's "raises when"
     severity: str  # as GUIDELINE.md states it, e.g. "warning → urgent past overdue"
     grade: str
     quote: str  # the guideline text it enforces
     source: str
     key: str  # what makes one problem one alert
-    clears: str  # GUIDELINE.md's "clears when", said to the reader of the alert
+    clears: str  # GUIDELINE.md's "clears when", said to the reader of the alert (and its docs)
     # GUIDELINE.md's "clears when" column says "course stopped": once the course has stopped, its
     # alert resolves with that reason and the rule raises nothing more for that course.
     clears_on_stop: bool = False

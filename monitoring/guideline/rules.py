@@ -107,6 +107,7 @@ RULES: dict[str, tuple[RuleInfo, RuleFunction]] = {}
 
 def rule(
     *,
+    raises: str,
     title: str,
     severity: str,
     grade: str,
@@ -124,6 +125,7 @@ def rule(
         info = RuleInfo(
             id=function.__name__,
             title=title,
+            raises=raises,
             severity=severity,
             grade=grade,
             quote=quote,
@@ -193,9 +195,15 @@ def _late_dose(ctx: Context, phase: str) -> tuple[ScheduledDose, int, Severity] 
     return None if severity is None else (dose, late, severity)
 
 
-def _is_standard(history: CourseHistory, day: dt.date) -> bool:
+def _is_standard(history: CourseHistory, day: dt.date, g: Guideline) -> bool:
+    """The regimen in force on `day` is the guideline's standard one (so the standard dosing text
+    applies; otherwise the text on adjusting dose and frequency does)."""
     mg_per_kg, interval = history.regimen_on(day)
-    return mg_per_kg == Decimal("5") and interval == 8 and history.induction_weeks == (0, 2, 6)
+    return (
+        mg_per_kg == g.dose_mg_per_kg
+        and interval == g.maintenance_interval_weeks
+        and history.induction_weeks == g.induction_weeks
+    )
 
 
 def _regimen_text(history: CourseHistory, day: dt.date) -> str:
@@ -310,13 +318,14 @@ def _state_on(history: CourseHistory, assessment: AssessmentRow, g: Guideline) -
 
 
 @rule(
+    raises="induction dose n past due + grace with no infusion",
     title="Induction dose missed",
     severity="warning → urgent past overdue",
     grade="A",
     quote=DOSING,
     source=SOURCE_DOC,
     key="dose number",
-    clears="the dose is given; the course is stopped",
+    clears="the dose is given; course stopped",
     clears_on_stop=True,
 )
 def induction_dose_missed(ctx: Context) -> list[Finding]:
@@ -337,7 +346,7 @@ def induction_dose_missed(ctx: Context) -> list[Finding]:
             "stopped.",
             due_on=dose.due_on,
             title=f"Induction dose {dose.number} (week {week}) missed",
-            quote=DOSING if _is_standard(history, ctx.as_of) else ADJUST,
+            quote=DOSING if _is_standard(history, ctx.as_of, g) else ADJUST,
             dose_number=dose.number,
             days_late=late,
             day_zero=history.day_zero,
@@ -347,13 +356,14 @@ def induction_dose_missed(ctx: Context) -> list[Finding]:
 
 
 @rule(
+    raises="next due (schedule above) past + grace, course not stopped",
     title="Maintenance dose overdue",
     severity="warning → urgent past overdue",
     grade="A",
     quote=DOSING,
     source=SOURCE_DOC,
     key="due date",
-    clears="an infusion is given; a regimen change moves the due date; the course is stopped",
+    clears="an infusion; a regimen change moving the due date; course stopped",
     clears_on_stop=True,
 )
 def maintenance_dose_overdue(ctx: Context) -> list[Finding]:
@@ -377,7 +387,7 @@ def maintenance_dose_overdue(ctx: Context) -> list[Finding]:
         f"{g.dose_grace_days} days, overdue after {g.dose_overdue_days}). Give the dose, or record "
         "the regimen change or the stop that explains the gap."
     )
-    standard = _is_standard(history, ctx.as_of)
+    standard = _is_standard(history, ctx.as_of, g)
     if not standard:
         detail += f" The regimen in force is {_regimen_text(history, ctx.as_of)}."
     return [
@@ -397,13 +407,16 @@ def maintenance_dose_overdue(ctx: Context) -> list[Finding]:
 
 
 @rule(
+    raises=(
+        "an infusion more than early_dose_days before its due date, or two infusions within 7 days"
+    ),
     title="Dose given early",
     severity="warning",
     grade="C",
     quote=EARLY_DOSE,
     source="registry default",
     key="infusion",
-    clears="a clinician acknowledges it; the next infusion is given on schedule",
+    clears="a clinician acknowledges it; the next infusion is on schedule",
 )
 def dose_given_early(ctx: Context) -> list[Finding]:
     g = ctx.g
@@ -468,6 +481,12 @@ REEXPOSURE_ADVICE = (
 
 
 @rule(
+    raises=(
+        "within a course, a gap > the interruption threshold (max(interruption_days, interval in "
+        "force + dose_overdue_days)); or a retreatment after > interruption_days off drug "
+        "(re-exposure): check trough and antibodies before the dose, premedicate, watch 14 days for"
+        " delayed reactions"
+    ),
     title="Treatment interrupted",
     severity="warning",
     grade="B",
@@ -475,8 +494,7 @@ REEXPOSURE_ADVICE = (
     source="source document; infliximab label (readministration after a drug-free interval); "
     "ACCENT I; Baert 2014, Chaparro 2010 (re-exposure)",
     key="restart infusion (or course start)",
-    clears="a trough and an antibody result are dated after the restart or within "
-    "reexposure_workup_days (14) before it",
+    clears="a trough and antibody result dated after the restart/within 14 days before it",
 )
 def treatment_interrupted(ctx: Context) -> list[Finding]:
     history, g = ctx.history, ctx.g
@@ -579,6 +597,11 @@ def _superseded(history: CourseHistory, infusion: InfusionRow) -> bool:
 
 
 @rule(
+    raises=(
+        "the latest infusion's dose differs from mg/kg in force × its weight by more than "
+        "tolerance, or is above max without an intensification in force, or its weight is older "
+        "than weight_max_age_days"
+    ),
     title="Dose does not match the weight",
     severity="warning",
     grade="A/B",
@@ -630,7 +653,7 @@ def dose_mismatch(ctx: Context) -> list[Finding]:
             "weight and the dose; correct the infusion if it was recorded wrong, or record the "
             "regimen change that prescribes it.",
             due_on=infusion.given_on,
-            quote=DOSING if _is_standard(history, infusion.given_on) else ADJUST,
+            quote=DOSING if _is_standard(history, infusion.given_on, g) else ADJUST,
             infusion=_infusion(infusion),
             weight_measured_on=weighed_on,
             mg_per_kg_in_force=mg_per_kg,
@@ -641,13 +664,17 @@ def dose_mismatch(ctx: Context) -> list[Finding]:
 
 
 @rule(
+    raises=(
+        "an infusion shorter than min_infusion_minutes before uneventful_infusions_for_short "
+        "uneventful infusions or after any reaction, or shorter than short_infusion_minutes ever"
+    ),
     title="Infusion shorter than the label allows",
     severity="warning",
     grade="B",
     quote=INFUSION_TIME,
     source="infliximab label",
     key="infusion",
-    clears="superseded by the next infusion; the infusion is corrected",
+    clears="superseded by the next infusion",
 )
 def infusion_too_fast(ctx: Context) -> list[Finding]:
     history, g = ctx.history, ctx.g
@@ -694,13 +721,17 @@ def infusion_too_fast(ctx: Context) -> list[Finding]:
 
 
 @rule(
+    raises=(
+        "no assessment with at least one core value (pain, physician global, patient global, CHAQ, "
+        "active lesions, judged state) in days 56–98 once the window has closed"
+    ),
     title="Response assessment at week 10 not recorded",
     severity="warning",
     grade="B",
     quote=WEEK_10,
     source="source document, a figure it takes from psoriasis (PASI-75), not from a CRMO trial",
     key="course",
-    clears="an assessment with at least one core value after day 56; the course is stopped",
+    clears="any such assessment after day 56; course stopped",
     clears_on_stop=True,
 )
 def response_assessment_due(ctx: Context) -> list[Finding]:
@@ -733,13 +764,14 @@ def response_assessment_due(ctx: Context) -> list[Finding]:
 
 
 @rule(
+    raises="no CRP and ESR within marker_interval_days (or none at baseline) while on treatment",
     title="CRP and ESR overdue",
     severity="info",
     grade="C",
     quote=MONITORING,
     source="source document (interval: registry default)",
     key="due date",
-    clears="both CRP and ESR are measured; the course is stopped",
+    clears="both measured; course stopped",
     clears_on_stop=True,
 )
 def markers_overdue(ctx: Context) -> list[Finding]:
@@ -790,13 +822,17 @@ def mri_milestones(history: CourseHistory, as_of: dt.date, g: Guideline) -> list
 
 
 @rule(
+    raises=(
+        "no MRI within mri_window_days of baseline, 6 and 12 months, then yearly, while on "
+        "treatment"
+    ),
     title="MRI overdue",
     severity="info",
     grade="B",
     quote=MONITORING,
     source="source document; Schnabel 2016, 2022; Capponi 2021 (MRI at 6 and 12 months)",
     key="milestone",
-    clears="an MRI in the milestone's window; the course is stopped",
+    clears="an MRI in the window; course stopped",
     clears_on_stop=True,
 )
 def imaging_overdue(ctx: Context) -> list[Finding]:
@@ -845,13 +881,18 @@ def _true_troughs(ctx: Context) -> list[tuple[LabRow, Decimal, InfusionRow]]:
 
 
 @rule(
+    raises=(
+        "a true pre-infusion trough (drawn ≤ trough_draw_days before an on-time infusion) during "
+        "maintenance below trough_min: info when the latest assessment shows inactive disease, "
+        "warning otherwise; the text shows the antibody result of the same draw"
+    ),
     title="Infliximab trough level low",
     severity="warning / info",
     grade="B",
     quote=ADJUST,
     source="source document; AGA 2017 therapeutic drug monitoring (trough ≥ 5 µg/mL, IBD)",
     key="lab result",
-    clears="a later true trough is at or above the target; the course is stopped",
+    clears="a later trough at or above target; course stopped",
     clears_on_stop=True,
 )
 def low_trough(ctx: Context) -> list[Finding]:
@@ -912,13 +953,18 @@ def _latest_antibodies(history: CourseHistory) -> LabRow | None:
 
 
 @rule(
+    raises=(
+        "the patient's latest antibody result is positive (any course, or between courses): urgent "
+        "with a trough below target or unknown, warning with a trough at target; titre and assay "
+        "shown"
+    ),
     title="Anti-infliximab antibodies detected",
     severity="urgent / warning",
     grade="A/B",
     quote=CONTINUOUS,
     source="source document; ACCENT I; AGA 2017",
     key="lab result",
-    clears="a later antibody result is negative",
+    clears="a later negative result",
 )
 def antibodies_detected(ctx: Context) -> list[Finding]:
     history, g = ctx.history, ctx.g
@@ -972,13 +1018,21 @@ def antibodies_detected(ctx: Context) -> list[Finding]:
 
 
 @rule(
+    raises=(
+        "on treatment ≥ min_course_days, inactive continuously ≥ remission_days_for_taper, latest "
+        "MRI (≤ 90 d) without active lesion, last two CRP and ESR normal and ≤ marker_interval_days"
+        " old, and no taper in force"
+    ),
     title="Ready to consider tapering",
     severity="info (actionable)",
     grade="A",
     quote=TAPER_QUOTE,
     source=SOURCE_DOC,
     key="course + inactive-since date",
-    clears="a taper starts; any condition fails; the course is stopped",
+    clears=(
+        "a taper starts; any condition fails; course stopped. Offered again after a taper is "
+        "reversed"
+    ),
     clears_on_stop=True,
 )
 def taper_readiness(ctx: Context) -> list[Finding]:
@@ -1051,13 +1105,14 @@ def _inactive_since(history: CourseHistory, g: Guideline) -> dt.date | None:
 
 
 @rule(
+    raises="stopped before min_course_days for a reason other than adverse event or inefficacy",
     title="Stopped before 12 months",
     severity="info",
     grade="A",
     quote=TWELVE_MONTHS,
     source=SOURCE_DOC,
     key="course",
-    clears="a clinician acknowledges it; a retreatment course starts",
+    clears="acknowledged by a clinician; a retreatment course starts",
 )
 def early_discontinuation(ctx: Context) -> list[Finding]:
     history, g = ctx.history, ctx.g
@@ -1116,13 +1171,22 @@ def _relapse_watch_advice(history: CourseHistory) -> str:
 
 
 @rule(
+    raises=(
+        "within post_stop_watch_days after a stop for remission, patient choice, adverse event or "
+        "other (never after inefficacy): an MRI with new or active lesions or impression “worse”, a"
+        " clinically active lesion, or an assessment judged active (urgent); an assessment whose "
+        "scores alone suggest activity (state not judged, no lesion) (warning: confirm). Raised "
+        "CRP/ESR are only supporting evidence. After an adverse-event stop the text names the event"
+        " and says infliximab retreatment needs review (contraindicated after a severe "
+        "hypersensitivity reaction). A relapse recorded before the stop does not mask it"
+    ),
     title="Relapse after stopping",
     severity="urgent / warning",
     grade="A",
     quote=RELAPSE,
     source=SOURCE_DOC,
     key="first evidence date after the stop",
-    clears="a relapse is recorded after the stop; a retreatment starts",
+    clears="a relapse recorded after the stop; retreatment starts",
 )
 def relapse_after_stopping(ctx: Context) -> list[Finding]:
     history, g, as_of = ctx.history, ctx.g, ctx.as_of
@@ -1205,13 +1269,14 @@ def relapse_after_stopping(ctx: Context) -> list[Finding]:
 
 
 @rule(
+    raises="no assessment within 30 days of the 3-, 6-, 12- or 24-month visit after stopping",
     title="Follow-up visit after stopping due",
     severity="info",
     grade="B/C",
     quote=RELAPSE,
     source="source document; Lovell 2018, Gieling 2022 (relapse after stopping biologics)",
     key="visit",
-    clears="an assessment in the visit's window; a retreatment starts",
+    clears="an assessment in the window; retreatment starts",
 )
 def post_stop_follow_up_due(ctx: Context) -> list[Finding]:
     history, g, as_of = ctx.history, ctx.g, ctx.as_of
@@ -1254,14 +1319,22 @@ def _infusions_by_id(history: CourseHistory) -> dict[int, InfusionRow]:
 
 
 @rule(
+    raises=(
+        "the patient's latest reaction (any severity, any course; a severe one once reviewed and "
+        "continued) and the next infusion is due or was given without premedication: antihistamine "
+        "+ corticosteroid, slower rate; a delayed reaction also calls for an antibody check; a "
+        "reaction despite premedication escalates to urgent (review)"
+    ),
     title="Premedicate: reaction at an earlier infusion",
     severity="warning / urgent",
     grade="A/B",
     quote=PREMEDICATE,
     source="source document; Cheifetz 2003 (acute and delayed reactions)",
     key="reaction",
-    clears="a premedicated infusion without a reaction after it; the course is stopped (it comes "
-    "back at retreatment)",
+    clears=(
+        "a premedicated infusion without reaction after it; course stopped (it comes back at "
+        "retreatment)"
+    ),
     clears_on_stop=True,
 )
 def premedication_advised(ctx: Context) -> list[Finding]:
@@ -1324,6 +1397,10 @@ def premedication_advised(ctx: Context) -> list[Finding]:
 
 
 @rule(
+    raises=(
+        "a severe reaction without a recorded clinician review: no further infusion until reviewed "
+        "(enforced at entry)"
+    ),
     title="Severe reaction: clinician review before the next infusion",
     severity="urgent while on treatment or at retreatment, info off treatment",
     grade="B",

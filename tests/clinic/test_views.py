@@ -785,14 +785,23 @@ def test_it_lets_a_data_manager_open_every_form(client, data_manager_a, course_a
 GUIDELINE = reverse("clinic:guideline")
 
 
-def test_it_lists_every_rule_with_its_grade_and_source(client, nurse_a):
+def test_it_lists_every_rule_with_its_grade_source_and_what_clears_it(client, nurse_a):
     client.force_login(nurse_a)
     page = client.get(GUIDELINE).text
-    assert len(RULES) == 15
-    rows = {row[0]: row for row in table_rows(page) if len(row) == 5}
+    assert len(RULES) == 17
+    assert "Version 2026.12" in page
+    rows = {row[0]: row for row in table_rows(page) if len(row) == 8}
     for rule_id, (info, _check) in RULES.items():
         row = rows[f"{info.title} {rule_id}"]
-        assert row[1:] == [info.severity, info.grade, f"“{info.quote}”", info.source], rule_id
+        assert row[1:] == [
+            info.raises,
+            info.severity,
+            info.grade,
+            info.key,
+            info.clears,
+            f"“{info.quote}”",
+            info.source,
+        ], rule_id
 
 
 def test_it_lists_every_parameter_with_the_default_and_each_sites_value(
