@@ -1,4 +1,4 @@
-"""The demo registry: two sites, their staff, and 40 fictional patients whose courses between them
+"""The demo registry: two sites, their staff, and 44 fictional patients whose courses between them
 meet every situation of GUIDELINE.md, several patients each.
 
 All clinical data is written through `registry.services`, as the site's clinician or nurse, so the
@@ -408,6 +408,7 @@ class CoursePlan:
     troughs: Mapping[int, Decimal] = field(default_factory=dict)  # dose week: µg/mL
     antibodies: Mapping[int, bool] = field(default_factory=dict)  # dose week: positive
     reaction: PlannedReaction | None = None
+    premedicated: bool = False  # every dose: a reaction in an earlier course
     irregular: Mapping[int, Irregular] = field(default_factory=dict)
 
     @property
@@ -460,11 +461,12 @@ def treat(chart: Chart, plan: CoursePlan, *, relapse: Relapse | None = None) -> 
             )
             mg_per_kg = step.dose_mg_per_kg
         irregular = plan.irregular.get(week, Irregular())
+        after_reaction = plan.reaction is not None and week > plan.reaction.week
         infusion = chart.infuse(
             course,
             day,
             mg_per_kg=mg_per_kg,
-            premedicated=plan.reaction is not None and week > plan.reaction.week,
+            premedicated=plan.premedicated or after_reaction,
             dose_mg=irregular.dose_mg,
             weighed_on=None if irregular.weight_of_week is None else on(irregular.weight_of_week),
         )
@@ -672,6 +674,108 @@ def relapse_retreated(stopped_weeks_ago: int, relapse_weeks_ago: int) -> Scenari
     return Scenario(label, stopped_weeks_ago + COMPLETED_COURSE_WEEKS, build)
 
 
+def retreated_after_a_gap(days_off: int, weeks_in: int, days_in: int = 0) -> Scenario:
+    """A first course stopped by the family's choice in remission at week 58, with a moderate
+    reaction at week 14; the disease comes back and a new course starts `days_off` days after the
+    last dose, a re-exposure (GUIDELINE: more than 112 days). The antibodies checked before it are
+    positive: they formed during the first course and carry into this one, as the reaction does."""
+    # Premedicated from the first dose for the earlier reaction; the relapse MRI is the baseline.
+    retreatment = CoursePlan(weeks_in, days_in, premedicated=True, mri_weeks=(26, 52))
+    first_stop_week = 58
+    last_dose_week = scheduled_weeks(first_stop_week)[-1]  # 54: the week-62 dose is not given
+    first_days_ago = 7 * weeks_in + days_in + days_off + 7 * last_dose_week
+    first = CoursePlan(
+        *divmod(first_days_ago, 7),
+        stop=(first_stop_week, StopReason.PATIENT_CHOICE),
+        reaction=PlannedReaction(14, ReactionSeverity.MODERATE),
+    )
+
+    def build(chart: Chart) -> None:
+        treated = treat(chart, first)
+        retreated_on = chart.weeks_ago(retreatment.weeks_in, days=retreatment.days_in)
+        noted_on = retreated_on - dt.timedelta(weeks=2)
+        follow_up(chart, treated.stopped_on or chart.today, POST_STOP_VISIT_MONTHS, until=noted_on)
+        relapse = services.relapse_record(
+            course=treated.course,
+            noted_on=noted_on,
+            evidence=flare(chart, noted_on, on_mri=True),
+            by=chart.staff.clinician,
+        )
+        chart.antibodies(retreated_on - dt.timedelta(days=10), positive=True)
+        treat(chart, retreatment, relapse=relapse)
+
+    label = (
+        f"retreated after {days_off} days off infliximab; antibodies positive, "
+        "moderate reaction in the first course"
+    )
+    return Scenario(label, math.ceil(first_days_ago / 7), build)
+
+
+def stopped_for_inefficacy(stop_week: int, stopped_weeks_ago: int, seen_after: int) -> Scenario:
+    """Only a partial response, with a trough on target (so more drug would not help): stopped
+    for inefficacy, still active at a visit `seen_after` weeks later, and not retreated."""
+    plan = CoursePlan(
+        stop_week + stopped_weeks_ago,
+        stop=(stop_week, StopReason.INEFFICACY),
+        response=Response.PARTIAL,
+        troughs={22: Decimal("7.2")},
+        antibodies={22: False},
+    )
+
+    def build(chart: Chart) -> None:
+        stopped_on = treat(chart, plan).stopped_on or chart.today
+        # Off infliximab, even the partial response fades.
+        chart.becomes(Activity.ACTIVE, stopped_on)
+        seen_on = stopped_on + dt.timedelta(weeks=seen_after)
+        chart.assess(seen_on)
+        chart.markers(seen_on)
+
+    label = (
+        f"stopped for inefficacy at week {stop_week}; still active {seen_after} weeks later, "
+        "not retreated"
+    )
+    return Scenario(label, plan.weeks_in, build)
+
+
+def intensified_between_doses(
+    weeks_after_dose: int, days_ago: int, interval_weeks: int
+) -> Scenario:
+    """Response lost on q8w maintenance with a low trough at the week-38 dose; at a visit
+    `weeks_after_dose` weeks after that dose (`days_ago` days ago) the clinician shortens the
+    interval, and the next dose is not given yet. GUIDELINE: it is due on the later of the last
+    dose + the new interval and the decision date, so not already overdue."""
+    last_dose_week = 38
+    plan = CoursePlan(
+        last_dose_week + weeks_after_dose,
+        days_ago,
+        dose_weeks=scheduled_weeks(last_dose_week),
+        response=Response.LOST,
+        troughs={22: Decimal("6.4"), last_dose_week: Decimal("2.4")},
+        antibodies={last_dose_week: False},
+    )
+
+    def build(chart: Chart) -> None:
+        treated = treat(chart, plan)
+        decided_on = chart.today - dt.timedelta(days=days_ago)
+        chart.assess(decided_on)
+        chart.markers(decided_on)
+        services.regimen_change_record(
+            course=treated.course,
+            effective_on=decided_on,
+            dose_mg_per_kg=STANDARD_MG_PER_KG,
+            interval_weeks=interval_weeks,
+            reason=RegimenReason.INTENSIFICATION,
+            note="Loss of response with a trough below target and no antibodies.",
+            by=chart.staff.clinician,
+        )
+
+    label = (
+        f"intensified to every {interval_weeks} weeks {days_ago} days ago, "
+        f"{weeks_after_dose} weeks after the last dose; next dose not yet given"
+    )
+    return Scenario(label, plan.weeks_in + math.ceil(plan.days_in / 7), build)
+
+
 def stopped_in_remission(stopped_weeks_ago: int, months_seen: tuple[int, ...]) -> Scenario:
     def build(chart: Chart) -> None:
         follow_up(chart, completed_course(chart, stopped_weeks_ago=stopped_weeks_ago), months_seen)
@@ -800,6 +904,11 @@ PATIENTS: tuple[DemoPatient, ...] = (
     DemoPatient("Finn", "Thistlewick", M, 15, drug_levels(50, 46, "0.4", antibodies=True)),
     DemoPatient("Lena", "Nettlecrow", F, 11, intensified(50, 38, (30, 46), mg_per_kg=10)),
     DemoPatient("Noor", "Saffronby", F, 16, intensified(44, 22, (22, 40), interval_weeks=6)),
+    # New patients go at the end: the index gives the MRN, which an existing demo keeps.
+    DemoPatient("Poppy", "Mallowmere", F, 13, retreated_after_a_gap(290, 6, days_in=2)),
+    DemoPatient("Rory", "Burdockley", M, 11, stopped_for_inefficacy(26, 13, seen_after=9)),
+    DemoPatient("Edie", "Teaselby", F, 14, intensified_between_doses(6, 3, interval_weeks=4)),
+    DemoPatient("Arthur", "Hazelmoth", M, 16, tapering(112, (12, 16))),
 )
 
 

@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.db.models import F
 
-from registry.demo import DEMO_PASSWORD, PATIENTS
+from registry.demo import ANTIBODY_ASSAY, DEMO_PASSWORD, PATIENTS, TITRE_UNIT
 from registry.models import (
     CLINICAL_MODELS,
     ClinicalAssessment,
@@ -72,13 +72,25 @@ def days_past_maintenance_due(course: TreatmentCourse) -> int | None:
     return (TODAY - infusions[-1].given_on).days - 56
 
 
+def first_infusion(course: TreatmentCourse) -> dt.date:
+    infusion = course.infusions.order_by("given_on").first()
+    assert infusion is not None
+    return infusion.given_on
+
+
+def last_infusion(course: TreatmentCourse) -> dt.date:
+    infusion = course.infusions.order_by("given_on").last()
+    assert infusion is not None
+    return infusion.given_on
+
+
 # --- Sites, people, patients -------------------------------------------------------------------
 
 
-def test_it_creates_two_sites_with_twenty_patients_each(output):
+def test_it_creates_two_sites_with_twenty_two_patients_each(output):
     assert sorted(Site.objects.values_list("code", flat=True)) == ["north", "south"]
     for site in Site.objects.all():
-        assert site.patients.count() == 20
+        assert site.patients.count() == 22
 
 
 def test_it_gives_each_site_one_user_per_role(output):
@@ -244,7 +256,7 @@ def test_it_has_a_relapse_after_stopping_not_yet_recorded(output):
 
 def test_it_links_a_recorded_relapse_to_a_retreatment_course_with_its_induction(output):
     relapses = Relapse.objects.filter(retreatment_course__isnull=False)
-    assert relapses.count() == 2
+    assert relapses.count() == 3
     for relapse in relapses:
         retreatment = relapse.retreatment_course
         assert retreatment is not None
@@ -259,7 +271,76 @@ def test_it_has_a_taper_in_steps_and_an_intensification(output):
     assert [10, 12] in taper_intervals.values()
     intensified = RegimenChange.objects.filter(reason="intensification")
     assert {c.dose_mg_per_kg for c in intensified} == {Decimal(10), Decimal(5)}
-    assert {c.interval_weeks for c in intensified} == {8, 6}
+    assert {c.interval_weeks for c in intensified} == {8, 6, 4}
+
+
+def test_it_has_a_re_exposure_with_antibodies_and_a_reaction_from_the_first_course(output):
+    """GUIDELINE v2, exposure across courses: > 112 days off drug, then a new course."""
+    re_exposures = [
+        (relapse.course, relapse.retreatment_course)
+        for relapse in Relapse.objects.filter(retreatment_course__isnull=False)
+        if relapse.course.infusions.filter(reactions__severity="moderate").exists()
+    ]
+    assert len(re_exposures) == 1
+    first, second = re_exposures[0]
+    assert second is not None
+    assert first.stop_reason == "patient_choice"
+    assert first.stopped_on is not None
+    assert first.stopped_on < second.started_on
+    days_off = (first_infusion(second) - last_infusion(first)).days
+    assert 112 < days_off < 300
+    assert 1 <= second.infusions.count() <= 3
+    antibodies = LabResult.objects.filter(patient=first.patient, analyte="anti_ifx")
+    latest = antibodies.order_by("collected_on").last()
+    assert latest is not None
+    assert latest.antibodies_positive is True
+    assert latest.value is not None
+    assert (latest.unit, latest.assay_name) == (TITRE_UNIT, ANTIBODY_ASSAY)
+    assert last_infusion(first) < latest.collected_on < first_infusion(second)
+    assert (first_infusion(second) - latest.collected_on).days <= 14
+
+
+def test_it_has_a_stop_for_inefficacy_with_active_disease_after_it_and_no_retreatment(output):
+    stopped = TreatmentCourse.objects.filter(stop_reason="inefficacy")
+    assert stopped.count() == 1
+    course = stopped.get()
+    assert course.stopped_on is not None
+    assert course.patient.courses.count() == 1
+    states = course.patient.assessments.values_list("disease_state", flat=True)
+    assert set(states) == {"active"}
+    after = course.patient.assessments.filter(assessed_on__gt=course.stopped_on)
+    assert after.count() == 1
+    assert (after.get().assessed_on - course.stopped_on).days >= 28
+
+
+def test_it_has_an_intensification_decided_between_doses_and_not_yet_given(output):
+    """GUIDELINE v2: the next dose is due at max(last infusion + new interval, decision date)."""
+    between = [
+        change
+        for change in RegimenChange.objects.filter(reason="intensification")
+        if change.effective_on > last_infusion(change.course)
+    ]
+    assert len(between) == 1
+    change = between[0]
+    last = last_infusion(change.course)
+    assert change.course.is_active
+    assert change.course.regimen_on(last) == (Decimal(5), 8)
+    assert change.interval_weeks < 8
+    assert last + dt.timedelta(weeks=change.interval_weeks) < change.effective_on < TODAY
+    assert (TODAY - change.effective_on).days <= 7
+    assert not change.course.infusions.filter(given_on__gte=change.effective_on).exists()
+
+
+def test_it_has_a_taper_to_every_sixteen_weeks_with_the_latest_dose_on_time(output):
+    at_sixteen = [course for course in active_courses() if course.regimen_on(TODAY)[1] == 16]
+    assert len(at_sixteen) == 1
+    course = at_sixteen[0]
+    changes = course.regimen_changes.values_list("reason", "interval_weeks")
+    assert list(changes) == [("taper", 12), ("taper", 16)]
+    *_, before, latest = course.infusions.order_by("given_on").values_list("given_on", flat=True)
+    assert (latest - before).days == 16 * 7
+    assert course.regimen_on(before)[1] == 16
+    assert TODAY < latest + dt.timedelta(weeks=16) <= TODAY + dt.timedelta(weeks=8)
 
 
 def test_it_has_mild_moderate_and_severe_reactions_with_and_without_review(output):
@@ -273,11 +354,16 @@ def test_it_has_mild_moderate_and_severe_reactions_with_and_without_review(outpu
     assert InfusionReaction.objects.filter(severity="mild").exists()
 
 
-def test_it_premedicates_the_infusions_after_a_reaction(output):
-    moderate = InfusionReaction.objects.get(severity="moderate")
-    later = moderate.infusion.course.infusions.filter(given_on__gt=moderate.infusion.given_on)
-    assert later.exists()
-    assert all(i.premedication_antihistamine and i.premedication_corticosteroid for i in later)
+def test_it_premedicates_the_infusions_after_a_reaction_in_every_later_course(output):
+    moderate = InfusionReaction.objects.filter(severity="moderate").select_related("infusion")
+    assert moderate.count() == 2
+    for reaction in moderate:
+        later = Infusion.objects.filter(
+            course__patient=reaction.infusion.course.patient,
+            given_on__gt=reaction.infusion.given_on,
+        )
+        assert later.exists()
+        assert all(i.premedication_antihistamine and i.premedication_corticosteroid for i in later)
 
 
 def test_it_doses_by_weight_except_the_one_deliberate_mismatch(output):
@@ -319,7 +405,7 @@ def test_it_adds_nothing_when_run_again(output):
     again = io.StringIO()
     call_command("seed_demo", stdout=again)
     assert {model: model.objects.count() for model in apps.get_models()} == counts
-    assert "Patients: 0 created, 40 already present." in again.getvalue()
+    assert "Patients: 0 created, 44 already present." in again.getvalue()
 
 
 def test_it_keeps_the_history_of_every_record_with_its_author(output):
