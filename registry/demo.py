@@ -1,4 +1,4 @@
-"""The demo registry: two sites, their staff, and 44 fictional patients whose courses between them
+"""The demo registry: two sites, their staff, and 46 fictional patients whose courses between them
 meet every situation of GUIDELINE.md, several patients each.
 
 All clinical data is written through `registry.services`, as the site's clinician or nurse, so the
@@ -320,6 +320,7 @@ class Chart:
         premedicated: bool,
         dose_mg: Decimal | None = None,
         weighed_on: dt.date | None = None,
+        duration_minutes: int | None = None,
     ) -> Infusion:
         """The dose follows the weight, unless `dose_mg` says otherwise; `weighed_on` is when the
         weight used was measured, if not on the day."""
@@ -330,7 +331,8 @@ class Chart:
             weight_kg=weight,
             weight_measured_on=weighed_on or day,
             dose_mg=dose_mg or suggested_dose_mg(weight, mg_per_kg),
-            duration_minutes=PREMEDICATED_INFUSION_MINUTES if premedicated else INFUSION_MINUTES,
+            duration_minutes=duration_minutes
+            or (PREMEDICATED_INFUSION_MINUTES if premedicated else INFUSION_MINUTES),
             premedication=PREMEDICATION if premedicated else (),
             lot_number=f"IFX{day:%y%m}",
             notes="Scales out of service: the last recorded weight was used." if weighed_on else "",
@@ -380,6 +382,7 @@ class Irregular:
 
     dose_mg: Decimal | None = None
     weight_of_week: int | None = None
+    duration_minutes: int | None = None  # None: the standard infusion time
 
 
 @dataclass(frozen=True)
@@ -469,6 +472,7 @@ def treat(chart: Chart, plan: CoursePlan, *, relapse: Relapse | None = None) -> 
             premedicated=plan.premedicated or after_reaction,
             dose_mg=irregular.dose_mg,
             weighed_on=None if irregular.weight_of_week is None else on(irregular.weight_of_week),
+            duration_minutes=irregular.duration_minutes,
         )
         if plan.markers_until_week is None or week <= plan.markers_until_week:
             chart.markers(day)
@@ -806,6 +810,18 @@ def weight_not_measured(weeks_in: int, week: int, weighed_week: int) -> Scenario
     return course(f"week-{week} dose on the weight of week {weighed_week}", plan)
 
 
+def dose_early(weeks_in: int, week: int, due_week: int) -> Scenario:
+    """The maintenance dose due at `due_week` was given at `week`, weeks before it was due."""
+    plan = CoursePlan(weeks_in, dose_weeks=(*scheduled_weeks(due_week - 1), week))
+    return course(f"week-{due_week} dose given at week {week}, early", plan)
+
+
+def short_infusion(weeks_in: int, week: int, minutes: int) -> Scenario:
+    """The dose at `week` ran over `minutes`, before three uneventful infusions allow less."""
+    plan = CoursePlan(weeks_in, irregular={week: Irregular(duration_minutes=minutes)})
+    return course(f"week-{week} infusion over {minutes} minutes", plan)
+
+
 def drug_levels(weeks_in: int, week: int, trough: str, *, antibodies: bool = False) -> Scenario:
     """A trough at `week` (after one on target at week 22); antibodies come with a lost response."""
     plan = CoursePlan(
@@ -909,6 +925,8 @@ PATIENTS: tuple[DemoPatient, ...] = (
     DemoPatient("Rory", "Burdockley", M, 11, stopped_for_inefficacy(26, 13, seen_after=9)),
     DemoPatient("Edie", "Teaselby", F, 14, intensified_between_doses(6, 3, interval_weeks=4)),
     DemoPatient("Arthur", "Hazelmoth", M, 16, tapering(112, (12, 16))),
+    DemoPatient("Wren", "Cobblewick", F, 12, dose_early(19, 19, due_week=22)),
+    DemoPatient("Ansel", "Brackenridge", M, 10, short_infusion(3, 2, minutes=75)),
 )
 
 

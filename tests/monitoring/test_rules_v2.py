@@ -324,7 +324,7 @@ def test_a_duplicate_dose_names_both_infusions():
     ],
 )
 def test_infusion_too_fast(minutes, earlier, reacted, raised):
-    doses = adherent_days(max(0, earlier - 3))[:earlier] + [adherent_days(earlier)[earlier]]
+    doses = adherent_days(max(0, earlier - 2))[: earlier + 1]
     given = [infusion(n, duration_minutes=120) for n in doses[:-1]]
     given.append(infusion(doses[-1], duration_minutes=minutes))
     reactions = [reaction(given[0])] if reacted else []
