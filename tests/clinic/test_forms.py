@@ -667,7 +667,7 @@ def test_it_records_a_taper_and_reschedules_the_next_dose(
     # Ten weeks after the week-6 dose of 15 Sep is today: no longer overdue.
     assert "dose 4 (maintenance) due 24 Nov 2026</strong> — in 0 days" in response.text
     alert.refresh_from_db()
-    assert (alert.status, alert.resolution_reason) == ("resolved", "condition cleared")
+    assert (alert.status, alert.resolution_reason) == ("resolved", "regimen changed")
 
 
 @pytest.mark.parametrize(
