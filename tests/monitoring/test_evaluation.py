@@ -194,3 +194,79 @@ def test_it_keeps_a_finding_per_dose_mismatch_infusion():
     evaluate_courses([course.pk], TODAY)
     [alert] = alerts(course, "dose_mismatch")
     assert alert.evidence["infusion"]["mg_per_kg"] == "7.5"
+
+
+# --- Version 2: exposure across courses, the upgrade from version 1 ------------------------------
+
+
+def retreated_patient():
+    """A first course stopped 300 days ago after a moderate reaction, retreated 10 days ago with
+    a positive antibody result drawn 12 days before."""
+    first = overdue_course(TODAY - 300 * DAY, stopped_on=TODAY - 300 * DAY, stop_reason="remission")
+    ReactionFactory(infusion=first.infusions.last(), severity="moderate")
+    second = CourseFactory(patient=first.patient, started_on=TODAY - 10 * DAY)
+    InfusionFactory(course=second, given_on=second.started_on)
+    LabResultFactory(
+        patient=first.patient,
+        collected_on=TODAY - 22 * DAY,
+        analyte="anti_ifx",
+        value=None,
+        antibodies_positive=True,
+    )
+    return first, second
+
+
+def test_it_loads_the_exposure_of_the_patients_other_courses(django_assert_max_num_queries):
+    first, second = retreated_patient()
+    with CaptureQueriesContext(connection) as one:
+        [history] = load_histories([second.pk])
+    assert [i.course_id for i in history.exposure.infusions] == [first.pk] * 3
+    assert len(history.exposure.reactions) == 1
+    assert history.reactions == ()
+    assert history.days_off_drug == 290
+    more = [retreated_patient()[1].pk for _ in range(8)]
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert len(load_histories(more)) == 8
+
+
+def test_a_retreatment_carries_the_antibodies_and_the_reaction_of_the_first_course():
+    first, second = retreated_patient()
+    evaluate_courses([first.pk, second.pk], TODAY)
+    raised = {(a.course_id, a.rule) for a in Alert.objects.all()}
+    for rule in ("treatment_interrupted", "antibodies_detected", "premedication_advised"):
+        assert (second.pk, rule) in raised
+        assert (first.pk, rule) not in raised
+
+
+def test_version_1_alerts_that_version_2_no_longer_raises_resolve_as_guideline_updated():
+    # v1 kept one dose_mismatch alert per past infusion; v2 looks at the latest only.
+    course = CourseFactory(started_on=TODAY - 20 * DAY)
+    wrong = InfusionFactory(course=course, given_on=course.started_on, dose_mg=Decimal("300"))
+    InfusionFactory(course=course, given_on=TODAY - 6 * DAY)
+    Alert.objects.create(
+        course=course,
+        rule="dose_mismatch",
+        key=f"infusion-{wrong.pk}",
+        severity="warning",
+        title="Dose does not match the weight",
+        first_raised_at=timezone.now(),
+        last_seen_at=timezone.now(),
+        guideline_version="2026.11",
+    )
+    evaluate_courses([course.pk], TODAY)
+    [alert] = alerts(course, "dose_mismatch")
+    assert (alert.status, alert.resolution_reason) == ("resolved", "guideline updated")
+    assert alert.events.last().note == "guideline updated (2026.11 → 2026.12)"
+
+
+def test_an_intensification_decided_between_doses_moves_the_overdue_alert_as_regimen_changed():
+    course = overdue_course(TODAY - 70 * DAY)  # q8w: due 14 days ago, overdue
+    evaluate_courses([course.pk], TODAY)
+    [overdue] = alerts(course)
+    RegimenChangeFactory(
+        course=course, effective_on=TODAY, interval_weeks=4, reason="intensification"
+    )
+    evaluate_courses([course.pk], TODAY)
+    overdue.refresh_from_db()
+    assert (overdue.status, overdue.resolution_reason) == ("resolved", "regimen changed")
+    assert alerts(course) == [overdue]  # due today under the new regimen: not overdue
