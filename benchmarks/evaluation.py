@@ -2,7 +2,8 @@
 
 The floor is the cheapest possible way to read what the evaluation reads: the scope query, then
 for each chunk of 500 courses the nine queries of `monitoring.evaluation.load_histories` (same
-tables, columns and order), with plain psycopg, fetching every row; no ORM, no engine, no writes.
+tables, columns and order, the patients' other courses included), with plain psycopg, fetching
+every row; no ORM, no engine, no writes.
 The evaluation itself runs twice, synchronously (`run_evaluation`, the command's path): on the
 fresh registry (it opens the alerts) and again (steady state: every alert refreshed, none opened).
 The target is a run within 3× the floor.
@@ -54,12 +55,23 @@ WHERE c.id = ANY(%s) ORDER BY c.id
 BY_COURSE, BY_PATIENT = "course", "patient"
 LOADS: tuple[tuple[str, str, str], ...] = (
     (
+        # Every course of the patients: the exposure across courses (GUIDELINE.md version 2).
         "infusions",
-        "SELECT course_id, id, given_on, weight_kg, dose_mg, weight_measured_on, duration_minutes,"
-        " premedication_antihistamine, premedication_corticosteroid, premedication_antipyretic"
-        " FROM registry_infusion WHERE course_id = ANY(%s)"
-        " ORDER BY given_on, id",
-        BY_COURSE,
+        "SELECT c.patient_id, i.id, i.given_on, i.weight_kg, i.dose_mg, i.weight_measured_on,"
+        " i.duration_minutes, i.premedication_antihistamine, i.premedication_corticosteroid,"
+        " i.premedication_antipyretic, i.course_id"
+        " FROM registry_infusion i JOIN registry_treatmentcourse c ON c.id = i.course_id"
+        " WHERE c.patient_id = ANY(%s) ORDER BY i.given_on, i.id",
+        BY_PATIENT,
+    ),
+    (
+        "reactions",
+        "SELECT c.patient_id, r.id, r.infusion_id, r.severity, r.onset, r.reviewed_on,"
+        " r.review_decision"
+        " FROM registry_infusionreaction r JOIN registry_infusion i ON i.id = r.infusion_id"
+        " JOIN registry_treatmentcourse c ON c.id = i.course_id"
+        " WHERE c.patient_id = ANY(%s) ORDER BY i.given_on, r.id",
+        BY_PATIENT,
     ),
     (
         "regimen changes",
@@ -68,28 +80,23 @@ LOADS: tuple[tuple[str, str, str], ...] = (
         BY_COURSE,
     ),
     (
-        "reactions",
-        "SELECT i.course_id, r.id, r.infusion_id, r.severity, r.onset, r.reviewed_on"
-        " FROM registry_infusionreaction r JOIN registry_infusion i ON i.id = r.infusion_id"
-        " WHERE i.course_id = ANY(%s) ORDER BY r.id",
-        BY_COURSE,
-    ),
-    (
         "labs",
-        "SELECT patient_id, id, collected_on, analyte, value, reference_high, antibodies_positive"
+        "SELECT patient_id, id, collected_on, analyte, value, reference_high, antibodies_positive,"
+        " unit, assay_name"
         " FROM registry_labresult WHERE patient_id = ANY(%s) ORDER BY collected_on, id",
         BY_PATIENT,
     ),
     (
         "imaging",
-        "SELECT patient_id, id, performed_on, modality, active_lesions, new_lesions"
+        "SELECT patient_id, id, performed_on, modality, active_lesions, new_lesions, impression"
         " FROM registry_imagingstudy WHERE patient_id = ANY(%s) ORDER BY performed_on, id",
         BY_PATIENT,
     ),
     (
         "assessments",
         "SELECT patient_id, id, assessed_on, pain_score, physician_global,"
-        " clinically_active_lesions, disease_state FROM registry_clinicalassessment"
+        " clinically_active_lesions, disease_state, patient_global, chaq"
+        " FROM registry_clinicalassessment"
         " WHERE patient_id = ANY(%s) ORDER BY assessed_on, id",
         BY_PATIENT,
     ),
