@@ -514,9 +514,9 @@ def treatment_interrupted(ctx: Context) -> list[Finding]:
         if missing:
             first = history.infusions[0] if history.infusions else None
             when = (
-                f"restarted on {_date(first.given_on)}"
+                f"started on {_date(first.given_on)}"
                 if first
-                else f"to restart on {_date(history.started_on)}"
+                else f"planned to start on {_date(history.started_on)}"
             )
             latest_antibodies = _latest_antibodies(history)
             detail = (
