@@ -34,6 +34,27 @@ def test_it_imports_nothing_from_django_or_the_project():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ENGINE.parent.parent)
 
 
+def test_it_keeps_no_module_state():
+    """No cache or counter between evaluations: the only module-level mutable values are the
+    registries filled at import (RULES, BLOCKS) and `__all__`; nothing says `global` or caches."""
+    allowed = {"RULES", "BLOCKS", "__all__"}
+    for module in ENGINE.glob("*.py"):
+        text = module.read_text()
+        tree = ast.parse(text)
+        assert not any(isinstance(n, (ast.Global, ast.Nonlocal)) for n in ast.walk(tree))
+        assert "lru_cache" not in text and "functools.cache" not in text, module.name
+        for node in tree.body:
+            if isinstance(node, ast.Assign):
+                targets, value = node.targets, node.value
+            elif isinstance(node, ast.AnnAssign):
+                targets, value = [node.target], node.value
+            else:
+                continue
+            if isinstance(value, (ast.Dict, ast.List, ast.Set)):
+                names = {getattr(target, "id", "") for target in targets}
+                assert names <= allowed, f"{module.name}: module state {names}"
+
+
 def test_it_fingerprints_a_sites_overrides_in_the_version():
     assert DEFAULT.version == "2026.12"
     assert DEFAULT.with_overrides({"dose_grace_days": 3}).version.startswith("2026.12+site.")
