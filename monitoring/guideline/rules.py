@@ -591,9 +591,15 @@ def treatment_interrupted(ctx: Context) -> list[Finding]:
     return findings
 
 
-def _superseded(history: CourseHistory, infusion: InfusionRow) -> bool:
-    """A later infusion of the patient (a retreatment's) supersedes this course's latest."""
-    return any(i.given_on > infusion.given_on for i in history.exposure.infusions)
+def _latest_infusion(history: CourseHistory) -> InfusionRow | None:
+    """The course's latest infusion, unless a later one of the patient (a retreatment's)
+    supersedes it: the rules that judge one infusion judge this one."""
+    if not history.infusions:
+        return None
+    latest = history.infusions[-1]
+    if any(i.given_on > latest.given_on for i in history.exposure.infusions):
+        return None
+    return latest
 
 
 @rule(
@@ -612,10 +618,8 @@ def _superseded(history: CourseHistory, infusion: InfusionRow) -> bool:
 )
 def dose_mismatch(ctx: Context) -> list[Finding]:
     history, g = ctx.history, ctx.g
-    if not history.infusions:
-        return []
-    infusion = history.infusions[-1]  # only the latest: the next infusion supersedes it
-    if _superseded(history, infusion):
+    infusion = _latest_infusion(history)  # only the latest: the next infusion supersedes it
+    if infusion is None:
         return []
     mg_per_kg, _interval = history.regimen_on(infusion.given_on)
     change = history.regimen_change_on(infusion.given_on)
@@ -678,11 +682,9 @@ def dose_mismatch(ctx: Context) -> list[Finding]:
 )
 def infusion_too_fast(ctx: Context) -> list[Finding]:
     history, g = ctx.history, ctx.g
-    if not history.infusions:
-        return []
-    infusion = history.infusions[-1]
-    minutes = infusion.duration_minutes
-    if minutes is None or _superseded(history, infusion):
+    infusion = _latest_infusion(history)
+    minutes = infusion.duration_minutes if infusion else None
+    if infusion is None or minutes is None:
         return []
     earlier = [i for i in history.all_infusions if i.given_on < infusion.given_on]
     reacted = {r.infusion_id for r in history.all_reactions}
