@@ -546,8 +546,8 @@ def treatment_interrupted(ctx: Context) -> list[Finding]:
             )
     for gap in ctx.schedule.gaps:
         # Never less than the interval in force + the overdue days: a planned q16w taper is not
-        # an interruption before its dose is overdue.
-        threshold = max(g.interruption_days, gap.interval_weeks * 7 + g.dose_overdue_days)
+        # an interruption before its dose is overdue (nor is a dose a late decision moved).
+        threshold = max(g.interruption_days, gap.allowed_days + g.dose_overdue_days)
         if gap.days <= threshold:
             continue
         if gap.after is None:

@@ -45,7 +45,13 @@ class Gap:
     before: InfusionRow
     after: InfusionRow | None  # None: still open on the evaluation date
     days: int
-    interval_weeks: int  # the interval in force for the dose after `before` (0 in induction)
+    due_on: dt.date  # when the dose after `before` was due (the schedule's, decisions included)
+
+    @property
+    def allowed_days(self) -> int:
+        """Days from `before` to the due date: the interval in force, or more when a regimen
+        change decided late in the gap moved the due date to its decision day."""
+        return (self.due_on - self.before.given_on).days
 
 
 @dataclass(frozen=True)
@@ -89,23 +95,35 @@ def _dose(
     return ScheduledDose(number, MAINTENANCE, due, infusion, previous, interval)
 
 
+def _given_dose(
+    history: CourseHistory, index: int, previous: InfusionRow | None, infusion: InfusionRow
+) -> ScheduledDose:
+    """The dose `infusion` gave, due under the changes decided before its day. A change decided
+    on its very day either moved this dose (an intensification decided late in the gap makes it
+    due that day) or applies from it on (a taper decided at the infusion): the earlier of the
+    two due dates, so a decision never makes the dose given with it early."""
+    before = _dose(history, index, previous, infusion.given_on - ONE_DAY, infusion)
+    same_day = _dose(history, index, previous, infusion.given_on, infusion)
+    return same_day if same_day.due_on < before.due_on else before
+
+
 def schedule(history: CourseHistory, as_of: dt.date) -> Schedule:
     infusions = history.infusions_until(as_of)
     doses = []
     for index, infusion in enumerate(infusions):
         previous = infusions[index - 1] if index else None
-        doses.append(_dose(history, index, previous, infusion.given_on - ONE_DAY, infusion))
+        doses.append(_given_dose(history, index, previous, infusion))
     next_dose = None
     if history.is_on_treatment(as_of):
         previous = infusions[-1] if infusions else None
         next_dose = _dose(history, len(infusions), previous, as_of)
     gaps = [
         Gap(dose.previous, dose.infusion, (dose.infusion.given_on - dose.previous.given_on).days,
-            dose.interval_weeks)
+            dose.due_on)
         for dose in doses
         if dose.previous is not None and dose.infusion is not None
     ]  # fmt: skip
     if next_dose is not None and next_dose.previous is not None:
         before = next_dose.previous
-        gaps.append(Gap(before, None, (as_of - before.given_on).days, next_dose.interval_weeks))
+        gaps.append(Gap(before, None, (as_of - before.given_on).days, next_dose.due_on))
     return Schedule(tuple(doses), next_dose, tuple(gaps))

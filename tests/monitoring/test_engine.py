@@ -46,7 +46,8 @@ def test_it_keeps_no_module_state():
         assert "functools.cache" not in text, module.name
         for node in tree.body:
             if isinstance(node, ast.Assign):
-                targets, value = node.targets, node.value
+                targets: list[ast.expr] = node.targets
+                value: ast.expr | None = node.value
             elif isinstance(node, ast.AnnAssign):
                 targets, value = [node.target], node.value
             else:
