@@ -178,25 +178,37 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
     )
     ids = [row[0] for row in courses]
     patient_ids = list({row[1] for row in courses})
-    # Infusions and reactions of every course of these patients: the exposure across courses.
-    infusions = _group(
-        Infusion.objects.filter(course__patient_id__in=patient_ids).order_by("given_on", "pk"),
-        "course__patient_id",
-        InfusionRow,
-    )
-    reactions = _group(
-        InfusionReaction.objects.filter(infusion__course__patient_id__in=patient_ids).order_by(
-            "infusion__given_on", "pk"
-        ),
-        "infusion__course__patient_id",
+    by_patient = {"patient_id__in": patient_ids}
+    # Every course of these patients: their starts, and the exposure across courses.
+    patient_of: dict[int, int] = {}
+    course_starts: dict[int, list[dt.date]] = defaultdict(list)
+    for course_id, patient_id, started_on in _fetch(
+        TreatmentCourse.objects.filter(**by_patient)
+        .order_by("started_on")
+        .values_list("pk", "patient_id", "started_on")
+    ):
+        patient_of[course_id] = patient_id
+        course_starts[patient_id].append(started_on)
+    every_course = {"course_id__in": list(patient_of)}
+    infusions: dict[int, list[InfusionRow]] = defaultdict(list)
+    for course_id, rows in _group(
+        Infusion.objects.filter(**every_course).order_by("given_on", "pk"), "course_id", InfusionRow
+    ).items():
+        infusions[patient_of[course_id]].extend(rows)
+    for rows in infusions.values():
+        rows.sort(key=lambda row: (row.given_on, row.id))
+    reactions: dict[int, list[ReactionRow]] = defaultdict(list)
+    for course_id, rows in _group(
+        InfusionReaction.objects.filter(infusion__course_id__in=list(patient_of)).order_by("pk"),
+        "infusion__course_id",
         ReactionRow,
-    )
+    ).items():
+        reactions[patient_of[course_id]].extend(rows)
     regimens = _group(
         RegimenChange.objects.filter(course_id__in=ids).order_by("effective_on"),
         "course_id",
         RegimenRow,
     )
-    by_patient = {"patient_id__in": patient_ids}
     labs = _group(
         LabResult.objects.filter(**by_patient).order_by("collected_on", "pk"), "patient_id", LabRow
     )
@@ -211,7 +223,6 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
         AssessmentRow,
     )
     relapses = _dates(Relapse.objects.filter(course_id__in=ids), "course_id", "noted_on")
-    course_starts = _dates(TreatmentCourse.objects.filter(**by_patient), "patient_id", "started_on")
 
     histories = []
     for (pk, patient_id, code, site_code, started_on, dose, weeks, interval, stopped_on,

@@ -33,8 +33,30 @@ __all__ = [
 ]
 
 
+def _nothing_after(history: CourseHistory, as_of: dt.date) -> bool:
+    """Nothing in the history is dated after `as_of` (the nightly case): its rows are ordered by
+    date, so their last ones say it."""
+    last_days = [
+        rows[-1] for rows in (
+            [i.given_on for i in history.infusions[-1:]],
+            [i.given_on for i in history.exposure.infusions[-1:]],
+            [c.effective_on for c in history.regimen_changes[-1:]],
+            [lab.collected_on for lab in history.labs[-1:]],
+            [s.performed_on for s in history.imaging[-1:]],
+            [a.assessed_on for a in history.assessments[-1:]],
+            list(history.relapses_noted_on[-1:]),
+            [day for day in (history.stopped_on, history.next_course_started_on) if day],
+            [r.reviewed_on for r in (*history.reactions, *history.exposure.reactions)
+             if r.reviewed_on],
+        ) if rows
+    ]  # fmt: skip
+    return all(day <= as_of for day in last_days)
+
+
 def cut_at(history: CourseHistory, as_of: dt.date) -> CourseHistory:
     """The history as it stood on `as_of`: nothing recorded for a later date is known yet."""
+    if _nothing_after(history, as_of):
+        return history
     infusions = tuple(i for i in history.infusions if i.given_on <= as_of)
     other_infusions = tuple(i for i in history.exposure.infusions if i.given_on <= as_of)
     known = {i.id for i in (*infusions, *other_infusions)}

@@ -103,6 +103,8 @@ def _given_dose(
     due that day) or applies from it on (a taper decided at the infusion): the earlier of the
     two due dates, so a decision never makes the dose given with it early."""
     before = _dose(history, index, previous, infusion.given_on - ONE_DAY, infusion)
+    if not any(change.effective_on == infusion.given_on for change in history.regimen_changes):
+        return before
     same_day = _dose(history, index, previous, infusion.given_on, infusion)
     return same_day if same_day.due_on < before.due_on else before
 
