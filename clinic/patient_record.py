@@ -159,7 +159,7 @@ class LabLine:
     value: str  # "12 mg/L", "detected, titre 48 AU/mL (ELISA)"
     judgement: str  # "high; ≤ 5" — against the lab's range, the guideline's default or target
     abnormal: bool
-    range_source: str  # "" (the lab's), "registry default", "guideline target"
+    range_source: str  # "" (the lab's), "guideline default" (the site's), "guideline target"
 
 
 def _range_words(low: Decimal | None, high: Decimal | None) -> str:
@@ -190,7 +190,7 @@ def _lab_line(result: LabResult, guideline: Guideline) -> LabLine:
             Analyte.CRP: guideline.crp_upper_normal_mg_l,
             Analyte.ESR: guideline.esr_upper_normal_mm_h,
         }.get(Analyte(result.analyte))
-        high, source = default, "registry default" if default is not None else ""
+        high, source = default, "guideline default" if default is not None else ""
     if result.value is None or (low is None and high is None):
         return LabLine(result, name, value, "", False, "")
     target = source == "guideline target"

@@ -339,8 +339,9 @@ def _on(day: dt.date | None) -> str:
     return f"{day:%d %b %Y}" if day else ""
 
 
-def _field_changes(model: type[Model], delta: Any) -> list[tuple[str, str]]:
-    """(verbose name, "old → new") in the model's field order; a link (a foreign key) by name."""
+def _field_changes(model: type[Model], delta: Any, *, action: bool) -> list[tuple[str, str]]:
+    """(verbose name, "old → new") in the model's field order; a link (a foreign key) by name
+    only. An action (a stop, a review) fills fields in: only what it filled them with is said."""
     order = [f.name for f in model._meta.concrete_fields]
     changes = sorted(delta.changes, key=lambda change: order.index(change.field))
     described = []
@@ -348,10 +349,13 @@ def _field_changes(model: type[Model], delta: Any) -> list[tuple[str, str]]:
         field = model._meta.get_field(change.field)
         name = str(field.verbose_name)
         if field.is_relation:
-            described.append((name, f"{name} changed"))
+            # An action's link is to its doer (named by the history anyway) or to what it made.
+            described.append((name, "" if action else f"{name} changed"))
         else:
             old, new = _shown(field, change.old), _shown(field, change.new)
-            described.append((name, f"{name} {old} → {new}"))
+            described.append(
+                (name, f"{name} {new}" if action and old == "—" else f"{name} {old} → {new}")
+            )
     return described
 
 
@@ -429,13 +433,20 @@ def _sentence(source: _Source, row: Any, before: Any, name: str) -> tuple[str, l
         return f"{name} deleted", []
     if before is None:  # the row's earlier history is gone (pruned): say only that it changed
         return f"{name} changed", []
-    described = _field_changes(source.model, row.diff_against(before))
-    fields = [field for field, _ in described]
+    verb = _action_of(source, before, row)
+    described = _field_changes(source.model, row.diff_against(before), action=bool(verb))
+    words = "; ".join(words for _, words in described if words)
+    what = f"{name} {verb or 'corrected'}" + (f": {words}" if words else "")
+    return what, [field for field, _ in described]
+
+
+def _action_of(source: _Source, before: Any, row: Any) -> str:
+    """The action that filled one of its fields in (a stop, a review); "" for a correction."""
     for field, verb in source.actions:
         attname = source.model._meta.get_field(field).attname
         if getattr(before, attname) in (None, "") and getattr(row, attname) not in (None, ""):
-            return f"{name} {verb}: " + "; ".join(words for _, words in described), fields
-    return f"{name} corrected: " + "; ".join(words for _, words in described), fields
+            return verb
+    return ""
 
 
 def record_history(patient: Patient) -> list[Change]:

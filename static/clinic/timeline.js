@@ -18,7 +18,7 @@
     .map(function (p) { return p.x; });
   const minX = Math.min.apply(null, dates) - 10 * DAY, maxX = Math.max.apply(null, dates) + 10 * DAY;
   const day = function (ms, long) {
-    const format = long ? {day: "2-digit", month: "short", year: "numeric"} : {month: "short", year: "2-digit"};
+    const format = long ? {day: "2-digit", month: "short", year: "numeric"} : {month: "short", year: "numeric"};
     return new Date(ms).toLocaleDateString("en-GB", Object.assign(format, {timeZone: "UTC"}));
   };
   const values = function (series) { return series.map(function (p) { return p.y; }); };
@@ -59,15 +59,19 @@
       if (data.next_due) lines.push({x: data.next_due.x, text: "Due " + day(data.next_due.x, true), colour: "#b42318", dash: [6, 3]});
       lines.sort(function (a, b) { return a.x - b.x; });
       ctx.save(); ctx.font = "12px system-ui, sans-serif"; ctx.textBaseline = "bottom";
-      lines.forEach(function (line, i) {
-        const px = x.getPixelForValue(line.x);
-        ctx.strokeStyle = line.colour; ctx.lineWidth = 2; ctx.setLineDash(line.dash);
-        ctx.beginPath(); ctx.moveTo(px, area.top); ctx.lineTo(px, area.bottom); ctx.stroke();
-        // The earlier label to the left of its line, the later to the right: never on each other.
-        const width = ctx.measureText(line.text).width;
-        const left = lines.length > 1 && i === 0 ? px - width - 4 : px + 4;
-        ctx.fillStyle = line.colour;
-        ctx.fillText(line.text, Math.max(2, Math.min(left, chart.width - width - 2)), area.top - 4);
+      // The earlier label to the left of its line, the later to the right, both inside the plot's
+      // width: never on each other, nor on an axis.
+      const placed = lines.map(function (line, i) {
+        const px = x.getPixelForValue(line.x), width = ctx.measureText(line.text).width;
+        return {line: line, px: px, width: width, left: lines.length > 1 && i === 0 ? px - width - 4 : px + 4};
+      });
+      placed.forEach(function (p) { p.left = Math.max(area.left, Math.min(p.left, area.right - p.width)); });
+      if (placed.length > 1) placed[0].left = Math.max(area.left, Math.min(placed[0].left, placed[1].left - placed[0].width - 8));
+      placed.forEach(function (p) {
+        ctx.strokeStyle = p.line.colour; ctx.lineWidth = 2; ctx.setLineDash(p.line.dash);
+        ctx.beginPath(); ctx.moveTo(p.px, area.top); ctx.lineTo(p.px, area.bottom); ctx.stroke();
+        ctx.fillStyle = p.line.colour;
+        ctx.fillText(p.line.text, p.left, area.top - 4);
       });
       ctx.restore();
     }
@@ -75,14 +79,14 @@
 
   const small = function () { return canvas.parentElement.clientWidth < 560; };
   const legendOnly = function (label, colour, dash) {
-    return {type: "line", label: label, data: [], borderColor: colour, backgroundColor: colour, borderDash: dash, borderWidth: 2, pointRadius: 0};
+    return {type: "line", label: label, data: [], yAxisID: "dose", pointStyle: "line", borderColor: colour, backgroundColor: colour, borderDash: dash, borderWidth: 2, pointRadius: 0};
   };
   const datasets = [
     {type: "bar", label: "Infusion (mg/kg)", data: data.infusions, yAxisID: "dose", backgroundColor: "rgba(31,95,139,.6)", barThickness: 6, order: 3},
     {type: "line", label: "CRP (mg/L)", data: data.crp, yAxisID: "markers", borderColor: "#b42318", backgroundColor: "#b42318", tension: .2},
-    {type: "line", label: "CRP upper normal", data: across(data.crp_uln), yAxisID: "markers", borderColor: "rgba(180,35,24,.45)", borderDash: [6, 4], borderWidth: 1.5, pointRadius: 0, pointHitRadius: 0},
+    {type: "line", label: "CRP upper normal", data: across(data.crp_uln), yAxisID: "markers", borderColor: "rgba(180,35,24,.45)", borderDash: [6, 4], borderWidth: 1.5, pointRadius: 0, pointHitRadius: 0, pointStyle: "line"},
     {type: "line", label: "ESR (mm/h)", data: data.esr, yAxisID: "markers", borderColor: "#b54708", backgroundColor: "#b54708", tension: .2},
-    {type: "line", label: "ESR upper normal", data: across(data.esr_uln), yAxisID: "markers", borderColor: "rgba(181,71,8,.45)", borderDash: [2, 4], borderWidth: 1.5, pointRadius: 0, pointHitRadius: 0},
+    {type: "line", label: "ESR upper normal", data: across(data.esr_uln), yAxisID: "markers", borderColor: "rgba(181,71,8,.45)", borderDash: [2, 4], borderWidth: 1.5, pointRadius: 0, pointHitRadius: 0, pointStyle: "line"},
     {type: "line", label: "Trough (µg/mL)", data: data.trough, yAxisID: "markers", borderColor: "#0e7090", backgroundColor: "#0e7090", pointStyle: "rect", pointRadius: 4},
     {type: "scatter", label: "Course event", data: lane("Course", data.events.map(function (e) { return {x: e.x, y: 0, label: e.label}; })), yAxisID: "dose", pointStyle: "line", pointRadius: 7, borderColor: "#1f5f8b", borderWidth: 3, lane: true},
     {type: "scatter", label: "Reaction", data: lane("Reactions", data.reactions.map(function (r) { return Object.assign({y: 0}, r); })), yAxisID: "dose", pointStyle: "crossRot", pointRadius: 7, borderColor: "#b42318", borderWidth: 3, lane: true},
@@ -94,7 +98,7 @@
       backgroundColor: data.assessments.map(function (a) { return stateColour[a.state] || "#98a2b3"; }), lane: true},
     legendOnly("Today", "#1d2733", [])
   ];
-  if (data.trough_min !== null) datasets.splice(6, 0, {type: "line", label: "Trough target", data: across(data.trough_min), yAxisID: "markers", borderColor: "rgba(14,112,144,.5)", borderDash: [1, 3], borderWidth: 2, pointRadius: 0, pointHitRadius: 0});
+  if (data.trough_min !== null) datasets.splice(6, 0, {type: "line", label: "Trough target", data: across(data.trough_min), yAxisID: "markers", borderColor: "rgba(14,112,144,.5)", borderDash: [1, 3], borderWidth: 2, pointRadius: 0, pointHitRadius: 0, pointStyle: "line"});
   if (data.next_due) datasets.push(legendOnly(data.next_due.label, "#b42318", [6, 3]));
 
   const tooltipLabel = function (item) {
@@ -118,7 +122,7 @@
       layout: {padding: {top: 18, right: 4}},
       interaction: {mode: "nearest", intersect: true},
       scales: {
-        x: {type: "linear", min: minX, max: maxX, ticks: {callback: function (v) { return day(v); }, maxTicksLimit: phone ? 4 : 9, maxRotation: 0}},
+        x: {type: "linear", min: minX, max: maxX, offset: false, ticks: {callback: function (v) { return day(v); }, maxTicksLimit: phone ? 4 : 9, maxRotation: 0}},
         dose: {position: "left", min: doseMin, max: doseMax, title: {display: !phone, text: "mg/kg"},
           afterBuildTicks: function (axis) {
             axis.ticks = axis.ticks.filter(function (t) { return t.value >= 0; })
@@ -131,7 +135,7 @@
           ticks: {font: {size: phone ? 10 : 12}, maxTicksLimit: phone ? 5 : 8}, grid: {drawOnChartArea: false}}
       },
       plugins: {
-        legend: {position: "bottom", labels: {boxWidth: phone ? 10 : 14, font: {size: phone ? 10 : 12}, usePointStyle: true,
+        legend: {position: "bottom", labels: {boxWidth: phone ? 8 : 14, padding: phone ? 6 : 10, font: {size: phone ? 10 : 12}, usePointStyle: true,
           filter: function (item, chart) { return !chart.datasets[item.datasetIndex].lane; }}},
         tooltip: {callbacks: {title: function (items) { return items.length ? day(items[0].parsed.x, true) : ""; }, label: tooltipLabel}}
       }
