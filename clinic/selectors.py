@@ -238,7 +238,7 @@ def timeline(
             f"{r.get_severity_display()}, {r.get_onset_display().lower()}",
         )
 
-    events = []
+    events: list[dict[str, Any]] = []
     for course in record.courses:
         events.append(
             {"x": _ms(course.started_on), "label": f"Course start {course.started_on:%d %b %Y}"}
@@ -342,11 +342,12 @@ def _on(day: dt.date | None) -> str:
 def _field_changes(model: type[Model], delta: Any, *, action: bool) -> list[tuple[str, str]]:
     """(verbose name, "old → new") in the model's field order; a link (a foreign key) by name
     only. An action (a stop, a review) fills fields in: only what it filled them with is said."""
-    order = [f.name for f in model._meta.concrete_fields]
+    fields = {f.name: f for f in model._meta.concrete_fields}
+    order = list(fields)
     changes = sorted(delta.changes, key=lambda change: order.index(change.field))
     described = []
     for change in changes:
-        field = model._meta.get_field(change.field)
+        field = fields[change.field]
         name = str(field.verbose_name)
         if field.is_relation:
             # An action's link is to its doer (named by the history anyway) or to what it made.
@@ -442,8 +443,9 @@ def _sentence(source: _Source, row: Any, before: Any, name: str) -> tuple[str, l
 
 def _action_of(source: _Source, before: Any, row: Any) -> str:
     """The action that filled one of its fields in (a stop, a review); "" for a correction."""
+    fields = {f.name: f for f in source.model._meta.concrete_fields}
     for field, verb in source.actions:
-        attname = source.model._meta.get_field(field).attname
+        attname = fields[field].attname
         if getattr(before, attname) in (None, "") and getattr(row, attname) not in (None, ""):
             return verb
     return ""
