@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from clinic import forms, selectors
+from clinic import forms, patient_record, selectors
 from clinic.access import (
     AuthenticatedHttpRequest,
     course_or_404,
@@ -142,12 +142,20 @@ PATIENT_PAGE_ACTIONS = (
 )
 
 
+HISTORY_PER_PAGE = 20  # the record's history, newest first, in pages of this many changes
+
+
 @staff_required
 def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_or_404(request, patient_id)
+    today = timezone.localdate()
     courses = list(patient.courses.order_by("-started_on").prefetch_related("regimen_changes"))
-    overviews = selectors.course_overviews(c.pk for c in courses)
+    overviews = selectors.course_overviews((c.pk for c in courses), today)
+    active_course = next((c for c in courses if c.stopped_on is None), None)
+    active_overview = overviews.get(active_course.pk) if active_course else None
     guideline = selectors.guideline_for(patient.site.code)
+    record = patient_record.load_patient_record(patient)
+    history = Paginator(selectors.record_history(patient), HISTORY_PER_PAGE)
     return render(
         request,
         "clinic/patient.html",
@@ -155,10 +163,19 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
             "patient": patient,
             "age": patient.age_on(timezone.localdate()),
             "courses": [(course, overviews.get(course.pk)) for course in courses],
-            "active_course": next((c for c in courses if c.stopped_on is None), None),
+            "active_course": active_course,
             "alerts": selectors.open_alerts_of(patient),
-            "timeline": selectors.timeline(patient, guideline),
-            "history": selectors.record_history(patient),
+            "timeline": selectors.timeline(
+                record,
+                guideline,
+                today=today,
+                next_dose=active_overview.next_dose if active_overview else None,
+            ),
+            "infusions": patient_record.infusion_table(record),
+            "labs": patient_record.lab_table(record, guideline),
+            "imaging": patient_record.imaging_table(record),
+            "assessments": patient_record.assessment_table(record, guideline),
+            "history": history.get_page(request.GET.get("history_page")),
             "relapses": patient.relapses.select_related("course", "retreatment_course"),
             "can_review": roles.may(request.user, roles.REVIEW_REACTION, patient.site_id),
             # What this person records *for this patient*: their role at the patient's site.

@@ -272,7 +272,7 @@ def test_it_records_a_lab_result(client, nurse_a, course_a):
     )  # fmt: skip
     assert lab.reference_high == Decimal("5")
     assert lab.history.get().history_user == nurse_a
-    assert response.context["timeline"]["crp"][-1]["y"] == 12.5
+    assert response.context["timeline"].chart["crp"][-1]["y"] == 12.5
 
 
 def test_it_shows_the_lab_form_with_todays_date(client, nurse_a, course_a):
@@ -340,7 +340,9 @@ def test_it_records_an_imaging_study(client, clinician_a, course_a):
     )  # fmt: skip
     assert (study.impression, study.report_text) == ("improved", "Fewer lesions; no new one.")
     assert study.history.get().history_user == clinician_a
-    assert response.context["timeline"]["mri"] == [{"x": ms(TODAY), "y": 2, "new": 0}]
+    assert response.context["timeline"].chart["mri"] == [
+        {"x": ms(TODAY), "y": 2, "new": 0, "modality": "Whole-body MRI"}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -399,7 +401,7 @@ def test_it_records_a_clinical_assessment(client, data_manager_a, course_a):
     )  # fmt: skip
     assert (assessment.disease_state, assessment.notes) == ("inactive", "Running again.")
     assert assessment.history.get().history_user == data_manager_a
-    assert response.context["timeline"]["assessments"][-1]["state"] == "inactive"
+    assert response.context["timeline"].chart["assessments"][-1]["state"] == "inactive"
 
 
 @pytest.mark.parametrize(

@@ -582,9 +582,13 @@ def test_it_gives_the_timeline_its_data(client, nurse_a, site_a):
     assert data["crp"] == [{"x": day0, "y": 12.5}]
     assert data["esr"] == [{"x": day0, "y": 31.0}]
     assert (data["crp_uln"], data["esr_uln"]) == (8.0, 20.0)  # the lab's limit, the default
-    assert data["mri"] == [{"x": ms(START - 3 * DAY), "y": 4, "new": 0}]  # not the X-ray
+    assert data["mri"] == [  # not the X-ray
+        {"x": ms(START - 3 * DAY), "y": 4, "new": 0, "modality": "Whole-body MRI"}
+    ]
     assert data["assessments"] == [{"x": ms(START + 70 * DAY), "y": 2.0, "state": "inactive"}]
-    assert data["reactions"] == [{"x": day0, "severity": "moderate"}]
+    assert data["reactions"] == [
+        {"x": day0, "severity": "moderate", "onset": "acute (within 24 h)"}
+    ]
     assert data["events"] == [
         {"x": day0, "label": "Course start 04 Aug 2026"},
         {"x": ms(START + 20 * DAY), "label": "Taper: 5.00 mg/kg q10w"},
@@ -601,13 +605,13 @@ def test_it_shows_who_changed_the_record(client, nurse_a, clinician_a, course_a)
 
     history = client.get(patient_url(patient)).context["history"]
 
-    lab_changes = [(c.who, c.kind, c.fields) for c in history if c.what.startswith("Lab result")]
+    lab_changes = [(c.who, c.kind, c.fields) for c in history if c.what.startswith("CRP result")]
     assert lab_changes == [("carl", "changed", ["value"]), ("nina", "created", [])]
-    assert ("registry", f"Patient {patient.registry_code}") in [(c.who, c.what) for c in history]
+    assert ("registry", f"Patient {patient.registry_code} registered") in [
+        (c.who, c.what) for c in history
+    ]
     page = client.get(patient_url(patient)).text
-    assert '<td>carl</td><td>Lab result crp on 24 Nov 2026 <span class="muted">changed: value' in (
-        page
-    )
+    assert "<td>carl</td><td>CRP result of 24 Nov 2026 corrected: value 4 → 40</td>" in page
 
 
 def test_it_shows_a_patient_without_a_course(client, clinician_a, site_a):
