@@ -5,7 +5,7 @@ fieldsets, an error summary linked to the fields, the focus on the first error."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -21,7 +21,6 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     RegimenChange,
-    RegimenReason,
     ReviewDecision,
     StopReason,
     TreatmentCourse,
@@ -88,7 +87,7 @@ class EntryForm(forms.BaseForm):
     required_css_class = "required"
     groups: ClassVar[tuple[Group, ...]] = ()
 
-    def add_error(self, field: str | None, error: ValidationError | str | Mapping[str, object]) -> None:  # type: ignore[override]
+    def add_error(self, field: str | None, error: Any) -> None:
         # A model's clean() judges its whole row again after the form's fields: a field the form
         # already refused ("This field is required.") is not refused a second time.
         if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
@@ -100,7 +99,7 @@ class EntryForm(forms.BaseForm):
             if not errors:
                 return
             error = ValidationError(errors)
-        super().add_error(field, error)  # type: ignore[arg-type]
+        super().add_error(field, error)
 
     def add_refusal(self, refused: ValidationError) -> None:
         """A service's refusal: each error at its field, the rest above the form."""
@@ -243,17 +242,27 @@ class LabPanelForm(Form):
         self.fields[f"{ANTIBODIES}_antibodies_positive"] = forms.ChoiceField(
             label="Result",
             required=False,
-            choices=[("", "— not tested —"), (DETECTED, "Detected"), (NOT_DETECTED, "Not detected")],
+            choices=[
+                ("", "— not tested —"),
+                (DETECTED, "Detected"),
+                (NOT_DETECTED, "Not detected"),
+            ],
         )
         self.fields[f"{ANTIBODIES}_value"] = _number("Titre", help_text="If the lab reports one.")
         self.fields[f"{ANTIBODIES}_unit"] = forms.CharField(
             label="Titre unit", required=False, max_length=20, help_text="e.g. AU/mL, ng/mL"
         )
         self.fields[f"{ANTIBODIES}_assay_name"] = forms.CharField(
-            label="Assay", required=False, max_length=100, help_text="The lab's assay, e.g. ELISA (drug-sensitive)."
+            label="Assay",
+            required=False,
+            max_length=100,
+            help_text="The lab's assay, e.g. ELISA (drug-sensitive).",
         )
         self.fields[f"{OTHER}_analyte_name"] = forms.CharField(
-            label="Test", required=False, max_length=100, help_text="The test's name, e.g. ferritin."
+            label="Test",
+            required=False,
+            max_length=100,
+            help_text="The test's name, e.g. ferritin.",
         )
         self.fields[f"{OTHER}_value"] = _number("Value")
         self.fields[f"{OTHER}_unit"] = forms.CharField(label="Unit", required=False, max_length=20)
@@ -268,7 +277,11 @@ class LabPanelForm(Form):
             )
             for analyte in MEASURED
         ),
-        Group(ANTIBODIES, Analyte.ANTI_INFLIXIMAB_ANTIBODIES.label, (f"{ANTIBODIES}_antibodies_positive",)),
+        Group(
+            ANTIBODIES,
+            Analyte.ANTI_INFLIXIMAB_ANTIBODIES.label,
+            (f"{ANTIBODIES}_antibodies_positive",),
+        ),
         Group(
             f"{ANTIBODIES}_details",
             "Antibody titre and assay",
@@ -299,7 +312,7 @@ class LabPanelForm(Form):
 
     def results(self) -> dict[str, LabValue]:
         """The results entered, by analyte: a test with any of its fields filled in is one."""
-        results = {}
+        results: dict[str, LabValue] = {}
         for analyte in (*MEASURED, ANTIBODIES, OTHER):
             entered = self._entered(analyte)
             if not entered:

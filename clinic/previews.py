@@ -100,7 +100,9 @@ def _expected_dose(course: TreatmentCourse) -> ExpectedDose | None:
     if last is None:
         return None
     dose = (course.planned_dose_mg_per_kg * last.weight_kg).quantize(Decimal("1"))
-    return ExpectedDose(last.weight_kg, last.weight_measured_on, dose, math.ceil(dose / limits.VIAL_MG))
+    return ExpectedDose(
+        last.weight_kg, last.weight_measured_on, dose, math.ceil(dose / limits.VIAL_MG)
+    )
 
 
 def _hold(patient_id: int) -> str:

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Generic, TypeVar
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -44,6 +45,8 @@ from registry.models import (
 )
 from registry.reevaluation import one_reevaluation
 from registry.selectors import patients_for, sites_for, staff_site_ids
+
+Saved = TypeVar("Saved")
 
 # --- Worklist and alert actions ------------------------------------------------------------------
 
@@ -179,11 +182,11 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
 
 
 @dataclass(frozen=True)
-class Preview:
+class Preview(Generic[Saved]):
     """A confirmation step before a save: `describe` reads what the save created or changed, in a
     transaction rolled back afterwards, for `template` (clinic/confirm.html includes it)."""
 
-    describe: Callable[[object], object]
+    describe: Callable[[Saved], object]
     template: str
     confirm_label: str
 
@@ -192,12 +195,12 @@ def _entry(
     request: AuthenticatedHttpRequest,
     patient: Patient,
     form: forms.EntryForm,
-    save: Callable[[], object],
+    save: Callable[[], Saved],
     *,
     title: str,
     done: str | Callable[[], str],
     extra: dict[str, object] | None = None,
-    preview: Preview | None = None,
+    preview: Preview[Saved] | None = None,
     submit_label: str = "Save",
 ) -> HttpResponse:
     """Show `form`; on a valid POST save it, re-evaluate the patient and go back to their page.
@@ -233,7 +236,7 @@ def _try(form: forms.EntryForm, action: Callable[[], object]) -> object | None:
     return None
 
 
-def _dry_run(save: Callable[[], object], preview: Preview) -> object:
+def _dry_run(save: Callable[[], Saved], preview: Preview[Saved]) -> object:
     """Save, describe what was saved, and roll it all back (its re-evaluation request too)."""
     with transaction.atomic():
         summary = preview.describe(save())
@@ -454,7 +457,8 @@ def review_reaction(request: AuthenticatedHttpRequest, reaction_id: int) -> Http
 @staff_required
 def change_regimen(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
     course = course_or_404(request, course_id)
-    require_perm(request, "registry.add_regimenchange", course.patient.site_id)
+    site_id = course.patient.site_id
+    require_perm(request, "registry.add_regimenchange", site_id)
     dose, interval = course.regimen_on(timezone.localdate())
     form = forms.RegimenChangeForm(
         _post(request),
@@ -475,7 +479,7 @@ def change_regimen(request: AuthenticatedHttpRequest, course_id: int) -> HttpRes
         done="Regimen changed.",
         extra={"in_force": (dose, interval), "intro": "clinic/forms/_regimen_intro.html",
                "labelled_max": limits.LABELLED_MAX_DOSE_MG_PER_KG,
-               "ceiling": safeguards.thresholds_for(course.patient.site_id).implausible_dose_mg_per_kg},
+               "ceiling": safeguards.thresholds_for(site_id).implausible_dose_mg_per_kg},
     )  # fmt: skip
 
 
@@ -496,8 +500,7 @@ def stop_course(request: AuthenticatedHttpRequest, course_id: int) -> HttpRespon
             by=request.user,
         )
 
-    def describe(stopped: object) -> previews.StopPreview:
-        assert isinstance(stopped, TreatmentCourse)
+    def describe(stopped: TreatmentCourse) -> previews.StopPreview:
         return previews.stop(stopped, form.cleaned_data["note"])
 
     return _entry(
@@ -552,14 +555,10 @@ def record_relapse(request: AuthenticatedHttpRequest, course_id: int) -> HttpRes
                 )
         return relapse
 
-    def describe(recorded: object) -> previews.RelapsePreview:
-        assert isinstance(recorded, Relapse)
-        return previews.relapse(recorded)
-
     return _entry(
         request, course.patient, form, save, title="Record a relapse (and start retreatment)",
         done="Relapse recorded.", submit_label="Preview",
-        preview=Preview(describe, "clinic/forms/_relapse_summary.html", "Confirm"),
+        preview=Preview(previews.relapse, "clinic/forms/_relapse_summary.html", "Confirm"),
     )  # fmt: skip
 
 

@@ -23,7 +23,16 @@ from registry.models import (
     Relapse,
     TreatmentCourse,
 )
-from tests.clinic.support import DAY, START, between, field_tag, form_values, messages_of, ms, refused
+from tests.clinic.support import (
+    DAY,
+    START,
+    between,
+    field_tag,
+    form_values,
+    messages_of,
+    ms,
+    refused,
+)
 from tests.conftest import TODAY
 from tests.factories import (
     CourseFactory,
@@ -293,7 +302,10 @@ def test_it_records_the_results_of_one_draw_in_one_save(client, post_committed, 
         "anti_ifx": (TODAY, Decimal("48"), "AU/mL", None),
     }
     antibodies = patient.lab_results.get(analyte="anti_ifx")
-    assert (antibodies.antibodies_positive, antibodies.assay_name) == (True, "ELISA (drug-sensitive)")
+    assert (antibodies.antibodies_positive, antibodies.assay_name) == (
+        True,
+        "ELISA (drug-sensitive)",
+    )
     # One save, one re-evaluation: the antibody alert is raised once.
     assert Alert.objects.filter(course=course_a, rule="antibodies_detected").count() == 1
 
@@ -367,7 +379,9 @@ def test_it_refuses_a_result_already_recorded_and_saves_none_of_the_draw(client,
 
     response = client.post(lab_url(patient), PANEL)
 
-    refused(response, "crp_value", "This result is already recorded (CRP (mg/L) on 24 Nov 2026, 12.5).")
+    refused(
+        response, "crp_value", "This result is already recorded (CRP (mg/L) on 24 Nov 2026, 12.5)."
+    )
     assert list(patient.lab_results.values_list("analyte", flat=True)) == ["crp"]
 
 
@@ -376,7 +390,9 @@ def test_it_shows_every_refused_value_of_the_panel_at_once_and_focuses_the_first
 ):
     client.force_login(nurse_a)
 
-    response = client.post(lab_url(course_a.patient), PANEL | {"crp_value": "-1", "esr_value": "250"})
+    response = client.post(
+        lab_url(course_a.patient), PANEL | {"crp_value": "-1", "esr_value": "250"}
+    )
 
     assert response.status_code == 400
     assert set(response.context["form"].errors) == {"crp_value", "esr_value"}
@@ -385,7 +401,8 @@ def test_it_shows_every_refused_value_of_the_panel_at_once_and_focuses_the_first
     assert summary.index('href="#id_crp_value"') < summary.index('href="#id_esr_value"')
     # The first field in error takes the focus when the page loads, and says why it is invalid.
     crp = field_tag(response.text, "crp_value")
-    assert "autofocus" in crp and 'aria-invalid="true"' in crp
+    assert "autofocus" in crp
+    assert 'aria-invalid="true"' in crp
     assert 'aria-describedby="id_crp_value_error"' in crp
     assert "autofocus" not in field_tag(response.text, "esr_value")
     assert 'aria-invalid="true"' in field_tag(response.text, "esr_value")
@@ -396,7 +413,10 @@ def test_it_refuses_an_empty_panel(client, nurse_a, course_a):
     response = client.post(lab_url(course_a.patient), {"collected_on": ISO_TODAY})
     refused(response, "__all__", "Enter at least one result of this draw.")
     # No field to go to: the summary itself takes the focus.
-    assert '<div class="error-summary" role="alert" id="error-summary" tabindex="-1" autofocus>' in response.text
+    assert (
+        '<div class="error-summary" role="alert" id="error-summary" tabindex="-1" autofocus>'
+        in response.text
+    )
 
 
 def test_it_shows_the_antibody_details_only_for_a_result_and_another_test_folded(
@@ -404,11 +424,14 @@ def test_it_shows_the_antibody_details_only_for_a_result_and_another_test_folded
 ):
     client.force_login(nurse_a)
     page = client.get(lab_url(course_a.patient)).text
-    # The script hides and disables the titre and assay until a result is chosen; without it they show.
+    # The script hides and disables the titre and assay until a result is chosen; without it,
+    # they show.
     assert ('<fieldset class="group" id="fieldset-anti_ifx_details" '
             'data-shown-if="anti_ifx_antibodies_positive">') in page  # fmt: skip
     assert '<details class="group-details" id="group-other"><summary>Another test</summary>' in page
-    after_a_refusal = client.post(lab_url(course_a.patient), {"collected_on": ISO_TODAY, "other_value": "3"})
+    after_a_refusal = client.post(
+        lab_url(course_a.patient), {"collected_on": ISO_TODAY, "other_value": "3"}
+    )
     assert '<details class="group-details" id="group-other" open>' in after_a_refusal.text
 
 

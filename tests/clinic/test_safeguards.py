@@ -621,8 +621,9 @@ def test_stopping_a_course_keeps_its_note_and_a_second_stop_is_refused(
     client.force_login(clinician_a)
     url = reverse("clinic:stop_course", args=[course_a.pk])
 
-    first = client.post(url, {"stopped_on": ISO_TODAY, "reason": "patient_choice",
-                              "note": "  The family prefers to pause.  ", "confirm": "1"})  # fmt: skip
+    stop = {"stopped_on": ISO_TODAY, "reason": "patient_choice",
+            "note": "  The family prefers to pause.  "}  # fmt: skip
+    first = client.post(url, stop | {"confirm": "1"})
 
     saved(first, course_a.patient)
     course_a.refresh_from_db()
@@ -633,7 +634,8 @@ def test_stopping_a_course_keeps_its_note_and_a_second_stop_is_refused(
     )
     versions = course_a.history.count()
 
-    again = client.post(url, {"stopped_on": ISO_TODAY, "reason": "other", "note": "Again"})  # preview
+    # Refused at its confirmation page already.
+    again = client.post(url, {"stopped_on": ISO_TODAY, "reason": "other", "note": "Again"})
 
     refused(again, "stopped_on", "This course already stopped on 24 Nov 2026.")
     course_a.refresh_from_db()
