@@ -9,7 +9,7 @@ anyone on a site's staff acknowledges; only a clinician dismisses an urgent aler
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -239,6 +239,16 @@ class PatientAlerts:
     @property
     def more_history(self) -> int:
         return self.history_total - len(self.history)
+
+    # As the patient page's "alerts" always were: its open alerts.
+    def __iter__(self) -> Iterator[Alert]:
+        return (item.alert for item in self.open)
+
+    def __len__(self) -> int:
+        return len(self.open)
+
+    def __contains__(self, alert: object) -> bool:
+        return any(item.alert == alert for item in self.open)
 
 
 def _patients_alerts(patient: Patient) -> QuerySet[Alert]:
