@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Max, Q, QuerySet
@@ -157,7 +158,7 @@ _ROW_EVENTS = (AlertEventKind.ACKNOWLEDGED, AlertEventKind.DISMISSED, AlertEvent
 
 
 def alert_items(
-    alerts: Sequence[Alert],
+    alerts: Iterable[Alert],
     permissions: Permissions,
     today: dt.date,
     *,
@@ -211,15 +212,15 @@ def worklist_counts(alerts: QuerySet[Alert], hidden: Q | None) -> WorklistCounts
     }
     if hidden is not None:
         tallies["hidden"] = Count("pk", filter=hidden)
-    by_severity = {
-        row["severity"]: row for row in alerts.order_by().values("severity").annotate(**tallies)
-    }
+    rows = alerts.order_by().values("severity").annotate(**tallies)
+    by_severity: dict[str, dict[str, Any]] = {row["severity"]: dict(row) for row in rows}
+    none: dict[str, Any] = {}
     counts = [
         SeverityCount(
             severity,
             label,
-            by_severity.get(severity, {}).get("total", 0),
-            by_severity.get(severity, {}).get("acknowledged", 0),
+            by_severity.get(severity, none).get("total", 0),
+            by_severity.get(severity, none).get("acknowledged", 0),
         )
         for severity, label in Severity.choices
     ]
@@ -265,9 +266,7 @@ def alert_history(patient: Patient) -> QuerySet[Alert]:
     )
 
 
-def patient_alerts(
-    patient: Patient, user: User | AnonymousUser, today: dt.date
-) -> PatientAlerts:
+def patient_alerts(patient: Patient, user: User | AnonymousUser, today: dt.date) -> PatientAlerts:
     """The open alerts (most urgent first) with this person's actions, and the newest of the
     alert history, each with all its events. A constant number of queries."""
     permissions = Permissions.of(user)
@@ -291,7 +290,7 @@ class Section:
 
 
 def worklist_sections(
-    page: Sequence[Alert], counts: WorklistCounts, permissions: Permissions, today: dt.date
+    page: Iterable[Alert], counts: WorklistCounts, permissions: Permissions, today: dt.date
 ) -> list[Section]:
     """The page's alerts by severity (most severe first), as rows (one query for their events)."""
     items = alert_items(page, permissions, today)

@@ -113,7 +113,9 @@ def lab_text(row: dict[str, Any]) -> str:
     value = row.get("value")
     if analyte == Analyte.ANTI_INFLIXIMAB_ANTIBODIES:
         positive = row.get("antibodies_positive")
-        result = {True: "detected", False: "not detected"}.get(positive, "result not stated")
+        result = (
+            "result not stated" if positive is None else "detected" if positive else "not detected"
+        )
         if value is not None:
             result += f", titre {_number(value)} {unit}".rstrip()
         if row.get("assay_name"):
@@ -155,7 +157,9 @@ _SCORES = (
 
 def assessment_text(row: dict[str, Any]) -> str:
     """ "Assessment of 18 Nov 2026: judged active; pain 6/10, …; 1 clinically active lesion"."""
-    when = f"Assessment of {date_text(row['assessed_on'])}" if row.get("assessed_on") else "Assessment"
+    when = (
+        f"Assessment of {date_text(row['assessed_on'])}" if row.get("assessed_on") else "Assessment"
+    )
     parts = []
     if row.get("disease_state"):
         parts.append(f"judged {_choice(DiseaseState, row['disease_state'])}")

@@ -46,7 +46,9 @@ def test_it_offers_the_actions_of_the_persons_role_on_each_open_alert(
     page = client.get(patient_url(course_a.patient)).text
 
     def article(alert: Alert, html: str) -> str:
-        return re.search(rf'<article [^>]*id="alert-detail-{alert.pk}">.*?</article>', html, re.S)[0]
+        found = re.search(rf'<article [^>]*id="alert-detail-{alert.pk}">.*?</article>', html, re.S)
+        assert found
+        return found.group()
 
     assert 'name="shown_in" value="patient"' in article(urgent, page)
     assert "Acknowledge</button>" in article(urgent, page)
@@ -58,12 +60,11 @@ def test_it_offers_the_actions_of_the_persons_role_on_each_open_alert(
     assert "Dismiss</button>" in article(urgent, client.get(patient_url(course_a.patient)).text)
 
 
-def test_acting_through_htmx_updates_the_alert_in_place_and_the_history(
-    client, nurse_a, course_a
-):
+def test_acting_through_htmx_updates_the_alert_in_place_and_the_history(client, nurse_a, course_a):
     alert = overdue_alert_of(course_a)
     client.force_login(nurse_a)
-    headers = {"HX-Request": "true", "HX-Current-URL": f"http://testserver{patient_url(course_a.patient)}"}  # fmt: skip
+    here = f"http://testserver{patient_url(course_a.patient)}"
+    headers = {"HX-Request": "true", "HX-Current-URL": here}
     open_before = len(client.get(patient_url(course_a.patient)).context["alerts"])
 
     swapped = client.post(action_url(alert, "dismiss"), {"reason": "Given at the satellite clinic",
@@ -71,8 +72,10 @@ def test_acting_through_htmx_updates_the_alert_in_place_and_the_history(
 
     assert swapped.status_code == 200
     text = swapped.text
-    assert text.startswith(f'<article class="alert-detail warning dismissed" id="alert-detail-{alert.pk}">')
-    assert "Dismissed</span> <span class=\"by\">by nina" in text
+    assert text.startswith(
+        f'<article class="alert-detail warning dismissed" id="alert-detail-{alert.pk}">'
+    )
+    assert 'Dismissed</span> <span class="by">by nina' in text
     assert ": Given at the satellite clinic</span>" in text
     assert "Dismiss</button>" not in text.split("</article>")[0]
     assert (
@@ -82,7 +85,10 @@ def test_acting_through_htmx_updates_the_alert_in_place_and_the_history(
     history = history_of(text)
     assert 'hx-swap-oob="true"' in history
     assert f'id="alert-history-{alert.pk}"' in history
-    assert "<strong>Dismissed</strong> by nina: <span class=\"note\">Given at the satellite clinic" in history
+    assert (
+        '<strong>Dismissed</strong> by nina: <span class="note">Given at the satellite clinic'
+        in history
+    )
 
 
 def test_without_javascript_an_action_returns_to_the_patient_page(client, nurse_a, course_a):
@@ -132,7 +138,7 @@ def test_the_history_shows_every_step_by_whom_and_why_the_latest_alert_first(
         ("acknowledged", "Acknowledged by nina"),
         ("resolved", "Resolved by registry, after a change by nina: condition cleared"),
     ]
-    assert "Alert history <span class=\"count\">2</span>" in history
+    assert 'Alert history <span class="count">2</span>' in history
 
 
 def test_a_clinicians_acknowledgement_of_a_past_fact_is_in_the_history(
@@ -171,7 +177,9 @@ def test_the_whole_history_of_another_sites_patient_does_not_exist(client, nurse
     assert client.get(url).status_code == 404
 
 
-def test_the_patients_alerts_read_a_constant_number_of_queries(client, nurse_a, clinician_a, site_a):
+def test_the_patients_alerts_read_a_constant_number_of_queries(
+    client, nurse_a, clinician_a, site_a
+):
     course = overdue_course(site_a)
     client.force_login(nurse_a)
 

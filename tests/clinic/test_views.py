@@ -554,7 +554,7 @@ def test_it_shows_the_open_alerts_with_explanation_evidence_and_source(client, n
     assert closed not in page.context["alerts"]
     text = page.text
     assert f'<article class="alert-detail warning open" id="alert-detail-{alert.pk}">' in text
-    assert "<strong>Maintenance dose overdue</strong> · <strong class=\"late\">14 d overdue" in text
+    assert '<strong>Maintenance dose overdue</strong> · <strong class="late">14 d overdue' in text
     assert escape(alert.explanation).replace("\n", "<br>") in text
     assert "Guideline (grade A, source document)" in text
     assert "<dt>Days late</dt><dd>14 days</dd>" in text

@@ -93,7 +93,8 @@ def test_an_action_through_htmx_swaps_the_counts_out_of_band(client, nurse_a, qu
     assert acknowledged.startswith(f'<tr id="alert-{first.pk}" class="alert-row warning ')
     assert (
         '<h2 id="section-warning" class="severity warning" hx-swap-oob="true">Warning '
-        '<span class="count">2</span> <span class="count-detail">1 open · 1 acknowledged</span></h2>'
+        '<span class="count">2</span> '
+        '<span class="count-detail">1 open · 1 acknowledged</span></h2>'
     ) in acknowledged
     assert '<p id="worklist-counts" class="worklist-counts" role="status" hx-swap-oob="true">' in (
         acknowledged
@@ -116,7 +117,9 @@ def test_the_counts_after_an_action_are_those_of_the_filtered_page(client, nurse
     swapped = client.post(action_url(alert, "acknowledge"), headers=filtered).text
 
     counts = re.search(r'<p id="worklist-counts".*?</p>', swapped, re.S)
-    assert counts and "1 warning" in counts.group() and "urgent" not in counts.group()
+    assert counts
+    assert "1 warning" in counts.group()
+    assert "urgent" not in counts.group()
     assert 'name="next" value="/?severity=warning"' in swapped  # without JS: back to that page
 
 
@@ -187,7 +190,7 @@ def test_acknowledging_a_note_counts_it_as_hidden_from_then_on(client, nurse_a, 
 
     swapped = client.post(action_url(note, "acknowledge"), headers=HTMX).text
 
-    assert "Acknowledged</span> <span class=\"by\">by nina" in swapped  # still shown, in place
+    assert 'Acknowledged</span> <span class="by">by nina' in swapped  # still shown, in place
     assert '<span class="count">0</span>' in swapped  # the info section's count
     assert "1 acknowledged note hidden" in swapped
 
