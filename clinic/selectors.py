@@ -16,7 +16,7 @@ from monitoring.evaluation import load_histories, site_guidelines
 from monitoring.guideline import DEFAULT, Guideline, cut_at
 from monitoring.guideline.history import CourseHistory
 from monitoring.guideline.schedule import Schedule, ScheduledDose, schedule
-from monitoring.models import ACTIONABLE_STATUSES, Alert, Severity
+from monitoring.models import Alert, Severity
 from registry.models import (
     Analyte,
     ClinicalAssessment,
@@ -98,12 +98,6 @@ def worklist_alerts(site_ids: Iterable[int]) -> QuerySet[Alert]:
         .select_related("course__patient__site")
         .annotate(severity_order=SEVERITY_ORDER)
         .order_by("severity_order", "due_on", "pk")
-    )
-
-
-def open_alerts_of(patient: Patient) -> QuerySet[Alert]:
-    return worklist_alerts([patient.site_id]).filter(
-        course__patient=patient, status__in=ACTIONABLE_STATUSES
     )
 
 

@@ -9,6 +9,11 @@ urlpatterns = [
     path("alerts/<int:alert_id>/<slug:action>/", views.alert_action, name="alert_action"),
     path("patients/", views.patients, name="patients"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient"),
+    path(
+        "patients/<int:patient_id>/alerts/",
+        views.patient_alert_history,
+        name="patient_alert_history",
+    ),
     path("patients/<int:patient_id>/courses/new/", views.start_course, name="start_course"),
     path("patients/<int:patient_id>/labs/new/", views.record_lab, name="record_lab"),
     path("patients/<int:patient_id>/imaging/new/", views.record_imaging, name="record_imaging"),

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Generic, TypeVar
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,7 +21,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from clinic import forms, patient_record, previews, selectors
+from clinic import alerts, forms, patient_record, previews, selectors
 from clinic.access import (
     AuthenticatedHttpRequest,
     course_or_404,
@@ -29,6 +30,7 @@ from clinic.access import (
     require_perm,
     staff_required,
 )
+from clinic.alert_timing import LEGEND
 from clinic.filters import AlertFilter
 from monitoring import services as alert_services
 from monitoring.guideline import RULES
@@ -61,24 +63,43 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def worklist(request: AuthenticatedHttpRequest) -> HttpResponse:
-    alerts = selectors.worklist_alerts(staff_site_ids(request.user))
-    filtered = AlertFilter(request.GET, queryset=alerts, request=request)
+    filtered = _worklist_filter(request, request.GET)
     page = Paginator(filtered.qs, 100).get_page(request.GET.get("page"))
+    today = timezone.localdate()
+    counts = alerts.worklist_counts(filtered.unhidden_qs, filtered.hidden)
+    permissions = alerts.Permissions.of(request.user)
     return render(
         request,
         "clinic/worklist.html",
-        {"filter": filtered, "page": page, "today": timezone.localdate()},
+        {
+            "filter": filtered,
+            "page": page,
+            "counts": counts,
+            "sections": alerts.worklist_sections(page.object_list, counts, permissions, today),
+            "legend": LEGEND,
+            "today": today,
+        },
     )
+
+
+def _worklist_filter(request: AuthenticatedHttpRequest, query: QueryDict) -> AlertFilter:
+    site_alerts = selectors.worklist_alerts(staff_site_ids(request.user))
+    return AlertFilter(query, queryset=site_alerts, request=request)
 
 
 @staff_required
 @require_POST
 def alert_action(request: AuthenticatedHttpRequest, alert_id: int, action: str) -> HttpResponse:
     """Acknowledge or dismiss (with a reason). There is no manual resolve: the engine resolves an
-    alert when the data shows its condition cleared (GUIDELINE.md, "Who may act on alerts")."""
+    alert when the data shows its condition cleared (GUIDELINE.md, "Who may act on alerts").
+
+    Through HTMX the alert comes back as it is now, in the place it was shown (a worklist row, or
+    the patient page's alert), with the counts that changed; without JavaScript, back to `next`.
+    """
     if action not in ("acknowledge", "dismiss"):
         return HttpResponse(status=404)
     alert = get_object_or_404(selectors.worklist_alerts(staff_site_ids(request.user)), pk=alert_id)
+    shown_in_section = alert.severity  # the worklist section the row was in, before any change
     error = ""
     try:
         if action == "dismiss":
@@ -91,13 +112,10 @@ def alert_action(request: AuthenticatedHttpRequest, alert_id: int, action: str) 
     except (ValidationError, PermissionDenied) as refused:
         error = " ".join(refused.messages) if isinstance(refused, ValidationError) else str(refused)
     if request.htmx:  # type: ignore[attr-defined]
-        alert = selectors.worklist_alerts([alert.course.patient.site_id]).get(pk=alert.pk)
-        return render(
-            request,
-            "clinic/_alert_row.html",
-            {"alert": alert, "error": error, "today": timezone.localdate()},
-            status=400 if error else 200,
-        )
+        status = 400 if error else 200
+        if request.POST.get("shown_in") == "patient":
+            return _patient_alert_fragment(request, alert.pk, error, status)
+        return _worklist_row_fragment(request, alert.pk, error, status, shown_in_section)
     if error:
         messages.error(request, error)
     else:
@@ -106,6 +124,66 @@ def alert_action(request: AuthenticatedHttpRequest, alert_id: int, action: str) 
     if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         back = "clinic:worklist"  # only back to a page of this site
     return redirect(back)
+
+
+def _worklist_row_fragment(
+    request: AuthenticatedHttpRequest, alert_id: int, error: str, status: int, section: str
+) -> HttpResponse:
+    """The row, and out of band the counts of the worklist as the person filtered it (the filters
+    are those of the page they act from)."""
+    today = timezone.localdate()
+    alert = selectors.worklist_alerts(staff_site_ids(request.user)).get(pk=alert_id)
+    [item] = alerts.alert_items([alert], alerts.Permissions.of(request.user), today)
+    current_url = request.htmx.current_url or ""  # type: ignore[attr-defined]
+    filtered = _worklist_filter(request, QueryDict(urlsplit(current_url).query))
+    counts = alerts.worklist_counts(filtered.unhidden_qs, filtered.hidden)
+    context = {
+        "item": item,
+        "error": error,
+        "counts": counts,
+        "count": counts.of(section),
+        "filter": filtered,
+        "next": request.htmx.current_url_abs_path or "",  # type: ignore[attr-defined]
+        "oob": True,
+    }
+    return render(request, "clinic/_alert_row_swap.html", context, status=status)
+
+
+def _patient_alert_fragment(
+    request: AuthenticatedHttpRequest, alert_id: int, error: str, status: int
+) -> HttpResponse:
+    """The alert as it is now, and out of band the open count and the alert history."""
+    alert = selectors.worklist_alerts(staff_site_ids(request.user)).get(pk=alert_id)
+    panel = alerts.patient_alerts(alert.course.patient, request.user, timezone.localdate())
+    item = next((i for i in [*panel.open, *panel.history] if i.alert.pk == alert_id), None)
+    if item is None:  # closed long ago, beyond the newest of the history
+        [item] = alerts.alert_items(
+            [alert], alerts.Permissions.of(request.user), timezone.localdate(), all_events=True
+        )
+    context = {
+        "item": item,
+        "error": error,
+        "alerts": panel,
+        "next": request.htmx.current_url_abs_path or "",  # type: ignore[attr-defined]
+        "oob": True,
+    }
+    return render(request, "clinic/_patient_alert_swap.html", context, status=status)
+
+
+@staff_required
+def patient_alert_history(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
+    """Every alert of the patient that was acknowledged, dismissed or resolved, with its events."""
+    patient = patient_or_404(request, patient_id)
+    page = Paginator(alerts.alert_history(patient), 20).get_page(request.GET.get("page"))
+    items = alerts.alert_items(
+        list(page.object_list),
+        alerts.Permissions.of(request.user),
+        timezone.localdate(),
+        all_events=True,
+    )
+    return render(
+        request, "clinic/alert_history.html", {"patient": patient, "page": page, "items": items}
+    )
 
 
 # --- Patients ----------------------------------------------------------------------------------
@@ -169,7 +247,7 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
             "age": patient.age_on(timezone.localdate()),
             "courses": [(course, overviews.get(course.pk)) for course in courses],
             "active_course": active_course,
-            "alerts": selectors.open_alerts_of(patient),
+            "alerts": alerts.patient_alerts(patient, request.user, today),
             "timeline": selectors.timeline(
                 record,
                 guideline,
