@@ -70,6 +70,7 @@ TEMPLATE_COLUMNS = (
 EXAMPLE_CODE = "CRMO-000000"
 # A multipart body is the file plus its boundaries, headers and the CSRF token.
 FORM_OVERHEAD_BYTES = 64 * 1024
+ANALYTE_LABELS: dict[str, str] = dict(Analyte.choices)
 OUTCOME_LABELS = {
     Outcome.NEW: "Will be added",
     Outcome.ALREADY_RECORDED: "Already recorded",
@@ -354,7 +355,8 @@ def _line(row: RowPreview) -> PreviewLine:
         test = result.analyte_name or result.get_analyte_display()
         value = _value_of(result.value, result.unit, result.antibodies_positive)
     else:
-        test = _cell(cells.get("analyte")) or _cell(cells.get("analyte_name"))
+        analyte = _cell(cells.get("analyte"))
+        test = ANALYTE_LABELS.get(analyte, analyte) or _cell(cells.get("analyte_name"))
         value = " ".join(filter(None, [_cell(cells.get("value")), _cell(cells.get("unit"))]))
     label = OUTCOME_LABELS[row.outcome]
     if row.outcome is Outcome.DUPLICATE:

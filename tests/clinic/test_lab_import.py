@@ -311,6 +311,13 @@ def test_the_menu_offers_lab_import_to_those_who_may_import(client, dora, resear
     assert f'href="{UPLOAD}"' not in other.get(reverse("clinic:research:exports")).content.decode()
 
 
+def test_the_admin_index_links_to_the_lab_import(dora):
+    index = dora.get(reverse("admin:index"))
+
+    assert index.status_code == 200
+    assert f'<a href="{UPLOAD}">Lab import</a>' in index.content.decode()
+
+
 def test_the_upload_checks_csrf(data_manager_a, north):
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(data_manager_a)
