@@ -68,6 +68,8 @@ TEMPLATE_COLUMNS = (
 )
 # CRMO-000000 is no patient's code (codes count from 1): an example row left in is refused.
 EXAMPLE_CODE = "CRMO-000000"
+# The preview lists every row with errors, and the others up to this row.
+PREVIEW_ROWS_SHOWN = 500
 # A multipart body is the file plus its boundaries, headers and the CSRF token.
 FORM_OVERHEAD_BYTES = 64 * 1024
 ANALYTE_LABELS: dict[str, str] = dict(Analyte.choices)
@@ -156,16 +158,19 @@ def _upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     if problem:
         return _upload_page(request, problem, status=400)
     try:
-        _previewed(text, request.user)
+        previewed = _previewed(text, request.user)
     except (LabImportTooLarge, LabImportUnreadable, LabImportRefused) as refusal:
         return _upload_page(request, _refusal_message(refusal), status=400)
-    request.session[SESSION_KEY] = {
+    pending = {
         "token": secrets.token_urlsafe(16),
         "name": (sent.name or "upload.csv")[:200],
         "text": text,
         "uploaded_at": timezone.now().isoformat(),
     }
-    return redirect("clinic:lab_import_preview")
+    request.session[SESSION_KEY] = pending
+    # The preview in this response (a large file's takes seconds: computed once, not again after
+    # a redirect); the preview page shows it again later, from the session.
+    return _preview_page(request, pending, previewed)
 
 
 def _declared_length(request: HttpRequest) -> int:
@@ -331,7 +336,13 @@ def _confirm(request: AuthenticatedHttpRequest, pending: dict[str, str]) -> Http
 def _preview_page(
     request: AuthenticatedHttpRequest, pending: dict[str, str], previewed: LabImportPreview
 ) -> HttpResponse:
-    lines = [_line(row) for row in previewed.rows]
+    # Every row with errors (what the person must fix), and the others up to a page's worth.
+    shown = [
+        row
+        for row in previewed.rows
+        if row.outcome is Outcome.INVALID or row.row <= PREVIEW_ROWS_SHOWN
+    ]
+    lines = [_line(row) for row in shown]
     return render(
         request,
         "clinic/lab_import_preview.html",
@@ -343,6 +354,7 @@ def _preview_page(
             "already_recorded": previewed.count(Outcome.ALREADY_RECORDED),
             "repeated": previewed.count(Outcome.DUPLICATE),
             "invalid": previewed.count(Outcome.INVALID),
+            "not_shown": len(previewed.rows) - len(shown),
         },
     )
 

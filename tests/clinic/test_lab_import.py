@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from clinic import lab_import
 from clinic.lab_import import EXAMPLE_CODE, SESSION_KEY, TEMPLATE_COLUMNS
 from registry import limits
 from registry.lab_import import COLUMNS
@@ -63,10 +64,13 @@ def upload(client: Client, content: str | bytes, name: str = "labs.csv"):
 
 
 def preview_of(client: Client, content: str | bytes):
+    """The upload's preview, as the upload answers it; the preview page shows the same."""
     uploaded = upload(client, content)
-    assert uploaded.status_code == 302, uploaded.content.decode()
-    assert uploaded["Location"] == PREVIEW
-    return client.get(PREVIEW)
+    assert uploaded.status_code == 200, uploaded.content.decode()
+    assert uploaded.templates[0].name == "clinic/lab_import_preview.html"
+    again = client.get(PREVIEW)
+    assert outcomes(again) == outcomes(uploaded)
+    return uploaded
 
 
 def outcomes(page) -> dict[int, tuple[str, list[tuple[str, str]]]]:
@@ -256,11 +260,24 @@ def test_confirm_imports_the_file_the_session_holds_not_an_older_preview(dora, n
     )
 
     assert stale.status_code == 302
+    assert stale["Location"] == UPLOAD
     assert LabResult.objects.count() == 0
     confirm(dora)
     assert [(r.patient_id, r.value) for r in LabResult.objects.all()] == [
         (north_2.pk, Decimal("8.000"))
     ]
+
+
+def test_a_long_file_s_preview_lists_every_error_and_the_first_rows(dora, north, monkeypatch):
+    monkeypatch.setattr(lab_import, "PREVIEW_ROWS_SHOWN", 3)
+    days = [f"2026-11-{day:02d}" for day in range(1, 8)]
+    rows = [f"CRMO-000042,crp,{day},3.2,,,\n" for day in days] + ["CRMO-000042,crp,,3,,,\n"]
+
+    page = preview_of(dora, HEADER + "".join(rows))
+
+    assert list(outcomes(page)) == [1, 2, 3, 8]
+    assert (page.context["to_add"], page.context["invalid"]) == (7, 1)
+    assert "4 more rows without errors, not listed here (counted above)." in page.content.decode()
 
 
 def test_cancel_forgets_the_file(dora, north):
