@@ -209,6 +209,8 @@ def test_confirm_adds_exactly_the_valid_rows_once(dora, north, north_2, data_man
     counts = ("to_add", "already_recorded", "repeated", "invalid")
     assert [page.context[count] for count in counts] == [2, 1, 1, 0]
     assert "Confirm import of 2 results" in page.content.decode()
+    # The upload answers with the preview: its form confirms on the preview's address.
+    assert f'<form method="post" action="{PREVIEW}"' in page.content.decode()
 
     done = confirm(dora)
 

@@ -86,6 +86,7 @@ def test_a_data_manager_previews_fixes_and_imports_a_lab_file(
     fixed = tmp_path / "labs-fixed.csv"
     fixed.write_text("\n".join([header, *good]) + "\n", encoding="utf-8")
     page.get_by_role("link", name="Upload another file").click()
+    expect(page.get_by_role("heading", name="Upload a CSV file")).to_be_visible()
     page.get_by_label("CSV file").set_input_files(fixed)
     page.get_by_role("button", name="Preview the import").click()
     expect(page.locator("#count-invalid")).to_have_text("0")
