@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from clinic import notifications, views
+from clinic import lab_import, notifications, views
 
 app_name = "clinic"
 
@@ -29,6 +29,7 @@ urlpatterns = [
     path("courses/<int:course_id>/relapse/", views.record_relapse, name="record_relapse"),
     path("reactions/<int:reaction_id>/review/", views.review_reaction, name="review_reaction"),
     path("guideline/", views.guideline, name="guideline"),
+    path("lab-import/", include(lab_import.urlpatterns)),
     path(
         "settings/notifications/",
         notifications.notification_settings,
