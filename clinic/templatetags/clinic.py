@@ -5,6 +5,8 @@ from typing import Any
 
 from django import template
 
+from registry.selectors import staff_site_ids
+
 register = template.Library()
 
 
@@ -25,3 +27,9 @@ def evidence_items(evidence: dict[str, Any]) -> list[tuple[str, Any]]:
         return "—" if value is None else str(value)
 
     return [(key.replace("_", " "), show(value)) for key, value in evidence.items()]
+
+
+@register.filter
+def has_staff_role(user: Any) -> bool:
+    """Whether the navigation offers the staff's pages (a clinician, nurse or data manager role)."""
+    return bool(staff_site_ids(user))
