@@ -110,8 +110,9 @@ class DueInfusion:
     def holds(self) -> list[Hold]:
         found = [self.severe_reaction_hold] if self.severe_reaction_hold else []
         if self.antibodies is not None:
-            found.append(Hold(f"{self.antibodies.title}: ask a clinician before giving it.",
-                              refused=False))  # fmt: skip
+            # The registry does not refuse the dose, but the guideline asks for a decision first.
+            ask = f"{self.antibodies.title}: ask a clinician before giving it."
+            found.append(Hold(ask, refused=False))
         return found
 
     @property
