@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
 from registry import roles
-from registry.models import Patient, Role, TreatmentCourse
+from registry.models import STAFF_ROLES, Patient, Role, TreatmentCourse
 from registry.selectors import patients_for, staff_site_ids
 
 View = Callable[..., HttpResponse]
@@ -40,6 +40,14 @@ def staff_required(view: View) -> View:
 
 def is_researcher(user: Any) -> bool:
     return bool(user.memberships.filter(role=Role.RESEARCHER).exists())
+
+
+def is_nurse_only(user: Any) -> bool:
+    """A nurse at every site where the person is staff: their day starts at the infusion list."""
+    if user.is_superuser:
+        return False
+    staff_roles = set(user.memberships.filter(role__in=STAFF_ROLES).values_list("role", flat=True))
+    return staff_roles == {Role.NURSE}
 
 
 def require_perm(request: HttpRequest, permission: str, site_id: int) -> None:

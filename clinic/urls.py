@@ -1,11 +1,13 @@
 from django.urls import include, path
 
-from clinic import lab_import, notifications, views
+from clinic import infusion_list, lab_import, notifications, views
 
 app_name = "clinic"
 
 urlpatterns = [
-    path("", views.home, name="worklist"),
+    path("", views.home, name="home"),
+    path("worklist/", views.worklist, name="worklist"),
+    path("infusions/", infusion_list.infusion_list, name="infusion_list"),
     path("alerts/<int:alert_id>/<slug:action>/", views.alert_action, name="alert_action"),
     path("patients/", views.patients, name="patients"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient"),

@@ -3,14 +3,13 @@ writes through `registry.services` and `monitoring.services`."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -25,6 +24,7 @@ from clinic import alerts, forms, patient_record, previews, selectors
 from clinic.access import (
     AuthenticatedHttpRequest,
     course_or_404,
+    is_nurse_only,
     is_researcher,
     patient_or_404,
     require_perm,
@@ -35,7 +35,7 @@ from clinic.filters import AlertFilter
 from monitoring import services as alert_services
 from monitoring.guideline import RULES
 from monitoring.guideline.parameters import BASE_VERSION, parameter_info
-from registry import limits, roles, safeguards, services
+from registry import dosing, limits, roles, safeguards, services
 from registry.models import (
     Analyte,
     Infusion,
@@ -53,12 +53,16 @@ Saved = TypeVar("Saved")
 # --- Worklist and alert actions ------------------------------------------------------------------
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    """The worklist; a researcher (who sees no patients) lands on the research exports."""
+@login_required
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Where a person's day starts: a nurse's at the infusion list, a researcher's (who sees no
+    patients) at the research exports, everyone else's at the worklist."""
     user = request.user
-    if user.is_authenticated and not staff_site_ids(user) and is_researcher(user):
+    if not staff_site_ids(user) and is_researcher(user):
         return redirect("clinic:research:exports")
-    return worklist(request)
+    if is_nurse_only(user):
+        return redirect("clinic:infusion_list")
+    return redirect("clinic:worklist")
 
 
 @staff_required
@@ -353,12 +357,12 @@ def record_infusion(request: AuthenticatedHttpRequest, course_id: int) -> HttpRe
     mg_per_kg = overview.dose_mg_per_kg
     suggestion = None
     if last is not None:
-        suggested = mg_per_kg * last.weight_kg
+        suggested = dosing.expected_dose(last.weight_kg, mg_per_kg)
         suggestion = {
             "weight_kg": last.weight_kg,
             "weighed_on": last.weight_measured_on,
-            "dose_mg": suggested.quantize(Decimal("1")),
-            "vials": math.ceil(suggested / limits.VIAL_MG),
+            "dose_mg": suggested.dose_mg,
+            "vials": suggested.vials,
         }
     today = timezone.localdate()
     initial = {

@@ -128,7 +128,7 @@ WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 WHITENOISE_MANIFEST_STRICT = False
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "clinic:worklist"
+LOGIN_REDIRECT_URL = "clinic:home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Celery: no REDIS_URL means no broker, so tasks run in-process (the embedded demo).

@@ -17,14 +17,14 @@ import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from registry import limits, services
+from registry import dosing, services
 from registry.models import (
     STAFF_ROLES,
     Analyte,
@@ -58,9 +58,6 @@ SITES: tuple[tuple[str, str], ...] = (
 STANDARD_MG_PER_KG = Decimal("5")
 INDUCTION_WEEKS = (0, 2, 6)
 MAINTENANCE_INTERVAL_WEEKS = 8
-# Pharmacy dose rounding: whole 100 mg vials when that stays within 10 % of weight x mg/kg,
-# otherwise the exact dose (to 10 mg) from part vials, as small children need.
-DOSE_ROUNDING_TOLERANCE = Decimal("0.10")
 INFUSION_MINUTES = 120
 # After a reaction the next infusions are premedicated and run more slowly.
 PREMEDICATION = ("antihistamine", "corticosteroid")
@@ -149,17 +146,6 @@ REACTION_DETAILS: dict[ReactionSeverity, tuple[str, str, bool]] = {
         True,
     ),
 }
-
-
-def suggested_dose_mg(weight_kg: Decimal, mg_per_kg: Decimal) -> Decimal:
-    exact = weight_kg * mg_per_kg
-    vials = max(1, int((exact / limits.VIAL_MG).quantize(Decimal(1), ROUND_HALF_UP)))
-    whole_vials = Decimal(vials * limits.VIAL_MG)
-    within_tolerance = abs(whole_vials - exact) <= exact * DOSE_ROUNDING_TOLERANCE
-    if within_tolerance and whole_vials <= weight_kg * limits.LABELLED_MAX_DOSE_MG_PER_KG:
-        return whole_vials
-    # Rounding down keeps a 10 mg/kg dose at or below the labelled maximum.
-    return (exact / 10).quantize(Decimal(1), ROUND_DOWN) * 10
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:
@@ -330,7 +316,7 @@ class Chart:
             given_on=day,
             weight_kg=weight,
             weight_measured_on=weighed_on or day,
-            dose_mg=dose_mg or suggested_dose_mg(weight, mg_per_kg),
+            dose_mg=dose_mg or dosing.whole_vial_dose_mg(weight, mg_per_kg),
             duration_minutes=duration_minutes
             or (PREMEDICATED_INFUSION_MINUTES if premedicated else INFUSION_MINUTES),
             premedication=PREMEDICATION if premedicated else (),

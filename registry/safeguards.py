@@ -9,7 +9,7 @@ registry does not import: monitoring registers the function that gives a site's 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -66,27 +66,37 @@ def _plain(value: Decimal) -> str:
 def check_no_infusion_hold(*, patient_id: int) -> None:
     """No infusion while a severe reaction awaits a clinician's review, or after one that made a
     clinician stop infliximab (any course of the patient: exposure spans courses)."""
+    reaction = infusion_holds([patient_id]).get(patient_id)
+    if reaction is not None:
+        raise ValidationError({NON_FIELD_ERRORS: [hold_message(reaction)]})
+
+
+def infusion_holds(patient_ids: Iterable[int]) -> dict[int, InfusionReaction]:
+    """The reaction that holds each patient's infusions (the earliest), by patient; one query."""
     reactions = (
-        InfusionReaction.objects.filter(infusion__course__patient_id=patient_id)
-        .select_related("infusion")
+        InfusionReaction.objects.filter(infusion__course__patient_id__in=list(patient_ids))
+        .select_related("infusion__course")
         .order_by("infusion__given_on", "pk")
     )
+    holds: dict[int, InfusionReaction] = {}
     for reaction in reactions:
-        if not reaction.holds_infusions:
-            continue
-        given_on = _date(reaction.infusion.given_on)
-        if reaction.review_decision == ReviewDecision.STOP:
-            message = (
-                f"After the {reaction.get_severity_display().lower()} reaction to the infusion of "
-                f"{given_on}, a clinician decided to stop infliximab on "
-                f"{_date(reaction.reviewed_on)}: no further infusion."  # type: ignore[arg-type]
-            )
-        else:
-            message = (
-                f"The severe reaction to the infusion of {given_on} has not been reviewed by a "
-                "clinician: no further infusion until it is (GUIDELINE: severe reaction hold)."
-            )
-        raise ValidationError({NON_FIELD_ERRORS: [message]})
+        if reaction.holds_infusions:
+            holds.setdefault(reaction.infusion.course.patient_id, reaction)
+    return holds
+
+
+def hold_message(reaction: InfusionReaction) -> str:
+    given_on = _date(reaction.infusion.given_on)
+    if reaction.review_decision == ReviewDecision.STOP:
+        return (
+            f"After the {reaction.get_severity_display().lower()} reaction to the infusion of "
+            f"{given_on}, a clinician decided to stop infliximab on "
+            f"{_date(reaction.reviewed_on)}: no further infusion."  # type: ignore[arg-type]
+        )
+    return (
+        f"The severe reaction to the infusion of {given_on} has not been reviewed by a "
+        "clinician: no further infusion until it is (GUIDELINE: severe reaction hold)."
+    )
 
 
 # --- Dose ---------------------------------------------------------------------------------------

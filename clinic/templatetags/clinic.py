@@ -5,6 +5,7 @@ from typing import Any
 from django import template
 
 from clinic.evidence import Line, evidence_lines
+from registry.selectors import staff_site_ids
 
 register = template.Library()
 
@@ -18,3 +19,9 @@ def evidence_items(evidence: dict[str, Any]) -> list[Line]:
 @register.filter
 def is_list(value: Any) -> bool:
     return isinstance(value, list)
+
+
+@register.filter
+def has_staff_role(user: Any) -> bool:
+    """Whether the navigation offers the staff's pages (a clinician, nurse or data manager role)."""
+    return bool(staff_site_ids(user))

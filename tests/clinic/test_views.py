@@ -40,6 +40,7 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 WORKLIST = reverse("clinic:worklist")
+HOME = reverse("clinic:home")
 LOGIN = reverse("login")
 
 
@@ -61,7 +62,8 @@ def test_it_signs_in_with_a_real_password_and_shows_the_users_site_and_role(clie
 
     signed_in = client.post(LOGIN, {"username": "nina", "password": "password"}, follow=True)
 
-    assert signed_in.redirect_chain == [(WORKLIST, 302)]
+    # A nurse's day starts at the infusion list (tests/clinic/test_infusion_list.py).
+    assert signed_in.redirect_chain == [(HOME, 302), (reverse("clinic:infusion_list"), 302)]
     assert re.search(r'class="user"[^>]*>nina<', signed_in.text)
     assert '<span class="roles">Nurse / infusion staff · north</span>' in signed_in.text
 
@@ -102,9 +104,9 @@ def test_it_signs_out(client, nurse_a):
     assert client.get(WORKLIST)["Location"] == f"{LOGIN}?next={WORKLIST}"
 
 
-def test_it_sends_a_signed_in_person_from_the_login_page_to_the_worklist(client, nurse_a):
+def test_it_sends_a_signed_in_person_from_the_login_page_to_their_home(client, nurse_a):
     client.force_login(nurse_a)
-    assert client.get(LOGIN)["Location"] == WORKLIST
+    assert client.get(LOGIN)["Location"] == HOME
 
 
 # --- Worklist ------------------------------------------------------------------------------------
@@ -694,6 +696,7 @@ def every_url(course, reaction) -> list[str]:
     patient = course.patient
     return [
         WORKLIST,
+        reverse("clinic:infusion_list"),
         reverse("clinic:patients"),
         reverse("clinic:guideline"),
         reverse("clinic:patient", args=[patient.pk]),
@@ -730,13 +733,11 @@ def test_it_sends_anonymous_visitors_of_every_page_to_sign_in(client, course_a):
 def test_it_refuses_a_researcher_every_page_and_every_post(client, researcher_a, course_a):
     reaction = ReactionFactory(infusion=course_a.infusions.last())
     client.force_login(researcher_a)
-    home = reverse("clinic:worklist")
     for url in every_url(course_a, reaction):
-        if url == home:
-            continue  # a researcher's home is the research exports page (below)
         assert client.get(url).status_code == 403, url
         assert client.post(url, {}).status_code == 403, url
-    assert client.get(home).url == reverse("clinic:research:exports")
+    # A researcher's home is the research exports page.
+    assert client.get(HOME).url == reverse("clinic:research:exports")
 
 
 def test_it_hides_every_patient_and_course_page_of_another_site(client, clinician_a, course_b):

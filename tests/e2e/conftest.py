@@ -111,14 +111,17 @@ def _evaluations_in_process() -> Iterator[None]:
 FACTORY_PASSWORD = "password"
 
 
-def sign_in(page: Page, username: str, password: str = FACTORY_PASSWORD) -> None:
-    """Through the login form, as a person would; ends on the worklist."""
+def sign_in(
+    page: Page, username: str, password: str = FACTORY_PASSWORD, *, home: str = "Worklist"
+) -> None:
+    """Through the login form, as a person would; ends on the person's home page, whose heading is
+    `home` (a nurse's is the infusion list)."""
     page.goto("/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: urlsplit(url).path == "/")
-    page.get_by_role("heading", name="Worklist", level=1).wait_for()
+    page.wait_for_url(lambda url: urlsplit(url).path != "/login/")
+    page.get_by_role("heading", name=home, level=1).wait_for()
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:

@@ -63,7 +63,8 @@ def test_signing_in_shows_the_worklist_with_site_and_role_and_signing_out_ends_i
 def test_a_nurse_records_the_overdue_dose_from_the_suggested_dose(page: Page, nurse_a):
     alert = overdue_alert(nurse_a.memberships.get().site)
     patient = alert.course.patient
-    sign_in(page, "nina")
+    sign_in(page, "nina", home="Infusion list")
+    page.goto("/worklist/")
     row = page.locator(f"#alert-{alert.pk}")
     expect(row).to_contain_text(OVERDUE)
     expect(row).to_contain_text(patient.registry_code)
@@ -125,7 +126,8 @@ def test_a_nurse_records_the_overdue_dose_from_the_suggested_dose(page: Page, nu
 def test_acknowledging_and_dismissing_on_the_worklist_swap_the_row_in_place(page: Page, nurse_a):
     site = nurse_a.memberships.get().site
     to_acknowledge, to_dismiss = overdue_alert(site), overdue_alert(site)
-    sign_in(page, "nina")
+    sign_in(page, "nina", home="Infusion list")
+    page.goto("/worklist/")
     # A marker on the window survives HTMX swaps, not a full page load.
     page.evaluate("window.notReloaded = true")
 
@@ -194,7 +196,8 @@ def tab_to(page: Page, target: Locator, *, presses: int = 40) -> None:
 
 def test_the_worklist_works_from_the_keyboard(page: Page, nurse_a):
     alert = overdue_alert(nurse_a.memberships.get().site)
-    sign_in(page, "nina")
+    sign_in(page, "nina", home="Infusion list")
+    page.goto("/worklist/")
     screenshot(page, "worklist")
     row = page.locator(f"#alert-{alert.pk}")
     tab_to(page, row.get_by_role("button", name="Acknowledge"))
