@@ -120,7 +120,7 @@ def test_the_counts_after_an_action_are_those_of_the_filtered_page(client, nurse
     assert counts
     assert "1 warning" in counts.group()
     assert "urgent" not in counts.group()
-    assert 'name="next" value="/?severity=warning"' in swapped  # without JS: back to that page
+    assert f'name="next" value="{WORKLIST}?severity=warning"' in swapped  # without JS: back there
 
 
 def test_a_nurse_acknowledges_an_urgent_alert_but_is_not_offered_to_dismiss_it(

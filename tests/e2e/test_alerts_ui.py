@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 
+from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from monitoring.models import Alert
 from tests.clinic.support import make_alert, overdue_course
 from tests.e2e.conftest import README_IMAGES, screenshot, sign_in
+
+WORKLIST = reverse("clinic:worklist")
 
 
 def test_a_nurse_acknowledges_and_a_clinician_dismisses_from_the_patient_page(
@@ -19,7 +22,7 @@ def test_a_nurse_acknowledges_and_a_clinician_dismisses_from_the_patient_page(
     course = overdue_course(nurse_a.memberships.get().site, family_name="Okafor", given_name="Zara")
     overdue = Alert.objects.get(course=course, rule="maintenance_dose_overdue")
     urgent = make_alert(course, severity="urgent", rule="antibodies_detected", title="Antibodies")
-    sign_in(page, "nina")
+    sign_in(page, "nina", home="Infusion list")
     page.goto(f"/patients/{course.patient_id}/")
     page.evaluate("window.notReloaded = true")
 
@@ -71,7 +74,8 @@ def test_the_worklist_counts_change_when_an_alert_is_acknowledged(page: Page, nu
         Alert.objects.get(course=overdue_course(site), rule="maintenance_dose_overdue")
         for _ in range(2)
     )
-    sign_in(page, "nina")
+    sign_in(page, "nina", home="Infusion list")
+    page.goto(WORKLIST)
     heading = page.locator("#section-warning")
     expect(heading.locator(".count-detail")).to_have_count(0)
 

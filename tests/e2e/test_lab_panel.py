@@ -20,7 +20,7 @@ from tests.factories import CourseFactory, PatientFactory
 def test_a_nurse_records_crp_esr_and_trough_of_one_draw_in_one_save(page: Page, nurse_a):
     patient = PatientFactory(site=nurse_a.memberships.get().site)
     CourseFactory(patient=patient)
-    sign_in(page, "nina")
+    sign_in(page, "nina", home="Infusion list")
     page.goto(f"/patients/{patient.pk}/")
     page.get_by_role("link", name="Lab result").click()
     expect(page.get_by_role("heading", name="Record lab results of one draw")).to_be_visible()
@@ -64,7 +64,7 @@ def test_a_nurse_records_crp_esr_and_trough_of_one_draw_in_one_save(page: Page, 
 
 def test_a_refused_value_saves_none_of_the_draw_and_the_focus_goes_to_it(page: Page, nurse_a):
     patient = PatientFactory(site=nurse_a.memberships.get().site)
-    sign_in(page, "nina")
+    sign_in(page, "nina", home="Infusion list")
     page.goto(f"/patients/{patient.pk}/labs/new/")
 
     page.get_by_label("CRP (mg/L)", exact=True).fill("4")
