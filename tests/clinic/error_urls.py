@@ -3,7 +3,8 @@
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from config.urls import handler404, urlpatterns as project_urlpatterns
+from config.urls import handler404
+from config.urls import urlpatterns as project_urlpatterns
 
 
 def broken(request: HttpRequest) -> HttpResponse:

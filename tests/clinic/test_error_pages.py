@@ -6,7 +6,7 @@ import re
 
 import pytest
 from django.template.loader import render_to_string
-from django.test import Client, override_settings
+from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -41,7 +41,7 @@ def signed_in(user) -> Client:
 
 
 def without_csrf(html: str) -> str:
-    """A page without its per-request CSRF tokens (two renderings of one page then compare equal)."""
+    """A page without its per-request CSRF tokens: two renderings of one page compare equal."""
     html = re.sub(r'"X-CSRFToken": "[^"]+"', "", html)
     return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
 

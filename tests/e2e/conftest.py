@@ -64,7 +64,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, live_server: Any, transactional_db: None) -> Iterator[Page]:
     """A fresh browser context (no cookies) on the live server. A JavaScript error, or a request
-    the server answers with an error (but the favicon the browser asks for), fails the test."""
+    the server answers with an error (the favicon included), fails the test."""
     context = browser.new_context(
         base_url=live_server.url,
         viewport=VIEWPORT,
@@ -89,7 +89,7 @@ def _console_error(message: ConsoleMessage, errors: list[str]) -> None:
 
 
 def _error_response(response: Response, errors: list[str]) -> None:
-    if response.status >= 400 and urlsplit(response.url).path != "/favicon.ico":
+    if response.status >= 400:
         errors.append(f"{response.status} {response.request.method} {response.url}")
 
 
