@@ -13,7 +13,6 @@ the row limit: memory does not grow with the file.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from typing import IO, Any, Protocol
@@ -42,13 +41,14 @@ from registry.lab_import import (
     LabImportRefused,
     LabImportResult,
     LabImportTooLarge,
+    LabImportUnreadable,
     RowError,
     lab_results_import,
 )
+from registry.lab_import import csv_rows as lab_csv_rows
 from registry.models import Analyte, LabResult
 
 UPLOAD_FIELD = "file"
-NOT_UTF8 = "Send CSV as UTF-8 text"
 
 
 def max_bytes() -> int:
@@ -136,37 +136,13 @@ def refuse_declared_size(request: Request) -> None:
 
 def csv_rows(source: _Readable) -> Iterator[dict[str, str]]:
     """The rows under the header line, read lazily from a UTF-8 stream (a byte order mark is
-    fine); empty cells and blank lines are left out. A CSV that is no UTF-8 text, or whose rows
-    have more cells than its header, is a parse error (400)."""
+    fine) by `registry.lab_import.csv_rows`; a CSV that is no UTF-8 text, or whose rows have more
+    cells than its header, is a parse error (400)."""
     text = io.TextIOWrapper(bounded(source, max_bytes()), encoding="utf-8-sig", newline="")
     try:
-        reader = csv.reader(text)
-        header = next(reader, None)
-        if header is None:
-            return
-        columns = _columns(header)
-        for number, cells in enumerate((cells for cells in reader if any(cells)), start=1):
-            yield _row(number, columns, cells)
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise exceptions.ParseError(f"{NOT_UTF8} ({error}).") from error
-
-
-def _columns(header: list[str]) -> list[str]:
-    columns = [name.strip() for name in header]
-    repeated = sorted({name for name in columns if name and columns.count(name) > 1})
-    if repeated:
-        raise exceptions.ParseError(f"The header names {', '.join(repeated)} more than once.")
-    return columns
-
-
-def _row(number: int, columns: list[str], cells: list[str]) -> dict[str, str]:
-    extra = [cell for cell in cells[len(columns) :] if cell.strip()]
-    unnamed = [cell for name, cell in zip(columns, cells, strict=False) if not name and cell]
-    if extra or unnamed:
-        raise exceptions.ParseError(
-            f"Row {number} has a value in a column the header does not name."
-        )
-    return {name: cell for name, cell in zip(columns, cells, strict=False) if name and cell}
+        yield from lab_csv_rows(text)
+    except LabImportUnreadable as error:
+        raise exceptions.ParseError(str(error)) from error
 
 
 class JSONRowsParser(parsers.JSONParser):
@@ -208,6 +184,13 @@ class LabImportRowSerializer(serializers.Serializer[Any]):
     analyte_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
     value = serializers.DecimalField(
         max_digits=10, decimal_places=3, required=False, allow_null=True
+    )
+    unit = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=20,
+        help_text="The unit measured in: for CRP, ESR and the trough level their fixed unit "
+        "(mg/L, mm/h, µg/mL) or empty; for antibodies and other tests, the lab's.",
     )
     antibodies_positive = serializers.BooleanField(required=False, allow_null=True)
     assay_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
@@ -324,9 +307,10 @@ class LabImportView(APIView):
             "or none, and a refusal lists the errors row by row (rows count from 1, the CSV "
             "header not counted). A row whose result (patient, analyte, analyte_name, "
             "collected_on, value, antibodies_positive) is stored already is reported as already "
-            "recorded and not stored again, so a file can be sent again safely. At most "
-            "LAB_IMPORT_MAX_ROWS rows (default 5,000) and LAB_IMPORT_MAX_BYTES bytes (default "
-            "2 MB) per import: more is refused with 413."
+            "recorded and not stored again, so a file can be sent again safely. A unit, when "
+            "sent for CRP, ESR or the trough level, must be the test's (mg/L, mm/h, µg/mL). "
+            "At most LAB_IMPORT_MAX_ROWS rows (default 5,000) and LAB_IMPORT_MAX_BYTES bytes "
+            "(default 2 MB) per import: more is refused with 413."
         ),
     )
     def post(self, request: Request) -> Response:

@@ -1,25 +1,31 @@
-"""Data-entry forms. Each is a ModelForm on an instance that already knows its patient or course,
-so the model's own `clean()` gives its field-specific messages here; the views then save through
-`registry.services`."""
+"""Data-entry forms. A record's form is a ModelForm on an instance that already knows its patient
+or course, so the model's own `clean()` gives its field-specific messages here; the views then save
+through `registry.services`. Every form lays itself out the same way (`EntryForm`): groups as
+fieldsets, an error summary linked to the fields, the focus on the first error."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ClassVar
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from registry.models import (
+    ANALYTE_UNITS,
+    Analyte,
     ClinicalAssessment,
     ImagingStudy,
     Infusion,
     InfusionReaction,
-    LabResult,
     RegimenChange,
     ReviewDecision,
     StopReason,
     TreatmentCourse,
 )
+from registry.services import LabValue
 
 # A service that records a row of the patient from a valid form's cleaned data (keyword arguments).
 PatientRecordService = Callable[..., object]
@@ -28,11 +34,118 @@ PatientRecordService = Callable[..., object]
 # (24/11/2026) would leave the picker empty in the browser and lose the pre-filled date.
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
+# The standard regimen (DESIGN §1): the model's defaults, which a retreatment starts from.
+STANDARD_DOSE_MG_PER_KG: Decimal = TreatmentCourse._meta.get_field("planned_dose_mg_per_kg").default
+STANDARD_INTERVAL_WEEKS: int = TreatmentCourse._meta.get_field("maintenance_interval_weeks").default
 
-class RecordForm(forms.ModelForm):
-    """Dates as native date pickers; every field labelled; required fields marked."""
+
+@dataclass(frozen=True)
+class Group:
+    """Fields shown together in a fieldset with a legend.
+
+    `shown_if` names a field whose value makes the group apply (any value, or one of
+    `shown_values`): the page's script then hides and disables the group otherwise, and without
+    the script everything shows; the server validates whatever is sent either way. A `collapsed`
+    group is a <details> closed until it holds a value or an error.
+    """
+
+    name: str
+    legend: str
+    fields: tuple[str, ...]
+    shown_if: str = ""
+    shown_values: tuple[str, ...] = ()
+    collapsed: bool = False
+
+
+@dataclass(frozen=True)
+class Block:
+    """One place in the form's layout: a group of fields, or a single field (`group` None)."""
+
+    group: Group | None
+    fields: list[forms.BoundField]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(field.errors for field in self.fields)
+
+    @property
+    def has_values(self) -> bool:
+        return any(field.value() not in (None, "", False) for field in self.fields)
+
+
+@dataclass(frozen=True)
+class SummaryError:
+    message: str
+    field_id: str = ""  # the field to go to; none for an error of the whole record
+    label: str = ""
+
+
+class EntryForm(forms.BaseForm):
+    """What every data-entry form shows the same way: its layout (`groups`), an error summary
+    that links each error to its field, and the focus on the first field in error."""
 
     required_css_class = "required"
+    groups: ClassVar[tuple[Group, ...]] = ()
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        # A model's clean() judges its whole row again after the form's fields: a field the form
+        # already refused ("This field is required.") is not refused a second time.
+        if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+            errors = {
+                name: messages
+                for name, messages in error.error_dict.items()
+                if name not in self.fields or name not in self.errors
+            }
+            if not errors:
+                return
+            error = ValidationError(errors)
+        super().add_error(field, error)
+
+    def add_refusal(self, refused: ValidationError) -> None:
+        """A service's refusal: each error at its field, the rest above the form."""
+        if hasattr(refused, "error_dict"):
+            for field, errors in refused.message_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        else:
+            self.add_error(None, refused.messages)
+
+    @property
+    def has_field_errors(self) -> bool:
+        return any(name in self.fields for name in self.errors)
+
+    def layout(self) -> list[Block]:
+        """The fields in order, each group where its first field is; the first field in error
+        gets the focus when the page loads (autofocus: no script needed)."""
+        grouped = {name: group for group in self.groups for name in group.fields}
+        blocks: list[Block] = []
+        placed: set[str] = set()
+        for field in self:
+            group = grouped.get(field.name)
+            if group is None:
+                blocks.append(Block(None, [field]))
+            elif group.name not in placed:
+                placed.add(group.name)
+                blocks.append(Block(group, [self[name] for name in group.fields]))
+        first = next((f for block in blocks for f in block.fields if f.errors), None)
+        if first is not None:
+            first.field.widget.attrs["autofocus"] = True
+        return blocks
+
+    def error_summary(self) -> list[SummaryError]:
+        summary = [SummaryError(str(message)) for message in self.non_field_errors()]
+        for block in self.layout():
+            for field in block.fields:
+                legend = f"{block.group.legend}: " if block.group and block.group.legend else ""
+                label = f"{legend}{field.label}" if legend.rstrip(": ") != field.label else legend
+                summary.extend(
+                    SummaryError(str(message), field.auto_id or "", label.rstrip(": "))
+                    for message in field.errors
+                )
+        return summary
+
+
+class RecordForm(EntryForm, forms.ModelForm):
+    """Dates as native date pickers; every field labelled; required fields marked."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -41,7 +154,23 @@ class RecordForm(forms.ModelForm):
                 field.widget = DATE
 
 
+class Form(EntryForm, forms.Form):
+    """A data-entry form that is not one model's row (a panel, an action with a decision)."""
+
+
 class InfusionForm(RecordForm):
+    groups = (
+        Group(
+            "premedication",
+            "Premedication given before this infusion",
+            (
+                "premedication_antihistamine",
+                "premedication_corticosteroid",
+                "premedication_antipyretic",
+            ),
+        ),
+    )
+
     class Meta:
         model = Infusion
         fields = [
@@ -62,6 +191,9 @@ class InfusionForm(RecordForm):
             "weight_measured_on": "Weight measured on",
             "weight_confirmed": "I have checked this weight: it is right although it differs from "
             "the previous one",
+            "premedication_antihistamine": "Antihistamine",
+            "premedication_corticosteroid": "Corticosteroid",
+            "premedication_antipyretic": "Antipyretic",
         }
 
     def premedication(self) -> list[str]:
@@ -72,20 +204,136 @@ class InfusionForm(RecordForm):
         ]
 
 
-class LabResultForm(RecordForm):
-    class Meta:
-        model = LabResult
-        fields = [
-            "collected_on",
-            "analyte",
-            "analyte_name",
-            "value",
-            "unit",
-            "antibodies_positive",
-            "assay_name",
-            "reference_low",
-            "reference_high",
-        ]
+# --- Lab panel -----------------------------------------------------------------------------------
+
+# The results of one draw; each field is named `<analyte>_<LabResult field>`, so a refusal of the
+# panel service (`<analyte>.<field>`) lands on its field.
+MEASURED = (Analyte.CRP, Analyte.ESR, Analyte.INFLIXIMAB_TROUGH)
+ANTIBODIES, OTHER = Analyte.ANTI_INFLIXIMAB_ANTIBODIES, Analyte.OTHER
+DETECTED, NOT_DETECTED = "detected", "not_detected"
+
+
+def _number(label: str, **kwargs: Any) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label, required=False, max_digits=10, decimal_places=3, **kwargs
+    )
+
+
+def _reference_fields(analyte: str) -> dict[str, forms.Field]:
+    return {
+        f"{analyte}_reference_low": _number("Lower limit of normal"),
+        f"{analyte}_reference_high": _number(
+            "Upper limit of normal", help_text="As the lab reports it; leave empty if not given."
+        ),
+    }
+
+
+class LabPanelForm(Form):
+    """One draw: its date, then any of CRP, ESR, trough, antibodies and one other test."""
+
+    collected_on = forms.DateField(widget=DATE, label="Collected on")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for analyte in MEASURED:
+            label = Analyte(analyte).label
+            self.fields[f"{analyte}_value"] = _number(label)
+            self.fields.update(_reference_fields(analyte))
+        self.fields[f"{ANTIBODIES}_antibodies_positive"] = forms.ChoiceField(
+            label="Result",
+            required=False,
+            choices=[
+                ("", "— not tested —"),
+                (DETECTED, "Detected"),
+                (NOT_DETECTED, "Not detected"),
+            ],
+        )
+        self.fields[f"{ANTIBODIES}_value"] = _number("Titre", help_text="If the lab reports one.")
+        self.fields[f"{ANTIBODIES}_unit"] = forms.CharField(
+            label="Titre unit", required=False, max_length=20, help_text="e.g. AU/mL, ng/mL"
+        )
+        self.fields[f"{ANTIBODIES}_assay_name"] = forms.CharField(
+            label="Assay",
+            required=False,
+            max_length=100,
+            help_text="The lab's assay, e.g. ELISA (drug-sensitive).",
+        )
+        self.fields[f"{OTHER}_analyte_name"] = forms.CharField(
+            label="Test",
+            required=False,
+            max_length=100,
+            help_text="The test's name, e.g. ferritin.",
+        )
+        self.fields[f"{OTHER}_value"] = _number("Value")
+        self.fields[f"{OTHER}_unit"] = forms.CharField(label="Unit", required=False, max_length=20)
+        self.fields.update(_reference_fields(OTHER))
+
+    groups = (
+        *(
+            Group(
+                analyte,
+                Analyte(analyte).label,
+                (f"{analyte}_value", f"{analyte}_reference_low", f"{analyte}_reference_high"),
+            )
+            for analyte in MEASURED
+        ),
+        Group(
+            ANTIBODIES,
+            Analyte.ANTI_INFLIXIMAB_ANTIBODIES.label,
+            (f"{ANTIBODIES}_antibodies_positive",),
+        ),
+        Group(
+            f"{ANTIBODIES}_details",
+            "Antibody titre and assay",
+            (f"{ANTIBODIES}_value", f"{ANTIBODIES}_unit", f"{ANTIBODIES}_assay_name"),
+            shown_if=f"{ANTIBODIES}_antibodies_positive",
+        ),
+        Group(
+            OTHER,
+            "Another test",
+            (
+                f"{OTHER}_analyte_name",
+                f"{OTHER}_value",
+                f"{OTHER}_unit",
+                f"{OTHER}_reference_low",
+                f"{OTHER}_reference_high",
+            ),
+            collapsed=True,
+        ),
+    )
+
+    def _entered(self, analyte: str) -> dict[str, Any]:
+        prefix = f"{analyte}_"
+        return {
+            name.removeprefix(prefix): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(prefix) and value not in (None, "")
+        }
+
+    def results(self) -> dict[str, LabValue]:
+        """The results entered, by analyte: a test with any of its fields filled in is one."""
+        results: dict[str, LabValue] = {}
+        for analyte in (*MEASURED, ANTIBODIES, OTHER):
+            entered = self._entered(analyte)
+            if not entered:
+                continue
+            if analyte == ANTIBODIES:
+                answer = entered.pop("antibodies_positive", "")
+                entered["antibodies_positive"] = {DETECTED: True, NOT_DETECTED: False}.get(answer)
+            elif analyte in ANALYTE_UNITS:
+                entered["unit"] = ANALYTE_UNITS[analyte]
+            results[analyte] = LabValue(analyte=analyte, **entered)
+        return results
+
+    def add_refusal(self, refused: ValidationError) -> None:
+        """Each of the panel service's errors at its field; a result's own (a duplicate) at its
+        first field."""
+        for key, messages in refused.message_dict.items():
+            name = key.replace(".", "_", 1)
+            if name not in self.fields:
+                group = next((g for g in self.groups if g.name == key), None)
+                name = group.fields[0] if group else ""
+            self.add_error(name or None, messages)
 
 
 class ImagingStudyForm(RecordForm):
@@ -155,15 +403,18 @@ def _choose(choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [("", "— choose —"), *choices]
 
 
-class StopCourseForm(forms.Form):
+class StopCourseForm(Form):
     stopped_on = forms.DateField(widget=DATE, label="Stopped on")
     reason = forms.ChoiceField(choices=_choose(StopReason.choices), label="Reason")
     note = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Note (optional)"
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label="Note (optional)",
+        help_text="Kept in the course's notes, e.g. what was agreed with the family.",
     )
 
 
-class RelapseForm(forms.Form):
+class RelapseForm(Form):
     noted_on = forms.DateField(widget=DATE, label="Relapse noted on")
     evidence = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -175,16 +426,49 @@ class RelapseForm(forms.Form):
         label="Start retreatment on",
         help_text="Leave empty to record the relapse only.",
     )
+    planned_dose_mg_per_kg = forms.DecimalField(
+        label="Planned dose (mg/kg)",
+        max_digits=4,
+        decimal_places=2,
+        required=False,
+        help_text=f"Empty: the standard {STANDARD_DOSE_MG_PER_KG} mg/kg.",
+    )
+    maintenance_interval_weeks = forms.IntegerField(
+        label="Maintenance interval (weeks)",
+        min_value=1,
+        required=False,
+        help_text=f"Empty: every {STANDARD_INTERVAL_WEEKS} weeks.",
+    )
+    groups = (
+        Group(
+            "retreatment_regimen",
+            "Retreatment regimen",
+            ("planned_dose_mg_per_kg", "maintenance_interval_weeks"),
+            shown_if="retreatment_starts_on",
+        ),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("planned_dose_mg_per_kg") is None:
+            data["planned_dose_mg_per_kg"] = STANDARD_DOSE_MG_PER_KG
+        if data.get("maintenance_interval_weeks") is None:
+            data["maintenance_interval_weeks"] = STANDARD_INTERVAL_WEEKS
+        return data
 
 
-class ReviewForm(forms.Form):
+class ReviewForm(Form):
     reviewed_on = forms.DateField(widget=DATE, label="Reviewed on")
     decision = forms.ChoiceField(
-        choices=_choose(ReviewDecision.choices),
+        choices=ReviewDecision.choices,
+        widget=forms.RadioSelect,
         label="Decision on further infusions",
-        help_text="“Stop infliximab” also stops the course (reason: adverse event).",
     )
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Why: what the reaction was, what was agreed.",
+    )
 
 
 class DismissForm(forms.Form):

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from clinic import notifications, views
+from clinic import lab_import, notifications, views
 
 app_name = "clinic"
 
@@ -9,6 +9,11 @@ urlpatterns = [
     path("alerts/<int:alert_id>/<slug:action>/", views.alert_action, name="alert_action"),
     path("patients/", views.patients, name="patients"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient"),
+    path(
+        "patients/<int:patient_id>/alerts/",
+        views.patient_alert_history,
+        name="patient_alert_history",
+    ),
     path("patients/<int:patient_id>/courses/new/", views.start_course, name="start_course"),
     path("patients/<int:patient_id>/labs/new/", views.record_lab, name="record_lab"),
     path("patients/<int:patient_id>/imaging/new/", views.record_imaging, name="record_imaging"),
@@ -24,6 +29,7 @@ urlpatterns = [
     path("courses/<int:course_id>/relapse/", views.record_relapse, name="record_relapse"),
     path("reactions/<int:reaction_id>/review/", views.review_reaction, name="review_reaction"),
     path("guideline/", views.guideline, name="guideline"),
+    path("lab-import/", include(lab_import.urlpatterns)),
     path(
         "settings/notifications/",
         notifications.notification_settings,

@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Generic, TypeVar
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
-from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from clinic import forms, selectors
+from clinic import alerts, forms, patient_record, previews, selectors
 from clinic.access import (
     AuthenticatedHttpRequest,
     course_or_404,
@@ -28,20 +30,25 @@ from clinic.access import (
     require_perm,
     staff_required,
 )
+from clinic.alert_timing import LEGEND
 from clinic.filters import AlertFilter
 from monitoring import services as alert_services
 from monitoring.guideline import RULES
 from monitoring.guideline.parameters import BASE_VERSION, parameter_info
 from registry import limits, roles, safeguards, services
 from registry.models import (
+    Analyte,
     Infusion,
     InfusionReaction,
     Patient,
     RegimenChange,
+    Relapse,
     TreatmentCourse,
 )
 from registry.reevaluation import one_reevaluation
 from registry.selectors import patients_for, sites_for, staff_site_ids
+
+Saved = TypeVar("Saved")
 
 # --- Worklist and alert actions ------------------------------------------------------------------
 
@@ -56,24 +63,43 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def worklist(request: AuthenticatedHttpRequest) -> HttpResponse:
-    alerts = selectors.worklist_alerts(staff_site_ids(request.user))
-    filtered = AlertFilter(request.GET, queryset=alerts, request=request)
+    filtered = _worklist_filter(request, request.GET)
     page = Paginator(filtered.qs, 100).get_page(request.GET.get("page"))
+    today = timezone.localdate()
+    counts = alerts.worklist_counts(filtered.unhidden_qs, filtered.hidden)
+    permissions = alerts.Permissions.of(request.user)
     return render(
         request,
         "clinic/worklist.html",
-        {"filter": filtered, "page": page, "today": timezone.localdate()},
+        {
+            "filter": filtered,
+            "page": page,
+            "counts": counts,
+            "sections": alerts.worklist_sections(page.object_list, counts, permissions, today),
+            "legend": LEGEND,
+            "today": today,
+        },
     )
+
+
+def _worklist_filter(request: AuthenticatedHttpRequest, query: QueryDict) -> AlertFilter:
+    site_alerts = selectors.worklist_alerts(staff_site_ids(request.user))
+    return AlertFilter(query, queryset=site_alerts, request=request)
 
 
 @staff_required
 @require_POST
 def alert_action(request: AuthenticatedHttpRequest, alert_id: int, action: str) -> HttpResponse:
     """Acknowledge or dismiss (with a reason). There is no manual resolve: the engine resolves an
-    alert when the data shows its condition cleared (GUIDELINE.md, "Who may act on alerts")."""
+    alert when the data shows its condition cleared (GUIDELINE.md, "Who may act on alerts").
+
+    Through HTMX the alert comes back as it is now, in the place it was shown (a worklist row, or
+    the patient page's alert), with the counts that changed; without JavaScript, back to `next`.
+    """
     if action not in ("acknowledge", "dismiss"):
         return HttpResponse(status=404)
     alert = get_object_or_404(selectors.worklist_alerts(staff_site_ids(request.user)), pk=alert_id)
+    shown_in_section = alert.severity  # the worklist section the row was in, before any change
     error = ""
     try:
         if action == "dismiss":
@@ -86,13 +112,10 @@ def alert_action(request: AuthenticatedHttpRequest, alert_id: int, action: str) 
     except (ValidationError, PermissionDenied) as refused:
         error = " ".join(refused.messages) if isinstance(refused, ValidationError) else str(refused)
     if request.htmx:  # type: ignore[attr-defined]
-        alert = selectors.worklist_alerts([alert.course.patient.site_id]).get(pk=alert.pk)
-        return render(
-            request,
-            "clinic/_alert_row.html",
-            {"alert": alert, "error": error, "today": timezone.localdate()},
-            status=400 if error else 200,
-        )
+        status = 400 if error else 200
+        if request.POST.get("shown_in") == "patient":
+            return _patient_alert_fragment(request, alert.pk, error, status)
+        return _worklist_row_fragment(request, alert.pk, error, status, shown_in_section)
     if error:
         messages.error(request, error)
     else:
@@ -101,6 +124,66 @@ def alert_action(request: AuthenticatedHttpRequest, alert_id: int, action: str) 
     if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         back = "clinic:worklist"  # only back to a page of this site
     return redirect(back)
+
+
+def _worklist_row_fragment(
+    request: AuthenticatedHttpRequest, alert_id: int, error: str, status: int, section: str
+) -> HttpResponse:
+    """The row, and out of band the counts of the worklist as the person filtered it (the filters
+    are those of the page they act from)."""
+    today = timezone.localdate()
+    alert = selectors.worklist_alerts(staff_site_ids(request.user)).get(pk=alert_id)
+    [item] = alerts.alert_items([alert], alerts.Permissions.of(request.user), today)
+    current_url = request.htmx.current_url or ""  # type: ignore[attr-defined]
+    filtered = _worklist_filter(request, QueryDict(urlsplit(current_url).query))
+    counts = alerts.worklist_counts(filtered.unhidden_qs, filtered.hidden)
+    context = {
+        "item": item,
+        "error": error,
+        "counts": counts,
+        "count": counts.of(section),
+        "filter": filtered,
+        "next": request.htmx.current_url_abs_path or "",  # type: ignore[attr-defined]
+        "oob": True,
+    }
+    return render(request, "clinic/_alert_row_swap.html", context, status=status)
+
+
+def _patient_alert_fragment(
+    request: AuthenticatedHttpRequest, alert_id: int, error: str, status: int
+) -> HttpResponse:
+    """The alert as it is now, and out of band the open count and the alert history."""
+    alert = selectors.worklist_alerts(staff_site_ids(request.user)).get(pk=alert_id)
+    panel = alerts.patient_alerts(alert.course.patient, request.user, timezone.localdate())
+    item = next((i for i in [*panel.open, *panel.history] if i.alert.pk == alert_id), None)
+    if item is None:  # closed long ago, beyond the newest of the history
+        [item] = alerts.alert_items(
+            [alert], alerts.Permissions.of(request.user), timezone.localdate(), all_events=True
+        )
+    context = {
+        "item": item,
+        "error": error,
+        "alerts": panel,
+        "next": request.htmx.current_url_abs_path or "",  # type: ignore[attr-defined]
+        "oob": True,
+    }
+    return render(request, "clinic/_patient_alert_swap.html", context, status=status)
+
+
+@staff_required
+def patient_alert_history(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
+    """Every alert of the patient that was acknowledged, dismissed or resolved, with its events."""
+    patient = patient_or_404(request, patient_id)
+    page = Paginator(alerts.alert_history(patient), 20).get_page(request.GET.get("page"))
+    items = alerts.alert_items(
+        list(page.object_list),
+        alerts.Permissions.of(request.user),
+        timezone.localdate(),
+        all_events=True,
+    )
+    return render(
+        request, "clinic/alert_history.html", {"patient": patient, "page": page, "items": items}
+    )
 
 
 # --- Patients ----------------------------------------------------------------------------------
@@ -142,12 +225,20 @@ PATIENT_PAGE_ACTIONS = (
 )
 
 
+HISTORY_PER_PAGE = 20  # the record's history, newest first, in pages of this many changes
+
+
 @staff_required
 def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_or_404(request, patient_id)
+    today = timezone.localdate()
     courses = list(patient.courses.order_by("-started_on").prefetch_related("regimen_changes"))
-    overviews = selectors.course_overviews(c.pk for c in courses)
+    overviews = selectors.course_overviews((c.pk for c in courses), today)
+    active_course = next((c for c in courses if c.stopped_on is None), None)
+    active_overview = overviews.get(active_course.pk) if active_course else None
     guideline = selectors.guideline_for(patient.site.code)
+    record = patient_record.load_patient_record(patient)
+    history = Paginator(selectors.record_history(patient), HISTORY_PER_PAGE)
     return render(
         request,
         "clinic/patient.html",
@@ -155,10 +246,19 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
             "patient": patient,
             "age": patient.age_on(timezone.localdate()),
             "courses": [(course, overviews.get(course.pk)) for course in courses],
-            "active_course": next((c for c in courses if c.stopped_on is None), None),
-            "alerts": selectors.open_alerts_of(patient),
-            "timeline": selectors.timeline(patient, guideline),
-            "history": selectors.record_history(patient),
+            "active_course": active_course,
+            "alerts": alerts.patient_alerts(patient, request.user, today),
+            "timeline": selectors.timeline(
+                record,
+                guideline,
+                today=today,
+                next_dose=active_overview.next_dose if active_overview else None,
+            ),
+            "infusions": patient_record.infusion_table(record),
+            "labs": patient_record.lab_table(record, guideline),
+            "imaging": patient_record.imaging_table(record),
+            "assessments": patient_record.assessment_table(record, guideline),
+            "history": history.get_page(request.GET.get("history_page")),
             "relapses": patient.relapses.select_related("course", "retreatment_course"),
             "can_review": roles.may(request.user, roles.REVIEW_REACTION, patient.site_id),
             # What this person records *for this patient*: their role at the patient's site.
@@ -176,41 +276,67 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
 # --- Data entry ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Preview(Generic[Saved]):
+    """A confirmation step before a save: `describe` reads what the save created or changed, in a
+    transaction rolled back afterwards, for `template` (clinic/confirm.html includes it)."""
+
+    describe: Callable[[Saved], object]
+    template: str
+    confirm_label: str
+
+
 def _entry(
     request: AuthenticatedHttpRequest,
     patient: Patient,
-    form: BaseForm,
-    save: Callable[[], object],
+    form: forms.EntryForm,
+    save: Callable[[], Saved],
     *,
     title: str,
-    done: str,
+    done: str | Callable[[], str],
     extra: dict[str, object] | None = None,
+    preview: Preview[Saved] | None = None,
+    submit_label: str = "Save",
 ) -> HttpResponse:
     """Show `form`; on a valid POST save it, re-evaluate the patient and go back to their page.
 
-    A refusal comes back as field errors on the same form, filled in as it was sent.
+    With a `preview`, a valid POST first shows what the save will do, and only its "confirm" saves
+    (the "change" button goes back to the form as it was filled in). A refusal comes back as field
+    errors on the same form, filled in as it was sent.
     """
+    context = {"patient": patient, "form": form, "title": title, "submit_label": submit_label}
+    context |= extra or {}
     if request.method == "POST" and form.is_valid():
-        try:
-            save()
-        except ValidationError as refused:
-            _add_errors(form, refused)
-        except PermissionDenied as refused:  # e.g. an intensification by a non-clinician
-            form.add_error(None, str(refused))
-        else:
-            messages.success(request, done)
+        if preview is not None and not request.POST.get("confirm"):
+            if not request.POST.get("change"):
+                summary = _try(form, lambda: _dry_run(save, preview))
+                if summary is not None:
+                    context |= {"summary": summary, "preview": preview}
+                    return render(request, "clinic/confirm.html", context)
+        elif _try(form, save) is not None:
+            messages.success(request, done if isinstance(done, str) else done())
             return redirect("clinic:patient", patient_id=patient.pk)
-    status = 400 if request.method == "POST" else 200
-    context = {"patient": patient, "form": form, "title": title} | (extra or {})
+    status = 400 if form.is_bound and form.errors else 200
     return render(request, "clinic/entry.html", context, status=status)
 
 
-def _add_errors(form: BaseForm, refused: ValidationError) -> None:
-    if hasattr(refused, "error_dict"):
-        for field, errors in refused.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, refused.messages)
+def _try(form: forms.EntryForm, action: Callable[[], object]) -> object | None:
+    """The action's result, or None with its refusal shown on the form."""
+    try:
+        return action() or True
+    except ValidationError as refused:
+        form.add_refusal(refused)
+    except PermissionDenied as refused:  # e.g. an intensification by a non-clinician
+        form.add_error(None, str(refused))
+    return None
+
+
+def _dry_run(save: Callable[[], Saved], preview: Preview[Saved]) -> object:
+    """Save, describe what was saved, and roll it all back (its re-evaluation request too)."""
+    with transaction.atomic():
+        summary = preview.describe(save())
+        transaction.set_rollback(True)
+    return summary
 
 
 def _post(request: HttpRequest) -> QueryDict | None:
@@ -319,16 +445,27 @@ def _patient_entry(
 
 @staff_required
 def record_lab(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
-    return _patient_entry(
-        request,
-        patient_id,
-        permission="registry.add_labresult",
-        form_class=forms.LabResultForm,
-        record=services.lab_result_record,
-        date_field="collected_on",
-        title="Record a lab result",
-        done="Lab result recorded.",
-    )
+    """The results of one draw (any of CRP, ESR, trough, antibodies, another test), all or none."""
+    patient = patient_or_404(request, patient_id)
+    require_perm(request, "registry.add_labresult", patient.site_id)
+    form = forms.LabPanelForm(_post(request), initial={"collected_on": timezone.localdate()})
+
+    def save() -> None:
+        services.lab_panel_record(
+            patient=patient,
+            collected_on=form.cleaned_data["collected_on"],
+            results=form.results(),
+            by=request.user,
+        )
+
+    def done() -> str:
+        names = [r.analyte_name or Analyte(r.analyte).label for r in form.results().values()]
+        return f"Recorded: {', '.join(names)}."
+
+    return _entry(
+        request, patient, form, save, title="Record lab results of one draw", done=done,
+        extra={"intro": "clinic/forms/_lab_panel_intro.html"},
+    )  # fmt: skip
 
 
 @staff_required
@@ -407,13 +544,16 @@ def review_reaction(request: AuthenticatedHttpRequest, reaction_id: int) -> Http
         title=f"Review the {reaction.get_severity_display().lower()} reaction of "
         f"{reaction.infusion.given_on:%d %b %Y}",
         done="Review recorded.",
+        extra={"intro": "clinic/forms/_review_intro.html", "reaction": reaction,
+               "course": reaction.infusion.course},
     )  # fmt: skip
 
 
 @staff_required
 def change_regimen(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
     course = course_or_404(request, course_id)
-    require_perm(request, "registry.add_regimenchange", course.patient.site_id)
+    site_id = course.patient.site_id
+    require_perm(request, "registry.add_regimenchange", site_id)
     dose, interval = course.regimen_on(timezone.localdate())
     form = forms.RegimenChangeForm(
         _post(request),
@@ -431,19 +571,23 @@ def change_regimen(request: AuthenticatedHttpRequest, course_id: int) -> HttpRes
 
     return _entry(
         request, course.patient, form, save, title="Change the regimen (taper or intensify)",
-        done="Regimen changed.", extra={"in_force": f"{dose} mg/kg every {interval} weeks"},
+        done="Regimen changed.",
+        extra={"in_force": (dose, interval), "intro": "clinic/forms/_regimen_intro.html",
+               "labelled_max": limits.LABELLED_MAX_DOSE_MG_PER_KG,
+               "ceiling": safeguards.thresholds_for(site_id).implausible_dose_mg_per_kg},
     )  # fmt: skip
 
 
 @staff_required
 def stop_course(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
+    """Stop the course, after a confirmation page that says what stopping does."""
     course = course_or_404(request, course_id)
     require_perm(request, "registry.change_treatmentcourse", course.patient.site_id)
     form = forms.StopCourseForm(_post(request), initial={"stopped_on": timezone.localdate()})
 
-    def save() -> None:
+    def save() -> TreatmentCourse:
         data = form.cleaned_data
-        services.course_stop(
+        return services.course_stop(
             course=course,
             stopped_on=data["stopped_on"],
             reason=data["reason"],
@@ -451,8 +595,13 @@ def stop_course(request: AuthenticatedHttpRequest, course_id: int) -> HttpRespon
             by=request.user,
         )
 
+    def describe(stopped: TreatmentCourse) -> previews.StopPreview:
+        return previews.stop(stopped, form.cleaned_data["note"])
+
     return _entry(
         request, course.patient, form, save, title="Stop the course", done="Course stopped.",
+        submit_label="Review and confirm",
+        preview=Preview(describe, "clinic/forms/_stop_summary.html", "Stop the course"),
     )  # fmt: skip
 
 
@@ -477,11 +626,13 @@ def start_course(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResp
 
 @staff_required
 def record_relapse(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
+    """Record a relapse and, if dated, start its retreatment: a preview shows the relapse, the new
+    course with its first due dates and what carries over from the earlier courses, then confirm."""
     course = course_or_404(request, course_id)
     require_perm(request, "registry.add_relapse", course.patient.site_id)
     form = forms.RelapseForm(_post(request), initial={"noted_on": timezone.localdate()})
 
-    def save() -> None:
+    def save() -> Relapse:
         data = form.cleaned_data
         # Two actions, one decision: both or neither, and one re-evaluation.
         with one_reevaluation(), transaction.atomic():
@@ -491,12 +642,18 @@ def record_relapse(request: AuthenticatedHttpRequest, course_id: int) -> HttpRes
             )  # fmt: skip
             if data["retreatment_starts_on"]:
                 services.retreatment_start(
-                    relapse=relapse, started_on=data["retreatment_starts_on"], by=request.user
+                    relapse=relapse,
+                    started_on=data["retreatment_starts_on"],
+                    planned_dose_mg_per_kg=data["planned_dose_mg_per_kg"],
+                    maintenance_interval_weeks=data["maintenance_interval_weeks"],
+                    by=request.user,
                 )
+        return relapse
 
     return _entry(
         request, course.patient, form, save, title="Record a relapse (and start retreatment)",
-        done="Relapse recorded.",
+        done="Relapse recorded.", submit_label="Preview",
+        preview=Preview(previews.relapse, "clinic/forms/_relapse_summary.html", "Confirm"),
     )  # fmt: skip
 
 

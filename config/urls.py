@@ -33,6 +33,7 @@ handler404 = not_found
 admin.site.site_header = "CRMO infliximab registry"
 admin.site.site_title = "CRMO registry"
 admin.site.index_title = "Clinical record"
+admin.site.index_template = "admin/clinic_index.html"  # with the clinic's lab import
 
 urlpatterns = [
     path("healthz", health, name="health"),

@@ -18,6 +18,14 @@ stores every new result or nothing:
   stored again; a row repeating an earlier row of the same import is reported as its duplicate.
   The database's unique constraint backs this; a result stored by someone else between the check
   and the insert refuses the import (send it again: that result is then already recorded).
+- **Units**: CRP, ESR and the trough level have fixed units (mg/L, mm/h, µg/mL); a row may name
+  the unit it was measured in, and one that is not the test's unit refuses the row (a CRP in mg/dL
+  would otherwise be stored ten times too low). Antibody and other tests store the unit given.
+- **Preview**: `lab_results_preview(rows=…, by=…)` validates the same rows the same way and stores
+  nothing: each row's outcome (new, already recorded, repeating an earlier row, or its errors), for
+  a person to check before they import the file (the clinic's upload page).
+- **CSV**: `csv_rows(text)` reads the rows of a comma-separated UTF-8 text under its header line,
+  for every door that takes a file.
 - **In bulk**: the named patients are read in one query (locked, so two imports for the same
   patients take turns and the second sees the first's results), the stored candidates in another;
   each row is validated in Python by the model's own field validation and `clean()`; the new rows
@@ -27,9 +35,11 @@ stores every new result or nothing:
 
 from __future__ import annotations
 
+import csv
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TypeVar
 
 from django.conf import settings
@@ -39,7 +49,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from simple_history.utils import bulk_create_with_history
 
-from registry.models import LAB_RESULT_IDENTITY, LabResult, Patient
+from registry.models import ANALYTE_UNITS, LAB_RESULT_IDENTITY, LabResult, Patient
 from registry.reevaluation import one_reevaluation, patient_changed
 from registry.roles import may
 from registry.selectors import patients_for
@@ -56,6 +66,7 @@ RESULT_COLUMNS = (
     "analyte",
     "analyte_name",
     "value",
+    "unit",
     "antibodies_positive",
     "assay_name",
     "reference_low",
@@ -117,9 +128,7 @@ class LabImportTooLarge(Exception):
 
 def lab_results_import(*, rows: Iterable[Row], by: User) -> LabImportResult:
     """Validate every row, then store the new results (with their history) or nothing."""
-    taken = _at_most(rows, settings.LAB_IMPORT_MAX_ROWS)
-    if not taken:
-        raise LabImportRefused([RowError(0, {"non_field_errors": [NOTHING_TO_IMPORT]})])
+    taken = _taken(rows)
     try:
         with transaction.atomic(), one_reevaluation():
             plan = _Plan.of(_validated_rows(taken, _Directory.load(taken, by)))
@@ -135,15 +144,86 @@ def lab_results_import(*, rows: Iterable[Row], by: User) -> LabImportResult:
     )
 
 
+class Outcome(StrEnum):
+    """What importing a row would do."""
+
+    NEW = "new"
+    ALREADY_RECORDED = "already_recorded"
+    DUPLICATE = "duplicate"  # repeats an earlier row of the same import
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class RowPreview:
+    row: int  # from 1
+    outcome: Outcome
+    cells: Row  # the row as sent
+    result: LabResult | None = None  # validated, unsaved, with its patient; None when invalid
+    errors: Mapping[str, list[str]] = field(default_factory=dict)
+    of_row: int | None = None  # a duplicate's earlier row
+
+
+@dataclass(frozen=True)
+class LabImportPreview:
+    rows: tuple[RowPreview, ...]
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for row in self.rows if row.outcome is outcome)
+
+    @property
+    def importable(self) -> bool:
+        """Whether importing would store something: no invalid row (all or none), one new."""
+        return not self.count(Outcome.INVALID) and bool(self.count(Outcome.NEW))
+
+
+def lab_results_preview(*, rows: Iterable[Row], by: User) -> LabImportPreview:
+    """What `lab_results_import` would do with these rows, row by row; stores nothing. The same
+    checks (and refusals of the import as a whole: no rows, too many); the patients are not
+    locked, so the import itself may still find a result recorded meanwhile."""
+    taken = _taken(rows)
+    checked = _checked_rows(taken, _Directory.load(taken, by, lock=False))
+    plan = _Plan.of([(n, entry) for n, entry in checked if isinstance(entry, LabResult)])
+    already = set(plan.already_recorded)
+    repeated = {duplicate.row: duplicate.of_row for duplicate in plan.duplicates}
+    previews = []
+    for (number, entry), cells in zip(checked, taken, strict=True):
+        sent = cells if isinstance(cells, Mapping) else {}
+        if isinstance(entry, RowError):
+            previews.append(RowPreview(number, Outcome.INVALID, sent, errors=entry.errors))
+        elif number in repeated:
+            previews.append(
+                RowPreview(number, Outcome.DUPLICATE, sent, entry, of_row=repeated[number])
+            )
+        else:
+            outcome = Outcome.ALREADY_RECORDED if number in already else Outcome.NEW
+            previews.append(RowPreview(number, outcome, sent, entry))
+    return LabImportPreview(tuple(previews))
+
+
 RECORDED_MEANWHILE = (
     "One of these results was recorded by someone else while this import ran, so nothing was "
     "saved. Send the file again: that result will be reported as already recorded."
 )
 
 
+def _taken(rows: Iterable[Row]) -> list[Row]:
+    """The rows of one import: at most the limit, and at least one."""
+    taken = _at_most(rows, settings.LAB_IMPORT_MAX_ROWS)
+    if not taken:
+        raise LabImportRefused([RowError(0, {"non_field_errors": [NOTHING_TO_IMPORT]})])
+    return taken
+
+
+def _checked_rows(
+    rows: Sequence[Row], directory: _Directory
+) -> list[tuple[int, LabResult | RowError]]:
+    """Each row's number and its validated result or its errors."""
+    return [(number, _checked(number, row, directory)) for number, row in enumerate(rows, 1)]
+
+
 def _validated_rows(rows: Sequence[Row], directory: _Directory) -> list[tuple[int, LabResult]]:
     """Each row's number and validated result; or LabImportRefused, listing every invalid row."""
-    checked = [(number, _checked(number, row, directory)) for number, row in enumerate(rows, 1)]
+    checked = _checked_rows(rows, directory)
     errors = [entry for _number, entry in checked if isinstance(entry, RowError)]
     if errors:
         raise LabImportRefused(errors)
@@ -185,18 +265,16 @@ class _Directory:
     may_record: dict[int, bool]  # site id -> may the caller record lab results there
 
     @classmethod
-    def load(cls, rows: Sequence[Row], by: User) -> _Directory:
+    def load(cls, rows: Sequence[Row], by: User, *, lock: bool = True) -> _Directory:
         named = [row for row in rows if isinstance(row, Mapping)]
         ids = {pk for row in named if (pk := _safe(_patient_id, row.get("patient")))}
         codes = {code for row in named if (code := _safe(_registry_code, row.get("registry_code")))}
-        # Locked (FOR NO KEY UPDATE: other writers' foreign keys to these patients still pass):
-        # a concurrent import for the same patients waits, then sees this one's results.
-        patients = list(
-            patients_for(by)
-            .filter(Q(pk__in=ids) | Q(registry_code__in=codes))
-            .select_related("site")
-            .select_for_update(no_key=True, of=("self",))
-        )
+        found = patients_for(by).filter(Q(pk__in=ids) | Q(registry_code__in=codes))
+        if lock:
+            # FOR NO KEY UPDATE (other writers' foreign keys to these patients still pass): a
+            # concurrent import for the same patients waits, then sees this one's results.
+            found = found.select_for_update(no_key=True, of=("self",))
+        patients = list(found.select_related("site"))
         sites = {patient.site_id for patient in patients}
         return cls(
             by_id={patient.pk: patient for patient in patients},
@@ -282,11 +360,31 @@ def _validated(row: Row, patient: Patient | None, errors: Errors) -> LabResult:
         return record
     if failed:
         return record  # clean() compares values that did not convert
+    _check_unit(record, errors)
     try:
         record.clean()
     except ValidationError as error:
         _merge(errors, error)
     return record
+
+
+def _check_unit(record: LabResult, errors: Errors) -> None:
+    """A test of a fixed unit, sent with a unit, must have been measured in that unit: `clean()`
+    sets the fixed unit, and would keep a value measured in another one."""
+    fixed = ANALYTE_UNITS.get(record.analyte)
+    if fixed and record.unit and _unit_spelling(record.unit) != _unit_spelling(fixed):
+        _add(
+            errors,
+            "unit",
+            f"{record.get_analyte_display()} is recorded in {fixed}, not {record.unit}: convert "
+            f"the value to {fixed}, or leave the unit empty.",
+        )
+
+
+def _unit_spelling(unit: str) -> str:
+    """The unit in one spelling of its usual ones (mg/l, ug/mL, μg/mL, mcg/mL, mm/hr)."""
+    key = unit.replace(" ", "").casefold().replace("\u03bc", "u").replace("mcg", "ug")
+    return key.removesuffix("hr") + "h" if key.endswith("/hr") else key
 
 
 def _cells(row: Row, errors: Errors) -> tuple[dict[str, Cell], list[str]]:
@@ -395,6 +493,7 @@ _CONVERTERS: dict[str, Callable[[Cell], Cell]] = {
     "analyte": _text,
     "analyte_name": _text,
     "value": _number,
+    "unit": _text,
     "antibodies_positive": _flag,
     "assay_name": _text,
     "reference_low": _number,
@@ -454,3 +553,45 @@ def _stored_identities(records: Sequence[LabResult]) -> set[_Identity]:
         collected_on__in={record.collected_on for record in records},
     )
     return set(candidates.values_list(*_IDENTITY))
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+
+class LabImportUnreadable(ValueError):
+    """A file that is no CSV of rows under a header; the message is for the sender."""
+
+
+NOT_UTF8 = "Send CSV as UTF-8 text"
+
+
+def csv_rows(text: Iterable[str]) -> Iterator[dict[str, str]]:
+    """The rows under the header line of comma-separated text (lines as read with newline=""),
+    lazily; empty cells and blank lines are left out. Text that does not decode, or a row with a
+    value in a column the header does not name, raises LabImportUnreadable."""
+    try:
+        reader = csv.reader(text)
+        header = next(reader, None)
+        if header is None:
+            return
+        columns = _header(header)
+        for number, cells in enumerate((cells for cells in reader if any(cells)), start=1):
+            yield _csv_row(number, columns, cells)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise LabImportUnreadable(f"{NOT_UTF8} ({error}).") from error
+
+
+def _header(header: list[str]) -> list[str]:
+    columns = [name.strip() for name in header]
+    repeated = sorted({name for name in columns if name and columns.count(name) > 1})
+    if repeated:
+        raise LabImportUnreadable(f"The header names {', '.join(repeated)} more than once.")
+    return columns
+
+
+def _csv_row(number: int, columns: list[str], cells: list[str]) -> dict[str, str]:
+    extra = [cell for cell in cells[len(columns) :] if cell.strip()]
+    unnamed = [cell for name, cell in zip(columns, cells, strict=False) if not name and cell]
+    if extra or unnamed:
+        raise LabImportUnreadable(f"Row {number} has a value in a column the header does not name.")
+    return {name: cell for name, cell in zip(columns, cells, strict=False) if name and cell}

@@ -668,6 +668,71 @@ def lab_result_record(
     return _store(result, by=by, check=_check_not_recorded)
 
 
+@dataclass(frozen=True)
+class LabValue:
+    """One result of a lab panel; the panel gives the patient and the collection date."""
+
+    analyte: str
+    value: Decimal | None = None
+    analyte_name: str = ""
+    antibodies_positive: bool | None = None
+    assay_name: str = ""
+    unit: str = ""
+    reference_low: Decimal | None = None
+    reference_high: Decimal | None = None
+
+
+@_action
+def lab_panel_record(
+    *,
+    patient: Patient,
+    collected_on: dt.date,
+    results: Mapping[str, LabValue],
+    by: User,
+) -> dict[str, LabResult]:
+    """The results of one draw, saved together or not at all, with one re-evaluation.
+
+    Each result goes through `lab_result_record` (its validation, the duplicate check); every
+    refusal is collected, so the person sees them all at once, and then nothing is kept. The
+    refusal's keys are `<key>.<field>` for a result's field (the caller's key of that result),
+    `<key>` for a result as a whole (a duplicate), and `collected_on` once for the shared date.
+    """
+    _require(by, "registry.add_labresult", patient.site_id, "recording a lab result")
+    if not results:
+        raise ValidationError({NON_FIELD_ERRORS: ["Enter at least one result of this draw."]})
+    errors: dict[str, list[str]] = {}
+    recorded: dict[str, LabResult] = {}
+    for key, result in results.items():
+        try:
+            recorded[key] = lab_result_record(
+                patient=patient,
+                collected_on=collected_on,
+                analyte=result.analyte,
+                value=result.value,
+                analyte_name=result.analyte_name,
+                antibodies_positive=result.antibodies_positive,
+                assay_name=result.assay_name,
+                unit=result.unit,
+                reference_low=result.reference_low,
+                reference_high=result.reference_high,
+                by=by,
+            )
+        except ValidationError as refused:
+            for name, messages in refused.message_dict.items():
+                if name == "collected_on":
+                    where = name
+                elif name == NON_FIELD_ERRORS:
+                    where = key
+                else:
+                    where = f"{key}.{name}"
+                shown = errors.setdefault(where, [])
+                shown.extend(message for message in messages if message not in shown)
+    if errors:
+        # Raising rolls back the results already saved: the panel is all or nothing.
+        raise ValidationError(errors)
+    return recorded
+
+
 _LAB_ENGINE_FIELDS = frozenset(
     {
         "collected_on",

@@ -1,27 +1,20 @@
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django import template
 
+from clinic.evidence import Line, evidence_lines
+
 register = template.Library()
 
 
-@register.simple_tag
-def days_overdue(alert: Any, today: dt.date) -> int:
-    return (today - alert.due_on).days if alert.due_on else 0
+@register.filter
+def evidence_items(evidence: dict[str, Any]) -> list[Line]:
+    """Evidence as readable (label, value) lines: a value is a text, or a list of texts."""
+    return evidence_lines(evidence)
 
 
 @register.filter
-def evidence_items(evidence: dict[str, Any]) -> list[tuple[str, Any]]:
-    """Evidence as readable (label, value) pairs; rows (dicts) as "key value" lists."""
-
-    def show(value: Any) -> str:
-        if isinstance(value, dict):
-            return ", ".join(f"{k.replace('_', ' ')} {show(v)}" for k, v in value.items())
-        if isinstance(value, list):
-            return "; ".join(show(item) for item in value) or "none"
-        return "—" if value is None else str(value)
-
-    return [(key.replace("_", " "), show(value)) for key, value in evidence.items()]
+def is_list(value: Any) -> bool:
+    return isinstance(value, list)

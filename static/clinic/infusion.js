@@ -15,7 +15,8 @@
     if (!(kg > 0) || !(mg > 0)) { out.textContent = "—"; vials.textContent = "—"; warning.hidden = true; return; }
     const perKg = mg / kg, expected = inForce * kg;
     out.textContent = perKg.toFixed(2);
-    vials.textContent = String(Math.ceil(mg / vial));
+    const count = Math.ceil(mg / vial);
+    vials.textContent = count + (count === 1 ? " vial" : " vials");
     const off = Math.abs(mg - expected) / expected * 100;
     if (off > tolerance) {
       warning.textContent = "Does not match " + inForce + " mg/kg × " + kg + " kg = " + expected.toFixed(0) +

@@ -10,7 +10,9 @@
     for (const row of table.querySelectorAll("tbody tr")) {
       let column = 0;
       for (const cell of row.cells) {
-        if (headers[column] && cell.colSpan === 1) cell.dataset.label = headers[column];
+        if (headers[column] && cell.colSpan === 1 && !cell.dataset.label) {
+          cell.dataset.label = headers[column];
+        }
         column += cell.colSpan;
       }
     }

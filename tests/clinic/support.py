@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from django.utils import timezone
+from django.utils.html import escape
 
 from monitoring.evaluation import evaluate_courses
 from monitoring.models import Alert
@@ -76,6 +77,10 @@ class _FormReader(HTMLParser):
         if tag == "input" and name:
             if a.get("type") == "checkbox":
                 self.values[name] = "checked" in a
+            elif a.get("type") == "radio":
+                self.values.setdefault(name, "")
+                if "checked" in a:
+                    self.values[name] = a.get("value") or ""
             elif a.get("type") not in ("hidden", "submit"):
                 self.values[name] = a.get("value") or ""
         elif tag == "select" and name:
@@ -149,3 +154,34 @@ def ms(day: dt.date) -> int:
 
 def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]]
+
+
+def between(text: str, start: str, end: str) -> str:
+    """The text from `start` up to the next `end`."""
+    assert start in text, f"no {start!r} on the page"
+    rest = text[text.index(start) :]
+    return rest[: rest.index(end)]
+
+
+def refused(response, field: str, message: str) -> None:
+    """400, with the message under its field (or above the form, for the whole record), and in the
+    error summary above the form, linked to its field."""
+    assert response.status_code == 400
+    assert message in response.context["form"].errors[field], response.context["form"].errors
+    summary = between(response.text, '<div class="error-summary" role="alert"', "</div>")
+    if field == "__all__":
+        assert f"<li>{escape(message)}</li>" in summary
+    else:
+        under_field = between(
+            response.text, f'<div class="field-error" id="id_{field}_error">', "</div>"
+        )
+        assert f"<p>{escape(message)}</p>" in under_field
+        assert f'<a href="#id_{field}">' in summary
+        assert f"{escape(message)}</a>" in summary
+
+
+def field_tag(html: str, name: str) -> str:
+    """The opening tag of the field named `name` (an input, select or textarea)."""
+    found = re.search(rf'<(?:input|select|textarea)[^>]*\bname="{name}"[^>]*>', html)
+    assert found, f"no field {name!r} on the page"
+    return found.group(0)

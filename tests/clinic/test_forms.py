@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
-from django.utils.html import escape
 
 from monitoring.evaluation import evaluate_courses
 from monitoring.models import Alert
@@ -24,7 +23,16 @@ from registry.models import (
     Relapse,
     TreatmentCourse,
 )
-from tests.clinic.support import DAY, START, form_values, messages_of, ms
+from tests.clinic.support import (
+    DAY,
+    START,
+    between,
+    field_tag,
+    form_values,
+    messages_of,
+    ms,
+    refused,
+)
 from tests.conftest import TODAY
 from tests.factories import (
     CourseFactory,
@@ -51,17 +59,6 @@ def saved(response, patient, message: str) -> None:
     assert response.status_code == 200
     assert messages_of(response) == [message]
     assert f'<li class="message success">{message}</li>' in response.text
-
-
-def refused(response, field: str, message: str) -> None:
-    """400, with the message under its field (or above the form, for the whole record)."""
-    assert response.status_code == 400
-    assert message in response.context["form"].errors[field]
-    if field == "__all__":
-        assert f'<div class="error-summary" role="alert"><p>{escape(message)}</p>' in response.text
-    else:
-        assert f'<p class="field-error" role="alert">{escape(message)}</p>' in response.text
-        assert "Please correct the fields marked below; nothing was saved." in response.text
 
 
 def filled_in(response, data: dict[str, Any]) -> None:
@@ -249,14 +246,23 @@ def test_it_keeps_the_dose_helper_on_a_refused_infusion(client, nurse_a, course_
     assert '<strong id="suggested-dose">200 mg</strong>' in response.text
 
 
-# --- Lab results ----------------------------------------------------------------------------------
+# --- Lab panel ------------------------------------------------------------------------------------
 
 
 def lab_url(patient) -> str:
     return reverse("clinic:record_lab", args=[patient.pk])
 
 
-LAB = {"collected_on": ISO_TODAY, "analyte": "crp", "value": "12.5", "reference_high": "5"}
+LAB = {"collected_on": ISO_TODAY, "crp_value": "12.5", "crp_reference_high": "5"}
+PANEL = LAB | {
+    "esr_value": "30",
+    "esr_reference_high": "20",
+    "ifx_trough_value": "1.2",
+    "anti_ifx_antibodies_positive": "detected",
+    "anti_ifx_value": "48",
+    "anti_ifx_unit": "AU/mL",
+    "anti_ifx_assay_name": "ELISA (drug-sensitive)",
+}
 
 
 def test_it_records_a_lab_result(client, nurse_a, course_a):
@@ -265,49 +271,168 @@ def test_it_records_a_lab_result(client, nurse_a, course_a):
 
     response = client.post(lab_url(patient), LAB, follow=True)
 
-    saved(response, patient, "Lab result recorded.")
+    saved(response, patient, "Recorded: CRP (mg/L).")
     lab = patient.lab_results.get()
     assert (lab.collected_on, lab.analyte, lab.value, lab.unit) == (
         TODAY, "crp", Decimal("12.5"), "mg/L",
     )  # fmt: skip
     assert lab.reference_high == Decimal("5")
     assert lab.history.get().history_user == nurse_a
-    assert response.context["timeline"]["crp"][-1]["y"] == 12.5
+    assert response.context["timeline"].chart["crp"][-1]["y"] == 12.5
 
 
-def test_it_shows_the_lab_form_with_todays_date(client, nurse_a, course_a):
+def test_it_records_the_results_of_one_draw_in_one_save(client, post_committed, nurse_a, course_a):
+    patient = course_a.patient
+    client.force_login(nurse_a)
+
+    response = post_committed(lab_url(patient), PANEL)
+
+    saved(
+        response, patient, "Recorded: CRP (mg/L), ESR (mm/h), Infliximab trough level (µg/mL), "
+        "Anti-infliximab antibodies.",
+    )  # fmt: skip
+    stored = {
+        lab.analyte: (lab.collected_on, lab.value, lab.unit, lab.reference_high)
+        for lab in patient.lab_results.all()
+    }
+    assert stored == {
+        "crp": (TODAY, Decimal("12.5"), "mg/L", Decimal("5")),
+        "esr": (TODAY, Decimal("30"), "mm/h", Decimal("20")),
+        "ifx_trough": (TODAY, Decimal("1.2"), "µg/mL", None),
+        "anti_ifx": (TODAY, Decimal("48"), "AU/mL", None),
+    }
+    antibodies = patient.lab_results.get(analyte="anti_ifx")
+    assert (antibodies.antibodies_positive, antibodies.assay_name) == (
+        True,
+        "ELISA (drug-sensitive)",
+    )
+    # One save, one re-evaluation: the antibody alert is raised once.
+    assert Alert.objects.filter(course=course_a, rule="antibodies_detected").count() == 1
+
+
+def test_it_records_another_test_by_its_name(client, nurse_a, course_a):
+    patient = course_a.patient
+    client.force_login(nurse_a)
+    other = {"collected_on": ISO_TODAY, "other_analyte_name": "Ferritin", "other_value": "80",
+             "other_unit": "µg/L"}  # fmt: skip
+
+    response = client.post(lab_url(patient), other, follow=True)
+
+    saved(response, patient, "Recorded: Ferritin.")
+    lab = patient.lab_results.get()
+    assert (lab.analyte, lab.analyte_name, lab.value, lab.unit) == (
+        "other", "Ferritin", Decimal("80"), "µg/L",
+    )  # fmt: skip
+
+
+def test_it_shows_the_lab_panel_with_todays_date_and_nothing_tested(client, nurse_a, course_a):
     client.force_login(nurse_a)
     page = client.get(lab_url(course_a.patient))
     assert page.status_code == 200
-    assert form_values(page.text)["collected_on"] == ISO_TODAY
+    values = form_values(page.text)
+    assert values["collected_on"] == ISO_TODAY
+    assert values["anti_ifx_antibodies_positive"] == ""
+    assert '<option value="" selected>— not tested —</option>' in page.text
+    for legend in ("CRP (mg/L)", "ESR (mm/h)", "Infliximab trough level (µg/mL)",
+                   "Anti-infliximab antibodies"):  # fmt: skip
+        assert f"<legend>{legend}</legend>" in page.text
 
 
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"value": "-1"}, "value", "CRP (mg/L) cannot be negative."),
-        ({"analyte": "esr", "value": "250"}, "value",
+        ({"crp_value": "-1"}, "crp_value", "CRP (mg/L) cannot be negative."),
+        ({"esr_value": "250"}, "esr_value",
          "250 mm/h is above the physical maximum of 200 mm/h; check the value and its unit."),
         ({"collected_on": TOMORROW}, "collected_on",
          "25 Nov 2026 is in the future; record what has happened."),
         ({"collected_on": "2012-01-01"}, "collected_on",
          "01 Jan 2012 is before the patient's date of birth."),
-        ({"analyte": "anti_ifx", "value": "", "antibodies_positive": "unknown"},
-         "antibodies_positive", "Record whether antibodies were detected."),
-        ({"reference_low": "10"}, "reference_high", "The upper limit is below the lower limit."),
+        ({"anti_ifx_antibodies_positive": "", "anti_ifx_value": "48"},
+         "anti_ifx_antibodies_positive", "Record whether antibodies were detected."),
+        ({"crp_reference_low": "10"}, "crp_reference_high",
+         "The upper limit is below the lower limit."),
+        ({"ifx_trough_value": "", "ifx_trough_reference_low": "3"}, "ifx_trough_value",
+         "Enter the Infliximab trough level (µg/mL) value."),
+        ({"other_value": "3"}, "other_analyte_name", "Name the test."),
+        ({"collected_on": ""}, "collected_on", "This field is required."),
     ],
 )  # fmt: skip
-def test_it_refuses_an_impossible_lab_result_and_keeps_what_was_typed(
+def test_it_refuses_the_whole_panel_when_one_value_is_refused_and_keeps_what_was_typed(
     client, nurse_a, course_a, changes, field, message
 ):
     client.force_login(nurse_a)
-    data = LAB | changes
+    data = PANEL | changes
 
     response = client.post(lab_url(course_a.patient), data)
 
     refused(response, field, message)
     filled_in(response, data)
-    assert not LabResult.objects.exists()
+    assert not LabResult.objects.exists()  # the valid values of the draw are not saved either
+    assert response.context["form"].errors[field] == [message]  # one message, once
+
+
+def test_it_refuses_a_result_already_recorded_and_saves_none_of_the_draw(client, nurse_a, course_a):
+    patient = course_a.patient
+    client.force_login(nurse_a)
+    client.post(lab_url(patient), LAB)
+
+    response = client.post(lab_url(patient), PANEL)
+
+    refused(
+        response, "crp_value", "This result is already recorded (CRP (mg/L) on 24 Nov 2026, 12.5)."
+    )
+    assert list(patient.lab_results.values_list("analyte", flat=True)) == ["crp"]
+
+
+def test_it_shows_every_refused_value_of_the_panel_at_once_and_focuses_the_first(
+    client, nurse_a, course_a
+):
+    client.force_login(nurse_a)
+
+    response = client.post(
+        lab_url(course_a.patient), PANEL | {"crp_value": "-1", "esr_value": "250"}
+    )
+
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {"crp_value", "esr_value"}
+    summary = between(response.text, '<div class="error-summary" role="alert"', "</div>")
+    assert "Nothing was saved: 2 problems to correct" in summary
+    assert summary.index('href="#id_crp_value"') < summary.index('href="#id_esr_value"')
+    # The first field in error takes the focus when the page loads, and says why it is invalid.
+    crp = field_tag(response.text, "crp_value")
+    assert "autofocus" in crp
+    assert 'aria-invalid="true"' in crp
+    assert 'aria-describedby="id_crp_value_error"' in crp
+    assert "autofocus" not in field_tag(response.text, "esr_value")
+    assert 'aria-invalid="true"' in field_tag(response.text, "esr_value")
+
+
+def test_it_refuses_an_empty_panel(client, nurse_a, course_a):
+    client.force_login(nurse_a)
+    response = client.post(lab_url(course_a.patient), {"collected_on": ISO_TODAY})
+    refused(response, "__all__", "Enter at least one result of this draw.")
+    # No field to go to: the summary itself takes the focus.
+    assert (
+        '<div class="error-summary" role="alert" id="error-summary" tabindex="-1" autofocus>'
+        in response.text
+    )
+
+
+def test_it_shows_the_antibody_details_only_for_a_result_and_another_test_folded(
+    client, nurse_a, course_a
+):
+    client.force_login(nurse_a)
+    page = client.get(lab_url(course_a.patient)).text
+    # The script hides and disables the titre and assay until a result is chosen; without it,
+    # they show.
+    assert ('<fieldset class="group" id="fieldset-anti_ifx_details" '
+            'data-shown-if="anti_ifx_antibodies_positive">') in page  # fmt: skip
+    assert '<details class="group-details" id="group-other"><summary>Another test</summary>' in page
+    after_a_refusal = client.post(
+        lab_url(course_a.patient), {"collected_on": ISO_TODAY, "other_value": "3"}
+    )
+    assert '<details class="group-details" id="group-other" open>' in after_a_refusal.text
 
 
 # --- Imaging --------------------------------------------------------------------------------------
@@ -340,7 +465,9 @@ def test_it_records_an_imaging_study(client, clinician_a, course_a):
     )  # fmt: skip
     assert (study.impression, study.report_text) == ("improved", "Fewer lesions; no new one.")
     assert study.history.get().history_user == clinician_a
-    assert response.context["timeline"]["mri"] == [{"x": ms(TODAY), "y": 2, "new": 0}]
+    assert response.context["timeline"].chart["mri"] == [
+        {"x": ms(TODAY), "y": 2, "new": 0, "modality": "Whole-body MRI"}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -399,7 +526,7 @@ def test_it_records_a_clinical_assessment(client, data_manager_a, course_a):
     )  # fmt: skip
     assert (assessment.disease_state, assessment.notes) == ("inactive", "Running again.")
     assert assessment.history.get().history_user == data_manager_a
-    assert response.context["timeline"]["assessments"][-1]["state"] == "inactive"
+    assert response.context["timeline"].chart["assessments"][-1]["state"] == "inactive"
 
 
 @pytest.mark.parametrize(
@@ -536,8 +663,9 @@ def test_it_records_a_clinicians_review_and_clears_its_alert(
     assert "Review the severe reaction of 15 Sep 2026" in page.text
     values = form_values(page.text)
     assert (values["reviewed_on"], values["note"]) == (ISO_TODAY, "")
-    assert values["decision"] == ""  # nothing decided for the clinician
-    assert '<option value="" selected>— choose —</option>' in page.text
+    assert values["decision"] == ""  # nothing decided for the clinician: no choice checked
+    for decision in ("continue_premedicated", "continue_unchanged", "stop"):
+        assert f'type="radio" name="decision" value="{decision}"' in page.text
 
     response = post_committed(
         review_url(severe_reaction), REVIEW | {"note": "Premedicate and halve the rate."}
@@ -714,7 +842,15 @@ def test_it_stops_a_course_and_its_dose_alert(client, post_committed, clinician_
     assert form_values(page) == {"stopped_on": ISO_TODAY, "reason": "", "note": ""}
     assert '<option value="" selected>— choose —</option>' in page  # no reason chosen for them
 
-    response = post_committed(stop_url(course_a), {"stopped_on": ISO_TODAY, "reason": "remission"})
+    stop = {"stopped_on": ISO_TODAY, "reason": "remission"}
+    preview = client.post(stop_url(course_a), stop)  # a confirmation page first; nothing saved
+    assert preview.status_code == 200
+    assert "<dt>Stops on</dt><dd><strong>24 Nov 2026</strong></dd>" in preview.text
+    assert form_values(preview.text) == {}  # the values travel as hidden fields
+    course_a.refresh_from_db()
+    assert (course_a.stopped_on, course_a.history.count()) == (None, 1)
+
+    response = post_committed(stop_url(course_a), stop | {"confirm": "1"})
 
     saved(response, course_a.patient, "Course stopped.")
     course_a.refresh_from_db()
@@ -876,7 +1012,7 @@ def test_it_records_a_relapse_and_clears_its_alert(
     assert alert.status == "open"
     client.force_login(clinician_a)
 
-    response = post_committed(relapse_url(stopped_course), RELAPSE)
+    response = post_committed(relapse_url(stopped_course), RELAPSE | {"confirm": "1"})
 
     saved(response, stopped_course.patient, "Relapse recorded.")
     relapse = Relapse.objects.get()
@@ -895,7 +1031,9 @@ def test_it_records_a_relapse_and_starts_the_retreatment(client, clinician_a, st
     client.force_login(clinician_a)
 
     response = client.post(
-        relapse_url(stopped_course), RELAPSE | {"retreatment_starts_on": ISO_TODAY}, follow=True
+        relapse_url(stopped_course),
+        RELAPSE | {"retreatment_starts_on": ISO_TODAY, "confirm": "1"},
+        follow=True,
     )
 
     saved(response, stopped_course.patient, "Relapse recorded.")

@@ -27,7 +27,15 @@ from registry.models import (
     TreatmentCourse,
 )
 from registry.signals import reevaluation_requested
-from tests.clinic.support import DAY, START, form_values, make_alert, messages_of, overdue_course
+from tests.clinic.support import (
+    DAY,
+    START,
+    form_values,
+    make_alert,
+    messages_of,
+    overdue_course,
+    refused,
+)
 from tests.conftest import TODAY, _member
 from tests.factories import (
     CourseFactory,
@@ -63,16 +71,6 @@ def saved(response, patient) -> None:
     """Stored: back to the patient's page."""
     assert response.status_code == 302, response.content[:3000]
     assert response["Location"] == patient_url(patient)
-
-
-def refused(response, field: str, message: str) -> None:
-    """400, with the message under its field (or above the form, for the whole record)."""
-    assert response.status_code == 400
-    assert message in response.context["form"].errors[field], response.context["form"].errors
-    if field == "__all__":
-        assert f'<div class="error-summary" role="alert"><p>{escape(message)}</p>' in response.text
-    else:
-        assert f'<p class="field-error" role="alert">{escape(message)}</p>' in response.text
 
 
 INFUSION = {
@@ -504,13 +502,13 @@ CLINICIAN_PAGES = [
     ClinicianPage(
         "stop_course",
         lambda r: r.course,
-        {"stopped_on": ISO_TODAY, "reason": "remission", "note": "In remission"},
+        {"stopped_on": ISO_TODAY, "reason": "remission", "note": "In remission", "confirm": "1"},
         lambda r: TreatmentCourse.objects.filter(pk=r.course.pk, stopped_on__isnull=False).count(),
     ),
     ClinicianPage(
         "record_relapse",
         lambda r: r.stopped,
-        {"noted_on": ISO_TODAY, "evidence": "New lesion on MRI"},
+        {"noted_on": ISO_TODAY, "evidence": "New lesion on MRI", "confirm": "1"},
         lambda r: Relapse.objects.filter(course=r.stopped).count(),
     ),
     ClinicianPage(
@@ -623,8 +621,9 @@ def test_stopping_a_course_keeps_its_note_and_a_second_stop_is_refused(
     client.force_login(clinician_a)
     url = reverse("clinic:stop_course", args=[course_a.pk])
 
-    first = client.post(url, {"stopped_on": ISO_TODAY, "reason": "patient_choice",
-                              "note": "  The family prefers to pause.  "})  # fmt: skip
+    stop = {"stopped_on": ISO_TODAY, "reason": "patient_choice",
+            "note": "  The family prefers to pause.  "}  # fmt: skip
+    first = client.post(url, stop | {"confirm": "1"})
 
     saved(first, course_a.patient)
     course_a.refresh_from_db()
@@ -635,6 +634,7 @@ def test_stopping_a_course_keeps_its_note_and_a_second_stop_is_refused(
     )
     versions = course_a.history.count()
 
+    # Refused at its confirmation page already.
     again = client.post(url, {"stopped_on": ISO_TODAY, "reason": "other", "note": "Again"})
 
     refused(again, "stopped_on", "This course already stopped on 24 Nov 2026.")
@@ -713,7 +713,13 @@ def test_a_relapse_with_its_retreatment_asks_for_one_reevaluation(
     url = reverse("clinic:record_relapse", args=[stopped_course.pk])
 
     with committed():
-        response = client.post(url, RELAPSE | {"retreatment_starts_on": ISO_TODAY})
+        preview = client.post(url, RELAPSE | {"retreatment_starts_on": ISO_TODAY})
+    assert preview.status_code == 200
+    assert reevaluation_requests == []  # the preview saved nothing, so asks for nothing
+    assert not Relapse.objects.exists()
+
+    with committed():
+        response = client.post(url, RELAPSE | {"retreatment_starts_on": ISO_TODAY, "confirm": "1"})
 
     saved(response, stopped_course.patient)
     relapse = Relapse.objects.get()

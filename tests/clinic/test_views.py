@@ -113,7 +113,7 @@ def test_it_sends_a_signed_in_person_from_the_login_page_to_the_worklist(client,
 def test_it_lists_open_and_acknowledged_alerts_of_the_users_sites_only(
     client, nurse_a, course_a, course_b
 ):
-    make_alert(course_a, title="Seen already", status="acknowledged")
+    make_alert(course_a, title="Seen already", status="acknowledged", severity="warning")
     make_alert(course_a, title="Dealt with", status="resolved")
     make_alert(course_a, title="Not applicable", status="dismissed")
     client.force_login(nurse_a)
@@ -148,21 +148,26 @@ def test_it_groups_alerts_urgent_then_warning_then_info_each_by_due_date(client,
     order = ["Urgent early", "Urgent late", "Warning", "Info early", "Info later"]
     positions = [page.index(f"<td>{title}</td>") for title in order]
     assert positions == sorted(positions)
-    headings = [page.index(f'<h2 class="severity {s}">') for s in ("urgent", "warning", "info")]
+    headings = [page.index(f'<h2 id="section-{s}" class="severity {s}">') for s in
+                ("urgent", "warning", "info")]  # fmt: skip
     assert headings == sorted(headings)
-    assert '<h2 class="severity urgent">Urgent <span class="count">2</span></h2>' in page
+    assert (
+        '<h2 id="section-urgent" class="severity urgent">Urgent <span class="count">2</span></h2>'
+    ) in page
     assert len(alerts) == page.count('class="alert-row ')
 
 
-def test_it_shows_how_many_days_each_alert_is_overdue(client, nurse_a, course_a):
-    upcoming = make_alert(course_a, due_on=TODAY + 5 * DAY, title="Not due yet")
+def test_it_shows_how_many_days_a_dose_is_overdue_or_until_it_is_due(client, nurse_a, course_a):
+    upcoming = make_alert(
+        course_a, rule="maintenance_dose_overdue", due_on=TODAY + 5 * DAY, title="Not due yet"
+    )
     client.force_login(nurse_a)
 
     page = client.get(WORKLIST).text
 
-    rows = {row[1]: row for row in table_rows(page) if len(row) == 6}
-    assert rows["Maintenance dose overdue"][2:4] == ["10 Nov 2026", "14 d"]
-    assert rows[upcoming.title][2:4] == ["29 Nov 2026", "—"]
+    rows = {row[1]: row for row in table_rows(page) if len(row) == 5}
+    assert rows["Maintenance dose overdue"][2] == "14 d overdue due 10 Nov 2026"
+    assert rows[upcoming.title][2] == "due in 5 d 29 Nov 2026"
 
 
 def test_it_filters_by_site_among_the_users_sites(client, clinician_a, site_b, course_a, course_b):
@@ -271,7 +276,8 @@ def test_a_clinicians_acknowledgement_closes_a_past_fact(client, clinician_a, co
     row = client.post(action_url(alert, "acknowledge"), headers={"HX-Request": "true"})
 
     assert row.status_code == 200
-    assert "Resolved: a past fact, acknowledged by a clinician" in row.text
+    assert '<span class="status resolved">Resolved</span> <span class="by">by carl' in row.text
+    assert ": a past fact, acknowledged by a clinician</span>" in row.text
     alert.refresh_from_db()
     assert (alert.status, alert.resolution_reason) == (
         "resolved", "a past fact, acknowledged by a clinician",
@@ -323,7 +329,7 @@ def test_it_refuses_to_dismiss_without_a_reason(client, clinician_a, course_a):
     ("action", "data", "status", "shown"),
     [
         ("acknowledge", {}, "acknowledged", "Acknowledged"),
-        ("dismiss", {"reason": "Transferred"}, "dismissed", "Dismissed: Transferred"),
+        ("dismiss", {"reason": "Transferred"}, "dismissed", "Dismissed"),
     ],
 )
 def test_it_acts_on_an_alert_through_htmx_and_returns_its_row(
@@ -335,7 +341,7 @@ def test_it_acts_on_an_alert_through_htmx_and_returns_its_row(
     row = client.post(action_url(alert, action), data, headers={"HX-Request": "true"})
 
     assert row.status_code == 200
-    assert [t.name for t in row.templates] == ["clinic/_alert_row.html"]
+    assert row.templates[0].name == "clinic/_alert_row_swap.html"
     assert row.text.startswith(f'<tr id="alert-{alert.pk}" class="alert-row warning {status}">')
     assert "<html" not in row.text
     assert shown in row.text
@@ -547,13 +553,14 @@ def test_it_shows_the_open_alerts_with_explanation_evidence_and_source(client, n
     assert alert in page.context["alerts"]
     assert closed not in page.context["alerts"]
     text = page.text
-    assert f'<article class="alert-detail warning" id="alert-detail-{alert.pk}">' in text
-    assert "<strong>Maintenance dose overdue</strong> · due 10 Nov 2026" in text
+    assert f'<article class="alert-detail warning open" id="alert-detail-{alert.pk}">' in text
+    assert '<strong>Maintenance dose overdue</strong> · <strong class="late">14 d overdue' in text
     assert escape(alert.explanation).replace("\n", "<br>") in text
     assert "Guideline (grade A, source document)" in text
-    assert "<dt>due on</dt><dd>2026-11-10</dd>" in text
+    assert "<dt>Days late</dt><dd>14 days</dd>" in text
     assert "Rule <code>maintenance_dose_overdue</code> · grade A · source document" in text
-    assert "Closed long ago" not in text
+    # A closed alert is not among the open ones: it is in the alert history below them.
+    assert text.index("Closed long ago") > text.index('<section id="alert-history"')
 
 
 def test_it_gives_the_timeline_its_data(client, nurse_a, site_a):
@@ -582,9 +589,13 @@ def test_it_gives_the_timeline_its_data(client, nurse_a, site_a):
     assert data["crp"] == [{"x": day0, "y": 12.5}]
     assert data["esr"] == [{"x": day0, "y": 31.0}]
     assert (data["crp_uln"], data["esr_uln"]) == (8.0, 20.0)  # the lab's limit, the default
-    assert data["mri"] == [{"x": ms(START - 3 * DAY), "y": 4, "new": 0}]  # not the X-ray
+    assert data["mri"] == [  # not the X-ray
+        {"x": ms(START - 3 * DAY), "y": 4, "new": 0, "modality": "Whole-body MRI"}
+    ]
     assert data["assessments"] == [{"x": ms(START + 70 * DAY), "y": 2.0, "state": "inactive"}]
-    assert data["reactions"] == [{"x": day0, "severity": "moderate"}]
+    assert data["reactions"] == [
+        {"x": day0, "severity": "moderate", "onset": "acute (within 24 h)"}
+    ]
     assert data["events"] == [
         {"x": day0, "label": "Course start 04 Aug 2026"},
         {"x": ms(START + 20 * DAY), "label": "Taper: 5.00 mg/kg q10w"},
@@ -601,13 +612,13 @@ def test_it_shows_who_changed_the_record(client, nurse_a, clinician_a, course_a)
 
     history = client.get(patient_url(patient)).context["history"]
 
-    lab_changes = [(c.who, c.kind, c.fields) for c in history if c.what.startswith("Lab result")]
+    lab_changes = [(c.who, c.kind, c.fields) for c in history if c.what.startswith("CRP result")]
     assert lab_changes == [("carl", "changed", ["value"]), ("nina", "created", [])]
-    assert ("registry", f"Patient {patient.registry_code}") in [(c.who, c.what) for c in history]
+    assert ("registry", f"Patient {patient.registry_code} registered") in [
+        (c.who, c.what) for c in history
+    ]
     page = client.get(patient_url(patient)).text
-    assert '<td>carl</td><td>Lab result crp on 24 Nov 2026 <span class="muted">changed: value' in (
-        page
-    )
+    assert "<td>carl</td><td>CRP result of 24 Nov 2026 corrected: value 4 → 40</td>" in page
 
 
 def test_it_shows_a_patient_without_a_course(client, clinician_a, site_a):

@@ -87,7 +87,7 @@ def test_a_nurse_records_the_overdue_dose_from_the_suggested_dose(page: Page, nu
     measured_on = page.get_by_label("Weight measured on")
     expect(measured_on).to_have_value("2026-09-15")
     expect(page.locator("#live-mg-per-kg")).to_have_text("5.00")
-    expect(page.locator("#live-vials")).to_have_text("2")
+    expect(page.locator("#live-vials")).to_have_text("2 vials")
     warning = page.locator("#dose-warning")
     expect(warning).to_be_hidden()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,8 +23,12 @@ from registry.lab_import import (
     Duplicate,
     LabImportRefused,
     LabImportTooLarge,
+    LabImportUnreadable,
+    Outcome,
     RowError,
+    csv_rows,
     lab_results_import,
+    lab_results_preview,
 )
 from registry.models import LabResult, Role
 from registry.signals import reevaluation_requested
@@ -337,6 +343,147 @@ def test_it_refuses_an_empty_import(nurse_a):
     assert refusal([], nurse_a) == [
         RowError(0, {"non_field_errors": ["Send a non-empty JSON list of results, or CSV rows."]})
     ]
+
+
+# --- Units ------------------------------------------------------------------------------------
+
+
+def test_a_unit_other_than_the_test_s_refuses_the_row(north, nurse_a):
+    # A CRP in mg/dL is ten times its value in mg/L: stored as mg/L it would read as normal.
+    assert refusal([crp(north, "0.4", unit="mg/dL")], nurse_a) == [
+        RowError(
+            1,
+            {
+                "unit": [
+                    "CRP (mg/L) is recorded in mg/L, not mg/dL: convert the value to mg/L, or "
+                    "leave the unit empty."
+                ]
+            },
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("analyte", "unit", "stored_unit"),
+    [
+        ("crp", "mg/l", "mg/L"),
+        ("crp", " MG/L ", "mg/L"),
+        ("esr", "mm/hr", "mm/h"),
+        ("ifx_trough", "ug/mL", "µg/mL"),
+        ("ifx_trough", "\u03bcg/ml", "µg/mL"),  # Greek mu, not the micro sign
+        ("ifx_trough", "mcg/mL", "µg/mL"),
+        ("crp", "", "mg/L"),
+    ],
+)
+def test_the_usual_spellings_of_a_test_s_unit_are_its_unit(
+    analyte, unit, stored_unit, north, nurse_a
+):
+    lab_results_import(rows=[crp(north, "4", analyte=analyte, unit=unit)], by=nurse_a)
+
+    assert LabResult.objects.get().unit == stored_unit
+
+
+def test_an_antibody_result_keeps_the_lab_s_unit(north, nurse_a):
+    row = crp(north, "48", analyte="anti_ifx", antibodies_positive="yes", unit="AU/mL")
+
+    lab_results_import(rows=[row], by=nurse_a)
+
+    assert LabResult.objects.values_list("unit", "value").get() == ("AU/mL", Decimal("48.000"))
+
+
+# --- The preview --------------------------------------------------------------------------------
+
+
+def test_the_preview_tells_each_row_s_outcome_and_stores_nothing(
+    north, south, nurse_a, requested, django_capture_on_commit_callbacks
+):
+    lab_results_import(rows=[crp(north, "12", analyte="esr")], by=nurse_a)
+    rows = [
+        crp(north),
+        crp(north, "12", analyte="esr"),
+        crp(north, "3.20"),
+        crp(south),
+        crp(north, "-1"),
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        preview = lab_results_preview(rows=rows, by=nurse_a)
+
+    assert [(r.row, r.outcome, r.of_row, dict(r.errors)) for r in preview.rows] == [
+        (1, Outcome.NEW, None, {}),
+        (2, Outcome.ALREADY_RECORDED, None, {}),
+        (3, Outcome.DUPLICATE, 1, {}),
+        (4, Outcome.INVALID, None, {"registry_code": [UNKNOWN_SOUTH]}),
+        (5, Outcome.INVALID, None, {"value": ["CRP (mg/L) cannot be negative."]}),
+    ]
+    assert [r.cells for r in preview.rows] == rows
+    first = preview.rows[0].result
+    assert first is not None
+    assert (first.pk, first.patient, first.unit) == (None, north, "mg/L")
+    assert preview.rows[3].result is None  # nothing of another site's patient
+    assert (preview.count(Outcome.NEW), preview.count(Outcome.INVALID)) == (1, 2)
+    assert not preview.importable  # an invalid row: the import would store nothing
+    assert len(stored(north)) == 1
+    assert requested == []
+
+
+UNKNOWN_SOUTH = "Unknown patient: CRMO-000077 is none of your sites' patients."
+
+
+def test_the_preview_says_what_the_import_then_does(north, north_2, nurse_a):
+    rows = many([north, north_2], 50)
+    lab_results_import(rows=rows[:20], by=nurse_a)
+
+    preview = lab_results_preview(rows=rows, by=nurse_a)
+    result = lab_results_import(rows=rows, by=nurse_a)
+
+    assert preview.importable
+    assert preview.count(Outcome.NEW) == result.created == 30
+    assert [r.row for r in preview.rows if r.outcome is Outcome.ALREADY_RECORDED] == list(
+        result.already_recorded_rows
+    )
+
+
+def test_the_preview_refuses_what_the_import_refuses(north, nurse_a, settings):
+    settings.LAB_IMPORT_MAX_ROWS = 2
+    with pytest.raises(LabImportTooLarge):
+        lab_results_preview(rows=[crp(north)] * 3, by=nurse_a)
+    with pytest.raises(LabImportRefused):
+        lab_results_preview(rows=[], by=nurse_a)
+
+
+def test_the_preview_s_queries_do_not_grow_with_the_rows(
+    north, north_2, nurse_a, django_assert_max_num_queries
+):
+    with CaptureQueriesContext(connection) as ten:
+        lab_results_preview(rows=many([north, north_2], 10), by=nurse_a)
+    with django_assert_max_num_queries(len(ten.captured_queries)):
+        lab_results_preview(rows=many([north, north_2], 1000), by=nurse_a)
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+
+def test_csv_rows_are_the_named_cells_under_the_header():
+    text = "registry_code, analyte ,value\r\nCRMO-000042,crp,3.2\r\n\r\nCRMO-000043,esr,\r\n"
+
+    assert list(csv_rows(io.StringIO(text, newline=""))) == [
+        {"registry_code": "CRMO-000042", "analyte": "crp", "value": "3.2"},
+        {"registry_code": "CRMO-000043", "analyte": "esr"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,b,a\n1,2,3\n", "The header names a more than once."),
+        ("a,b\n1,2,3\n", "Row 1 has a value in a column the header does not name."),
+        ("a\n" + "x" * 200_000, "Send CSV as UTF-8 text (field larger than field limit"),
+    ],
+)
+def test_csv_that_is_no_rows_under_a_header_is_unreadable(text, message):
+    with pytest.raises(LabImportUnreadable, match=re.escape(message)):
+        list(csv_rows(io.StringIO(text, newline="")))
 
 
 # --- In bulk --------------------------------------------------------------------------------------
