@@ -27,11 +27,17 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed
 
+# `make run RUN_ADDRESS=127.0.0.1:8080` serves elsewhere. The output ends with the demo logins and
+# the address (runserver's production warning is hidden: this is the demo).
+RUN_ADDRESS ?= 127.0.0.1:8000
+
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
-	@echo "Serving http://127.0.0.1:8000  (Ctrl-C to stop)"
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	@echo "Preparing the demo registry (the first run takes about a minute)..."
+	@$(BIN)/python manage.py migrate --noinput --verbosity 0
+	@$(BIN)/python manage.py seed_demo
+	@echo
+	@echo "Serving the clinic at http://$(RUN_ADDRESS)/ : sign in with a login above (Ctrl-C stops it)."
+	@DJANGO_RUNSERVER_HIDE_WARNING=true $(BIN)/python manage.py runserver $(RUN_ADDRESS)
 
 services:
 	bash scripts/ensure-services.sh

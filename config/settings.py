@@ -133,7 +133,9 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Celery: no REDIS_URL means no broker, so tasks run in-process (the embedded demo).
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Even an eager task opens a producer (to serialise its arguments as a worker would): name the
+# in-memory transport's host, or kombu warns "No hostname was supplied" on every first publish.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -228,8 +230,16 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    "filters": {"one_line_denials": {"()": "config.log_filters.OneLineDenials"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # A refusal (403) is an expected answer: one line, not a traceback.
+        "django.request": {"filters": ["one_line_denials"]},
+        # In-process (eager) tasks would log a "Task … succeeded" line for each of them, dozens
+        # per demo load or form save; failures (ERROR) still show. A worker logs them as usual.
+        **({"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {}),
+    },
 }
 
 SIMPLE_HISTORY_REVERT_DISABLED = True

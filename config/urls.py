@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views import defaults
 
@@ -20,6 +22,12 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return defaults.page_not_found(request, exception)
 
 
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever a page links: send them to the SVG (temporarily, as
+    its static name changes with its content in the image's hashed storage)."""
+    return redirect(static("clinic/favicon.svg"))
+
+
 handler404 = not_found
 
 admin.site.site_header = "CRMO infliximab registry"
@@ -29,6 +37,7 @@ admin.site.index_template = "admin/clinic_index.html"  # with the clinic's lab i
 
 urlpatterns = [
     path("healthz", health, name="health"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

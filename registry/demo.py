@@ -26,7 +26,6 @@ from django.db import transaction
 
 from registry import dosing, services
 from registry.models import (
-    STAFF_ROLES,
     Analyte,
     DiseaseState,
     ImagingStudy,
@@ -50,6 +49,9 @@ from registry.reevaluation import one_reevaluation
 
 DEMO_PASSWORD = "demo-crmo-2026"  # noqa: S105 - printed for the demo's users on purpose
 ADMIN_USERNAME = "admin"
+# Who gets admin rights (is_staff): data managers correct records there, clinicians also set their
+# site's guideline parameters and correct what the engine reads. Nurses work in the clinic pages.
+ADMIN_ROLES = (Role.CLINICIAN, Role.DATA_MANAGER)
 SITES: tuple[tuple[str, str], ...] = (
     ("north", "North Children's Hospital (demo)"),
     ("south", "South University Hospital (demo)"),
@@ -1023,7 +1025,7 @@ def _member(site: Site, role: Role, *, password_hash: str, admin: User, report: 
             email=f"{username}@example.org",
             first_name="Demo",
             last_name=f"{role.label}, {site.code}",
-            is_staff=role in STAFF_ROLES,
+            is_staff=role in ADMIN_ROLES,
             password=password_hash,
         )
         user.save()

@@ -64,8 +64,8 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, live_server: Any, transactional_db: None) -> Iterator[Page]:
     """A fresh browser context (no cookies) on the live server. A JavaScript error, or a request
-    the server answers with an error (but the favicon the browser asks for, and a refused form's
-    400), fails the test."""
+    the server answers with an error (the favicon included; but a refused form's 400), fails the
+    test."""
     context = browser.new_context(
         base_url=live_server.url,
         viewport=VIEWPORT,
@@ -92,8 +92,7 @@ def _console_error(message: ConsoleMessage, errors: list[str]) -> None:
 def _error_response(response: Response, errors: list[str]) -> None:
     # A refused form answers 400 by design (its errors on the page): the test reads what it shows.
     refused_form = response.status == 400 and response.request.method == "POST"
-    favicon = urlsplit(response.url).path == "/favicon.ico"
-    if response.status >= 400 and not refused_form and not favicon:
+    if response.status >= 400 and not refused_form:
         errors.append(f"{response.status} {response.request.method} {response.url}")
 
 

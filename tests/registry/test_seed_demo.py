@@ -99,10 +99,19 @@ def test_it_gives_each_site_one_user_per_role(output):
         assert sorted(roles) == sorted(Role.values)
     researchers = get_user_model().objects.filter(memberships__role=Role.RESEARCHER)
     assert researchers.count() == 2
-    assert not researchers.filter(is_staff=True).exists()
-    staff = get_user_model().objects.exclude(memberships__role=Role.RESEARCHER)
-    assert staff.count() == 7
-    assert all(user.is_staff for user in staff)
+    assert get_user_model().objects.exclude(memberships__role=Role.RESEARCHER).count() == 7
+
+
+def test_it_gives_admin_rights_to_clinicians_and_data_managers_only(output):
+    """Nurses do their day in the clinic pages; the admin is for corrections and parameters."""
+    users = get_user_model().objects
+
+    def admin_rights(role: Role) -> set[bool]:
+        return set(users.filter(memberships__role=role).values_list("is_staff", flat=True))
+
+    assert admin_rights(Role.CLINICIAN) == admin_rights(Role.DATA_MANAGER) == {True}
+    assert admin_rights(Role.NURSE) == admin_rights(Role.RESEARCHER) == {False}
+    assert users.get(username="admin").is_staff
 
 
 def test_it_creates_a_superuser_with_the_demo_password(output):
