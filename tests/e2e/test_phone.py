@@ -49,6 +49,7 @@ PAGES = [
     PhonePage("clinician_a", "clinic:change_regimen", (COURSE,)),
     PhonePage("clinician_a", "clinic:stop_course", (COURSE,)),
     PhonePage("data_manager_a", "clinic:lab_import"),
+    PhonePage("nurse_a", "clinic:infusion_list", screenshot="phone-infusion-list"),
     PhonePage("researcher_a", "clinic:research:exports"),
     PhonePage("researcher_a", "clinic:patients", status=403),
     PhonePage("nurse_a", "clinic:patient", (NO_SUCH_PATIENT,), status=404),
