@@ -91,7 +91,7 @@ def test_it_links_a_researchers_name_to_no_digest_settings(researcher_a):
 
 
 def test_the_start_page_sends_a_researcher_to_the_exports(researcher_a):
-    response = signed_in(researcher_a).get(reverse("clinic:worklist"))
+    response = signed_in(researcher_a).get(reverse("clinic:home"))
     assert response.url == reverse("clinic:research:exports")
 
 

@@ -14,7 +14,7 @@ from tests.e2e.conftest import screenshot
 from tests.e2e.support import sign_in_as, tab
 from tests.factories import MembershipFactory, PatientFactory, UserFactory
 
-STAFF_PAGES = ["Worklist", "Patients", "Guideline", "Lab import"]
+STAFF_PAGES = ["Worklist", "Infusion list", "Patients", "Guideline", "Lab import"]
 # Exactly what each role's menu offers (a nurse here has no admin rights; see the Django tests for
 # a nurse who has them). A new page in the menu goes here too.
 MENUS = {
