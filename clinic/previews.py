@@ -5,7 +5,6 @@ save, and its alerts are the engine's own findings for the new course."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -15,7 +14,7 @@ from django.utils import timezone
 from clinic import selectors
 from monitoring.evaluation import load_histories
 from monitoring.guideline import evaluate_course
-from registry import limits, safeguards
+from registry import dosing, safeguards
 from registry.models import (
     Analyte,
     Infusion,
@@ -99,10 +98,9 @@ def _expected_dose(course: TreatmentCourse) -> ExpectedDose | None:
     )
     if last is None:
         return None
-    dose = (course.planned_dose_mg_per_kg * last.weight_kg).quantize(Decimal("1"))
-    return ExpectedDose(
-        last.weight_kg, last.weight_measured_on, dose, math.ceil(dose / limits.VIAL_MG)
-    )
+    # The figure the infusion form and the infusion list give (registry.dosing).
+    dose = dosing.expected_dose(last.weight_kg, course.planned_dose_mg_per_kg)
+    return ExpectedDose(last.weight_kg, last.weight_measured_on, dose.dose_mg, dose.vials)
 
 
 def _hold(patient_id: int) -> str:
