@@ -1107,11 +1107,12 @@ class InfusionReaction(ClinicalRecord):
             _add(errors, "symptoms", "Describe the symptoms.")
         _raise(errors)
 
-    @property
-    def holds_infusions(self) -> bool:
-        """A severe reaction not yet reviewed, or one after which a clinician stopped infliximab."""
-        unreviewed_severe = self.severity == ReactionSeverity.SEVERE and self.reviewed_on is None
-        return unreviewed_severe or self.review_decision == ReviewDecision.STOP
+
+# The reactions that hold a patient's infusions (the entry safeguard): a severe reaction not yet
+# reviewed, or one after which a clinician stopped infliximab. A filter, so the database picks them.
+HOLDS_INFUSIONS = Q(severity=ReactionSeverity.SEVERE, reviewed_on__isnull=True) | Q(
+    review_decision=ReviewDecision.STOP
+)
 
 
 class Relapse(ClinicalRecord):

@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from registry.models import (
+    HOLDS_INFUSIONS,
     Infusion,
     InfusionReaction,
     RegimenChange,
@@ -74,14 +75,14 @@ def check_no_infusion_hold(*, patient_id: int) -> None:
 def infusion_holds(patient_ids: Iterable[int]) -> dict[int, InfusionReaction]:
     """The reaction that holds each patient's infusions (the earliest), by patient; one query."""
     reactions = (
-        InfusionReaction.objects.filter(infusion__course__patient_id__in=list(patient_ids))
+        InfusionReaction.objects.filter(HOLDS_INFUSIONS)
+        .filter(infusion__course__patient_id__in=list(patient_ids))
         .select_related("infusion__course")
         .order_by("infusion__given_on", "pk")
     )
     holds: dict[int, InfusionReaction] = {}
     for reaction in reactions:
-        if reaction.holds_infusions:
-            holds.setdefault(reaction.infusion.course.patient_id, reaction)
+        holds.setdefault(reaction.infusion.course.patient_id, reaction)
     return holds
 
 
