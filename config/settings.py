@@ -4,6 +4,7 @@ The embedded default (no environment at all) is a single-machine demo: SQLite in
 running tasks eagerly. DATABASE_URL and REDIS_URL switch to PostgreSQL and a real broker.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -22,7 +23,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhos
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.apps.SecondFactorAdminConfig",  # django.contrib.admin whose site asks for the code
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -130,6 +131,57 @@ WHITENOISE_MANIFEST_STRICT = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "clinic:home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in: lockout, two-factor, idle timeout (accounts/). django-axes counts failed sign-ins in
+# the database (shared by every gunicorn worker); django-otp holds the authenticator apps (TOTP)
+# and the recovery codes (static tokens).
+INSTALLED_APPS += [
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "accounts",
+]
+MIDDLEWARE += [
+    "accounts.middleware.IdleTimeoutMiddleware",  # before OTPMiddleware: it may sign out
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the lockout page
+]
+# axes' backend first: it refuses a locked-out sign-in before any password is checked. Every
+# authenticate() needs the request then (Django's test Client.login: pass request=HttpRequest()).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# Two separate counts, either of which locks: one account guessed from anywhere, and one address
+# trying many accounts. A hospital behind one NAT address shares the second: raise the limit or
+# tell axes the real client address (below) rather than dropping "ip_address".
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+# A success does not clear the failures: it would clear the address's count too (a sprayer with
+# one valid account could reset it); they expire after the cool-off.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+# The stored attempts keep no search terms (a `next` may carry ?q=<name>) and no codes.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "next", "code", "token"]
+# Behind a reverse proxy, the client's address is in X-Forwarded-For: set both (django-ipware).
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=None)
+AXES_IPWARE_META_PRECEDENCE_ORDER = env.tuple(
+    "AXES_IPWARE_META_PRECEDENCE_ORDER", default=("REMOTE_ADDR",)
+)
+# Who unlocks an account or resets a lost authenticator, named on the lockout and code pages.
+SIGN_IN_HELP = env.str("SIGN_IN_HELP", default="the registry's administrator")
+# Roles whose people must sign in with a second factor (registry.models.Role values, and
+# "superuser"); anyone may turn it on for themselves, and the Django admin asks everyone for it.
+TWO_FACTOR_REQUIRED_ROLES = env.list(
+    "TWO_FACTOR_REQUIRED_ROLES", default=["data_manager", "superuser"]
+)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="CRMO registry")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a device's secret
+# Signed out after this long without a request (background polling does not count), and at the
+# latest SESSION_COOKIE_AGE after signing in.
+IDLE_TIMEOUT = dt.timedelta(minutes=env.int("IDLE_TIMEOUT_MINUTES", default=30))
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)  # seconds
 
 # Celery: no REDIS_URL means no broker, so tasks run in-process (the embedded demo).
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -239,6 +291,8 @@ LOGGING = {
         # In-process (eager) tasks would log a "Task … succeeded" line for each of them, dozens
         # per demo load or form save; failures (ERROR) still show. A worker logs them as usual.
         **({"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {}),
+        # axes logs every sign-in at INFO; failures and lockouts (WARNING) still show.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -5,6 +5,9 @@ import datetime as dt
 import pytest
 import time_machine
 from django.conf import settings
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.models import Role
 from tests.factories import MembershipFactory, SiteFactory, UserFactory
@@ -20,6 +23,27 @@ TODAY = dt.date(2026, 11, 24)
 def _fixed_today():
     with time_machine.travel(dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC), tick=True):
         yield
+
+
+_force_login = Client.force_login
+
+
+def _force_login_with_second_factor(client, user, backend=None):
+    _force_login(client, user, backend)
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=user, name="test authenticator", defaults={"confirmed": True}
+    )
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
+@pytest.fixture(autouse=True)
+def _force_login_gives_the_second_factor(monkeypatch):
+    """`client.force_login` stands for a whole interactive sign-in: the password and the code of
+    an authenticator, which the admin and TWO_FACTOR_REQUIRED_ROLES ask for. tests/accounts sign
+    in through the pages instead, one step at a time."""
+    monkeypatch.setattr(Client, "force_login", _force_login_with_second_factor)
 
 
 @pytest.fixture
