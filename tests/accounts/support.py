@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from base64 import b32decode
+
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
@@ -22,11 +24,24 @@ def sign_in(client: Client, username: str, password: str = PASSWORD, *, at: str 
 
 
 def totp_code(device: TOTPDevice, *, steps_ahead: int = 0) -> str:
-    """The code the person's authenticator app shows now (or that many 30 s steps later: a code
-    is accepted once, so a second sign-in in the same step needs the next one)."""
+    """The code the person's authenticator app shows now (or that many 30 s steps later)."""
     device.refresh_from_db()
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift + steps_ahead)
     return f"{totp.token():0{device.digits}d}"
+
+
+def unused_totp_code(device: TOTPDevice) -> str:
+    """A code the device accepts now: each is accepted once, so a second sign-in within the same
+    30 s takes the next step's (within the device's tolerance of one step)."""
+    device.refresh_from_db()
+    now = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).t()
+    return totp_code(device, steps_ahead=1 if now <= device.last_t else 0)
+
+
+def code_for_key(base32_key: str) -> str:
+    """What an authenticator app shows for the key typed in from the set-up page."""
+    key = b32decode(base32_key.replace(" ", ""))
+    return f"{TOTP(key).token():06d}"
 
 
 def authenticator_for(user) -> TOTPDevice:

@@ -263,9 +263,7 @@ def test_the_admin_login_then_asks_for_the_code(client, data_manager_a):
     assert client.get(ADMIN).status_code == 200
 
 
-def test_the_admin_refuses_a_password_only_session_even_without_the_middleware(
-    rf, clinician_a
-):
+def test_the_admin_refuses_a_password_only_session_even_without_the_middleware(rf, clinician_a):
     from django.contrib import admin
     from django.contrib.auth.models import AnonymousUser
 

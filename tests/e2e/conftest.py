@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 from celery import current_app
 from django.conf import settings
+from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import (
     Browser,
     ConsoleMessage,
@@ -25,6 +27,8 @@ from playwright.sync_api import (
     ViewportSize,
     sync_playwright,
 )
+
+from tests.accounts.support import code_for_key, unused_totp_code
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -120,7 +124,26 @@ def sign_in(
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: urlsplit(url).path != "/login/")
+    pass_second_factor(page, username)
     page.get_by_role("heading", name=home, level=1).wait_for()
+
+
+def pass_second_factor(page: Page, username: str) -> None:
+    """After the password, as the person would: the code of their authenticator, or setting one
+    up where their role requires it (TWO_FACTOR_REQUIRED_ROLES: data managers, superusers)."""
+    path = urlsplit(page.url).path
+    if path == reverse("accounts:verify"):
+        device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+        page.get_by_label("Code").fill(unused_totp_code(device))
+        page.get_by_role("button", name="Continue").click()
+    elif path == reverse("accounts:two_factor"):
+        key = page.locator("#totp-secret").inner_text()
+        page.get_by_label("Code from the app").fill(code_for_key(key))
+        page.get_by_role("button", name="Turn on two-factor sign-in").click()
+        page.get_by_role("link", name="I have kept them: continue").click()
+    else:
+        return
+    page.wait_for_url(lambda url: urlsplit(url).path != path)
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:

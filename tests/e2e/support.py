@@ -14,7 +14,7 @@ from registry.demo import PATIENTS, SiteStaff, register
 from registry.models import Patient, Site
 from registry.reevaluation import one_reevaluation
 from tests.conftest import TODAY
-from tests.e2e.conftest import FACTORY_PASSWORD, VIEWPORT
+from tests.e2e.conftest import FACTORY_PASSWORD, VIEWPORT, pass_second_factor
 
 
 def sign_in_as(page: Page, username: str, password: str = FACTORY_PASSWORD) -> None:
@@ -24,6 +24,7 @@ def sign_in_as(page: Page, username: str, password: str = FACTORY_PASSWORD) -> N
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: urlsplit(url).path != "/login/")
+    pass_second_factor(page, username)
 
 
 @contextmanager
