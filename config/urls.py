@@ -42,5 +42,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("api.urls")),
+    path("settings/api-tokens/", include("api.token_pages")),  # the person's own API tokens
     path("", include("clinic.urls")),
 ]

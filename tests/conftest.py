@@ -1,6 +1,7 @@
 """Shared fixtures: two sites and a fixed, named person for each role (healthchecks style)."""
 
 import datetime as dt
+import uuid
 
 import pytest
 import time_machine
@@ -20,6 +21,14 @@ TODAY = dt.date(2026, 11, 24)
 def _fixed_today():
     with time_machine.travel(dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC), tick=True):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(settings):
+    """Each test counts its own requests (the API's throttles): a key prefix of its own in the
+    shared cache (Redis when REDIS_URL is set), not a flush, which could empty the broker."""
+    default = settings.CACHES["default"]
+    settings.CACHES = {"default": {**default, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
 
 
 @pytest.fixture
