@@ -2,7 +2,8 @@
 
 Only the SHA-512 digest of a token is stored (knox's `digest`, the primary key) and the first 15
 characters of the secret (`token_key`) to find the row; the secret itself is shown once, when the
-token is made. A revoked or expired token is deleted: nothing is left that could match it.
+token is made. A revoked token is deleted: nothing is left that could match it. An expired one is
+refused, and deleted by knox when another token of the person is used.
 """
 
 from __future__ import annotations

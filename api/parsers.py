@@ -63,17 +63,12 @@ class FormParser(parsers.FormParser):
 
 
 class MultiPartParser(parsers.MultiPartParser):
-    """Form fields and file names are checked; a file's content is its reader's to check (the
-    lab import's CSV reader refuses NUL)."""
+    """Form fields are checked; a file's content is its reader's to check (the lab import's CSV
+    reader refuses NUL)."""
 
     def parse(
         self, stream: IO[Any], media_type: str | None = None, parser_context: Any = None
     ) -> Any:
         parsed = super().parse(stream, media_type, parser_context)
         refuse_nul(item for key, values in parsed.data.lists() for item in (key, *values))
-        refuse_nul(
-            item
-            for key, files in parsed.files.lists()
-            for item in (key, *(upload.name or "" for upload in files))
-        )
         return parsed

@@ -16,6 +16,7 @@ from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -56,7 +57,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
         )
         form = TokenForm(initial={"expires_in_days": default_days})
     tokens = ApiToken.objects.filter(user=user)
-    context = {"form": form, "secret": secret, "tokens": tokens}
+    context = {"form": form, "secret": secret, "tokens": tokens, "now": timezone.now()}
     return render(request, "api/tokens.html", context)
 
 
