@@ -8,13 +8,16 @@ every gunicorn worker counts the same requests.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.utils import timezone
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
+from redis.exceptions import RedisError
 from rest_framework import exceptions, throttling
 from rest_framework.authentication import get_authorization_header
 from rest_framework.request import Request
@@ -29,6 +32,20 @@ TOKEN_FORMAT = re.compile(rb"[0-9a-f]{64}")
 # The time of a token's last use is written at most this often: not a write on every request.
 LAST_USE_RESOLUTION = dt.timedelta(minutes=1)
 
+logger = logging.getLogger(__name__)
+Answer = TypeVar("Answer")
+
+
+def unless_the_cache_is_down(count: Callable[[], Answer], otherwise: Answer) -> Answer:
+    """A throttle's count, or `otherwise` (let the request through) when Redis does not answer:
+    as a clinical save does not wait for a broker that is down, the API does not stop for its
+    counters (the socket timeouts in CACHES bound the wait)."""
+    try:
+        return count()
+    except RedisError as error:
+        logger.warning("API throttles not applied: the cache is unavailable (%s)", error)
+        return otherwise
+
 
 class RatesFromSettings:
     """DRF binds the rates to the throttle class when it is imported; these read them per request,
@@ -39,6 +56,10 @@ class RatesFromSettings:
     def get_rate(self) -> str | None:
         rates: dict[str, Any] = api_settings.DEFAULT_THROTTLE_RATES
         return rates.get(self.scope or "")
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        count = super().allow_request  # type: ignore[misc]
+        return unless_the_cache_is_down(lambda: bool(count(request, view)), otherwise=True)
 
 
 class UserThrottle(RatesFromSettings, throttling.UserRateThrottle):
@@ -70,6 +91,12 @@ class FailedTokenThrottle(RatesFromSettings, throttling.SimpleRateThrottle):
         return [at for at in history if at > self.now - self.duration]
 
     def refusal(self, request: Request) -> exceptions.Throttled | None:
+        return unless_the_cache_is_down(lambda: self._refusal(request), otherwise=None)
+
+    def record_failure(self, request: Request) -> None:
+        unless_the_cache_is_down(lambda: self._record_failure(request), otherwise=None)
+
+    def _refusal(self, request: Request) -> exceptions.Throttled | None:
         if self.rate is None:
             return None
         history = self._recent_failures(request)
@@ -79,7 +106,7 @@ class FailedTokenThrottle(RatesFromSettings, throttling.SimpleRateThrottle):
         wait = self.duration - (self.now - history[self.num_requests - 1])
         return exceptions.Throttled(wait=max(1, math.ceil(wait)))
 
-    def record_failure(self, request: Request) -> None:
+    def _record_failure(self, request: Request) -> None:
         if self.rate is None:
             return
         history = self._recent_failures(request)

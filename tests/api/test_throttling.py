@@ -102,3 +102,22 @@ def test_retry_after_counts_down_to_when_the_oldest_failure_ages_out(rates, db):
 def test_the_default_rates_come_from_the_environment_s_settings():
     rates = django_settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     assert rates == {"anon": "60/minute", "user": "600/minute", "failed_token": "10/minute"}
+
+
+def test_a_cache_that_is_down_lets_requests_through_with_a_warning(
+    rates, settings, record_a, nurse_a, caplog
+):
+    """Nothing listens on port 1: the counters cannot be read, the API still answers."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2},
+        }
+    }
+    good = f"Token {api_token(nurse_a)}"
+    answers = [from_(HERE, good).get(PATIENTS).status_code for _ in range(6)]
+    answers += [from_(HERE, BAD).get(PATIENTS).status_code for _ in range(4)]
+    answers += [from_(HERE).get(PATIENTS).status_code for _ in range(4)]
+    assert answers == [200] * 6 + [401] * 8
+    assert "API throttles not applied: the cache is unavailable" in caplog.text
