@@ -320,7 +320,8 @@ MIDDLEWARE += ["api.middleware.ApiResponsePolicy"]
 # The throttles' counters must be shared by every gunicorn worker: Redis when there is one, with a
 # key prefix of its own (the cache is never flushed, as the broker may share the database; a
 # different database or server with CACHE_REDIS_URL); the demo's one process keeps them in memory.
-# Short socket timeouts: a Redis that is down fails a request at once rather than hanging it.
+# Short socket timeouts: a Redis that is down costs a request a second at most, and the throttles
+# then let it through (api/authentication.py).
 _cache_redis_url = env.str("CACHE_REDIS_URL", default=REDIS_URL)
 CACHES = {
     "default": (
