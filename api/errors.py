@@ -13,6 +13,8 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from api.authentication import anonymous_refusal
+
 
 class PreconditionRequired(exceptions.APIException):
     status_code = status.HTTP_428_PRECONDITION_REQUIRED
@@ -44,6 +46,9 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(error, exceptions.NotAuthenticated):
+        # No credentials at all: refused before DRF's throttles run, so counted here (per address).
+        error = anonymous_refusal(context["request"], context.get("view")) or error
     if isinstance(error, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         # 401 with a challenge, whichever authentication class comes first (DRF answers 403 when
         # the first one, the session, has no WWW-Authenticate header to offer).

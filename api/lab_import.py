@@ -34,6 +34,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api import parsers as api_parsers
 from api.errors import PayloadTooLarge
 from registry.lab_import import (
     COLUMNS,
@@ -145,8 +146,8 @@ def csv_rows(source: _Readable) -> Iterator[dict[str, str]]:
         raise exceptions.ParseError(str(error)) from error
 
 
-class JSONRowsParser(parsers.JSONParser):
-    """JSON, read to at most the byte limit."""
+class JSONRowsParser(api_parsers.JSONParser):
+    """JSON, read to at most the byte limit (and, as every API body: no NUL, no deep nesting)."""
 
     def parse(
         self, stream: IO[bytes], media_type: str | None = None, parser_context: Any = None
@@ -268,7 +269,7 @@ EXAMPLE = [
 class LabImportView(APIView):
     """Import lab results: all saved or none; a result already stored is not stored again."""
 
-    parser_classes = [JSONRowsParser, CSVRowsParser, parsers.MultiPartParser]
+    parser_classes = [JSONRowsParser, CSVRowsParser, api_parsers.MultiPartParser]
 
     @classmethod
     def permission_model(cls) -> type[Model]:

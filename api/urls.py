@@ -1,8 +1,9 @@
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
-from api import lab_import, research, views
+from api import docs, lab_import, research, views
 
 router = DefaultRouter()
 router.register("sites", views.SiteViewSet, basename="site")
@@ -28,6 +29,9 @@ urlpatterns = [
         name="labresult-bulk-import",
     ),
     path("v1/", include(router.urls)),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # The schema and its docs page are for signed-in people (a session or a token) only.
+    path(
+        "schema/", SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]), name="schema"
+    ),
+    path("docs/", docs.DocsView.as_view(url_name="api:schema"), name="docs"),
 ]

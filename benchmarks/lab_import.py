@@ -126,8 +126,8 @@ def big_file(rows: int, patients: int) -> bytes:
 def set_up(patients: int) -> str:
     """One site, its patients, a nurse and her API token; returns the token."""
     from django.contrib.auth.models import User
-    from rest_framework.authtoken.models import Token
 
+    from api.models import ApiToken
     from registry.models import Membership, Patient, Role, Site
 
     site = Site.objects.create(code="bench", name="Benchmark clinic")
@@ -145,8 +145,8 @@ def set_up(patients: int) -> str:
     )
     nurse, _created = User.objects.get_or_create(username="bench-import-nurse")
     Membership.objects.create(user=nurse, site=site, role=Role.NURSE)
-    token, _created = Token.objects.get_or_create(user=nurse)
-    return str(token.key)
+    _token, secret = ApiToken.objects.issue(user=nurse, name="Benchmark")
+    return str(secret)
 
 
 def empty_lab_results() -> None:

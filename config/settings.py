@@ -33,7 +33,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_filters",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens, hashed (the api app's ApiToken: see "API: tokens, throttling")
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
@@ -301,7 +301,7 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.RolePermissions"],
     "DEFAULT_FILTER_BACKENDS": [
@@ -336,4 +336,55 @@ SPECTACULAR_SETTINGS = {
         "RegimenReasonEnum": "registry.models.RegimenReason",
         "ReviewDecisionEnum": "registry.models.ReviewDecision",
     },
+}
+
+# --- API: tokens, throttling --------------------------------------------------------------------
+# Tokens: django-rest-knox keeps a SHA-512 digest of each, never the secret (api/models.py).
+# A token expires API_TOKEN_TTL days after it is made (its owner may choose, up to a year).
+API_TOKEN_TTL = dt.timedelta(days=env.int("API_TOKEN_TTL", default=90))
+KNOX_TOKEN_MODEL = "api.ApiToken"  # noqa: S105 - a model's name
+REST_KNOX = {"TOKEN_TTL": API_TOKEN_TTL, "AUTO_REFRESH": False}
+# knox's own token table is swapped out for api.ApiToken: its migrations would create it anyway
+# (one more table referencing auth_user, which a flush of the test database could not truncate).
+MIGRATION_MODULES = {"knox": None}
+# Throttles ("N/second|minute|hour|day"): per address for callers without credentials and for
+# failed tokens, per person for the others. Past "failed_token" failures, every token from that
+# address is refused (429 with Retry-After), unchecked, until the oldest failure ages out.
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "api.authentication.AnonymousThrottle",
+    "api.authentication.UserThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": env.str("API_THROTTLE_ANON", default="60/minute"),
+    "user": env.str("API_THROTTLE_USER", default="600/minute"),
+    "failed_token": env.str("API_THROTTLE_FAILED_TOKEN", default="10/minute"),
+}
+# The address is REMOTE_ADDR, or behind this many reverse proxies the one they add to
+# X-Forwarded-For (unset with a proxy, every caller would share the proxy's address).
+REST_FRAMEWORK["NUM_PROXIES"] = env.int("API_NUM_PROXIES", default=None)
+# Bodies with a NUL character or JSON nested too deep are a 400 (api/parsers.py); the query
+# string's NUL and Cache-Control: no-store on every /api/ response: api.middleware.
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "api.parsers.JSONParser",
+    "api.parsers.FormParser",
+    "api.parsers.MultiPartParser",
+]
+MIDDLEWARE += ["api.middleware.ApiResponsePolicy"]
+# The throttles' counters must be shared by every gunicorn worker: Redis when there is one, with a
+# key prefix of its own (the cache is never flushed, as the broker may share the database; a
+# different database or server with CACHE_REDIS_URL); the demo's one process keeps them in memory.
+# Short socket timeouts: a Redis that is down costs a request a second at most, and the throttles
+# then let it through (api/authentication.py).
+_cache_redis_url = env.str("CACHE_REDIS_URL", default=REDIS_URL)
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_redis_url,
+            "KEY_PREFIX": "crmo-cache",
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
+        }
+        if _cache_redis_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }

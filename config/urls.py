@@ -43,5 +43,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("accounts.urls")),  # the two-factor step, password change and reset
     path("api/", include("api.urls")),
+    path("settings/api-tokens/", include("api.token_pages")),  # the person's own API tokens
     path("", include("clinic.urls")),
 ]

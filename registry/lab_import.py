@@ -563,6 +563,9 @@ class LabImportUnreadable(ValueError):
 
 
 NOT_UTF8 = "Send CSV as UTF-8 text"
+# PostgreSQL text cannot hold a NUL character; a file with one is no CSV text (UTF-16 saved as
+# bytes, a binary file renamed .csv).
+HOLDS_NUL = "holds a NUL character, which no field can store: send CSV as UTF-8 text"
 
 
 def csv_rows(text: Iterable[str]) -> Iterator[dict[str, str]]:
@@ -582,6 +585,8 @@ def csv_rows(text: Iterable[str]) -> Iterator[dict[str, str]]:
 
 
 def _header(header: list[str]) -> list[str]:
+    if any("\x00" in name for name in header):
+        raise LabImportUnreadable(f"The header {HOLDS_NUL}.")
     columns = [name.strip() for name in header]
     repeated = sorted({name for name in columns if name and columns.count(name) > 1})
     if repeated:
@@ -594,4 +599,6 @@ def _csv_row(number: int, columns: list[str], cells: list[str]) -> dict[str, str
     unnamed = [cell for name, cell in zip(columns, cells, strict=False) if not name and cell]
     if extra or unnamed:
         raise LabImportUnreadable(f"Row {number} has a value in a column the header does not name.")
+    if any("\x00" in cell for cell in cells):
+        raise LabImportUnreadable(f"Row {number} {HOLDS_NUL}.")
     return {name: cell for name, cell in zip(columns, cells, strict=False) if name and cell}

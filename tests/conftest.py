@@ -1,6 +1,7 @@
 """Shared fixtures: two sites and a fixed, named person for each role (healthchecks style)."""
 
 import datetime as dt
+import uuid
 
 import pytest
 import time_machine
@@ -44,6 +45,14 @@ def _force_login_gives_the_second_factor(monkeypatch):
     an authenticator, which the admin and TWO_FACTOR_REQUIRED_ROLES ask for. tests/accounts sign
     in through the pages instead, one step at a time."""
     monkeypatch.setattr(Client, "force_login", _force_login_with_second_factor)
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(settings):
+    """Each test counts its own requests (the API's throttles): a key prefix of its own in the
+    shared cache (Redis when REDIS_URL is set), not a flush, which could empty the broker."""
+    default = settings.CACHES["default"]
+    settings.CACHES = {"default": {**default, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from celery import current_app
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from api.models import ApiToken
 from monitoring.evaluation import evaluate_courses
 from monitoring.models import Alert
 from registry.models import (
@@ -120,12 +120,17 @@ def record_b(site_b) -> Record:
     return build_record(site_b, mrn="MRN-B1")
 
 
+def api_token(user: Any) -> str:
+    """A new API token of `user`: its secret."""
+    _token, secret = ApiToken.objects.issue(user=user, name="Test script")
+    return str(secret)
+
+
 def token_client(user: Any | None) -> APIClient:
-    """A client that authenticates like a script does: with the user's API token."""
+    """A client that authenticates like a script does: with an API token of the user."""
     client = APIClient()
     if user is not None:
-        token, _created = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

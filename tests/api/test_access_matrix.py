@@ -48,7 +48,7 @@ ROLES = (ANONYMOUS, RESEARCHER, NURSE, CLINICIAN, DATA_MANAGER)
 OWN, OTHER = "own", "other"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
-EVERYONE = frozenset(ROLES)  # public: needs no login (the schema and its docs; no record)
+SIGNED_IN = frozenset(ROLES) - {ANONYMOUS}  # the schema and its docs: no record, but no public
 STAFF = frozenset({NURSE, CLINICIAN, DATA_MANAGER})  # every clinic role; never researchers
 CLINICAL = frozenset({CLINICIAN, DATA_MANAGER})  # the whole clinical record
 NURSING = STAFF  # what nurses record: infusions, reactions, lab results
@@ -60,8 +60,8 @@ RESEARCHERS = frozenset({RESEARCHER})
 # Keep this table in step with the URL conf: the tests below fail otherwise.
 TABLE: dict[str, dict[str, frozenset[str]]] = {
     "api-root": {"GET": STAFF},
-    "schema": {"GET": EVERYONE},
-    "docs": {"GET": EVERYONE},
+    "schema": {"GET": SIGNED_IN},
+    "docs": {"GET": SIGNED_IN},
     "site-list": {"GET": STAFF},
     "site-detail": {"GET": STAFF},
     "patient-list": {"GET": STAFF, "POST": CLINICAL},
@@ -109,6 +109,8 @@ GATES: dict[str, frozenset[str]] = {
 }
 # Endpoints where a caller who may not see the record gets 404 (it does not exist for them).
 HIDDEN = {"export-download"}
+# A page for browsers: an anonymous caller is sent to sign in (302), whatever the method.
+SIGN_IN_FIRST = {"docs"}
 
 
 # --- The endpoints, from the URL conf -------------------------------------------------------------
@@ -280,7 +282,7 @@ def expected(route: Route, role: str, site: str, method: str) -> int:
     allowed = TABLE[route.name]
     gate = GATES.get(route.name) or frozenset().union(*allowed.values())
     if role == ANONYMOUS and ANONYMOUS not in gate:
-        return 401
+        return 302 if route.name in SIGN_IN_FIRST else 401
     if method not in allowed:
         return 405 if role in gate else 403
     if role not in gate and route.name not in HIDDEN:

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from celery import current_app
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from api.views import etag_of
@@ -35,7 +34,7 @@ from registry.models import (
     TreatmentCourse,
 )
 from registry.signals import reevaluation_requested
-from tests.api.conftest import Record, token_client
+from tests.api.conftest import Record, api_token, token_client
 from tests.conftest import TODAY, _member
 from tests.factories import (
     CourseFactory,
@@ -1144,10 +1143,7 @@ def test_of_two_updates_with_the_same_etag_one_wins_and_one_is_refused(
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL row locks (select_for_update)")
     colleague = _member("cleo", site_a, Role.CLINICIAN)
-    tokens = {
-        who: Token.objects.get_or_create(user=user)[0].key
-        for who, user in (("carl", clinician_a), ("cleo", colleague))
-    }
+    tokens = {who: api_token(user) for who, user in (("carl", clinician_a), ("cleo", colleague))}
     patient = PatientFactory(site=site_a, family_name="Original")
     url = f"{live_server.url}/api/v1/patients/{patient.pk}/"
     for round_ in range(10):

@@ -1,12 +1,8 @@
-"""Who can call the API at all: session or token, the create_api_token command, and roles."""
+"""Who can call the API at all: session or token, and roles. (Tokens themselves: test_tokens.)"""
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from registry.models import Infusion, Role
@@ -14,35 +10,6 @@ from tests.api.conftest import token_client
 from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def make_token(username: str, *args: str) -> str:
-    out = io.StringIO()
-    call_command("create_api_token", username, *args, stdout=out)
-    return out.getvalue().strip()
-
-
-def test_create_api_token_prints_a_working_token(record_a, nurse_a):
-    key = make_token(nurse_a.username)
-    assert len(key) == 40
-    assert make_token(nurse_a.username) == key  # shown again, not replaced
-    client = APIClient(headers={"Authorization": f"Token {key}"})
-    assert client.get("/api/v1/patients/").status_code == 200
-
-
-def test_rotating_a_token_revokes_the_old_one(record_a, nurse_a):
-    old = make_token(nurse_a.username)
-    new = make_token(nurse_a.username, "--rotate")
-    assert new != old
-    assert Token.objects.get(user=nurse_a).key == new
-    revoked = APIClient(headers={"Authorization": f"Token {old}"}).get("/api/v1/patients/")
-    assert revoked.status_code == 401
-    assert revoked.json() == {"detail": "Invalid token."}
-
-
-def test_create_api_token_refuses_an_unknown_user(db):
-    with pytest.raises(CommandError, match="no user 'nobody'"):
-        make_token("nobody")
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,8 @@ from django.core.management import call_command
 from django.test import Client
 from drf_spectacular.renderers import OpenApiJsonRenderer
 
+from tests.api.conftest import token_client
+
 pytestmark = pytest.mark.django_db
 
 
@@ -32,10 +34,36 @@ def test_the_schema_validates_without_warnings(tmp_path: Path):
     assert out.read_text().startswith("openapi: 3.0.3")
 
 
-def test_the_schema_is_served_to_anyone(client: Client):
-    response = client.get("/api/schema/", headers={"Accept": "application/json"})
+@pytest.fixture
+def signed_in(client: Client, researcher_a) -> Client:
+    """Any signed-in person may read the schema (it holds no record): a researcher too."""
+    client.force_login(researcher_a)
+    return client
+
+
+def test_the_schema_is_served_to_signed_in_people(signed_in: Client):
+    response = signed_in.get("/api/schema/", headers={"Accept": "application/json"})
     assert response.status_code == 200
     assert response.json()["info"]["title"] == "CRMO infliximab registry API"
+
+
+def test_the_schema_is_served_to_a_token(nurse_a):
+    response = token_client(nurse_a).get("/api/schema/", headers={"Accept": "application/json"})
+    assert response.status_code == 200
+
+
+def test_the_schema_is_not_served_to_anonymous_callers(client: Client):
+    response = client.get("/api/schema/", headers={"Accept": "application/json"})
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
+    assert "paths" not in response.content.decode()
+
+
+def test_the_docs_page_sends_anonymous_browsers_to_sign_in(client: Client):
+    for url in ("/api/docs/", "/api/docs/?script="):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/?next=/api/docs/")
 
 
 def test_every_write_documents_an_example(schema):
@@ -85,7 +113,8 @@ def test_no_delete_is_documented(schema):
     assert not [path for path, operations in schema["paths"].items() if "delete" in operations]
 
 
-def test_the_docs_page_is_served_from_the_app_itself(client: Client):
+def test_the_docs_page_is_served_from_the_app_itself(signed_in: Client):
+    client = signed_in
     page = client.get("/api/docs/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -97,6 +126,27 @@ def test_the_docs_page_is_served_from_the_app_itself(client: Client):
         served = client.get(asset)
         assert served.status_code == 200, asset
         served.close()
+
+
+def test_the_docs_page_has_no_inline_script(signed_in: Client):
+    """A strict Content-Security-Policy (no 'unsafe-inline') would block an inline script: the
+    page's start-up script is a file of its own (the split view), served as JavaScript."""
+    html = signed_in.get("/api/docs/").content.decode()
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, flags=re.S)
+    assert scripts
+    assert [body for _attrs, body in scripts if body.strip()] == []
+    assert not re.search(r"\son\w+=", html), "an inline event handler"
+    assert not re.search(r"<style\b", html), "an inline style sheet"
+    [init] = [
+        src.replace("&amp;", "&")
+        for attrs, _body in scripts
+        for src in re.findall(r'src="([^"]+)"', attrs)
+        if "script" in src.split("?", 1)[-1]
+    ]
+    served = signed_in.get(init)
+    assert served.status_code == 200
+    assert served["Content-Type"].startswith("application/javascript")
+    assert "SwaggerUIBundle" in served.content.decode()
 
 
 def test_a_course_s_alerts_are_documented_as_the_plain_list_they_are(schema):
@@ -112,7 +162,7 @@ def test_people_who_may_be_nobody_are_documented_as_nullable(schema):
     assert components["Reaction"]["properties"]["reviewed_by"]["nullable"] is True
 
 
-def test_the_schema_tested_is_the_schema_served(client: Client, schema):
+def test_the_schema_tested_is_the_schema_served(signed_in: Client, schema):
     """test_schemathesis generates the schema in-process: the same document /api/schema/ serves."""
-    served = client.get("/api/schema/", headers={"Accept": "application/json"}).json()
+    served = signed_in.get("/api/schema/", headers={"Accept": "application/json"}).json()
     assert served == json.loads(OpenApiJsonRenderer().render(schema))

@@ -23,7 +23,6 @@ from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -33,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 from api.urls import router
 from api.views import etag_of
 from config.wsgi import application
-from tests.api.conftest import Record
+from tests.api.conftest import Record, api_token
 
 pytestmark = [pytest.mark.django_db, pytest.mark.schemathesis]
 
@@ -56,8 +55,7 @@ def in_process_db(db) -> Iterator[None]:
 
 @pytest.fixture
 def token(clinician_a) -> str:
-    key = Token.objects.get_or_create(user=clinician_a)[0].key
-    return f"Token {key}"
+    return f"Token {api_token(clinician_a)}"
 
 
 @pytest.fixture
