@@ -271,6 +271,7 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
             "history": history.get_page(request.GET.get("history_page")),
             "relapses": patient.relapses.select_related("course", "retreatment_course"),
             "can_review": roles.may(request.user, roles.REVIEW_REACTION, patient.site_id),
+            "can_view_access_log": roles.may(request.user, roles.VIEW_ACCESS_LOG, patient.site_id),
             # What this person records *for this patient*: their role at the patient's site.
             "can": {
                 name: roles.may(request.user, f"registry.{name}", patient.site_id)
