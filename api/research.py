@@ -20,6 +20,8 @@ from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from audit.models import AccessKind
+from audit.recording import record_read
 from registry.models import Site
 from research import selectors, services
 from research.models import ExportRequest
@@ -134,4 +136,6 @@ class ExportViewSet(
             raise Http404("No such export.")
         with transaction.atomic():
             path = services.export_download(export=export, by=request.user)
+        patients = selectors.export_patients(export)
+        record_read(request, kind=AccessKind.EXPORT_DOWNLOAD, patients=patients)
         return FileResponse(path.open("rb"), as_attachment=True, filename=export.download_name)

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from api import serializers as s
+from api.access_log import AuditedReadsMixin
 from api.errors import PreconditionFailed, PreconditionRequired
 from api.filters import AlertFilter, LabResultFilter, PatientFilter, ScopedFilterBackend
 from monitoring import services as alert_services
@@ -51,8 +52,9 @@ def etag_of(record: TimestampedModel) -> str:
     return f'"{record.pk}-{int(record.updated_at.timestamp() * 1_000_000)}"'
 
 
-class ScopedViewSet(viewsets.GenericViewSet):
-    """Rows of the caller's sites only; `site_path` says where a row's site is."""
+class ScopedViewSet(AuditedReadsMixin, viewsets.GenericViewSet):
+    """Rows of the caller's sites only; `site_path` says where a row's site is. The access log
+    records the patients of the rows answered (api.access_log)."""
 
     site_path = "patient__site"
     model: type[Model]

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
+from audit.recording import record_read, web_kind
 from registry import roles
 from registry.models import STAFF_ROLES, Patient, Role, TreatmentCourse
 from registry.selectors import patients_for, staff_site_ids
@@ -59,14 +60,19 @@ def require_perm(request: HttpRequest, permission: str, site_id: int) -> None:
 
 
 def patient_or_404(request: HttpRequest, patient_id: int) -> Patient:
-    """Another site's patient does not exist, as far as this user can tell."""
-    return get_object_or_404(patients_for(request.user).select_related("site"), pk=patient_id)
+    """Another site's patient does not exist, as far as this user can tell. The page shows this
+    patient: the access log records it."""
+    patient = get_object_or_404(patients_for(request.user).select_related("site"), pk=patient_id)
+    record_read(request, kind=web_kind(request), patients=[patient])
+    return patient
 
 
 def course_or_404(request: HttpRequest, course_id: int) -> TreatmentCourse:
-    return get_object_or_404(
+    course = get_object_or_404(
         TreatmentCourse.objects.select_related("patient__site").filter(
             patient__in=patients_for(request.user)
         ),
         pk=course_id,
     )
+    record_read(request, kind=web_kind(request), patients=[course.patient])
+    return course

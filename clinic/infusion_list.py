@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from audit.recording import record_read, web_kind
 from clinic.access import AuthenticatedHttpRequest, staff_required
 from clinic.infusion_selectors import (
     OVERDUE,
@@ -63,12 +64,14 @@ def infusion_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     }
     if request.GET.get("sheet") == "day":
         day_rows = [row for row in rows if row.section in (OVERDUE, TODAY)]
+        record_read(request, kind=web_kind(request), patients=[row.patient for row in day_rows])
         return render(
             request,
             "clinic/infusion_day_sheet.html",
             context | {"rows": day_rows, "printed_at": timezone.localtime()},
         )
     sections = [(key, title, [r for r in rows if r.section == key]) for key, title in SECTIONS]
+    record_read(request, kind=web_kind(request), patients=[row.patient for row in rows])
     return render(
         request,
         "clinic/infusion_list.html",

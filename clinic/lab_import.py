@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from audit.recording import PatientRef, record_read, web_kind
 from clinic.access import AuthenticatedHttpRequest, View, staff_required
 from clinic.lab_import_selectors import imported_results
 from registry import roles
@@ -322,14 +323,16 @@ def _confirm(request: AuthenticatedHttpRequest, pending: dict[str, str]) -> Http
         messages.error(request, _refusal_message(refusal))
         return redirect("clinic:lab_import")
     del request.session[SESSION_KEY]
+    added = imported_results(request.user, result.created_ids)
+    record_read(
+        request,
+        kind=web_kind(request),
+        patients=[PatientRef(row.patient_id, row.site_id) for row in added],
+    )
     return render(
         request,
         "clinic/lab_import_done.html",
-        {
-            "name": pending["name"],
-            "result": result,
-            "added": imported_results(request.user, result.created_ids),
-        },
+        {"name": pending["name"], "result": result, "added": added},
     )
 
 
@@ -343,6 +346,8 @@ def _preview_page(
         if row.outcome is Outcome.INVALID or row.row <= PREVIEW_ROWS_SHOWN
     ]
     lines = [_line(row) for row in shown]
+    named = [row.result.patient for row in shown if row.result is not None]
+    record_read(request, kind=web_kind(request), patients=named)
     return render(
         request,
         "clinic/lab_import_preview.html",

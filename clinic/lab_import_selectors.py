@@ -16,6 +16,7 @@ from registry.selectors import patients_for
 @dataclass(frozen=True)
 class PatientResultsAdded:
     patient_id: int
+    site_id: int
     registry_code: str
     name: str
     added: int
@@ -28,7 +29,11 @@ def imported_results(user: User, ids: Sequence[int]) -> list[PatientResultsAdded
     per_patient = (
         LabResult.objects.filter(pk__in=ids, patient__in=patients_for(user))
         .values(
-            "patient_id", "patient__registry_code", "patient__family_name", "patient__given_name"
+            "patient_id",
+            "patient__site_id",
+            "patient__registry_code",
+            "patient__family_name",
+            "patient__given_name",
         )
         .annotate(added=Count("pk"), first_on=Min("collected_on"), last_on=Max("collected_on"))
         .order_by("patient__registry_code")
@@ -36,6 +41,7 @@ def imported_results(user: User, ids: Sequence[int]) -> list[PatientResultsAdded
     return [
         PatientResultsAdded(
             patient_id=row["patient_id"],
+            site_id=row["patient__site_id"],
             registry_code=row["patient__registry_code"],
             name=f"{row['patient__family_name']}, {row['patient__given_name']}",
             added=row["added"],

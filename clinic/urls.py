@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from clinic import infusion_list, lab_import, notifications, views
+from clinic import access_log, infusion_list, lab_import, notifications, views
 
 app_name = "clinic"
 
@@ -39,4 +39,6 @@ urlpatterns = [
     ),
     path("notifications/unsubscribe/<str:token>/", notifications.unsubscribe, name="unsubscribe"),
     path("research/", include("research.urls")),
+    path("access-log/", access_log.access_log, name="access_log"),
+    path("access-log.csv", access_log.access_log_csv, name="access_log_csv"),
 ]

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from audit.recording import record_read, web_kind
 from clinic import alerts, forms, patient_record, previews, selectors
 from clinic.access import (
     AuthenticatedHttpRequest,
@@ -69,6 +70,9 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
 def worklist(request: AuthenticatedHttpRequest) -> HttpResponse:
     filtered = _worklist_filter(request, request.GET)
     page = Paginator(filtered.qs, 100).get_page(request.GET.get("page"))
+    record_read(
+        request, kind=web_kind(request), patients=[a.course.patient for a in page.object_list]
+    )
     today = timezone.localdate()
     counts = alerts.worklist_counts(filtered.unhidden_qs, filtered.hidden)
     permissions = alerts.Permissions.of(request.user)
@@ -103,6 +107,7 @@ def alert_action(request: AuthenticatedHttpRequest, alert_id: int, action: str) 
     if action not in ("acknowledge", "dismiss"):
         return HttpResponse(status=404)
     alert = get_object_or_404(selectors.worklist_alerts(staff_site_ids(request.user)), pk=alert_id)
+    record_read(request, kind=web_kind(request), patients=[alert.course.patient])
     shown_in_section = alert.severity  # the worklist section the row was in, before any change
     error = ""
     try:
@@ -207,6 +212,7 @@ def patients(request: AuthenticatedHttpRequest) -> HttpResponse:
     active = TreatmentCourse.objects.filter(patient=OuterRef("pk"), stopped_on__isnull=True)
     found = found.annotate(on_treatment=Exists(active)).order_by("registry_code")
     page = Paginator(found, 50).get_page(request.GET.get("page"))
+    record_read(request, kind=web_kind(request), patients=page.object_list)
     courses = TreatmentCourse.objects.filter(
         patient__in=list(page.object_list), stopped_on__isnull=True
     )
@@ -265,6 +271,7 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
             "history": history.get_page(request.GET.get("history_page")),
             "relapses": patient.relapses.select_related("course", "retreatment_course"),
             "can_review": roles.may(request.user, roles.REVIEW_REACTION, patient.site_id),
+            "can_view_access_log": roles.may(request.user, roles.VIEW_ACCESS_LOG, patient.site_id),
             # What this person records *for this patient*: their role at the patient's site.
             "can": {
                 name: roles.may(request.user, f"registry.{name}", patient.site_id)
@@ -530,6 +537,7 @@ def review_reaction(request: AuthenticatedHttpRequest, reaction_id: int) -> Http
         pk=reaction_id,
     )
     patient = reaction.infusion.course.patient
+    record_read(request, kind=web_kind(request), patients=[patient])
     require_perm(request, roles.REVIEW_REACTION, patient.site_id)
     form = forms.ReviewForm(_post(request), initial={"reviewed_on": timezone.localdate()})
 

@@ -298,6 +298,18 @@ LOGGING = {
 
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
+# Audit of reads (audit/): every read of identified data and every sign-in event is one row of an
+# append-only access log, written by this middleware once per request.
+INSTALLED_APPS += ["audit"]
+MIDDLEWARE += ["audit.middleware.AccessLogMiddleware"]
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: none; the address
+# recorded is then REMOTE_ADDR). Set it to the real number: a larger one lets clients forge it.
+AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
+# `manage.py purge_access_log` deletes rows older than this. 26 years: the longest a child's
+# record itself is kept (NHS Records Management Code of Practice 2021: until the 25th birthday, or
+# the 26th if 17 at the end of treatment), so who read a record is known as long as the record is.
+AUDIT_RETENTION_YEARS = env.int("AUDIT_RETENTION_YEARS", default=26)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",

@@ -20,7 +20,7 @@ from monitoring.models import (
     NotificationPreference,
     SiteGuideline,
 )
-from registry.admin import ScopedHistoryAdmin, ScopedMixin, SiteFilter
+from registry.admin import AuditedMixin, ScopedHistoryAdmin, ScopedMixin, SiteFilter
 
 
 class AlertEventInline(admin.TabularInline):
@@ -40,7 +40,7 @@ class AlertEventInline(admin.TabularInline):
 
 
 @admin.register(Alert)
-class AlertAdmin(ScopedMixin, admin.ModelAdmin):
+class AlertAdmin(AuditedMixin, ScopedMixin, admin.ModelAdmin):
     site_path = "course__patient__site"
     list_display = ["title", "patient_code", "severity", "status", "due_on", "rule", "last_seen_at"]
     list_filter = ["status", "severity", "rule", ("course__patient__site", SiteFilter)]

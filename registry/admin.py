@@ -23,6 +23,7 @@ from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 
+from audit.admin import AuditedAdminMixin
 from registry import roles, services
 from registry.models import (
     ClinicalAssessment,
@@ -40,7 +41,7 @@ from registry.models import (
     TreatmentCourse,
 )
 from registry.reevaluation import one_reevaluation
-from registry.selectors import staff_site_ids
+from registry.selectors import patient_prefix, staff_site_ids
 
 SiteFilter = admin.RelatedOnlyFieldListFilter
 
@@ -75,6 +76,16 @@ class ScopedMixin:
                 request, related._default_manager.all(), _SITE_PATHS[related]
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class AuditedMixin(AuditedAdminMixin):
+    """The admin's pages of patients' records are recorded in the access log (audit)."""
+
+    site_path: str
+    model: type[Any]
+
+    def audit_patient_prefix(self) -> str | None:
+        return patient_prefix(self.model, self.site_path)
 
 
 class ScopedHistoryAdmin(ScopedMixin, SimpleHistoryAdmin):
@@ -172,7 +183,7 @@ def _may_change(request: HttpRequest, model: type[Any], obj: Any) -> bool:
     return roles.may(request.user, permission, services.site_id_of(obj))
 
 
-class RecordAdmin(ScopedHistoryAdmin):
+class RecordAdmin(AuditedMixin, ScopedHistoryAdmin):
     """A clinical record: scoped, written through its action, never deleted (history keeps all)."""
 
     def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:

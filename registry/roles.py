@@ -65,6 +65,9 @@ CORRECT_ENGINE_INPUT = "registry.correct_engine_input"
 DISMISS_URGENT_ALERT = "monitoring.dismiss_urgent_alert"
 _CLINICIAN_JUDGEMENTS = frozenset({REVIEW_REACTION, CORRECT_ENGINE_INPUT, DISMISS_URGENT_ALERT})
 
+# Who read their site's patients' records, and who signed in (the access log, audit/).
+VIEW_ACCESS_LOG = "audit.view_accesslogentry"
+
 # Clinical data is never deleted by a role: a correction is a change, kept in the history.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.CLINICIAN: _VIEW_RECORD
@@ -76,7 +79,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.DATA_MANAGER: _VIEW_RECORD
     | _perms(("add", "change"), _ALL_CLINICAL)
     | _ACT_ON_ALERTS
-    | frozenset({"registry.view_membership", "monitoring.view_evaluationrun"}),
+    | frozenset({"registry.view_membership", "monitoring.view_evaluationrun", VIEW_ACCESS_LOG}),
     Role.RESEARCHER: frozenset(),
 }
 

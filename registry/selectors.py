@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from registry.models import STAFF_ROLES, Patient, Site
 
@@ -24,3 +24,14 @@ def sites_for(user: Any) -> QuerySet[Site]:
 
 def patients_for(user: Any) -> QuerySet[Patient]:
     return Patient.objects.filter(site_id__in=staff_site_ids(user))
+
+
+def patient_prefix(model: type[Model], site_path: str) -> str | None:
+    """The ORM prefix from a row of `model` to its patient ("" for a patient, "course__patient__"
+    for an infusion), from the path to its site; None for rows of no patient (a site, a
+    membership, a site's guideline)."""
+    if model is Patient:
+        return ""
+    if site_path == "patient__site" or site_path.endswith("__patient__site"):
+        return site_path.removesuffix("site")
+    return None

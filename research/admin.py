@@ -12,6 +12,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from audit.models import AccessKind
+from registry.admin import AuditedMixin
 from registry.models import Site
 from research.models import ExportEvent, ExportRequest, PseudonymMapping
 from research.selectors import data_manager_site_ids
@@ -71,8 +73,11 @@ class ExportRequestAdmin(DataManagerReadOnlyAdmin):
 
 
 @admin.register(PseudonymMapping)
-class PseudonymMappingAdmin(DataManagerReadOnlyAdmin):
+class PseudonymMappingAdmin(AuditedMixin, DataManagerReadOnlyAdmin):
+    """Which patient each pseudonym stands for: every page of it is in the access log."""
+
     site_path = "patient__site"
+    audit_kind = AccessKind.PSEUDONYM_MAPPING
     list_display = ("pseudonym", "export", "patient")
     search_fields = ("pseudonym",)
     list_select_related = ("export", "patient")

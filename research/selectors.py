@@ -6,8 +6,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from audit.recording import PatientRef
 from registry.models import Role, Site
-from research.models import ExportRequest
+from research.models import ExportRequest, PseudonymMapping
 
 
 def _site_ids_with_role(user: Any, role: str) -> set[int]:
@@ -42,3 +43,9 @@ def can_download(user: Any, export: ExportRequest) -> bool:
 
 def data_manager_site_ids(user: Any) -> set[int]:
     return _site_ids_with_role(user, Role.DATA_MANAGER)
+
+
+def export_patients(export: ExportRequest) -> list[PatientRef]:
+    """The patients an export holds (under their pseudonyms): its download is a read of them."""
+    mappings = PseudonymMapping.objects.filter(export=export)
+    return [PatientRef(*ref) for ref in mappings.values_list("patient_id", "patient__site_id")]

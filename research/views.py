@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from audit.models import AccessKind
+from audit.recording import record_read
 from research import selectors, services
 from research.forms import ExportRequestForm
 from research.models import ExportRequest
@@ -60,4 +62,7 @@ def download(request: HttpRequest, export_id: int) -> FileResponse:
     if not export.is_downloadable or not selectors.can_download(request.user, export):
         raise Http404("No such export.")
     path = services.export_download(export=export, by=request.user)
+    record_read(
+        request, kind=AccessKind.EXPORT_DOWNLOAD, patients=selectors.export_patients(export)
+    )
     return FileResponse(path.open("rb"), as_attachment=True, filename=export.download_name)

@@ -6,6 +6,7 @@ import uuid
 import pytest
 import time_machine
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -15,6 +16,19 @@ from tests.factories import MembershipFactory, SiteFactory, UserFactory
 
 # Password hashing is slow by design; tests log in hundreds of times (module-scoped data included).
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database as migrated, except that it may be emptied between tests: Django empties
+    it with TRUNCATE (transactional tests, the browser's live server), which the access log's
+    trigger refuses everywhere else. tests/audit/test_append_only.py turns it back on to test it."""
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "ALTER TABLE audit_accesslogentry DISABLE TRIGGER audit_access_log_no_truncate"
+            )
+
 
 # Every test runs on this day unless it travels elsewhere: "the future" is then well defined.
 TODAY = dt.date(2026, 11, 24)
