@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 
 # pyproject.toml's pytest-env gives the test runs this key (they run with production's settings).
-TESTS_SECRET_KEY = "tests-only-secret-key-never-used-outside-pytest-0123456789abcdef"
+TESTS_SECRET_KEY = "tests-only-secret-key-never-used-outside-pytest-0123456789abcdef"  # noqa: S105
 
 
 @register(Tags.security, deploy=True)
@@ -23,6 +23,6 @@ def secret_key_is_not_public(app_configs: Any = None, **kwargs: Any) -> list[Che
             "the image build's or the tests').",
             hint='Set DJANGO_SECRET_KEY to the output of: python3 -c "import secrets; '
             'print(secrets.token_urlsafe(50))"',
-            id="deployment.E001",
+            id="project.E001",
         )
     ]

@@ -5,6 +5,7 @@ running tasks eagerly. DATABASE_URL and REDIS_URL switch to PostgreSQL and a rea
 """
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from celery.schedules import crontab
@@ -318,7 +319,7 @@ if PRODUCTION and (
         "(Only the SQLite demo and DEBUG run without one.)"
     )
 
-INSTALLED_APPS += ["csp", "config.apps.DeploymentChecksConfig"]
+INSTALLED_APPS += ["csp", "config.apps.ProjectConfig"]
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
     "csp.middleware.CSPMiddleware",
@@ -365,21 +366,22 @@ SESSION_COOKIE_HTTPONLY = True
 
 # Access lines never carry query strings (searches by name or MRN): runserver's django.server
 # lines lose them here, gunicorn's in config/gunicorn.conf.py.
-LOGGING["filters"]["no_query_strings"] = {"()": "config.log_filters.NoQueryStrings"}
-LOGGING["formatters"]["django.server"] = {
+_logging: dict[str, Any] = LOGGING
+_logging["filters"]["no_query_strings"] = {"()": "config.log_filters.NoQueryStrings"}
+_logging["formatters"]["django.server"] = {
     "()": "django.utils.log.ServerFormatter",
     "format": "[{server_time}] {message}",
     "style": "{",
 }
-LOGGING["handlers"]["django.server"] = {
+_logging["handlers"]["django.server"] = {
     "class": "logging.StreamHandler",
     "formatter": "django.server",
 }
-LOGGING["loggers"]["django.server"] = {
+_logging["loggers"]["django.server"] = {
     "handlers": ["django.server"],
     "level": "INFO",
     "propagate": False,
     "filters": ["no_query_strings"],
 }
-LOGGING["loggers"]["django.request"]["filters"].append("no_query_strings")
+_logging["loggers"]["django.request"]["filters"].append("no_query_strings")
 # Hardening ends ----------------------------------------------------------------------------------
