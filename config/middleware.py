@@ -28,9 +28,14 @@ class NoStoreMiddleware:
 
 
 def _carries_nul(request: HttpRequest) -> bool:
-    """A NUL character in a query or form parameter, name or value. Files of a multipart form are
-    not looked at (the lab import reads its file itself)."""
-    for parameters in (request.GET, request.POST):
+    """A NUL character in a query or urlencoded form parameter, name or value. A multipart body
+    is left to its view: parsing it here would come before the view's own upload handlers (the
+    lab import's size limit), and its form fields refuse NUL themselves (Django's
+    ProhibitNullCharactersValidator on every CharField)."""
+    sources = [request.GET]
+    if request.content_type == "application/x-www-form-urlencoded":
+        sources.append(request.POST)
+    for parameters in sources:
         for name, values in parameters.lists():
             if NUL in name or any(NUL in value for value in values):
                 return True

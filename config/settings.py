@@ -329,10 +329,8 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
     "config.middleware.NoStoreMiddleware",
 )
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
-    "config.middleware.RejectNulMiddleware",
-)
+# Last: its 400 page gets the person's menu and every other middleware's headers.
+MIDDLEWARE.append("config.middleware.RejectNulMiddleware")
 
 # No inline script or style anywhere (templates use static files and json_script data blocks).
 # img-src data: is for Swagger UI's icons (SVGs inlined in its stylesheet).
