@@ -130,7 +130,8 @@ def record(message: str, *args: object) -> logging.LogRecord:
         ('"%s" %s %s', ("GET /patients/?q=Okafor HTTP/1.1", "200", "512"),
          '"GET /patients/ HTTP/1.1" 200 512'),
         ("Not Found: %s", ("/patients/?mrn=MRN-1&q=a b",), "Not Found: /patients/ b"),
-        ('"%s" %s %s', ("GET /worklist/ HTTP/1.1", "200", "10"), '"GET /worklist/ HTTP/1.1" 200 10'),
+        ('"%s" %s %s', ("GET /worklist/ HTTP/1.1", "200", "10"),
+         '"GET /worklist/ HTTP/1.1" 200 10'),
         ("Bad Request: /x/?q=%s", ("Okafor",), "Bad Request: /x/"),
     ],
 )  # fmt: skip
@@ -141,5 +142,7 @@ def test_the_filter_cuts_every_query_string_from_the_rendered_line(message, args
 
 
 def test_the_filter_is_on_djangos_request_loggers():
-    assert "no_query_strings" in settings.LOGGING["loggers"]["django.server"]["filters"]
-    assert "no_query_strings" in settings.LOGGING["loggers"]["django.request"]["filters"]
+    logging_config: dict = settings.LOGGING
+    loggers = logging_config["loggers"]
+    assert "no_query_strings" in loggers["django.server"]["filters"]
+    assert "no_query_strings" in loggers["django.request"]["filters"]
