@@ -11,6 +11,7 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import CSP_VIOLATION, sign_in
+from tests.e2e.support import tab
 from tests.e2e.test_browser import overdue_alert
 
 CSP_HEADER = "content-security-policy"
@@ -81,11 +82,14 @@ def test_the_api_docs_run_under_the_csp(page: Page, clinician_a):
     expect(page.get_by_text("CRMO infliximab registry API").first).to_be_visible()
 
 
+def _add_an_inline_style(browser, base_url: str) -> None:
+    with tab(browser, base_url) as page:
+        page.goto("/login/")
+        page.evaluate("document.head.insertAdjacentHTML('beforeend', '<style>body{}</style>')")
+        page.wait_for_timeout(300)
+
+
 def test_a_violation_is_caught(browser, live_server, clinician_a):
     """The watcher itself: an inline style added to a page is refused and reported."""
-    from tests.e2e.support import tab
-
-    with pytest.raises(AssertionError, match=CSP_VIOLATION), tab(browser, live_server.url) as p:
-        p.goto("/login/")
-        p.evaluate("document.head.insertAdjacentHTML('beforeend', '<style>body{}</style>')")
-        p.wait_for_timeout(300)
+    with pytest.raises(AssertionError, match=CSP_VIOLATION):
+        _add_an_inline_style(browser, live_server.url)
