@@ -37,7 +37,8 @@ COPY . .
 COPY --from=assets /assets/node_modules ./node_modules
 
 # Static files are baked into the image and served by whitenoise. The key only satisfies
-# settings at build time (no database is touched); the manifest storage is used because
+# settings at build time (no database is touched: the SQLite demo mode, so settings accept a
+# public key; config.checks flags it should it ever run); the manifest storage is used because
 # DJANGO_DEBUG defaults to false.
 RUN DJANGO_SECRET_KEY=collectstatic-build-only-not-a-secret \
     python manage.py collectstatic --noinput
@@ -54,4 +55,5 @@ USER app
 
 EXPOSE 8000
 
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Bind address, workers and an access log without query strings: config/gunicorn.conf.py.
+CMD ["gunicorn", "--config", "config/gunicorn.conf.py", "config.wsgi:application"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from django.core.exceptions import PermissionDenied
 
@@ -28,4 +29,26 @@ class OneLineDenials(logging.Filter):
             )
             record.exc_info = None
             record.exc_text = None
+        return True
+
+
+_QUERY_STRING = re.compile(r"\?[^\s\"]*")
+
+
+def without_query_string(text: str) -> str:
+    """`GET /patients/?q=Smith HTTP/1.1` → `GET /patients/ HTTP/1.1`."""
+    return _QUERY_STRING.sub("", text)
+
+
+class NoQueryStrings(logging.Filter):
+    """Drops the query string of every URL in a record: searches carry names and MRNs (?q=, ?mrn=)
+    and a log line must not. runserver's django.server logs the whole request line
+    ('"%s" %s %s', request line first); django.request logs paths, cut here too in case one ever
+    carries a query. The message is rendered first, so no argument escapes the cut."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "?" in message:
+            record.msg = without_query_string(message)
+            record.args = None
         return True

@@ -6,6 +6,7 @@ running tasks eagerly. DATABASE_URL and REDIS_URL switch to PostgreSQL and a rea
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import environ
 from celery.schedules import crontab
@@ -17,8 +18,10 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# The fallback key only exists so `make run` works out of the box; production sets its own.
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-demo-key-change-me-" + "x" * 24)
+# The fallback key only exists so `make run` works out of the box; outside the demo and DEBUG the
+# app refuses to start with it (see "Hardening" below).
+DEMO_SECRET_KEY = "insecure-demo-key-change-me-" + "x" * 24
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEMO_SECRET_KEY)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -269,8 +272,6 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CRMO registry <regis
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -400,3 +401,102 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+
+# Hardening: CSP, HTTPS, cookies, secret key ----------------------------------------------------
+# Demo mode is the embedded single-machine default of `make run`: SQLite (no DATABASE_URL), plain
+# HTTP on loopback, the public fallback key. Anything else (a PostgreSQL deployment, compose) is
+# production unless DEBUG: HTTPS only, secure cookies, HSTS and a real secret key.
+DEMO_MODE = env.bool(
+    "DJANGO_DEMO_MODE", default=DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+)
+PRODUCTION = not DEBUG and not DEMO_MODE
+
+# Keys published with the code (settings, compose, .env.example, the Dockerfile's build): with
+# one of them anyone can forge sessions and unsubscribe links. Production refuses them outright;
+# config.checks flags them and the tests' key (pyproject.toml) in `check --deploy`.
+PUBLIC_SECRET_KEYS = frozenset(
+    {
+        DEMO_SECRET_KEY,
+        "insecure-compose-key-change-me-set-DJANGO_SECRET_KEY-in-env",
+        "change-me-to-a-long-random-string",
+        "collectstatic-build-only-not-a-secret",
+    }
+)
+if not SECRET_KEY and (DEBUG or DEMO_MODE):
+    SECRET_KEY = DEMO_SECRET_KEY  # an empty DJANGO_SECRET_KEY= line in a demo's .env
+if PRODUCTION and (
+    SECRET_KEY in PUBLIC_SECRET_KEYS or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5
+):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is missing, too short (under 50 characters) or a key published with "
+        "the code. Set DJANGO_SECRET_KEY in the environment or .env to a new random value, e.g. "
+        'the output of: python3 -c "import secrets; print(secrets.token_urlsafe(50))". '
+        "(Only the SQLite demo and DEBUG run without one.)"
+    )
+
+INSTALLED_APPS += ["csp", "config.apps.ProjectConfig"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+# After whitenoise, which answers static files itself: those stay cacheable.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
+    "config.middleware.NoStoreMiddleware",
+)
+# Last: its 400 page gets the person's menu and every other middleware's headers.
+MIDDLEWARE.append("config.middleware.RejectNulMiddleware")
+
+# No inline script or style anywhere (templates use static files and json_script data blocks).
+# img-src data: is for Swagger UI's icons (SVGs inlined in its stylesheet).
+_SELF, _NONE = "'self'", "'none'"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_SELF],
+        "script-src": [_SELF],
+        "style-src": [_SELF],
+        "img-src": [_SELF, "data:"],
+        "frame-ancestors": [_NONE],
+        "form-action": [_SELF],
+        "base-uri": [_NONE],
+        "object-src": [_NONE],
+    },
+}
+
+# HTTPS: behind a TLS-terminating proxy that sets X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER).
+# The container health checks call plain HTTP on 127.0.0.1: those paths are not redirected.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^health/"]
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=365 * 24 * 3600 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# The preload directive only allows a submission to the browsers' list (made by hand, elsewhere).
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=True)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+
+# Access lines never carry query strings (searches by name or MRN): runserver's django.server
+# lines lose them here, gunicorn's in config/gunicorn.conf.py.
+_logging: dict[str, Any] = LOGGING
+_logging["filters"]["no_query_strings"] = {"()": "config.log_filters.NoQueryStrings"}
+_logging["formatters"]["django.server"] = {
+    "()": "django.utils.log.ServerFormatter",
+    "format": "[{server_time}] {message}",
+    "style": "{",
+}
+_logging["handlers"]["django.server"] = {
+    "class": "logging.StreamHandler",
+    "formatter": "django.server",
+}
+_logging["loggers"]["django.server"] = {
+    "handlers": ["django.server"],
+    "level": "INFO",
+    "propagate": False,
+    "filters": ["no_query_strings"],
+}
+_logging["loggers"]["django.request"]["filters"].append("no_query_strings")
+# Hardening ends ----------------------------------------------------------------------------------

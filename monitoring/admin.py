@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import Case, F, Q, QuerySet, When
 from django.http import HttpRequest
 
 from monitoring import services
@@ -21,6 +21,7 @@ from monitoring.models import (
     SiteGuideline,
 )
 from registry.admin import AuditedMixin, ScopedHistoryAdmin, ScopedMixin, SiteFilter
+from registry.selectors import staff_site_ids
 
 
 class AlertEventInline(admin.TabularInline):
@@ -95,8 +96,19 @@ class AlertAdmin(AuditedMixin, ScopedMixin, admin.ModelAdmin):
         self._act(request, queryset, services.alert_acknowledge, "acknowledged")
 
 
+# Figures of a run: for a run of every site (the nightly one) they add up other sites' courses and
+# alerts, so only a superuser sees them there.
+_RUN_FIGURES = ("courses", "findings", "opened", "refreshed", "resolved")
+
+
 @admin.register(EvaluationRun)
 class EvaluationRunAdmin(admin.ModelAdmin):
+    """Runs of the user's sites, and the runs of every site (the nightly one, whose site is
+    empty) so that a data manager sees whether last night's evaluation ran and finished; but the
+    figures of an every-site run only for a superuser (a data manager's own figures would need a
+    breakdown per site, which a run does not keep)."""
+
+    site_scoped = True  # config.admin_scope: not made superuser-only
     list_display = [
         "started_at",
         "kind",
@@ -105,19 +117,54 @@ class EvaluationRunAdmin(admin.ModelAdmin):
         "status",
         "chunks_done",
         "chunks_total",
-        "courses",
-        "findings",
-        "opened",
-        "resolved",
+        *(f"{name}_shown" for name in _RUN_FIGURES),
         "duration_ms",
     ]
     list_filter = ["kind", "status"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[EvaluationRun]:
+        runs = super().get_queryset(request).select_related("site")
+        if request.user.is_superuser:
+            return runs.annotate(**{f"{name}_shown": F(name) for name in _RUN_FIGURES})
+        hidden = {
+            f"{name}_shown": Case(When(site__isnull=True, then=None), default=F(name))
+            for name in _RUN_FIGURES
+        }
+        scoped = runs.filter(Q(site__isnull=True) | Q(site__in=staff_site_ids(request.user)))
+        return scoped.annotate(**hidden)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = super().get_fields(request, obj)
+        if obj is not None and obj.site_id is None and not request.user.is_superuser:
+            return [name for name in fields if name not in _RUN_FIGURES]
+        return fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    # The figures as get_queryset annotated them: empty (shown as "-") where they are not shown.
+    @admin.display(description="courses", ordering="courses_shown")
+    def courses_shown(self, run: EvaluationRun) -> int | None:
+        return run.courses_shown  # type: ignore[attr-defined]
+
+    @admin.display(description="findings", ordering="findings_shown")
+    def findings_shown(self, run: EvaluationRun) -> int | None:
+        return run.findings_shown  # type: ignore[attr-defined]
+
+    @admin.display(description="opened", ordering="opened_shown")
+    def opened_shown(self, run: EvaluationRun) -> int | None:
+        return run.opened_shown  # type: ignore[attr-defined]
+
+    @admin.display(description="refreshed", ordering="refreshed_shown")
+    def refreshed_shown(self, run: EvaluationRun) -> int | None:
+        return run.refreshed_shown  # type: ignore[attr-defined]
+
+    @admin.display(description="resolved", ordering="resolved_shown")
+    def resolved_shown(self, run: EvaluationRun) -> int | None:
+        return run.resolved_shown  # type: ignore[attr-defined]
 
 
 @admin.register(SiteGuideline)

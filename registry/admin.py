@@ -64,6 +64,7 @@ _SITE_PATHS: dict[type, str] = {
 class ScopedMixin:
     """Shows and offers only the rows of the user's sites; saves through the services."""
 
+    site_scoped = True  # config.admin_scope makes every admin without this superuser-only
     site_path: str = "patient__site"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:

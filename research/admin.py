@@ -20,6 +20,7 @@ from research.selectors import data_manager_site_ids
 
 
 class DataManagerReadOnlyAdmin(admin.ModelAdmin):
+    site_scoped = True  # config.admin_scope makes every admin without this superuser-only
     site_path: str
 
     def _site_ids(self, request: HttpRequest) -> set[int] | None:

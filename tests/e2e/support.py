@@ -14,7 +14,7 @@ from registry.demo import PATIENTS, SiteStaff, register
 from registry.models import Patient, Site
 from registry.reevaluation import one_reevaluation
 from tests.conftest import TODAY
-from tests.e2e.conftest import FACTORY_PASSWORD, VIEWPORT, pass_second_factor
+from tests.e2e.conftest import FACTORY_PASSWORD, VIEWPORT, pass_second_factor, watch_csp
 
 
 def sign_in_as(page: Page, username: str, password: str = FACTORY_PASSWORD) -> None:
@@ -29,12 +29,14 @@ def sign_in_as(page: Page, username: str, password: str = FACTORY_PASSWORD) -> N
 
 @contextmanager
 def tab(browser: Browser, base_url: str, viewport: ViewportSize = VIEWPORT) -> Iterator[Page]:
-    """A fresh context like the `page` fixture's, that fails on a JavaScript error; a response's
-    status is the test's to judge (these tests open error pages on purpose)."""
+    """A fresh context like the `page` fixture's, that fails on a JavaScript error or a CSP
+    violation; a response's status is the test's to judge (these tests open error pages on
+    purpose)."""
     context = browser.new_context(
         base_url=base_url, viewport=viewport, locale="en-GB", timezone_id="Europe/London"
     )
     context.set_default_timeout(10_000)
+    watch_csp(context)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
