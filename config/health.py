@@ -16,7 +16,6 @@ import asyncio
 import dataclasses
 import datetime as dt
 import hmac
-import logging
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -161,28 +160,6 @@ class ReadinessView(HealthCheckView):
 def _note(check: HealthCheck) -> str:
     note = getattr(check, "note", None)
     return note() if callable(note) else "ok"
-
-
-class QuietReadiness(logging.Filter):
-    """A red /health/ is an answer, not a server error: django.request would log every probe's
-    503 at ERROR (and error reporting would send each). The view's state is in its response."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        request = getattr(record, "request", None)
-        return getattr(request, "path_info", None) != "/health/"
-
-
-class OneLineCheckFailures(logging.Filter):
-    """django-health-check logs each failing check with its traceback, at every probe: one line
-    with the check and its error is enough (the error texts name services, never patients)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if record.levelno == logging.WARNING and error is not None:
-            record.msg = f"{record.getMessage()}: {error}"
-            record.args = None
-            record.exc_info = record.exc_text = None
-        return True
 
 
 # The checks open their own connections: no request transaction (ATOMIC_REQUESTS) around them.

@@ -320,8 +320,8 @@ HEALTH_CELERY_TIMEOUT = timedelta(seconds=env.float("HEALTH_CELERY_TIMEOUT", def
 # A red check is logged once per probe by django-health-check as a one-line warning (no
 # traceback); the 503 itself is not logged as a server error.
 _logging: Any = LOGGING
-_logging["filters"]["quiet_readiness"] = {"()": "config.health.QuietReadiness"}
-_logging["filters"]["one_line_check_failures"] = {"()": "config.health.OneLineCheckFailures"}
+_logging["filters"]["quiet_readiness"] = {"()": "config.log_filters.QuietReadiness"}
+_logging["filters"]["one_line_check_failures"] = {"()": "config.log_filters.OneLineCheckFailures"}
 _logging["loggers"]["django.request"].setdefault("filters", []).append("quiet_readiness")
 _logging["loggers"]["health_check"] = {"filters": ["one_line_check_failures"]}
 # Error reports to a self-hosted Sentry or GlitchTip, when SENTRY_DSN is set; scrubbed of personal
