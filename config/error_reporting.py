@@ -1,6 +1,7 @@
 """Error reports to a self-hosted Sentry or GlitchTip (sentry-sdk), when SENTRY_DSN is set.
 
-No personal data leaves: besides send_default_pii=False and no local variables, `scrub` keeps of
+No personal data leaves: the SDK collects none (data_collection all off: no user, cookies, headers,
+bodies, query strings or local variables), and `scrub`, before anything is sent, keeps of
 a request only its method and path (no query string, body, cookies or headers), drops the user,
 the exception messages (a database error quotes the row it refused: "Key (mrn)=(…)"), log
 messages' arguments, Celery task arguments and the breadcrumbs' texts and data (SQL, log lines).
@@ -71,8 +72,20 @@ def init_error_reporting(dsn: str, *, environment: str) -> None:
         dsn=dsn,
         environment=environment,
         integrations=[DjangoIntegration(), CeleryIntegration()],
-        send_default_pii=False,
-        include_local_variables=False,
+        # What the integrations collect, all of it off (sentry-sdk's successor of
+        # send_default_pii=False and include_local_variables=False); `scrub` then checks.
+        data_collection={
+            "user_info": False,
+            "cookies": {"mode": "off"},
+            "http_headers": {"request": {"mode": "off"}},
+            "http_bodies": [],
+            "url_query_params": {"mode": "off"},
+            "graphql": {"document": False, "variables": False},
+            "gen_ai": {"inputs": False, "outputs": False},
+            "database_query_data": False,
+            "queues": False,
+            "stack_frame_variables": False,
+        },
         max_request_body_size="never",
         traces_sample_rate=0,  # errors only: no performance traces (they carry URLs and SQL)
         before_send=scrub,
