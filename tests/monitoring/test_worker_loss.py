@@ -119,12 +119,11 @@ def test_a_chunk_whose_worker_died_is_retried_and_the_run_finishes(prefork_worke
         kill_the_chunk(prefork_worker, monitor, waiters)
         locker.rollback()  # the lock goes: the chunk's next attempt can run
 
-    run = EvaluationRun.objects.get(pk=run_id)
-    wait_for(
-        lambda: run.refresh_from_db() or run.status != "running",
-        40,
-        f"run stuck: {run.chunks_done}/{run.chunks_total}",
-    )
+    def finished() -> EvaluationRun | None:
+        run = EvaluationRun.objects.get(pk=run_id)
+        return run if run.status != "running" else None
+
+    run = wait_for(finished, 40, "the run is still running")
     log = prefork_worker.log.read_text()
     assert "WorkerLostError" in log
     assert "Task monitoring.evaluate_chunk" in log
