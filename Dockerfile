@@ -1,12 +1,12 @@
 # One image for every app process of the registry: gunicorn web, Celery worker, Celery beat and
 # one-shot management commands (migrate, seed_demo). See docker-compose.yml for how they are run.
 # Front-end assets from npm, pinned by package-lock.json (served by whitenoise, never a CDN).
-FROM node:20-slim AS assets
+FROM node:22.22.2-bookworm-slim AS assets
 WORKDIR /assets
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
 
-FROM python:3.11-slim
+FROM python:3.12.13-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -17,7 +17,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
-    UV_PYTHON=/usr/local/bin/python3.11 \
+    UV_PYTHON=/usr/local/bin/python3.12 \
     PATH=/app/.venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=config.settings \
     WHITENOISE_USE_FINDERS=false \
@@ -45,11 +45,12 @@ RUN DJANGO_SECRET_KEY=collectstatic-build-only-not-a-secret \
 
 # The code stays root-owned (read-only to the app); only ./data (the SQLite fallback, created by
 # settings when no DATABASE_URL is set) and the user's home (gunicorn's control socket,
-# ~/.gunicorn/) are writable. Celery beat keeps its schedule in /tmp.
+# ~/.gunicorn/) are writable, and /var/lib/celerybeat, Celery beat's schedule (a volume in
+# docker-compose.yml: a new named volume starts as a copy of this folder, owner included).
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app --shell /usr/sbin/nologin app \
- && mkdir -p /app/data \
- && chown app:app /app/data
+ && mkdir -p /app/data /var/lib/celerybeat \
+ && chown app:app /app/data /var/lib/celerybeat
 
 USER app
 

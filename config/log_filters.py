@@ -52,3 +52,25 @@ class NoQueryStrings(logging.Filter):
             record.msg = without_query_string(message)
             record.args = None
         return True
+
+
+class QuietReadiness(logging.Filter):
+    """A red /health/ is an answer, not a server error: django.request would log every probe's
+    503 at ERROR (and error reporting would send each). The view's state is in its response."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        return getattr(request, "path_info", None) != "/health/"
+
+
+class OneLineCheckFailures(logging.Filter):
+    """django-health-check logs each failing check with its traceback, at every probe: one line
+    with the check and its error is enough (the error texts name services, never patients)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if record.levelno == logging.WARNING and error is not None:
+            record.msg = f"{record.getMessage()}: {error}"
+            record.args = None
+            record.exc_info = record.exc_text = None
+        return True

@@ -500,3 +500,49 @@ _logging["loggers"]["django.server"] = {
 }
 _logging["loggers"]["django.request"]["filters"].append("no_query_strings")
 # Hardening ends ----------------------------------------------------------------------------------
+
+# --- Operations: health, error reporting, workers ---------------------------------------------
+# A task whose worker process died under it (the OOM killer): Celery retries it after
+# EVALUATION_RETRY_DELAY seconds, counted against its max_retries (5 for the evaluation's chunks),
+# and requeues it if the retry cannot be sent; with acks_late the message was never acknowledged.
+# A chunk whose retries are spent fails, and so does its run (monitoring.tasks.fail_nightly).
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_RETRY_ON_WORKER_LOST = True
+EVALUATION_RETRY_DELAY = env.int("EVALUATION_RETRY_DELAY", default=30)
+# A run still "running" this long after it started is marked failed (its chord was lost): the
+# digest stops waiting for it.
+EVALUATION_RUN_DEADLINE = dt.timedelta(hours=env.float("EVALUATION_RUN_DEADLINE_HOURS", default=6))
+# /health/ turns red, and the morning watch emails the data managers (once per night), when no
+# nightly evaluation finished within this many hours.
+NIGHTLY_MAX_AGE = dt.timedelta(hours=env.float("NIGHTLY_MAX_AGE_HOURS", default=26))
+# The watch runs after the digest's four hours of waiting (DIGEST_AT + 4 h 30 by default).
+NIGHTLY_WATCH_AT = env.str(
+    "NIGHTLY_WATCH_AT",
+    default=f"{(_digest_hour + 4 + (_digest_minute + 30) // 60) % 24:02d}:"
+    f"{(_digest_minute + 30) % 60:02d}",
+)
+_watch_hour, _watch_minute = (int(part) for part in NIGHTLY_WATCH_AT.split(":"))
+CELERY_BEAT_SCHEDULE["nightly-watch"] = {
+    "task": "monitoring.watch_nightly",
+    "schedule": crontab(hour=_watch_hour, minute=_watch_minute),
+    "options": _BEAT_OPTIONS,
+}
+# /health/ (config/health.py): anonymous callers get 200 or 503 only; superusers, data managers
+# and a monitor sending "Authorization: Bearer <HEALTH_CHECK_TOKEN>" (unset: no token works) see
+# which check failed. /healthz stays the container's cheap liveness probe.
+HEALTH_CHECK_TOKEN = env.str("HEALTH_CHECK_TOKEN", default="")
+HEALTH_CELERY_TIMEOUT = dt.timedelta(seconds=env.float("HEALTH_CELERY_TIMEOUT", default=2.0))
+# A red check is logged once per probe by django-health-check as a one-line warning (no
+# traceback); the 503 itself is not logged as a server error.
+_logging["filters"]["quiet_readiness"] = {"()": "config.log_filters.QuietReadiness"}
+_logging["filters"]["one_line_check_failures"] = {"()": "config.log_filters.OneLineCheckFailures"}
+_logging["loggers"]["django.request"].setdefault("filters", []).append("quiet_readiness")
+_logging["loggers"]["health_check"] = {"filters": ["one_line_check_failures"]}
+# Error reports to a self-hosted Sentry or GlitchTip, when SENTRY_DSN is set; scrubbed of personal
+# data before they leave (config/error_reporting.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
+if SENTRY_DSN:
+    from config.error_reporting import init_error_reporting
+
+    init_error_reporting(SENTRY_DSN, environment=SENTRY_ENVIRONMENT)

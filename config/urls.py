@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views import defaults
 
 from api import errors as api_errors
+from config import health as readiness_checks
 
 
 def health(request: HttpRequest) -> HttpResponse:
@@ -37,6 +38,8 @@ admin.site.index_template = "admin/clinic_index.html"  # with the clinic's lab i
 
 urlpatterns = [
     path("healthz", health, name="health"),
+    # Readiness: database, migrations, Redis, workers, the nightly run (details for operators).
+    path("health/", readiness_checks.readiness, name="readiness"),
     path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

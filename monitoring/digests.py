@@ -82,6 +82,8 @@ class Digest:
     still_open: list[SeverityGroup] = field(default_factory=list)
     preferences_url: str = ""
     unsubscribe_url: str = ""
+    # The night's evaluation failed or did not finish: the alerts are as the last one left them.
+    evaluation_incomplete: bool = False
 
     @property
     def new_count(self) -> int:
@@ -160,7 +162,7 @@ def _groups(lines: list[DigestLine]) -> list[SeverityGroup]:
     return groups
 
 
-def build_digest(user: Any, day: dt.date) -> Digest:
+def build_digest(user: Any, day: dt.date, *, evaluation_incomplete: bool = False) -> Digest:
     preference = preference_of(user)
     minimum = SEVERITY_RANK[preference.minimum_severity]
     wanted = [s for s, rank in SEVERITY_RANK.items() if rank <= minimum]
@@ -199,6 +201,7 @@ def build_digest(user: Any, day: dt.date) -> Digest:
         still_open=_groups([line for line in lines if not line.new]),
         preferences_url=absolute(reverse("clinic:notification_settings")),
         unsubscribe_url=absolute(reverse("clinic:unsubscribe", args=[unsubscribe_token(user)])),
+        evaluation_incomplete=evaluation_incomplete,
     )
 
 
@@ -237,7 +240,7 @@ def claim(user: Any, day: dt.date) -> DigestDelivery | None:
     return delivery
 
 
-def deliver(user: Any, day: dt.date) -> str:
+def deliver(user: Any, day: dt.date, *, evaluation_incomplete: bool = False) -> str:
     """Build and send one person's digest of `day`, once. Returns the delivery's status.
 
     A failed send is recorded and re-raised, for the caller to retry.
@@ -245,7 +248,7 @@ def deliver(user: Any, day: dt.date) -> str:
     delivery = claim(user, day)
     if delivery is None:
         return "already claimed"
-    digest = build_digest(user, day)
+    digest = build_digest(user, day, evaluation_incomplete=evaluation_incomplete)
     fields = {"alerts": digest.count, "new_alerts": digest.new_count}
     if digest.is_empty:
         DigestDelivery.objects.filter(pk=delivery.pk).update(

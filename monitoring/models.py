@@ -303,3 +303,20 @@ class DigestDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"Digest of {self.digest_on} for {self.user} ({self.status})"
+
+
+class MissedNightNotice(models.Model):
+    """The data managers were told that a night's evaluation did not finish: one row per night,
+    claimed (inserted) before the email goes out, so however often the watch or the digest look,
+    each missed night is announced once."""
+
+    night = models.DateField(unique=True, help_text="The date of the nightly run that was missed.")
+    reason = models.CharField(max_length=200)
+    sent_at = models.DateTimeField(auto_now_add=True)
+    recipients = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-night"]
+
+    def __str__(self) -> str:
+        return f"Missed night {self.night}: {self.reason}"

@@ -1,7 +1,9 @@
 """Celery jobs: the nightly fan-out, one chunk, and one course after a change to its data.
 
-Tasks are idempotent (evaluation reconciles), acknowledged late (a worker that dies mid-chunk
-leaves the message for another) and retried with backoff on database trouble.
+Tasks are idempotent (evaluation reconciles), acknowledged late and retried with backoff on
+database trouble. A task whose worker process died under it (the OOM killer) runs again
+(task_retry_on_worker_lost in the settings), within its max_retries; a chunk that still cannot
+finish fails its nightly run, and the morning digest goes out without waiting for it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 from django.utils import timezone
 
-from monitoring import digests, evaluation
+from monitoring import digests, evaluation, watch
 from monitoring.models import EvaluationRun, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ RETRYING: dict[str, Any] = {
     "retry_backoff": True,
     "retry_backoff_max": 300,
     "max_retries": 5,
+    # After its worker was lost: a fixed, short wait (retry_backoff applies to autoretry only).
+    "default_retry_delay": settings.EVALUATION_RETRY_DELAY,
 }
 
 
@@ -43,7 +47,10 @@ def evaluate_nightly(as_of: str | None = None) -> int:
     chunks = list(evaluation.chunked(course_ids, settings.EVALUATION_CHUNK_SIZE))
     run = EvaluationRun.objects.create(kind="nightly", as_of=day, chunks_total=len(chunks))
     header = [evaluate_chunk.s(chunk, day.isoformat(), run.pk) for chunk in chunks]
-    chord(header)(finish_nightly.si(day.isoformat(), run.pk))
+    # A chunk that fails for good (its retries spent) fails the chord: the error callback marks
+    # the run failed instead of leaving it "running".
+    finish = finish_nightly.si(day.isoformat(), run.pk)
+    chord(header)(finish.on_error(fail_nightly.si(day.isoformat(), run.pk)))
     logger.info(
         "nightly evaluation %s: %d courses in %d chunks", run.pk, len(course_ids), len(chunks)
     )
@@ -64,6 +71,16 @@ def finish_nightly(as_of: str, run_id: int) -> int:
     resolved = evaluation.resolve_out_of_scope(_date(as_of))
     evaluation.record_chunk(run_id, evaluation.Outcome.left_scope(resolved), chunks=0)
     return evaluation.finish_run(run_id, RunStatus.DONE).pk
+
+
+@shared_task(name="monitoring.fail_nightly", acks_late=True, ignore_result=True)
+def fail_nightly(as_of: str, run_id: int) -> None:
+    """The chord's error callback: a chunk (or the last step) failed for good."""
+    updated = EvaluationRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+        status=RunStatus.FAILED, finished_at=timezone.now()
+    )
+    if updated:
+        logger.error("nightly evaluation %s of %s failed: a chunk could not finish", run_id, as_of)
 
 
 # ignore_result: nobody reads these results, and with a result store `.delay()` would first
@@ -103,19 +120,60 @@ def enqueue_patient_evaluations(patient_ids: list[int], actor_id: int | None = N
 def send_digests(self: Any, day: str | None = None) -> int:
     """Queue one digest per recipient, once today's nightly evaluation has finished.
 
-    Beat starts this at DIGEST_AT; if the nightly run is still going it waits (retries every
-    10 minutes) rather than trusting the clock gap. After four hours it sends what there is.
+    Beat starts this at DIGEST_AT; while the nightly run is still going it waits (retries every
+    10 minutes) rather than trusting the clock gap. A run that failed, or one not finished after
+    four hours, is not waited for: the digests go out with a note, the error is logged and the
+    data managers are emailed (once per night, monitoring.watch).
     """
     digest_on = _date(day)
-    finished = digests.nightly_finished(digest_on)
-    if not finished and self.request.retries < self.max_retries:
+    watch.fail_stale_runs()
+    state = watch.nightly_state(digest_on)
+    if state == "pending" and self.request.retries < self.max_retries:
         raise self.retry(countdown=600)
-    if not finished:
-        logger.warning("sending the %s digests without a finished nightly evaluation", digest_on)
+    incomplete = state != RunStatus.DONE
+    if incomplete:
+        reason = (
+            "the evaluation failed"
+            if state == RunStatus.FAILED
+            else "the evaluation had not finished when the morning digest stopped waiting"
+        )
+        logger.error(
+            "sending the %s digests without a finished nightly evaluation: %s", digest_on, reason
+        )
+        try:
+            watch.notify_missed_night(digest_on, reason)
+        except Exception:  # the digests still go out; the watch task tries the email again
+            logger.exception("could not email the data managers about the night of %s", digest_on)
     user_ids = [user.pk for user in digests.recipients()]
     for user_id in user_ids:
-        deliver_digest.delay(user_id, digest_on.isoformat())
+        deliver_digest.delay(user_id, digest_on.isoformat(), incomplete)
     return len(user_ids)
+
+
+@shared_task(
+    name="monitoring.watch_nightly",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OSError, smtplib.SMTPException),
+    retry_backoff=60,
+    retry_backoff_max=1800,
+    max_retries=4,
+)
+def watch_nightly(day: str | None = None) -> int:
+    """Beat's morning look (NIGHTLY_WATCH_AT, after the digest's wait): stuck runs are marked
+    failed, and if no nightly evaluation finished within NIGHTLY_MAX_AGE the data managers are
+    emailed (once per night). Returns how many were emailed."""
+    night = _date(day)
+    watch.fail_stale_runs()
+    if watch.nightly_is_fresh():
+        return 0
+    failed = watch.nightly_state(night) == RunStatus.FAILED
+    reason = "the evaluation failed" if failed else "no evaluation finished"
+    return watch.notify_missed_night(night, f"{reason} (none finished within {_hours()} hours)")
+
+
+def _hours() -> str:
+    return f"{settings.NIGHTLY_MAX_AGE.total_seconds() / 3600:g}"
 
 
 @shared_task(
@@ -126,6 +184,6 @@ def send_digests(self: Any, day: str | None = None) -> int:
     retry_backoff_max=1800,
     max_retries=4,
 )
-def deliver_digest(user_id: int, day: str) -> str:
+def deliver_digest(user_id: int, day: str, evaluation_incomplete: bool = False) -> str:
     user = get_user_model().objects.get(pk=user_id)
-    return digests.deliver(user, _date(day))
+    return digests.deliver(user, _date(day), evaluation_incomplete=evaluation_incomplete)
