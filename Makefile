@@ -79,7 +79,7 @@ test-py312: $(VENV312)/.installed node_modules/.installed services
 # Known vulnerabilities in uv.lock (pip-audit) and package-lock.json (npm audit --omit=dev).
 # Fails (exit 1) on one; fails too, saying "INCOMPLETE", when a vulnerability service did not answer.
 audit: install
-	$(BIN)/python scripts/audit.py
+	$(BIN)/python scripts/dependency_audit.py
 
 # Not part of `make test`: a synthetic registry in its own database (crmo_bench, or
 # BENCH_DATABASE_URL), then the nightly evaluation timed against a plain-psycopg floor, then the
