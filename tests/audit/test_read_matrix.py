@@ -335,7 +335,7 @@ def _admin_cases(w: World) -> dict[str, Case]:
             if view == "simple_history":
                 if not isinstance(model_admin, SimpleHistoryAdmin):
                     continue
-                version = row.history.order_by("history_id").first()  # type: ignore[attr-defined]
+                version = row.history.order_by("history_id").first()
                 url = reverse(f"{info}_{view}", args=[row.pk, version.history_id])
             else:
                 url = reverse(f"{info}_{view}", args=[] if view == "changelist" else [row.pk])
