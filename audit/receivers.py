@@ -1,13 +1,14 @@
 """Sign-in events, written at once (one row each): signed in, signed out, failed, locked out.
 
-API token requests are not sign-ins (each of their reads is logged anyway). django-axes, when it is
-installed, sends `axes.signals.user_locked_out`; connect `record_lockout` to it.
+API token requests are not sign-ins (each of their reads is logged anyway). django-axes (the
+lockout, accounts/) sends `axes.signals.user_locked_out` when it locks an account or an address.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
@@ -59,6 +60,7 @@ def record_sign_in_failed(
     ).save()
 
 
+@receiver(user_locked_out)
 def record_lockout(
     sender: Any = None,
     request: HttpRequest | None = None,

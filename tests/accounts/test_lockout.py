@@ -160,3 +160,18 @@ def test_a_lockout_sends_axes_signal_once_with_the_account(client, nurse_a, lock
     assert [(event["username"], event["ip_address"]) for event in lockouts] == [
         ("nina", "127.0.0.1")
     ]
+
+
+def test_the_access_log_records_the_failures_and_the_lockout(client, nurse_a):
+    """Through the real sign-in page: each wrong password a "sign-in failed" row, the lockout one
+    "locked out" row, with the account and the address (never the password)."""
+    from audit.models import AccessKind, AccessLogEntry
+
+    fail(client, "nina", LIMIT)
+    rows = list(AccessLogEntry.objects.filter(username="nina").order_by("id"))
+    kinds = [row.kind for row in rows]
+    assert kinds.count(AccessKind.SIGN_IN_FAILED) == LIMIT
+    assert kinds.count(AccessKind.LOCKED_OUT) == 1
+    locked = next(row for row in rows if row.kind == AccessKind.LOCKED_OUT)
+    assert locked.ip_address == "127.0.0.1"
+    assert all("wrong" not in str(vars(row)) for row in rows)
