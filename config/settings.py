@@ -24,6 +24,10 @@ DEMO_SECRET_KEY = "insecure-demo-key-change-me-" + "x" * 24
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEMO_SECRET_KEY)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: none; the client's
+# address is REMOTE_ADDR). The lockout, the API's throttles and the access log all read the client
+# address through it. Set it to the real number: a larger one lets clients forge their address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 INSTALLED_APPS = [
     "accounts.apps.SecondFactorAdminConfig",  # django.contrib.admin whose site asks for the code
@@ -167,10 +171,10 @@ AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 # The stored attempts keep no search terms (a `next` may carry ?q=<name>) and no codes.
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "next", "code", "token"]
-# Behind a reverse proxy, the client's address is in X-Forwarded-For: set both (django-ipware).
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=None)
-AXES_IPWARE_META_PRECEDENCE_ORDER = env.tuple(
-    "AXES_IPWARE_META_PRECEDENCE_ORDER", default=("REMOTE_ADDR",)
+# Behind TRUSTED_PROXY_COUNT reverse proxies (set above), the address they add to X-Forwarded-For.
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if TRUSTED_PROXY_COUNT else ("REMOTE_ADDR",)
 )
 # Who unlocks an account or resets a lost authenticator, named on the lockout and code pages.
 SIGN_IN_HELP = env.str("SIGN_IN_HELP", default="the registry's administrator")
@@ -303,9 +307,7 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 # append-only access log, written by this middleware once per request.
 INSTALLED_APPS += ["audit"]
 MIDDLEWARE += ["audit.middleware.AccessLogMiddleware"]
-# How many reverse proxies in front of the app append to X-Forwarded-For (0: none; the address
-# recorded is then REMOTE_ADDR). Set it to the real number: a larger one lets clients forge it.
-AUDIT_TRUSTED_PROXIES = env.int("AUDIT_TRUSTED_PROXIES", default=0)
+AUDIT_TRUSTED_PROXIES = TRUSTED_PROXY_COUNT
 # `manage.py purge_access_log` deletes rows older than this. 26 years: the longest a child's
 # record itself is kept (NHS Records Management Code of Practice 2021: until the 25th birthday, or
 # the 26th if 17 at the end of treatment), so who read a record is known as long as the record is.
@@ -372,9 +374,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "user": env.str("API_THROTTLE_USER", default="600/minute"),
     "failed_token": env.str("API_THROTTLE_FAILED_TOKEN", default="10/minute"),
 }
-# The address is REMOTE_ADDR, or behind this many reverse proxies the one they add to
-# X-Forwarded-For (unset with a proxy, every caller would share the proxy's address).
-REST_FRAMEWORK["NUM_PROXIES"] = env.int("API_NUM_PROXIES", default=None)
+# Behind a proxy (TRUSTED_PROXY_COUNT unset), every caller would share the proxy's address.
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT or None
 # Bodies with a NUL character or JSON nested too deep are a 400 (api/parsers.py); the query
 # string's NUL and Cache-Control: no-store on every /api/ response: api.middleware.
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
