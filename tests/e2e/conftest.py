@@ -98,6 +98,7 @@ _REPORT_CSP_VIOLATIONS = f"""
 document.addEventListener("securitypolicyviolation", (event) => {{
   console.error("{CSP_VIOLATION}: " + event.effectiveDirective + " refused "
     + (event.blockedURI || "inline") + " at " + event.documentURI
+    + (event.sourceFile ? " from " + event.sourceFile + ":" + event.lineNumber : "")
     + (event.sample ? " (" + event.sample + ")" : ""));
 }});
 """

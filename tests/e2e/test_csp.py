@@ -39,6 +39,7 @@ def test_the_clinic_pages_and_their_htmx_actions_run_under_the_csp(page: Page, c
     # htmx took its settings from the meta tag: no indicator style of its own, no eval.
     assert page.evaluate("htmx.config.includeIndicatorStyles") is False
     assert page.evaluate("htmx.config.allowEval") is False
+    assert "style" not in page.evaluate("htmx.config.attributesToSettle")
 
     open_page(page, f"/patients/{alert.course.patient_id}/")
     page.wait_for_function("window.registryTimeline !== undefined")  # Chart.js drew
