@@ -55,7 +55,7 @@ def prefork_worker(transactional_db, tmp_path: Path):
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # a loaded two-core machine starts it slowly
         while not current_app.control.ping(timeout=0.5):
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "the worker did not start"
