@@ -88,6 +88,19 @@ NOT_IDENTIFIED: dict[str, str] = {
     "admin:view_on_site": "a redirect to the record's own page",
     "admin:auth_user_password_change": "sets a person's password",
     "admin:autocomplete": "registry codes of the person's own sites' records (no names)",
+    "readiness": "the health checks (no patient)",
+    "accounts:verify": "the second step of signing in",
+    "accounts:two_factor": "the person's own authenticator and recovery codes",
+    "accounts:password_change": "the person's own password",
+    "accounts:password_reset": "asks for a reset email",
+    "accounts:password_reset_done": "says the email was sent",
+    "accounts:password_reset_confirm": "sets the person's own password",
+    "accounts:password_reset_complete": "says the password was set",
+    "api_tokens:list": "the person's own API tokens (never a secret)",
+    "api_tokens:revoke": "revokes one of the person's own tokens",
+    "api_tokens:sign_out_everywhere": "ends the person's own sessions and tokens",
+    "admin:otp_totp_totpdevice_config": "an authenticator's settings (superusers only)",
+    "admin:otp_totp_totpdevice_qrcode": "an authenticator's QR code (superusers only)",
 }
 
 
