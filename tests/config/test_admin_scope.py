@@ -104,7 +104,13 @@ SCOPED: dict[str, Callable[[AtSite], models.Model]] = {
 SUPERUSER_ONLY: dict[str, Callable[[AtSite], models.Model]] = {
     "auth.user": lambda at: at.member,
     "auth.group": lambda at: Group.objects.create(name=f"group-{at.site.code}"),
-    "authtoken.tokenproxy": lambda at: _token(at),
+    "api.apitoken": lambda at: _token(at),
+    "audit.accesslogentry": lambda at: _access_log_entry(at),
+    "axes.accessattempt": lambda at: _axes(at, "AccessAttempt"),
+    "axes.accessfailurelog": lambda at: _axes(at, "AccessFailureLog"),
+    "axes.accesslog": lambda at: _axes(at, "AccessLog"),
+    "otp_static.staticdevice": lambda at: _device(at, "static"),
+    "otp_totp.totpdevice": lambda at: _device(at, "totp"),
     "monitoring.notificationpreference": lambda at: NotificationPreference.objects.create(
         user=at.member
     ),
@@ -115,10 +121,36 @@ SUPERUSER_ONLY: dict[str, Callable[[AtSite], models.Model]] = {
 
 
 def _token(at: AtSite) -> models.Model:
-    from rest_framework.authtoken.models import Token, TokenProxy
+    from api.models import ApiToken
 
-    Token.objects.create(user=at.member)
-    return TokenProxy.objects.get(user=at.member)
+    token, _secret = ApiToken.objects.issue(user=at.member, name="lab interface")
+    return token
+
+
+def _access_log_entry(at: AtSite) -> models.Model:
+    from audit.models import AccessKind, AccessLogEntry
+
+    return AccessLogEntry.objects.create(
+        kind=AccessKind.SIGN_IN, user=at.member, username=at.member.username
+    )
+
+
+def _axes(at: AtSite, model_name: str) -> models.Model:
+    from axes import models as axes_models
+
+    model = getattr(axes_models, model_name)
+    fields = {"username": at.member.username, "ip_address": "192.0.2.1", "user_agent": "test"}
+    if model_name == "AccessAttempt":
+        fields |= {"failures_since_start": 1, "get_data": "", "post_data": ""}
+    return model.objects.create(**fields)
+
+
+def _device(at: AtSite, kind: str) -> models.Model:
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    model = TOTPDevice if kind == "totp" else StaticDevice
+    return model.objects.create(user=at.member, name=f"{kind} device", confirmed=True)
 
 
 REGISTERED = sorted(model._meta.label_lower for model in admin.site._registry)
