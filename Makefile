@@ -32,6 +32,9 @@ install: $(VENV)/.installed node_modules/.installed
 # the address (runserver's production warning is hidden: this is the demo).
 RUN_ADDRESS ?= 127.0.0.1:8000
 
+# The demo whatever DATABASE_URL says: plain HTTP (no SSL redirect, no Secure cookies) and the
+# fallback key are accepted (config/settings.py, "Hardening").
+run: export DJANGO_DEMO_MODE ?= true
 run: install
 	@echo "Preparing the demo registry (the first run takes about a minute)..."
 	@$(BIN)/python manage.py migrate --noinput --verbosity 0
