@@ -110,6 +110,23 @@ def build_record(site: Site, *, mrn: str) -> Record:
     )
 
 
+def built_export(record: Record, requested_by: Any, tmp_path: Any) -> Any:
+    """A finished CSV export of the record's site by `requested_by`, its file an empty zip."""
+    from research.models import ExportRequest
+
+    archive = tmp_path / f"{record.site.code}.zip"
+    archive.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
+    export = ExportRequest.objects.create(
+        requested_by=requested_by,
+        format="csv",
+        status="done",
+        consent_checked_on=TODAY,
+        file_path=str(archive),
+    )
+    export.sites.set([record.site])
+    return export
+
+
 @pytest.fixture
 def record_a(site_a) -> Record:
     return build_record(site_a, mrn="MRN-A1")

@@ -24,9 +24,7 @@ from api import urls as api_urls
 from api import views
 from api.views import etag_of
 from registry.models import Role
-from research.models import ExportRequest
-from tests.api.conftest import Record, token_client
-from tests.conftest import TODAY
+from tests.api.conftest import Record, built_export, token_client
 from tests.factories import (
     CourseFactory,
     MembershipFactory,
@@ -311,17 +309,7 @@ def exports(record_a, record_b, researcher_a, site_b, tmp_path) -> None:
     other = UserFactory(username="rosa", is_staff=False)
     MembershipFactory(user=other, site=site_b, role=Role.RESEARCHER)
     for record, by in ((record_a, researcher_a), (record_b, other)):
-        archive = tmp_path / f"{record.site.code}.zip"
-        archive.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
-        export = ExportRequest.objects.create(
-            requested_by=by,
-            format="csv",
-            status="done",
-            consent_checked_on=TODAY,
-            file_path=str(archive),
-        )
-        export.sites.set([record.site])
-        record.export = export
+        record.export = built_export(record, by, tmp_path)
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from audit.models import AccessLogEntry
 from research.models import ExportRequest, PseudonymMapping
-from tests.api.conftest import Record, build_record
-from tests.conftest import TODAY
+from tests.api.conftest import Record, build_record, built_export
 
 AUDIT_INSERT = f'INSERT INTO "{AccessLogEntry._meta.db_table}"'
 
@@ -33,16 +32,7 @@ def record_b(site_b) -> Record:
 @pytest.fixture
 def export_a(record_a, researcher_a, tmp_path) -> ExportRequest:
     """A built export of site A, holding record_a's patient under a pseudonym."""
-    archive = tmp_path / "north.zip"
-    archive.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
-    export = ExportRequest.objects.create(
-        requested_by=researcher_a,
-        format="csv",
-        status="done",
-        consent_checked_on=TODAY,
-        file_path=str(archive),
-    )
-    export.sites.set([record_a.site])
+    export = built_export(record_a, researcher_a, tmp_path)
     PseudonymMapping.objects.create(
         export=export, patient=record_a.patient, first_course_started_on=dt.date(2025, 1, 6)
     )

@@ -2,10 +2,6 @@
 
 import datetime as dt
 import logging
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from decimal import Decimal
@@ -27,6 +23,7 @@ from tests.factories import (
     RelapseFactory,
     acting_superuser,
 )
+from tests.monitoring.workers import celery_worker
 
 DAY = dt.timedelta(days=1)
 
@@ -132,36 +129,13 @@ def test_the_chunk_task_run_twice_concurrently_makes_no_duplicates():
 
 
 @pytest.fixture
-def worker(transactional_db):
-    """A real Celery worker process on the real Redis, using the test database."""
-    current_app.control.purge()  # drop messages earlier tests left in the queue
-    database = connection.settings_dict
-    env = os.environ | {
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-        f"{database['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "EVALUATION_CHUNK_SIZE": "2",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=threads",
-         "--concurrency=2", "--without-gossip", "--without-mingle", "-l", "warning"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while not current_app.control.ping(timeout=0.5):
-            assert process.poll() is None, process.stdout.read()
-            assert time.monotonic() < deadline, "the worker did not start"
+def worker(transactional_db, tmp_path):
+    """A real Celery worker process (threads pool) on the real Redis, using the test database."""
+    with celery_worker(
+        "--pool=threads", "--concurrency=2", "-l", "warning",
+        log=tmp_path / "worker.log", env={"EVALUATION_CHUNK_SIZE": "2"}, start_within=30,
+    ) as process:  # fmt: skip
         yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            process.kill()
 
 
 def test_the_nightly_fan_out_runs_end_to_end_on_a_real_worker(worker):

@@ -9,66 +9,37 @@ run once its retries are spent, instead of leaving it "running".
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import psycopg
 import pytest
-from celery import current_app
 from django.conf import settings
-from django.db import connection
 
 from monitoring import tasks
 from monitoring.models import Alert, EvaluationRun
 from tests.conftest import TODAY
 from tests.monitoring.test_tasks import overdue_course
+from tests.monitoring.workers import celery_worker, database_url_of_the_tests
 
 pytestmark = pytest.mark.skipif(not settings.REDIS_URL, reason="needs a real broker (REDIS_URL)")
 
 CHUNK_RETRIES = tasks.RETRYING["max_retries"]
 
 
-def _dsn() -> str:
-    database = connection.settings_dict
-    return f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-
-
 @pytest.fixture
 def prefork_worker(transactional_db, tmp_path: Path):
-    """`celery worker --pool prefork -c 1` on the real Redis and the test database; its log is
-    kept in a file (a pipe nobody reads would fill and stall the worker)."""
-    current_app.control.purge()
+    """`celery worker --pool prefork -c 1` on the real Redis and the test database, its log in
+    `.log`. A loaded two-core machine starts it slowly."""
     log = tmp_path / "worker.log"
-    env = os.environ | {
-        "DATABASE_URL": _dsn(),
-        "REDIS_URL": settings.REDIS_URL,
-        "EVALUATION_CHUNK_SIZE": "2",
-        "EVALUATION_RETRY_DELAY": "1",
-    }
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork",
-             "--concurrency=1", "--without-gossip", "--without-mingle", "-l", "info"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60  # a loaded two-core machine starts it slowly
-        while not current_app.control.ping(timeout=0.5):
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the worker did not start"
+    with celery_worker(
+        "--pool=prefork", "--concurrency=1", "-l", "info",
+        log=log, env={"EVALUATION_CHUNK_SIZE": "2", "EVALUATION_RETRY_DELAY": "1"},
+        start_within=60,
+    ) as process:  # fmt: skip
         process.log = log
         yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            process.kill()
-            process.wait()
-        current_app.control.purge()
 
 
 def pool_child(worker) -> psutil.Process:
@@ -108,8 +79,8 @@ def wait_for(predicate, seconds: float, what: str):
 def test_a_chunk_whose_worker_died_is_retried_and_the_run_finishes(prefork_worker):
     courses = [overdue_course() for _ in range(3)]  # chunks of 2: two chunks
     with (
-        psycopg.connect(_dsn()) as locker,
-        psycopg.connect(_dsn(), autocommit=True) as monitor,
+        psycopg.connect(database_url_of_the_tests()) as locker,
+        psycopg.connect(database_url_of_the_tests(), autocommit=True) as monitor,
     ):
         locker.execute(
             "SELECT id FROM registry_treatmentcourse WHERE id = %s FOR UPDATE", [courses[0].pk]
@@ -139,8 +110,8 @@ def test_a_chunk_that_always_dies_fails_its_run(prefork_worker, client, settings
     course = overdue_course()
     kills = 0
     with (
-        psycopg.connect(_dsn()) as locker,
-        psycopg.connect(_dsn(), autocommit=True) as monitor,
+        psycopg.connect(database_url_of_the_tests()) as locker,
+        psycopg.connect(database_url_of_the_tests(), autocommit=True) as monitor,
     ):
         locker.execute(
             "SELECT id FROM registry_treatmentcourse WHERE id = %s FOR UPDATE", [course.pk]
