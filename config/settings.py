@@ -376,14 +376,13 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
 }
 # Behind a proxy (TRUSTED_PROXY_COUNT unset), every caller would share the proxy's address.
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT or None
-# Bodies with a NUL character or JSON nested too deep are a 400 (api/parsers.py); the query
-# string's NUL and Cache-Control: no-store on every /api/ response: api.middleware.
+# Bodies with a NUL character or JSON nested too deep are a 400 (api/parsers.py); a query
+# string's NUL and no-store on every answer: config.middleware (RejectNul, NoStore).
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "api.parsers.JSONParser",
     "api.parsers.FormParser",
     "api.parsers.MultiPartParser",
 ]
-MIDDLEWARE += ["api.middleware.ApiResponsePolicy"]
 # The throttles' counters must be shared by every gunicorn worker: Redis when there is one, with a
 # key prefix of its own (the cache is never flushed, as the broker may share the database; a
 # different database or server with CACHE_REDIS_URL); the demo's one process keeps them in memory.
