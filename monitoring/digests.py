@@ -30,9 +30,7 @@ from monitoring.models import (
     Alert,
     DeliveryStatus,
     DigestDelivery,
-    EvaluationRun,
     NotificationPreference,
-    RunStatus,
     Severity,
 )
 from registry.models import STAFF_ROLES
@@ -100,11 +98,6 @@ class Digest:
     @property
     def is_empty(self) -> bool:
         return self.count == 0
-
-
-def nightly_finished(day: dt.date) -> bool:
-    """Has the nightly evaluation of `day` finished, so the digest shows tonight's alerts?"""
-    return EvaluationRun.objects.filter(kind="nightly", as_of=day, status=RunStatus.DONE).exists()
 
 
 def absolute(path: str) -> str:

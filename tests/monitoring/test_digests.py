@@ -11,9 +11,15 @@ from aiosmtpd.controller import Controller
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from monitoring import digests, tasks
+from monitoring import digests, tasks, watch
 from monitoring.evaluation import evaluate_courses, run_evaluation
-from monitoring.models import Alert, DigestDelivery, EvaluationRun, NotificationPreference
+from monitoring.models import (
+    Alert,
+    DigestDelivery,
+    EvaluationRun,
+    NotificationPreference,
+    RunStatus,
+)
 from registry.models import Patient
 from tests.conftest import TODAY, _member
 from tests.factories import CourseFactory, InfusionFactory, PatientFactory
@@ -199,10 +205,10 @@ def test_the_dry_run_shows_the_digests_and_records_nothing(site_a, nurse_a):
 
 
 def test_the_morning_job_waits_for_the_nightly_evaluation(site_a):
-    assert not digests.nightly_finished(TODAY)
+    assert watch.nightly_state(TODAY) != RunStatus.DONE
     run, _outcome = run_evaluation(as_of=TODAY)
     EvaluationRun.objects.filter(pk=run.pk).update(kind="nightly")
-    assert digests.nightly_finished(TODAY)
+    assert watch.nightly_state(TODAY) == RunStatus.DONE
 
 
 def test_the_morning_job_queues_one_digest_per_recipient(smtp, settings, site_a, nurse_a):
