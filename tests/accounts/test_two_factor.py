@@ -13,7 +13,6 @@ from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import Token
 
 from accounts.checks import sign_in_settings
 from tests.accounts.support import (
@@ -24,6 +23,7 @@ from tests.accounts.support import (
     sign_in,
     totp_code,
 )
+from tests.api.conftest import api_token
 
 WORKLIST = reverse("clinic:worklist")
 ADMIN = reverse("admin:index")
@@ -277,8 +277,8 @@ def test_the_admin_refuses_a_password_only_session_even_without_the_middleware(r
 @pytest.mark.parametrize("who", ["data_manager_a", "superuser"])
 def test_api_tokens_are_not_asked_for_a_code(request, who, site_a):
     user = request.getfixturevalue(who)
-    token = Token.objects.create(user=user)
-    response = Client().get("/api/v1/patients/", headers={"Authorization": f"Token {token.key}"})
+    secret = api_token(user)
+    response = Client().get("/api/v1/patients/", headers={"Authorization": f"Token {secret}"})
     assert response.status_code == 200
 
 
