@@ -10,7 +10,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/crmo_registry \
 	REDIS_URL=redis://127.0.0.1:6379/15
 
-.PHONY: install run test lint services browser bench bench-evaluation bench-export bench-import clean \
+.PHONY: install run test lint services browser bench bench-evaluation bench-export bench-import bench-audit clean \
 	test-py312 audit
 
 $(BIN)/uv:
@@ -97,14 +97,19 @@ audit: install
 # `make bench-import` times the bulk lab import through the API (5,000 valid rows, 5,000 with
 # invalid ones, 100,000 refused at the limit) in its own database, crmo_bench_import (or
 # BENCH_IMPORT_DATABASE_URL); IMPORT_ARGS passes flags (e.g. IMPORT_ARGS="--runs 3").
+# `make bench-audit` times the access log: a request with and without its one INSERT, and "who
+# read patient X" on the array + GIN layout against a child table, in crmo_bench_audit (or
+# BENCH_AUDIT_DATABASE_URL); AUDIT_ARGS passes flags (e.g. AUDIT_ARGS="--rows 100000").
 BENCH_EVALUATION = $(BIN)/python -m benchmarks.evaluation $(if $(N),--patients $(N)) $(BENCH_ARGS)
 BENCH_EXPORT = $(BIN)/python -m benchmarks.export $(if $(SIZES),--sizes $(SIZES)) $(EXPORT_ARGS)
 BENCH_IMPORT = $(BIN)/python -m benchmarks.lab_import $(IMPORT_ARGS)
+BENCH_AUDIT = $(BIN)/python -m benchmarks.audit $(AUDIT_ARGS)
 
 bench: $(VENV)/.installed services
 	$(BENCH_EVALUATION)
 	$(BENCH_EXPORT)
 	$(BENCH_IMPORT)
+	$(BENCH_AUDIT)
 
 bench-evaluation: $(VENV)/.installed services
 	$(BENCH_EVALUATION)
@@ -114,6 +119,9 @@ bench-export: $(VENV)/.installed services
 
 bench-import: $(VENV)/.installed services
 	$(BENCH_IMPORT)
+
+bench-audit: $(VENV)/.installed services
+	$(BENCH_AUDIT)
 
 clean:
 	rm -rf $(VENV) $(VENV312) node_modules data/*.sqlite3 staticfiles .pytest_cache .mypy_cache .ruff_cache
