@@ -8,6 +8,7 @@ before Django is set up.
 from __future__ import annotations
 
 import os
+import secrets
 
 import psycopg
 from psycopg import sql
@@ -41,6 +42,10 @@ def setup_django(url: str) -> None:
     # DEBUG keeps every query in memory and would distort both time and memory.
     os.environ["DJANGO_DEBUG"] = "false"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # Production's settings refuse a missing or published key: a throwaway one for this run. The
+    # in-process client speaks plain HTTP, as the tests' (pyproject.toml's pytest env) does.
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
     import django
 
     django.setup()
