@@ -1,8 +1,9 @@
 """/api/v1/exports/: researchers request de-identified exports, follow them and download them.
 
-Researchers have no staff role, so this viewset has its own permission class: a researcher role
-at some site. A researcher sees only their own exports; a file is sent only to its requester (or a
-data manager of every site it covers), and to anyone else it does not exist (404).
+Researchers have no staff role, so this viewset has its own permission class: a researcher or data
+manager role at some site. A researcher sees only their own exports, a data manager also every
+export of their sites; a file is sent only to its requester (or a data manager of every site it
+covers), and to anyone else it does not exist (404).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from audit.models import AccessKind
 from audit.recording import record_read
 from registry.models import Site
 from research import selectors, services
-from research.models import ExportRequest
+from research.models import DEFAULT_AGE_PRECISION, DEFAULT_DATE_PRECISION, ExportRequest
 
 
 class IsResearcher(BasePermission):
@@ -33,7 +34,7 @@ class IsResearcher(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if getattr(view, "action", None) == "download":
             return bool(request.user and request.user.is_authenticated)
-        return bool(request.user and selectors.researcher_site_ids(request.user))
+        return bool(request.user and selectors.exporter_site_ids(request.user))
 
 
 class ExportSerializer(serializers.ModelSerializer):
@@ -48,6 +49,9 @@ class ExportSerializer(serializers.ModelSerializer):
             "date_from",
             "date_to",
             "format",
+            "date_precision",
+            "age_precision",
+            "suppress_small_cells",
             "status",
             "progress",
             "created_at",
@@ -73,7 +77,7 @@ class ExportSerializer(serializers.ModelSerializer):
         if request is not None:
             sites = self.fields["sites"]
             assert isinstance(sites, serializers.ManyRelatedField)  # noqa: S101 - narrows the type
-            mine = selectors.researcher_sites(request.user)
+            mine = selectors.exporter_sites(request.user)
             setattr(sites.child_relation, "queryset", mine)  # noqa: B010 - a typed-stub gap
 
     def get_download_url(self, export: ExportRequest) -> str | None:
@@ -88,6 +92,17 @@ class ExportSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"date_to": "The end of the range is before its start."}
             )
+        request = self.context.get("request")
+        if request is not None and attrs.get("sites"):
+            errors = services.option_errors(
+                by=request.user,
+                sites=attrs["sites"],
+                date_precision=attrs.get("date_precision", DEFAULT_DATE_PRECISION),
+                age_precision=attrs.get("age_precision", DEFAULT_AGE_PRECISION),
+                suppress_small_cells=attrs.get("suppress_small_cells", True),
+            )
+            if errors:
+                raise serializers.ValidationError(errors)
         return attrs
 
 
@@ -116,7 +131,7 @@ class ExportViewSet(
     def get_queryset(self) -> QuerySet[ExportRequest]:
         if getattr(self, "swagger_fake_view", False):  # the OpenAPI schema: no caller
             return ExportRequest.objects.none()
-        return selectors.exports_requested_by(self.request.user)
+        return selectors.exports_visible_to(self.request.user)
 
     def perform_create(self, serializer: serializers.BaseSerializer[Any]) -> None:
         serializer.instance = services.export_request(

@@ -4,7 +4,7 @@ from django.http import HttpRequest
 
 from registry import roles
 from registry.selectors import staff_site_ids
-from research.selectors import researcher_site_ids
+from research.selectors import exporter_site_ids
 
 
 def memberships(request: HttpRequest) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def memberships(request: HttpRequest) -> dict[str, Any]:
         "menu": {
             # The worklist, patients, guideline and digest settings: clinic staff of some site.
             "clinic": bool(staff_site_ids(user)),
-            "research": bool(researcher_site_ids(user)),
+            "research": bool(exporter_site_ids(user)),
             # What the admin site itself lets in (AdminSite.has_permission).
             "admin": user.is_active and user.is_staff,
         },

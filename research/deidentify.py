@@ -19,10 +19,37 @@ from django.db.models import Min, Q, QuerySet
 
 from registry.models import Patient
 from research.dictionary import AGE_CAP
+from research.models import (
+    DATE_PRECISION_DAYS,
+    DEFAULT_AGE_PRECISION,
+    DEFAULT_DATE_PRECISION,
+    AgePrecision,
+)
 
 OLDEST_REPORTED_AGE = 89
 AGE_BAND_YEARS = 5
 SMALL_CELL_PATIENTS = 5  # fewer patients than this in a site × sex × age band is a small cell
+
+
+def loosened_options(
+    *, date_precision: str, age_precision: str, suppress_small_cells: bool
+) -> dict[str, str]:
+    """The options finer than a researcher's defaults, each with why it needs a data manager."""
+    loosened = {}
+    if DATE_PRECISION_DAYS[date_precision] < DATE_PRECISION_DAYS[DEFAULT_DATE_PRECISION]:
+        loosened["date_precision"] = (
+            f"Only a data manager of every site exported can choose dates finer than "
+            f"{DEFAULT_DATE_PRECISION.label.split(' ')[0].lower()}."
+        )
+    if age_precision == AgePrecision.YEARS and DEFAULT_AGE_PRECISION == AgePrecision.BANDS:
+        loosened["age_precision"] = (
+            "Only a data manager of every site exported can choose ages in whole years."
+        )
+    if not suppress_small_cells:
+        loosened["suppress_small_cells"] = (
+            "Only a data manager of every site exported can keep small cells unsuppressed."
+        )
+    return loosened
 
 
 def consenting_patients(*, site_ids: Iterable[int], on: dt.date) -> QuerySet[Patient]:

@@ -518,6 +518,9 @@ def export_parameters(export: ExportRequest) -> dict[str, object]:
         "date_to": export.date_to.isoformat() if export.date_to else None,
         "format": export.format,
         "consent_checked_on": export.consent_checked_on.isoformat(),
+        "date_precision": export.date_precision,
+        "age_precision": export.age_precision,
+        "suppress_small_cells": export.suppress_small_cells,
     }
 
 

@@ -30,9 +30,36 @@ class ExportStatus(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"  # built, then its file was deleted after EXPORT_DOWNLOAD_DAYS
 
 
 IN_PROGRESS_STATUSES = (ExportStatus.QUEUED, ExportStatus.RUNNING)
+FINAL_STATUSES = (ExportStatus.DONE, ExportStatus.FAILED, ExportStatus.EXPIRED)
+
+
+class DatePrecision(models.TextChoices):
+    """How finely day offsets are exported: coarser days make histories harder to link."""
+
+    DAY = "day", "Days"
+    WEEK = "week", "Weeks (days rounded down to a multiple of 7)"
+    MONTH = "month", "Months (days rounded down to a multiple of 30)"
+
+
+DATE_PRECISION_DAYS: dict[str, int] = {
+    DatePrecision.DAY: 1,
+    DatePrecision.WEEK: 7,
+    DatePrecision.MONTH: 30,
+}
+
+
+class AgePrecision(models.TextChoices):
+    YEARS = "years", "Whole years"
+    BANDS = "bands", "5-year bands"
+
+
+# What a researcher's request gets; anything finer needs a data manager of every site exported.
+DEFAULT_DATE_PRECISION = DatePrecision.WEEK
+DEFAULT_AGE_PRECISION = AgePrecision.BANDS
 
 
 class ExportRequest(models.Model):
@@ -55,6 +82,32 @@ class ExportRequest(models.Model):
     consent_checked_on = models.DateField(
         help_text="The export date: patients with research consent on this day are included."
     )
+    date_precision = models.CharField(
+        max_length=5,
+        choices=DatePrecision.choices,
+        default=DEFAULT_DATE_PRECISION,
+        help_text="Day offsets as exported: days, or rounded down to weeks or months.",
+    )
+    age_precision = models.CharField(
+        max_length=5,
+        choices=AgePrecision.choices,
+        default=DEFAULT_AGE_PRECISION,
+        help_text="Ages in whole years or in 5-year bands.",
+    )
+    suppress_small_cells = models.BooleanField(
+        default=True,
+        help_text="Blank the quasi-identifiers of patients who would otherwise stand out (fewer "
+        "than 5 alike); off, small cells are only reported in the manifest.",
+    )
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Builds started (a build whose worker died is started again)."
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the running build."
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the built file is deleted."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -75,6 +128,14 @@ class ExportRequest(models.Model):
                 condition=Q(progress__gte=0, progress__lte=100), name="export_progress_percent"
             ),
             models.CheckConstraint(
+                condition=Q(date_precision__in=DatePrecision.values),
+                name="export_date_precision_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(age_precision__in=AgePrecision.values),
+                name="export_age_precision_valid",
+            ),
+            models.CheckConstraint(
                 condition=Q(date_from__isnull=True)
                 | Q(date_to__isnull=True)
                 | Q(date_to__gte=F("date_from")),
@@ -89,6 +150,10 @@ class ExportRequest(models.Model):
     @property
     def is_in_progress(self) -> bool:
         return self.status in IN_PROGRESS_STATUSES
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
 
     @property
     def is_downloadable(self) -> bool:
@@ -108,7 +173,9 @@ class ExportEventKind(models.TextChoices):
     REQUESTED = "requested", "Requested"
     BUILT = "built", "Built"
     FAILED = "failed", "Failed"
+    RETRIED = "retried", "Retried"  # its build stopped (worker lost) and was queued again
     DOWNLOADED = "downloaded", "Downloaded"
+    EXPIRED = "expired", "Expired"  # its file was deleted
 
 
 class ExportEvent(models.Model):

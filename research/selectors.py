@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from audit.recording import PatientRef
 from registry.models import Role, Site
@@ -25,8 +25,33 @@ def researcher_sites(user: Any) -> QuerySet[Site]:
     return Site.objects.filter(pk__in=researcher_site_ids(user))
 
 
+def exporter_site_ids(user: Any) -> set[int]:
+    """Sites the user may export: as a researcher, or as a data manager (who may loosen the
+    de-identification options, research.deidentify.loosened_options)."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    roles = (Role.RESEARCHER, Role.DATA_MANAGER)
+    return set(user.memberships.filter(role__in=roles).values_list("site_id", flat=True))
+
+
+def exporter_sites(user: Any) -> QuerySet[Site]:
+    return Site.objects.filter(pk__in=exporter_site_ids(user))
+
+
 def exports_requested_by(user: Any) -> QuerySet[ExportRequest]:
     return ExportRequest.objects.filter(requested_by=user).prefetch_related("sites")
+
+
+def exports_visible_to(user: Any) -> QuerySet[ExportRequest]:
+    """The user's own exports, and a data manager's every export of their sites only."""
+    other_sites = Site.objects.exclude(pk__in=data_manager_site_ids(user))
+    managed = ExportRequest.objects.exclude(sites__in=other_sites).filter(sites__isnull=False)
+    own = ExportRequest.objects.filter(requested_by=user)
+    return (
+        ExportRequest.objects.filter(Q(pk__in=own.values("pk")) | Q(pk__in=managed.values("pk")))
+        .prefetch_related("sites")
+        .order_by("-created_at", "-pk")
+    )
 
 
 def can_download(user: Any, export: ExportRequest) -> bool:

@@ -16,16 +16,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from registry.models import Site
-from research.deidentify import consenting_patients, patient_day_zeros
+from research.deidentify import consenting_patients, loosened_options, patient_day_zeros
 from research.exporters import ExportScope, build_archive, export_parameters
 from research.models import (
+    DEFAULT_AGE_PRECISION,
+    DEFAULT_DATE_PRECISION,
     ExportEvent,
     ExportEventKind,
     ExportRequest,
     ExportStatus,
     PseudonymMapping,
 )
-from research.selectors import can_download, researcher_site_ids
+from research.selectors import can_download, data_manager_site_ids, exporter_site_ids
 
 logger = logging.getLogger(__name__)
 MAPPING_BATCH = 1000
@@ -38,25 +40,82 @@ def export_request(
     format: str,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
+    date_precision: str = DEFAULT_DATE_PRECISION,
+    age_precision: str = DEFAULT_AGE_PRECISION,
+    suppress_small_cells: bool = True,
 ) -> ExportRequest:
-    """A researcher asks for an export of their sites; the build is queued after commit."""
+    """A researcher (or data manager) asks for an export of their sites; the build is queued
+    after commit. Options finer than the defaults need a data manager of every site."""
     sites = list(sites)
     if not sites:
         raise ValidationError({"sites": "Choose at least one site."})
-    if not {site.pk for site in sites} <= researcher_site_ids(by):
-        raise PermissionDenied("You can only export sites where you are a researcher.")
-    export = _create(by=by, sites=sites, format=format, date_from=date_from, date_to=date_to)
+    site_ids = {site.pk for site in sites}
+    if not site_ids <= exporter_site_ids(by):
+        raise PermissionDenied(
+            "You can only export sites where you are a researcher or a data manager."
+        )
+    if errors := option_errors(
+        by=by,
+        sites=sites,
+        date_precision=date_precision,
+        age_precision=age_precision,
+        suppress_small_cells=suppress_small_cells,
+    ):
+        raise ValidationError(errors)
+    export = _create(
+        by=by,
+        sites=sites,
+        format=format,
+        date_from=date_from,
+        date_to=date_to,
+        date_precision=date_precision,
+        age_precision=age_precision,
+        suppress_small_cells=suppress_small_cells,
+    )
     from research.tasks import build_export  # the task module imports this one
 
     transaction.on_commit(lambda: build_export.delay(export.pk))
     return export
 
 
+def option_errors(
+    *,
+    by: Any,
+    sites: Iterable[Site],
+    date_precision: str,
+    age_precision: str,
+    suppress_small_cells: bool,
+) -> dict[str, str]:
+    """Why these de-identification options are not the requester's to choose (empty: they are)."""
+    if {site.pk for site in sites} <= data_manager_site_ids(by):
+        return {}
+    return loosened_options(
+        date_precision=date_precision,
+        age_precision=age_precision,
+        suppress_small_cells=suppress_small_cells,
+    )
+
+
 def export_request_as_operator(
-    *, sites: Iterable[Site], format: str, date_from: dt.date | None = None
+    *,
+    sites: Iterable[Site],
+    format: str,
+    date_from: dt.date | None = None,
+    date_precision: str = DEFAULT_DATE_PRECISION,
+    age_precision: str = DEFAULT_AGE_PRECISION,
+    suppress_small_cells: bool = True,
 ) -> ExportRequest:
     """An operator's export from the command line: no requester; built by the caller."""
-    return _create(by=None, sites=list(sites), format=format, date_from=date_from, date_to=None)
+    return _create(
+        by=None,
+        sites=list(sites),
+        format=format,
+        date_from=date_from,
+        date_to=None,
+        date_precision=date_precision,
+        age_precision=age_precision,
+        suppress_small_cells=suppress_small_cells,
+    )
 
 
 def _create(
@@ -66,6 +125,9 @@ def _create(
     format: str,
     date_from: dt.date | None,
     date_to: dt.date | None,
+    date_precision: str,
+    age_precision: str,
+    suppress_small_cells: bool,
 ) -> ExportRequest:
     export = ExportRequest(
         requested_by=by,
@@ -73,6 +135,9 @@ def _create(
         date_from=date_from,
         date_to=date_to,
         consent_checked_on=timezone.localdate(),
+        date_precision=date_precision,
+        age_precision=age_precision,
+        suppress_small_cells=suppress_small_cells,
     )
     export.full_clean(exclude=["sites"])
     with transaction.atomic():

@@ -21,20 +21,20 @@ from research.models import ExportRequest
 View = Callable[..., HttpResponse]
 
 
-def researcher_required(view: View) -> View:
-    """Signed in, with a researcher role at some site; else 403."""
+def exporter_required(view: View) -> View:
+    """Signed in, with a researcher or data manager role at some site; else 403."""
 
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not selectors.researcher_site_ids(request.user):
+        if not selectors.exporter_site_ids(request.user):
             raise PermissionDenied("Research exports are for researchers.")
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-@researcher_required
+@exporter_required
 def exports(request: HttpRequest) -> HttpResponse:
     form = ExportRequestForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -48,7 +48,7 @@ def exports(request: HttpRequest) -> HttpResponse:
     )
 
 
-@researcher_required
+@exporter_required
 def export_row(request: HttpRequest, export_id: int) -> HttpResponse:
     """The export's row of the list: polled by htmx while the export is being built."""
     export = get_object_or_404(selectors.exports_requested_by(request.user), pk=export_id)

@@ -2,7 +2,7 @@ from typing import Any
 
 from django import template
 
-from research.selectors import researcher_site_ids
+from research.selectors import exporter_site_ids
 
 register = template.Library()
 
@@ -10,4 +10,4 @@ register = template.Library()
 @register.filter
 def is_researcher(user: Any) -> bool:
     """Whether the navigation offers research exports (a researcher role at some site)."""
-    return bool(researcher_site_ids(user))
+    return bool(exporter_site_ids(user))

@@ -52,6 +52,7 @@ CLINICAL = frozenset({CLINICIAN, DATA_MANAGER})  # the whole clinical record
 NURSING = STAFF  # what nurses record: infusions, reactions, lab results
 CLINICIANS = frozenset({CLINICIAN})  # clinical judgements: reviewing a reaction
 RESEARCHERS = frozenset({RESEARCHER})
+EXPORTERS = RESEARCHERS | {DATA_MANAGER}
 
 # Who may call each method of each endpoint (by URL name). A method not listed is not offered:
 # 405 for those who pass the endpoint's permission check, 403 for others, 401 before logging in.
@@ -90,17 +91,17 @@ TABLE: dict[str, dict[str, frozenset[str]]] = {
     "alert-detail": {"GET": STAFF},
     "alert-acknowledge": {"POST": STAFF},
     "alert-dismiss": {"POST": STAFF},
-    # Research exports: researchers only (their own exports); a file also goes to a data manager
-    # of every site it covers.
-    "export-list": {"GET": RESEARCHERS, "POST": RESEARCHERS},
-    "export-detail": {"GET": RESEARCHERS},
-    "export-download": {"GET": RESEARCHERS | {DATA_MANAGER}},
+    # Research exports: researchers and data managers request them (and see their own); a file
+    # also goes to a data manager of every site it covers.
+    "export-list": {"GET": EXPORTERS, "POST": EXPORTERS},
+    "export-detail": {"GET": EXPORTERS},
+    "export-download": {"GET": EXPORTERS},
 }
 # Who passes an endpoint's permission check at all (before the method is looked at): by default
 # anyone TABLE names for it; others get 403 whatever the method. An action of a record is offered
 # to all staff (a method it does not take is 405 for them); its own method is checked by role.
 GATES: dict[str, frozenset[str]] = {
-    "export-download": RESEARCHERS,
+    "export-download": EXPORTERS,
     "course-stop": STAFF,
     "reaction-review": STAFF,
     "relapse-retreat": STAFF,
