@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+ZIP_ENTRY_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can carry
+
 
 class HashingWriter(io.RawIOBase):
     """Passes bytes to a zip entry, counting them and hashing them (SHA-256) on the way."""
@@ -49,7 +51,10 @@ class Archive:
     entries: list[Entry] = field(default_factory=list)
 
     def write_stream(self, name: str, write: Callable[[HashingWriter], int]) -> Entry:
-        with self.zip.open(name, "w", force_zip64=True) as target:
+        # A fixed timestamp on every entry: a zip's entry times would date the export.
+        info = zipfile.ZipInfo(name, date_time=ZIP_ENTRY_TIME)
+        info.compress_type = self.zip.compression
+        with self.zip.open(info, "w", force_zip64=True) as target:
             hashing = HashingWriter(target)
             rows = write(hashing)
         entry = Entry(name, rows, hashing.digest.hexdigest())

@@ -1,19 +1,22 @@
-"""De-identification (HIPAA Safe Harbor) and the consent gate.
+"""De-identification and the consent gate.
 
 Who is in: patients of the export's sites with research consent given on or before the export date
 and not withdrawn on it, who have had at least one course. What they become: a random pseudonym
 (`research.models.new_pseudonym`), day offsets instead of dates (day 0 = the start of their first
-course), age in whole years with every age above 89 reported as "90+". Names, MRNs, dates of birth
-and free text never leave the database: the exporters do not even select them, except the date of
-birth, which is read only to compute the age.
+course; rounded down to weeks or months unless a data manager asked for days), age in whole years
+or 5-year bands with every age above 89 reported as "90+". Names, MRNs, dates of birth and free
+text never leave the database: the exporters do not even select them, except the date of birth,
+which is read only to compute the age. Small cells are suppressed (`suppression_plan`): where
+fewer than five patients share their quasi-identifiers, values are blanked until they do.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import astuple, dataclass, field, replace
+from typing import TypeVar, overload
 
 from django.db.models import Min, Q, QuerySet
 
@@ -26,6 +29,7 @@ from research.models import (
     AgePrecision,
 )
 
+K = TypeVar("K")  # what identifies a patient in a suppression plan
 OLDEST_REPORTED_AGE = 89
 AGE_BAND_YEARS = 5
 SMALL_CELL_PATIENTS = 5  # fewer patients than this in a site × sex × age band is a small cell
@@ -85,14 +89,104 @@ def age_band(age: str) -> str:
     return f"{low}–{low + AGE_BAND_YEARS - 1}"
 
 
+@overload
+def coarsen(days: int, step: int) -> int: ...
+@overload
+def coarsen(days: None, step: int) -> None: ...
+@overload
+def coarsen(days: int | None, step: int) -> int | None: ...
+def coarsen(days: int | None, step: int) -> int | None:
+    """Days rounded down to a multiple of `step` (7: weeks, 30: months); -3 in weeks is -7."""
+    return None if days is None else days // step * step
+
+
+def displayed_age(age: str, precision: str) -> str:
+    return age_band(age) if precision == AgePrecision.BANDS else age
+
+
+# Blanked in this order until a patient is like at least SMALL_CELL_PATIENTS others: the least
+# useful to research first, the treating site last.
+QUASI_IDENTIFIERS = ("diagnosed_day", "age", "sex", "site_code")
+
+
+@dataclass(frozen=True)
+class QuasiIdentifiers:
+    """What someone who knows a patient could match in the patients table (as exported)."""
+
+    diagnosed_day: int | None
+    age: str | None
+    sex: str | None
+    site_code: str | None
+
+    def blanked(self, count: int) -> QuasiIdentifiers:
+        """These values with the first `count` of QUASI_IDENTIFIERS blanked."""
+        return replace(self, **dict.fromkeys(QUASI_IDENTIFIERS[:count]))
+
+
+def suppression_plan(
+    patients: Mapping[K, QuasiIdentifiers], threshold: int = SMALL_CELL_PATIENTS
+) -> dict[K, int]:
+    """How many quasi-identifiers to blank per patient so that every combination shown is
+    shared by at least `threshold` patients (k-anonymity by local suppression).
+
+    Patients of a combination shown fewer than `threshold` times lose one more value; repeat.
+    A combination already shared widely enough only ever gains patients, so at most one round
+    per quasi-identifier is needed. Only a fully blanked group smaller than the threshold (a
+    tiny export) can remain small. Deterministic: the same registry gives the same plan, so two
+    exports of it show the same groups.
+    """
+    blanked = dict.fromkeys(patients, 0)
+    for _ in QUASI_IDENTIFIERS:
+        shown = {key: values.blanked(blanked[key]) for key, values in patients.items()}
+        sharing = Counter(shown.values())
+        small = [key for key, values in shown.items() if sharing[values] < threshold]
+        if not small:
+            break
+        for key in small:
+            blanked[key] += 1
+    _fill_the_fully_blanked_group(patients, blanked, threshold)
+    return blanked
+
+
+def _fill_the_fully_blanked_group(
+    patients: Mapping[K, QuasiIdentifiers], blanked: dict[K, int], threshold: int
+) -> None:
+    """Patients left with every value blanked are alike only among themselves: fewer than the
+    threshold would stand out. Others join them, taken from the groups that can spare patients
+    (largest surplus first), else a whole smallest group; each time the patients whose real
+    values sort first, so that the same registry gives the same choice."""
+    everything = len(QUASI_IDENTIFIERS)
+    while 0 < (full := sum(n == everything for n in blanked.values())) < threshold:
+        groups: dict[QuasiIdentifiers, list[K]] = {}
+        for key, values in patients.items():
+            if blanked[key] < everything:
+                groups.setdefault(values.blanked(blanked[key]), []).append(key)
+        if not groups:
+            return  # fewer patients than the threshold in the whole export
+        _, members = max(groups.items(), key=lambda g: (len(g[1]), _order(g[0])))
+        joining = sorted(members, key=lambda key: _order(patients[key]))
+        joining = joining[: min(len(members) - threshold, threshold - full)]
+        if not joining:  # no group can spare anyone: the smallest one joins whole
+            _, joining = min(groups.items(), key=lambda g: (len(g[1]), _order(g[0])))
+        for key in joining:
+            blanked[key] = everything
+
+
+def _order(values: QuasiIdentifiers) -> tuple[str, ...]:
+    return tuple("" if value is None else str(value) for value in astuple(values))
+
+
 @dataclass
 class SmallCells:
-    """Patients per site × sex × age band (at day 0); cells under the threshold are reported."""
+    """Patients per site × sex × age band (at day 0, as shown); cells under the threshold are
+    reported. A blanked value counts as its own category ("suppressed")."""
 
     counts: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
-    def add(self, *, site_code: str, sex: str, age: str) -> None:
-        self.counts[(site_code, sex, age_band(age))] += 1
+    def add(self, *, site_code: str | None, sex: str | None, age: str | None) -> None:
+        """`age`: whole years (or "90+"), None when it is not shown."""
+        band = age_band(age) if age else SUPPRESSED
+        self.counts[(site_code or SUPPRESSED, sex or SUPPRESSED, band)] += 1
 
     def warnings(self) -> list[dict[str, object]]:
         return [
@@ -100,3 +194,6 @@ class SmallCells:
             for (site, sex, band), patients in sorted(self.counts.items())
             if patients < SMALL_CELL_PATIENTS
         ]
+
+
+SUPPRESSED = "suppressed"

@@ -132,7 +132,15 @@ def _boolean(name: str, meaning: str) -> Column:
 
 
 def _day(name: str, what: str) -> Column:
-    return _integer(name, f"{what}, in days since the patient's day 0 (first course start)", "days")
+    return _integer(
+        name,
+        f"{what}, in days since the patient's day 0 (first course start), rounded down to the "
+        "export's date precision (manifest.json)",
+        "days",
+    )
+
+
+SUPPRESSED_WHEN_EMPTY = "; empty: suppressed (fewer than 5 patients alike)"
 
 
 PSEUDONYM = _text(
@@ -142,8 +150,9 @@ COURSE_NUMBER = _integer("course_number", "The patient's course: 1 = first, 2 = 
 DOSE_NUMBER = _integer("dose_number", "Infusion of the course: 1 = the first dose")
 AGE = _text(
     "age_at_course_start_years",
-    "Age in whole years at the course start",
-    allowed=f"0 … 89 | {AGE_CAP}",
+    "Age at the course start, in whole years or 5-year bands (manifest.json: age_precision)"
+    + SUPPRESSED_WHEN_EMPTY,
+    allowed=f"0 … 89 | {AGE_CAP}, or 0–4 | 5–9 | … | 85–89 | {AGE_CAP}",
 )
 
 PATIENTS = Table(
@@ -151,8 +160,8 @@ PATIENTS = Table(
     "One row per consenting patient with at least one infliximab course.",
     (
         PSEUDONYM,
-        _text("site_code", "Treating site (registry code of the clinic)"),
-        _text("sex", "Sex as recorded", _choices(Sex.values)),
+        _text("site_code", "Treating site (registry code of the clinic)" + SUPPRESSED_WHEN_EMPTY),
+        _text("sex", "Sex as recorded" + SUPPRESSED_WHEN_EMPTY, _choices(Sex.values)),
         _text(
             "diagnosis",
             "Diagnosis of every registry patient",
@@ -162,10 +171,13 @@ PATIENTS = Table(
         Column(
             "age_at_first_course_years",
             ColumnType.TEXT,
-            "Age in whole years at day 0",
+            "Age at day 0, in whole years or 5-year bands" + SUPPRESSED_WHEN_EMPTY,
             allowed=AGE.allowed,
         ),
-        _day("diagnosed_day", "CRMO/CNO diagnosis (usually negative: before day 0)"),
+        _day(
+            "diagnosed_day",
+            "CRMO/CNO diagnosis (usually negative: before day 0)" + SUPPRESSED_WHEN_EMPTY,
+        ),
         _integer("number_of_courses", "Infliximab courses in the export"),
     ),
 )
@@ -185,7 +197,8 @@ COURSES = Table(
         _integer("maintenance_interval_weeks", "Planned maintenance interval", "weeks"),
         _integer(
             "days_on_treatment",
-            "Start to stop (or to the export date while on treatment)",
+            "Start to stop; while on treatment, start to the last infusion given (never to the "
+            "export date, which would date day 0)",
             "days",
         ),
         _integer("number_of_infusions", "Infusions given in the course"),
@@ -343,8 +356,12 @@ ALERTS = Table(
         _text("severity", "Severity", _choices(Severity.values)),
         _text("status", "Status on the export date", _choices(AlertStatus.values)),
         _day("due_day", "When the action was due"),
-        _day("first_raised_day", "First raised"),
-        _day("resolved_day", "Resolved"),
+        _integer(
+            "days_open",
+            "First raised to resolved (empty while not resolved); when it was raised is not "
+            "exported: the nightly run's calendar would date the patient's day 0",
+            "days",
+        ),
         _text("guideline_version", "Guideline parameters' version when last evaluated"),
     ),
 )

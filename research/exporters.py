@@ -14,11 +14,13 @@ import datetime as dt
 import io
 import json
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
@@ -43,7 +45,17 @@ from registry.models import (
 )
 from research import fhir
 from research.archive import Archive, Entry, HashingWriter
-from research.deidentify import SmallCells, age_in_years, day_offset
+from research.deidentify import (
+    QUASI_IDENTIFIERS,
+    SMALL_CELL_PATIENTS,
+    QuasiIdentifiers,
+    SmallCells,
+    age_in_years,
+    coarsen,
+    day_offset,
+    displayed_age,
+    suppression_plan,
+)
 from research.dictionary import (
     ALERTS,
     ASSESSMENTS,
@@ -60,7 +72,7 @@ from research.dictionary import (
     Table,
     dictionary_rows,
 )
-from research.models import ExportFormat, ExportRequest, PseudonymMapping
+from research.models import DATE_PRECISION_DAYS, ExportFormat, ExportRequest, PseudonymMapping
 from research.outcomes import Measurement, course_outcomes
 
 CHUNK_ROWS = 2000  # rows fetched per database round trip
@@ -70,9 +82,36 @@ Row = tuple[Any, ...]
 Progress = Callable[[int], None]  # percent done
 
 
+@dataclass(frozen=True)
+class PatientFacts:
+    """A mapped patient's quasi-identifiers as stored (the dates stay inside this module)."""
+
+    pseudonym: str
+    day_zero: dt.date
+    site_code: str
+    sex: str
+    born_on: dt.date
+    diagnosed_on: dt.date | None
+
+
+def _patient_facts(export: ExportRequest) -> Iterator[PatientFacts]:
+    mappings = PseudonymMapping.objects.filter(export=export).order_by("pseudonym")
+    for row in _stream(
+        mappings,
+        "pseudonym",
+        "first_course_started_on",
+        "patient__site__code",
+        "patient__sex",
+        "patient__date_of_birth",
+        "patient__diagnosed_on",
+    ):
+        yield PatientFacts(*row)
+
+
 @dataclass
 class ExportScope:
-    """What one export covers: its mapped patients, date range and export date."""
+    """What one export covers (its mapped patients, date range and export date) and how it is
+    de-identified: day offsets coarsened, ages banded, small cells suppressed, as requested."""
 
     export: ExportRequest
     small_cells: SmallCells = field(default_factory=SmallCells)
@@ -80,6 +119,72 @@ class ExportScope:
     @property
     def as_of(self) -> dt.date:
         return self.export.consent_checked_on
+
+    @cached_property
+    def day_step(self) -> int:
+        return DATE_PRECISION_DAYS[self.export.date_precision]
+
+    def day(self, day: dt.date | None, day_zero: dt.date) -> int | None:
+        """A date as exported: days since the patient's day 0, rounded down to the precision."""
+        return coarsen(day_offset(day, day_zero), self.day_step)
+
+    @overload
+    def days(self, days: int) -> int: ...
+    @overload
+    def days(self, days: int | None) -> int | None: ...
+    def days(self, days: int | None) -> int | None:
+        """A duration as exported, rounded down like the day offsets."""
+        return coarsen(days, self.day_step)
+
+    def _coarsened(self, patient: PatientFacts) -> QuasiIdentifiers:
+        return QuasiIdentifiers(
+            diagnosed_day=self.day(patient.diagnosed_on, patient.day_zero),
+            age=displayed_age(
+                age_in_years(patient.born_on, patient.day_zero), self.export.age_precision
+            ),
+            sex=patient.sex,
+            site_code=patient.site_code,
+        )
+
+    def quasi_identifiers(self, patient: PatientFacts) -> QuasiIdentifiers:
+        """The patient's quasi-identifiers as the patients table shows them."""
+        return self._coarsened(patient).blanked(self.blanked.get(patient.pseudonym, 0))
+
+    @cached_property
+    def blanked(self) -> dict[str, int]:
+        """Pseudonym → how many of QUASI_IDENTIFIERS are blanked (none without suppression).
+        One pass over the mapping before any table is written; memory: one entry per patient."""
+        if not self.export.suppress_small_cells:
+            return {}
+        return suppression_plan(
+            {
+                patient.pseudonym: self._coarsened(patient)
+                for patient in _patient_facts(self.export)
+            },
+            SMALL_CELL_PATIENTS,
+        )
+
+    def age(self, pseudonym: str, born_on: dt.date, on: dt.date) -> str | None:
+        """An age as exported: None where the patient's age is suppressed."""
+        if self.blanked.get(pseudonym, 0) > QUASI_IDENTIFIERS.index("age"):
+            return None
+        return displayed_age(age_in_years(born_on, on), self.export.age_precision)
+
+    def disclosure_control(self) -> dict[str, object]:
+        """What was done to the export's quasi-identifiers, for its manifest."""
+        blanked = Counter(self.blanked.values())
+        return {
+            "date_precision": self.export.date_precision,
+            "day_offsets_rounded_down_to_multiples_of": self.day_step,
+            "age_precision": self.export.age_precision,
+            "small_cells": "suppressed" if self.export.suppress_small_cells else "reported only",
+            "small_cell_threshold_patients": SMALL_CELL_PATIENTS,
+            "quasi_identifiers_in_suppression_order": list(QUASI_IDENTIFIERS),
+            "patients_with_value_blanked": {
+                name: sum(n for count, n in blanked.items() if count > position)
+                for position, name in enumerate(QUASI_IDENTIFIERS)
+            },
+        }
 
     def rows(self, queryset: QuerySet[Any], patient: str, dated: str) -> QuerySet[Any]:
         """Rows of mapped patients dated within the range, with pseudonym and day 0 joined."""
@@ -149,24 +254,30 @@ def patient_rows(scope: ExportScope) -> Iterator[Row]:
         in_range &= Q(patient__courses__started_on__gte=scope.export.date_from)
     if scope.export.date_to:
         in_range &= Q(patient__courses__started_on__lte=scope.export.date_to)
-    mappings = (
+    courses = (
         PseudonymMapping.objects.filter(export=scope.export)
         .annotate(courses=Count("patient__courses", filter=in_range))
         .order_by("pseudonym")
     )
-    for pseudonym, day_zero, site, sex, born_on, diagnosed_on, courses in _stream(
-        mappings,
-        "pseudonym",
-        "first_course_started_on",
-        "patient__site__code",
-        "patient__sex",
-        "patient__date_of_birth",
-        "patient__diagnosed_on",
-        "courses",
+    for patient, number_of_courses in zip(
+        _patient_facts(scope.export), _stream(courses, "courses"), strict=True
     ):
-        age = age_in_years(born_on, day_zero)
-        scope.small_cells.add(site_code=site, sex=sex, age=age)
-        yield (pseudonym, site, sex, "CRMO/CNO", age, day_offset(diagnosed_on, day_zero), courses)
+        shown = scope.quasi_identifiers(patient)
+        age_shown = shown.age is not None
+        scope.small_cells.add(
+            site_code=shown.site_code,
+            sex=shown.sex,
+            age=age_in_years(patient.born_on, patient.day_zero) if age_shown else None,
+        )
+        yield (
+            patient.pseudonym,
+            shown.site_code,
+            shown.sex,
+            "CRMO/CNO",
+            shown.age,
+            shown.diagnosed_day,
+            *number_of_courses,
+        )
 
 
 def _assessment_measurements(patient_ids: set[int]) -> dict[int, list[Measurement]]:
@@ -222,14 +333,21 @@ def course_rows(scope: ExportScope) -> Iterator[Row]:
             yield (
                 pseudonym,
                 number,
-                age_in_years(born_on, started_on),
-                day_offset(started_on, day_zero),
-                day_offset(stopped_on, day_zero),
+                scope.age(pseudonym, born_on, started_on),
+                scope.day(started_on, day_zero),
+                scope.day(stopped_on, day_zero),
                 stop_reason or None,
                 dose,
                 ";".join(str(week) for week in weeks),
                 interval,
-                *dataclasses.astuple(outcomes),
+                *dataclasses.astuple(
+                    dataclasses.replace(
+                        outcomes,
+                        days_on_treatment=scope.days(outcomes.days_on_treatment),
+                        longest_gap_days=scope.days(outcomes.longest_gap_days),
+                        days_to_relapse=scope.days(outcomes.days_to_relapse),
+                    )
+                ),
             )
 
 
@@ -241,7 +359,7 @@ def regimen_change_rows(scope: ExportScope) -> Iterator[Row]:
     for pseudonym, day_zero, course, effective_on, dose, interval, reason in _stream(
         changes.order_by("pseudonym", "effective_on"), *fields, "interval_weeks", "reason"
     ):
-        yield (pseudonym, course, day_offset(effective_on, day_zero), dose, interval, reason)
+        yield (pseudonym, course, scope.day(effective_on, day_zero), dose, interval, reason)
 
 
 def infusion_rows(scope: ExportScope) -> Iterator[Row]:
@@ -276,10 +394,10 @@ def infusion_rows(scope: ExportScope) -> Iterator[Row]:
             pseudonym,
             course,
             dose_number,
-            day_offset(given_on, day_zero),
+            scope.day(given_on, day_zero),
             Infusion.week_of(given_on, first_given_on),
             weight,
-            day_offset(weighed_on, day_zero),
+            scope.day(weighed_on, day_zero),
             dose,
             (dose / weight).quantize(Decimal("0.01")),
             minutes,
@@ -307,7 +425,7 @@ def lab_rows(scope: ExportScope) -> Iterator[Row]:
     ):  # fmt: skip
         yield (
             pseudonym,
-            day_offset(collected_on, day_zero),
+            scope.day(collected_on, day_zero),
             analyte,
             ANALYTE_LOINC.get(analyte),
             value,
@@ -335,7 +453,7 @@ def imaging_rows(scope: ExportScope) -> Iterator[Row]:
         modality, active, new, impression, rinbo, rai = findings
         yield (
             pseudonym,
-            day_offset(performed_on, day_zero),
+            scope.day(performed_on, day_zero),
             modality,
             active,
             new,
@@ -359,7 +477,7 @@ def assessment_rows(scope: ExportScope) -> Iterator[Row]:
         "clinically_active_lesions",
         "disease_state",
     ):
-        yield (pseudonym, day_offset(assessed_on, day_zero), *scores, state or None)
+        yield (pseudonym, scope.day(assessed_on, day_zero), *scores, state or None)
 
 
 def reaction_rows(scope: ExportScope) -> Iterator[Row]:
@@ -386,12 +504,12 @@ def reaction_rows(scope: ExportScope) -> Iterator[Row]:
             pseudonym,
             course,
             dose,
-            day_offset(given_on, day_zero),
+            scope.day(given_on, day_zero),
             onset,
             severity,
             stopped,
             outcome,
-            day_offset(reviewed_on, day_zero),
+            scope.day(reviewed_on, day_zero),
         )
 
 
@@ -408,14 +526,13 @@ def relapse_rows(scope: ExportScope) -> Iterator[Row]:
         "noted_on",
         "retreatment_number",
     ):
-        yield (pseudonym, course, day_offset(noted_on, day_zero), retreatment)
+        yield (pseudonym, course, scope.day(noted_on, day_zero), retreatment)
 
 
 def alert_rows(scope: ExportScope) -> Iterator[Row]:
     alerts = scope.rows(Alert.objects.all(), "course__patient", "first_raised_at__date").annotate(
         course_number=_course_number("course")
     )
-    zone = timezone.get_current_timezone()
     for (pseudonym, day_zero, course, rule, severity, status, due_on, raised_at, resolved_at,
          version) in _stream(
         alerts.order_by("pseudonym", "first_raised_at", "pk"),
@@ -436,9 +553,10 @@ def alert_rows(scope: ExportScope) -> Iterator[Row]:
             rule,
             severity,
             status,
-            day_offset(due_on, day_zero),
-            day_offset(raised_at.astimezone(zone).date(), day_zero),
-            day_offset(resolved_at.astimezone(zone).date() if resolved_at else None, day_zero),
+            scope.day(due_on, day_zero),
+            # How long it stayed open, never when: the nightly run raises alerts on the calendar,
+            # so a raised day would tie day 0 to the date of a run (or of the export).
+            scope.days((resolved_at - raised_at).days) if resolved_at else None,
             version,
         )
 
@@ -526,50 +644,101 @@ def export_parameters(export: ExportRequest) -> dict[str, object]:
 
 README = """CRMO infliximab registry: de-identified research export {export_id}
 
-Built {built_at} from the patients of sites {sites} with research consent on {consent_on}.
-Format: {format}.
+Built in {month} from the patients of sites {sites} with research consent at the time of the
+export. Format: {format}.
 
-De-identification (HIPAA Safe Harbor): no names, medical record numbers, dates of birth or free
-text. Each patient appears under a random pseudonym made for this export only; the same patient has
-a different pseudonym in another export. {dates}
-Ages are whole years at the course start; ages above 89 are "90+". manifest.json lists cells of
-fewer than 5 patients (site x sex x age band): take care when publishing them.
+What was removed. No names, medical record numbers, dates of birth, addresses, contact details or
+free text (notes, report text, symptoms, evidence: every text field a person types stays in the
+registry; units are managed codes). Each patient appears under a random pseudonym made for this
+export only; the same patient has a different pseudonym in another export.
+
+Dates. {dates}
+No calendar date or time is published: the export's own dates are given as a month at most (this
+file, manifest.json){fhir_time}, and no duration runs to the export date (a course still
+running counts its days to its last infusion; an alert carries how long it was open, not when it
+was raised). Day offsets are {precision}.
+
+What remains, and why (quasi-identifiers). Sex, age at the course start ({ages}; above 89:
+"90+"), the treating site's code, the day of diagnosis relative to day 0, and the clinical
+history itself (intervals between events, doses, weights, results). HIPAA's Safe Harbor list is
+met for the direct identifiers (names, numbers, dates of birth, free text); day offsets relative
+to a patient's own first course and the treating site go beyond Safe Harbor's letter, so their
+risk is controlled as an expert determination would:
+{small_cells}
+Publish only aggregates, never rows, and never cells of fewer than 5 patients.
+
+What a researcher can infer: intervals between a patient's events, and the month of the export.
+What a researcher cannot: any patient's calendar dates, birthday, name or number; whether a
+patient in this export is the same as one in another export, from sex, age, site and diagnosis
+day alone. Two exports of the same registry still hold the same clinical histories: comparing
+whole histories can match patients across them. Keep to one export per question and delete
+files you no longer need (downloads expire).
 
 {contents}
 """
 TABULAR_DATES = (
-    "Every date is a whole number of days since the\n"
-    "patient's day 0, the start of their first infliximab course (columns ending in _day)."
+    "Every date is a whole number of days since the patient's day 0, the start of\n"
+    "their first infliximab course (columns ending in _day)."
 )
 FHIR_DATES = (
-    "Every date is shifted so that the patient's day 0 (the\n"
-    f"start of their first course) falls on {fhir.DAY_ZERO.isoformat()}: "
-    "date minus that day = days since day 0.\nThe shift differs per patient and is applied "
+    "Every date is shifted so that the patient's day 0 (the start of their first\n"
+    f"course) falls on {fhir.DAY_ZERO.isoformat()}: "
+    "date minus that day = days since day 0. The shift differs per\npatient and is applied "
     "to all of that patient's dates alike."
 )
+FHIR_TIME = "; the Bulk Data transactionTime is the first\ninstant of that month"
 TABULAR_CONTENTS = (
     "Files: one {suffix} per table (long format, one row per event), data_dictionary.csv (every\n"
     "column: meaning, type, unit, allowed values, code system) and manifest.json (row counts,\n"
-    "SHA-256 checksums, guideline version, small-cell warnings)."
+    "SHA-256 checksums, guideline version, the disclosure control applied, small cells)."
 )
 FHIR_CONTENTS = (
     "Files: FHIR R4 bulk data, one NDJSON file per resource type, and manifest.json in the Bulk\n"
-    "Data shape (type, url, count). Codes: ORPHA:324964, LOINC 1988-5 CRP, 4537-7 ESR, 39803-2\n"
-    "infliximab level, 29463-7 body weight."
+    "Data shape (type, url, count; its extension: the disclosure control applied). Codes:\n"
+    "ORPHA:324964, LOINC 1988-5 CRP, 4537-7 ESR, 39803-2 infliximab level, 29463-7 body weight."
 )
+PRECISION_TEXT = {
+    "day": "exact days",
+    "week": "rounded down to whole weeks (multiples of 7 days)",
+    "month": "rounded down to 30-day months (multiples of 30 days)",
+}
+SMALL_CELLS_TEXT = {
+    True: (
+        "day offsets {precision_short}, ages {ages},\nand small cells "
+        "suppressed: where fewer than 5 patients share a combination of site, sex, age and\n"
+        "diagnosis day, the diagnosis day, then the age, then the sex, then the site are left\n"
+        "empty until every combination shown is shared by at least 5 (manifest.json says how\n"
+        "many values were blanked)."
+    ),
+    False: (
+        "day offsets {precision_short} and ages {ages};\nsmall cells (fewer "
+        "than 5 patients in a site x sex x age band) were NOT suppressed, only listed in\n"
+        "manifest.json: a data manager chose this, and the data use agreement governs it."
+    ),
+}
 
 
-def _readme(scope: ExportScope, built_at: dt.datetime) -> str:
+def published_month(day: dt.date) -> str:
+    """A date as an export may publish it: its month."""
+    return f"{day:%Y-%m}"
+
+
+def _readme(scope: ExportScope, built_on: dt.date) -> str:
     export = scope.export
-    parameters = export_parameters(export)
     is_fhir = export.format == ExportFormat.FHIR
+    ages = "in 5-year bands" if export.age_precision == "bands" else "in whole years"
     return README.format(
         export_id=export.pk,
-        built_at=built_at.isoformat(timespec="seconds"),
-        sites=", ".join(parameters["sites"]),  # type: ignore[arg-type]
-        consent_on=export.consent_checked_on.isoformat(),
+        month=published_month(built_on),
+        sites=", ".join(sorted(export.sites.values_list("code", flat=True))),
         format=export.get_format_display(),
         dates=FHIR_DATES if is_fhir else TABULAR_DATES,
+        fhir_time=FHIR_TIME if is_fhir else "",
+        precision=PRECISION_TEXT[export.date_precision],
+        ages=ages,
+        small_cells=SMALL_CELLS_TEXT[export.suppress_small_cells].format(
+            precision_short=PRECISION_TEXT[export.date_precision], ages=ages
+        ),
         contents=FHIR_CONTENTS if is_fhir else TABULAR_CONTENTS.format(suffix=export.format),
     )
 
@@ -578,14 +747,26 @@ def _guideline_parameters() -> dict[str, object]:
     return json.loads(json.dumps(dataclasses.asdict(DEFAULT), default=str))
 
 
-def _tabular_manifest(scope: ExportScope, built_at: dt.datetime, tables: list[Entry]) -> str:
+def published_parameters(export: ExportRequest) -> dict[str, object]:
+    """The request as its archive states it: dates as months (the audit keeps them exact)."""
+    return {
+        "sites": sorted(export.sites.values_list("code", flat=True)),
+        "rows_from_month": published_month(export.date_from) if export.date_from else None,
+        "rows_to_month": published_month(export.date_to) if export.date_to else None,
+        "format": export.format,
+        "consent_checked_in_month": published_month(export.consent_checked_on),
+    }
+
+
+def _tabular_manifest(scope: ExportScope, built_on: dt.date, tables: list[Entry]) -> str:
     manifest = {
         "export_id": scope.export.pk,
-        "built_at": built_at.isoformat(timespec="seconds"),
+        "built_in_month": published_month(built_on),
         "guideline_version": BASE_VERSION,
         "guideline_parameters": _guideline_parameters(),
-        "parameters": export_parameters(scope.export),
+        "parameters": published_parameters(scope.export),
         "day_zero": "the start of the patient's first infliximab course; dates are days since it",
+        "disclosure_control": scope.disclosure_control(),
         "tables": {
             table.name: {"file": entry.file, "rows": entry.rows, "sha256": entry.sha256}
             for table, entry in zip(TABLES, tables, strict=True)
@@ -597,7 +778,7 @@ def _tabular_manifest(scope: ExportScope, built_at: dt.datetime, tables: list[En
 
 def build_archive(scope: ExportScope, path: Path, progress: Progress) -> dict[str, int]:
     """Write the export's zip to `path`; returns the rows per table (or per resource type)."""
-    built_at = timezone.now()
+    built_on = timezone.localdate()
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
         archive = Archive(zipped)
         if scope.export.format == ExportFormat.FHIR:
@@ -606,7 +787,12 @@ def build_archive(scope: ExportScope, path: Path, progress: Progress) -> dict[st
                 lambda table: table_rows(table, scope),
                 progress,
                 export_id=scope.export.pk,
-                built_at=built_at,
+                transaction_time=f"{published_month(built_on)}-01T00:00:00Z",
+                extension={
+                    "dayZeroRenderedAs": fhir.DAY_ZERO.isoformat(),
+                    "disclosureControl": scope.disclosure_control(),
+                    "smallCellWarnings": scope.small_cells.warnings(),
+                },
             )
         else:
             write_table = (
@@ -619,8 +805,8 @@ def build_archive(scope: ExportScope, path: Path, progress: Progress) -> dict[st
                 entries.append(write_table(archive, table, table_rows(table, scope)))
                 progress(done * 100 // (len(TABLES) + 1))
             write_dictionary(archive)
-            archive.write_text("manifest.json", _tabular_manifest(scope, built_at, entries))
+            archive.write_text("manifest.json", _tabular_manifest(scope, built_on, entries))
             counts = {t.name: e.rows for t, e in zip(TABLES, entries, strict=True)}
-        archive.write_text("README.txt", _readme(scope, built_at))
+        archive.write_text("README.txt", _readme(scope, built_on))
     progress(100)
     return counts

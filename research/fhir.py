@@ -101,16 +101,22 @@ def _without_empty(resource: Resource) -> Resource:
 
 
 def patient(row: dict[str, Any], _n: int) -> Resource:
-    return {
-        "resourceType": "Patient",
-        "id": row["patient_pseudonym"],
-        "meta": PSEUDONYMISED,
-        "gender": row["sex"],
-        "extension": [
-            _extension("age-at-first-course", "String", row["age_at_first_course_years"]),
-            _extension("treating-site", "String", row["site_code"]),
-        ],
-    }
+    """A value suppressed in the patients table (a small cell) is left out here too."""
+    extensions = (
+        ("age-at-first-course", row["age_at_first_course_years"]),
+        ("treating-site", row["site_code"]),
+    )
+    return _without_empty(
+        {
+            "resourceType": "Patient",
+            "id": row["patient_pseudonym"],
+            "meta": PSEUDONYMISED,
+            "gender": row["sex"],
+            "extension": [
+                _extension(name, "String", value) for name, value in extensions if value is not None
+            ],
+        }
+    )
 
 
 def medication_request(row: dict[str, Any], _n: int) -> Resource:
@@ -275,13 +281,18 @@ def detected_issue(row: dict[str, Any], n: int) -> Resource:
             },
             "severity": DETECTED_ISSUE_SEVERITY[row["severity"]],
             "patient": _patient(row["patient_pseudonym"]),
-            "identifiedDateTime": _date(row["first_raised_day"]),
+            # No identified[x]: the nightly run's calendar would date the patient's day 0.
             "implicated": [{"reference": f"MedicationRequest/{_course_id(row)}"}],
             "extension": [
                 _extension("alert-status", "Code", row["status"]),
                 *(
                     [_extension("due-date", "Date", _date(row["due_day"]))]
                     if row["due_day"] is not None
+                    else []
+                ),
+                *(
+                    [_extension("days-open", "Integer", row["days_open"])]
+                    if row["days_open"] is not None
                     else []
                 ),
             ],
@@ -320,7 +331,8 @@ def write_bundle(
     progress: Callable[[int], None],
     *,
     export_id: int,
-    built_at: dt.datetime,
+    transaction_time: str,
+    extension: dict[str, Any],
 ) -> dict[str, int]:
     """One NDJSON file per resource type, then the bulk data manifest; returns counts by type."""
     counts: dict[str, int] = {}
@@ -338,7 +350,7 @@ def write_bundle(
         ).rows
         progress(done * 100 // (len(RESOURCE_FILES) + 1))
     manifest = {
-        "transactionTime": built_at.isoformat(timespec="seconds"),
+        "transactionTime": transaction_time,
         "request": f"research export {export_id}",
         "requiresAccessToken": True,
         "output": [
@@ -346,7 +358,7 @@ def write_bundle(
             for kind, count in counts.items()
         ],
         "error": [],
-        "extension": {"dayZeroRenderedAs": DAY_ZERO.isoformat()},
+        "extension": extension,
     }
     archive.write_text("manifest.json", json.dumps(manifest, indent=2) + "\n")
     return counts

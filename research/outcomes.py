@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from monitoring.guideline import Guideline
-from monitoring.guideline.history import ESR, TAPER, CourseHistory
+from monitoring.guideline.history import ESR, TAPER, CourseHistory, InfusionRow
 from monitoring.guideline.schedule import schedule
 
 PEDCNO_VARIABLES = ("esr", "mri_active_lesions", "physician_global", "patient_global", "chaq")
@@ -115,6 +115,14 @@ class CourseOutcomes:
     pedcno_response_12_months: str | None
 
 
+def _treated_until(history: CourseHistory, infusions: Sequence[InfusionRow]) -> dt.date:
+    """The stop, or while on treatment the last infusion given: never the export date, which
+    would let anyone who knows it turn day offsets back into dates."""
+    if history.stopped_on is not None:
+        return history.stopped_on
+    return infusions[-1].given_on if infusions else history.started_on
+
+
 def course_outcomes(
     history: CourseHistory,
     assessments: Sequence[Measurement],
@@ -134,7 +142,7 @@ def course_outcomes(
     relapsed = None if stopped_on is None else relapse_on is not None
     measurements = [*measurements_of(history), *assessments]
     return CourseOutcomes(
-        days_on_treatment=((stopped_on or as_of) - history.started_on).days,
+        days_on_treatment=(_treated_until(history, infusions) - history.started_on).days,
         number_of_infusions=len(infusions),
         proportion_doses_on_time=round(on_time / len(doses), 4) if doses else None,
         longest_gap_days=max(gaps, default=None),

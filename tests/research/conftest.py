@@ -23,17 +23,23 @@ from tests.factories import (
     PatientFactory,
     UserFactory,
 )
-from tests.research.support import build
+from tests.research.support import EXACT, build
 
 
 @pytest.fixture(scope="module")
 def demo_exports(django_db_setup, django_db_blocker, tmp_path_factory, settings_module_root):
-    """The demo seeded and evaluated (so it has alerts), then exported in every format."""
+    """The demo seeded and evaluated (so it has alerts), then exported in every format, exactly
+    ("csv", …) and with the defaults ("csv/default", …)."""
     at = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
     with time_machine.travel(at, tick=True), django_db_blocker.unblock(), transaction.atomic():
         call_command("seed_demo", stdout=io.StringIO())
         evaluate_courses(list(TreatmentCourse.objects.values_list("pk", flat=True)), TODAY)
-        exports: dict[str, ExportRequest] = {fmt: build(fmt) for fmt in ExportFormat.values}
+        # Exact exports (a data manager's choice) to compare with the database, and exports
+        # with a researcher's defaults (weeks, age bands, small cells suppressed).
+        exports: dict[str, ExportRequest] = {
+            fmt: build(fmt, **EXACT) for fmt in ExportFormat.values
+        }
+        exports |= {f"{fmt}/default": build(fmt) for fmt in ExportFormat.values}
         yield exports
         transaction.set_rollback(True)
 

@@ -14,6 +14,9 @@ from research import services
 from research.dictionary import Table
 from research.models import ExportRequest
 
+# A data manager's exact export: days, whole years, small cells only reported.
+EXACT = {"date_precision": "day", "age_precision": "years", "suppress_small_cells": False}
+
 
 def build(fmt: str, sites: Any = None, **fields: Any) -> ExportRequest:
     """An operator's export, built in-process (no Celery)."""

@@ -72,3 +72,20 @@ def test_a_course_on_treatment_has_no_relapse_after_stopping():
     assert outcomes.relapsed_after_stopping is None
     assert outcomes.proportion_doses_on_time is None
     assert outcomes.longest_gap_days is None
+
+
+def test_a_course_on_treatment_counts_its_days_to_the_last_infusion_not_to_the_export_date():
+    """Counting to the export date let anyone who knows that date recover day 0 exactly."""
+    history = CourseHistory(
+        course_id=1,
+        patient_code="x",
+        started_on=START,
+        infusions=(infusion(1, 0), infusion(2, 14), infusion(3, 42)),
+    )
+    for as_of in (START + 50 * DAY, START + 90 * DAY):
+        outcomes = course_outcomes(history, [], as_of=as_of, guideline=DEFAULT)
+        assert outcomes.days_on_treatment == 42
+    empty = CourseHistory(course_id=2, patient_code="y", started_on=START)
+    assert (
+        course_outcomes(empty, [], as_of=START + 9 * DAY, guideline=DEFAULT).days_on_treatment == 0
+    )
