@@ -21,7 +21,8 @@ MENUS = {
     "researcher_a": ["Research exports"],
     "nurse_without_admin": STAFF_PAGES,
     "clinician_a": [*STAFF_PAGES, "Admin"],
-    "data_manager_a": [*STAFF_PAGES, "Access log", "Admin"],  # their sites' access log (audit)
+    # Their sites' exports (a data manager may request them too) and access log (audit).
+    "data_manager_a": [*STAFF_PAGES, "Research exports", "Access log", "Admin"],
 }
 ACCENT = "rgb(31, 95, 139)"  # the header's colour (clinic.css --accent): the layout is styled
 
