@@ -194,8 +194,10 @@ def test_the_data_dictionary_describes_every_column(demo):
     assert any("4537-7" in line for line in dictionary)
 
 
-def test_every_fhir_resource_validates(demo):
-    files = entries(demo["fhir"])
+@pytest.mark.parametrize("export", ["fhir", "fhir/default"])
+def test_every_fhir_resource_validates(demo, export):
+    """Exact, and with the defaults (a Patient whose sex, age or site is suppressed)."""
+    files = entries(demo[export])
     bulk = json.loads(files["manifest.json"])
     assert [item["type"] for item in bulk["output"]] == [f.resource_type for f in RESOURCE_FILES]
     for item in bulk["output"]:
