@@ -185,3 +185,21 @@ def test_other_errors_keep_the_format(record_a, as_nurse):
     wrong_type = as_nurse.post("/api/v1/infusions/", "course=1", content_type="text/plain")
     assert wrong_type.status_code == 415
     assert set(wrong_type.json()) == {"detail"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "unit"),
+    [
+        ({}, "mg/L"),  # a fixed unit is set
+        ({"unit": "mg/L"}, "mg/L"),
+        ({"analyte": "anti_ifx", "antibodies_positive": True, "value": "48", "unit": "AU/mL"},
+         "AU/mL"),
+        ({"analyte": "anti_ifx", "antibodies_positive": False, "value": None, "unit": ""}, ""),
+        ({"analyte": "other", "analyte_name": "Neutrophils", "value": "2.1", "unit": "×10⁹/L"},
+         "×10⁹/L"),
+    ],
+)  # fmt: skip
+def test_a_lab_result_is_recorded_in_one_of_its_test_s_units(fields, unit, record_a, as_nurse):
+    created = as_nurse.post("/api/v1/lab-results/", lab(record_a, **fields), format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["unit"] == unit

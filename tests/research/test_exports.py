@@ -184,7 +184,7 @@ def test_the_data_dictionary_describes_every_column(demo):
     assert dictionary[0] == "table,column,meaning,type,unit,allowed_values,code_system"
     # One row per column, and the last on how text cells are written.
     assert len(dictionary) - 1 == sum(len(table.columns) for table in TABLES) + 1
-    assert dictionary[-1].startswith("(every CSV file),(text cells),A text cell that begins")
+    assert dictionary[-1].startswith('(every CSV file),(text cells),"A text cell that begins')
     assert any("4537-7" in line for line in dictionary)
 
 
