@@ -29,8 +29,9 @@ from registry.lab_import import (
     csv_rows,
     lab_results_import,
     lab_results_preview,
+    lab_unit_code,
 )
-from registry.models import LabResult, Role
+from registry.models import LabResult, LabUnit, Role
 from registry.signals import reevaluation_requested
 from tests.conftest import _member
 from tests.factories import MembershipFactory, PatientFactory
@@ -664,3 +665,9 @@ def test_a_result_saved_meanwhile_refuses_the_import_in_words(north, nurse_a):
     assert isinstance(refused, LabImportRefused)
     assert refused.errors == (RowError(0, {"non_field_errors": [RECORDED_MEANWHILE]}),)
     assert [value for _day, _analyte, value in stored(north)] == [Decimal("3.200")]
+
+
+def test_every_unit_code_is_read_as_itself_in_either_case():
+    # Two codes of one spelling would be read as the same unit.
+    for code in LabUnit.values:
+        assert (lab_unit_code(code), lab_unit_code(code.upper())) == (code, code)

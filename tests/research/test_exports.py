@@ -20,13 +20,14 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabResult,
+    LabUnit,
     Patient,
     RegimenChange,
     Relapse,
     TreatmentCourse,
 )
 from research.dictionary import INFUSIONS, LABS, PATIENTS, TABLES
-from research.fhir import RESOURCE_FILES
+from research.fhir import RESOURCE_FILES, UCUM_UNITS
 from research.models import PseudonymMapping
 from tests.conftest import TODAY
 from tests.research.support import archive_text, csv_rows, entries, manifest
@@ -219,3 +220,9 @@ def test_the_readme_says_how_dates_are_represented(demo, fmt):
     readme = entries(demo[fmt])["README.txt"].decode()
     assert "Safe Harbor" in readme
     assert ("2000-01-01" in readme) == (fmt == "fhir")
+
+
+def test_every_managed_lab_unit_has_its_ucum_code():
+    assert {unit: unit in UCUM_UNITS for unit in LabUnit.values} == dict.fromkeys(
+        LabUnit.values, True
+    )
