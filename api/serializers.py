@@ -16,6 +16,7 @@ from rest_framework import serializers
 
 from monitoring.models import Alert, AlertEvent
 from registry.models import (
+    Analyte,
     ClinicalAssessment,
     ImagingStudy,
     Infusion,
@@ -28,6 +29,7 @@ from registry.models import (
     Site,
     StopReason,
     TreatmentCourse,
+    lab_units_listed,
 )
 from registry.selectors import staff_site_ids
 
@@ -259,6 +261,16 @@ class InfusionSerializer(RecordSerializer):
     ]
 )
 class LabResultSerializer(RecordSerializer):
+    # Text, not the model's choices: clean() refuses a unit naming the units of the result's test
+    # (a choice field's refusal could not say which those are).
+    unit = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="CRP mg/L, ESR mm/h, trough µg/mL (set when empty); antibodies: "
+        f"{lab_units_listed(Analyte.ANTI_INFLIXIMAB_ANTIBODIES)}; "
+        f"other tests: {lab_units_listed(Analyte.OTHER)}.",
+    )
+
     class Meta:
         model = LabResult
         fields = [
@@ -275,7 +287,7 @@ class LabResultSerializer(RecordSerializer):
             "reference_high",
             *TIMESTAMPS,
         ]
-        read_only_fields = ["unit", *TIMESTAMPS]
+        read_only_fields = list(TIMESTAMPS)
 
 
 @extend_schema_serializer(

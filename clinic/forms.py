@@ -14,12 +14,14 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from registry.models import (
+    ANALYTE_LAB_UNITS,
     ANALYTE_UNITS,
     Analyte,
     ClinicalAssessment,
     ImagingStudy,
     Infusion,
     InfusionReaction,
+    LabUnit,
     RegimenChange,
     ReviewDecision,
     StopReason,
@@ -228,6 +230,13 @@ def _reference_fields(analyte: str) -> dict[str, forms.Field]:
     }
 
 
+def _unit(label: str, analyte: str) -> forms.ChoiceField:
+    """The units the test is recorded in (never free text: it would reach the exports)."""
+    units = ANALYTE_LAB_UNITS[analyte]
+    choices = [(unit, LabUnit(unit).label if unit else "— none —") for unit in units]
+    return forms.ChoiceField(label=label, required=False, choices=choices)
+
+
 class LabPanelForm(Form):
     """One draw: its date, then any of CRP, ESR, trough, antibodies and one other test."""
 
@@ -249,9 +258,7 @@ class LabPanelForm(Form):
             ],
         )
         self.fields[f"{ANTIBODIES}_value"] = _number("Titre", help_text="If the lab reports one.")
-        self.fields[f"{ANTIBODIES}_unit"] = forms.CharField(
-            label="Titre unit", required=False, max_length=20, help_text="e.g. AU/mL, ng/mL"
-        )
+        self.fields[f"{ANTIBODIES}_unit"] = _unit("Titre unit", ANTIBODIES)
         self.fields[f"{ANTIBODIES}_assay_name"] = forms.CharField(
             label="Assay",
             required=False,
@@ -265,7 +272,7 @@ class LabPanelForm(Form):
             help_text="The test's name, e.g. ferritin.",
         )
         self.fields[f"{OTHER}_value"] = _number("Value")
-        self.fields[f"{OTHER}_unit"] = forms.CharField(label="Unit", required=False, max_length=20)
+        self.fields[f"{OTHER}_unit"] = _unit("Unit", OTHER)
         self.fields.update(_reference_fields(OTHER))
 
     groups = (

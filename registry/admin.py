@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -606,12 +606,51 @@ class PatientRecordAdmin(RecordAdmin):
     list_select_related = ["patient"]
 
 
+class UnitToReviewFilter(admin.SimpleListFilter):
+    title = "unit to review"
+    parameter_name = "unit_to_review"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Yes: the typed unit could not be mapped"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.exclude(unit_to_review="")
+        if self.value() == "no":
+            return queryset.filter(unit_to_review="")
+        return queryset
+
+
 @admin.register(LabResult)
 class LabResultAdmin(PatientRecordAdmin):
-    list_display = ["patient", "collected_on", "analyte", "value", "unit", "antibodies_positive"]
-    list_filter = [("patient__site", SiteFilter), "analyte"]
+    list_display = [
+        "patient",
+        "collected_on",
+        "analyte",
+        "value",
+        "unit",
+        "antibodies_positive",
+        "unit_to_review",
+    ]
+    list_filter = [("patient__site", SiteFilter), "analyte", UnitToReviewFilter]
     date_hierarchy = "collected_on"
-    readonly_fields = ["unit"]
+    readonly_fields = ["unit_to_review"]
+    actions = ["mark_unit_reviewed"]
+
+    @admin.action(
+        description="Mark the unit as reviewed (after correcting it; the history keeps the text)",
+        permissions=["change"],
+    )
+    def mark_unit_reviewed(self, request: HttpRequest, queryset: QuerySet[LabResult]) -> None:
+        count = 0
+        by = roles.acting(request.user)
+        for result in queryset.exclude(unit_to_review=""):
+            try:
+                services.lab_result_unit_reviewed(result=result, by=by)
+                count += 1
+            except PermissionDenied as refused:
+                self.message_user(request, f"{result}: {refused}", messages.WARNING)
+        self.message_user(request, f"{count} unit(s) marked as reviewed.")
 
 
 @admin.register(ImagingStudy)

@@ -31,6 +31,7 @@ from registry.models import (
     ImagingStudy,
     Infusion,
     InfusionReaction,
+    LabUnit,
     Membership,
     Modality,
     Patient,
@@ -65,7 +66,7 @@ INFUSION_MINUTES = 120
 PREMEDICATION = ("antihistamine", "corticosteroid")
 PREMEDICATED_INFUSION_MINUTES = 180
 ANTIBODY_ASSAY = "Anti-infliximab ELISA (drug-sensitive)"
-TITRE_UNIT = "AU/mL"
+TITRE_UNIT = LabUnit.AU_ML
 CRP_UPPER_NORMAL_MG_L = Decimal("5")
 ESR_UPPER_NORMAL_MM_H = Decimal("20")
 

@@ -18,9 +18,12 @@ stores every new result or nothing:
   stored again; a row repeating an earlier row of the same import is reported as its duplicate.
   The database's unique constraint backs this; a result stored by someone else between the check
   and the insert refuses the import (send it again: that result is then already recorded).
-- **Units**: CRP, ESR and the trough level have fixed units (mg/L, mm/h, µg/mL); a row may name
-  the unit it was measured in, and one that is not the test's unit refuses the row (a CRP in mg/dL
-  would otherwise be stored ten times too low). Antibody and other tests store the unit given.
+- **Units** are managed codes (`ANALYTE_LAB_UNITS`): a row's unit in any usual spelling (mg/l,
+  ug/mL, μg/mL, mcg/mL, mm/hr, au/ml, 10^9/l) is stored as its code. CRP, ESR and the trough level
+  have fixed units (mg/L, mm/h, µg/mL): a row may name the unit it was measured in, and one that is
+  not the test's unit refuses the row (a CRP in mg/dL would otherwise be stored ten times too low).
+  Antibody and other tests take one of their units, or none; any other refuses the row, naming
+  the units the test takes.
 - **Preview**: `lab_results_preview(rows=…, by=…)` validates the same rows the same way and stores
   nothing: each row's outcome (new, already recorded, repeating an earlier row, or its errors), for
   a person to check before they import the file (the clinic's upload page).
@@ -37,6 +40,8 @@ from __future__ import annotations
 
 import csv
 import itertools
+import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -49,7 +54,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from simple_history.utils import bulk_create_with_history
 
-from registry.models import ANALYTE_UNITS, LAB_RESULT_IDENTITY, LabResult, Patient
+from registry.models import LAB_RESULT_IDENTITY, LabResult, LabUnit, Patient
 from registry.reevaluation import one_reevaluation, patient_changed
 from registry.roles import may
 from registry.selectors import patients_for
@@ -360,7 +365,6 @@ def _validated(row: Row, patient: Patient | None, errors: Errors) -> LabResult:
         return record
     if failed:
         return record  # clean() compares values that did not convert
-    _check_unit(record, errors)
     try:
         record.clean()
     except ValidationError as error:
@@ -368,23 +372,21 @@ def _validated(row: Row, patient: Patient | None, errors: Errors) -> LabResult:
     return record
 
 
-def _check_unit(record: LabResult, errors: Errors) -> None:
-    """A test of a fixed unit, sent with a unit, must have been measured in that unit: `clean()`
-    sets the fixed unit, and would keep a value measured in another one."""
-    fixed = ANALYTE_UNITS.get(record.analyte)
-    if fixed and record.unit and _unit_spelling(record.unit) != _unit_spelling(fixed):
-        _add(
-            errors,
-            "unit",
-            f"{record.get_analyte_display()} is recorded in {fixed}, not {record.unit}: convert "
-            f"the value to {fixed}, or leave the unit empty.",
-        )
+def lab_unit_code(text: str) -> str:
+    """The managed unit a lab's spelling of it names (" MG/L ", "ug/ml", "μg/mL", "mcg/mL",
+    "mm/hr", "10^9/l"), or the text itself when it names none (for clean() to refuse)."""
+    return _UNIT_CODES.get(_unit_spelling(text), text)
 
 
-def _unit_spelling(unit: str) -> str:
-    """The unit in one spelling of its usual ones (mg/l, ug/mL, μg/mL, mcg/mL, mm/hr)."""
-    key = unit.replace(" ", "").casefold().replace("\u03bc", "u").replace("mcg", "ug")
-    return key.removesuffix("hr") + "h" if key.endswith("/hr") else key
+def _unit_spelling(text: str) -> str:
+    """One spelling of a unit's usual ones: case, spaces, µ/μ/u/mcg, superscripts, ×/x/^/*."""
+    key = unicodedata.normalize("NFKC", text).casefold()  # µ → μ, ⁹ → 9, ² → 2
+    key = re.sub(r"[\s^*]", "", key).replace("\u03bc", "u").replace("mcg", "ug")
+    key = re.sub(r"^[x×]", "", key).replace("10e", "10").replace("titer", "titre")
+    return re.sub(r"/hr$", "/h", key)
+
+
+_UNIT_CODES = {_unit_spelling(code): code for code in LabUnit.values}
 
 
 def _cells(row: Row, errors: Errors) -> tuple[dict[str, Cell], list[str]]:
@@ -419,6 +421,10 @@ def _text(cell: Cell) -> str:
     if isinstance(cell, str):
         return _printable(cell).strip()
     raise _CellError("Enter text.")
+
+
+def _unit(cell: Cell) -> str:
+    return lab_unit_code(_text(cell))
 
 
 def _printable(text: str) -> str:
@@ -493,7 +499,7 @@ _CONVERTERS: dict[str, Callable[[Cell], Cell]] = {
     "analyte": _text,
     "analyte_name": _text,
     "value": _number,
-    "unit": _text,
+    "unit": _unit,
     "antibodies_positive": _flag,
     "assay_name": _text,
     "reference_low": _number,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Collection
 from decimal import Decimal
 
 from django.conf import settings
@@ -699,11 +700,67 @@ class Analyte(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class LabUnit(models.TextChoices):
+    """Every unit a lab result may be recorded in: a managed code, never free text (a free unit
+    field once carried a name into the research exports). Which units each test takes is
+    ANALYTE_LAB_UNITS."""
+
+    MG_L = "mg/L", "mg/L"
+    MG_DL = "mg/dL", "mg/dL"
+    G_L = "g/L", "g/L"
+    G_DL = "g/dL", "g/dL"
+    UG_ML = "µg/mL", "µg/mL"
+    UG_L = "µg/L", "µg/L"
+    NG_ML = "ng/mL", "ng/mL"
+    MMOL_L = "mmol/L", "mmol/L"
+    UMOL_L = "µmol/L", "µmol/L"
+    NMOL_L = "nmol/L", "nmol/L"
+    PMOL_L = "pmol/L", "pmol/L"
+    U_L = "U/L", "U/L"
+    IU_L = "IU/L", "IU/L"
+    MU_L = "mU/L", "mU/L"
+    U_ML = "U/mL", "U/mL"
+    IU_ML = "IU/mL", "IU/mL"
+    AU_ML = "AU/mL", "AU/mL"
+    CELLS_10E9_L = "×10⁹/L", "×10⁹/L"
+    CELLS_10E12_L = "×10¹²/L", "×10¹²/L"
+    PERCENT = "%", "%"
+    MM_H = "mm/h", "mm/h"
+    MG_MMOL = "mg/mmol", "mg/mmol"
+    UG_G = "µg/g", "µg/g"
+    FL = "fL", "fL"
+    PG = "pg", "pg"
+    SECONDS = "s", "s (seconds)"
+    ML_MIN_173M2 = "mL/min/1.73m²", "mL/min/1.73m²"
+    RATIO = "ratio", "ratio"
+    TITRE = "titre", "titre"
+
+
+NO_UNIT = ""  # a result without a unit: a qualitative antibody result, a score
 # Fixed units (DESIGN §6) and LOINC codes; antibodies report the lab's assay and unit.
 ANALYTE_UNITS: dict[str, str] = {
-    Analyte.CRP: "mg/L",
-    Analyte.ESR: "mm/h",
-    Analyte.INFLIXIMAB_TROUGH: "µg/mL",
+    Analyte.CRP: LabUnit.MG_L,
+    Analyte.ESR: LabUnit.MM_H,
+    Analyte.INFLIXIMAB_TROUGH: LabUnit.UG_ML,
+}
+# The units each test may be recorded in: the one home of the lists (the forms' choices, the
+# import's and the API's checks, the database's constraint, the export's dictionary).
+ANALYTE_LAB_UNITS: dict[str, tuple[str, ...]] = {
+    **{analyte: (unit,) for analyte, unit in ANALYTE_UNITS.items()},
+    # What anti-infliximab antibody assays report: arbitrary units (bridging/drug-tolerant
+    # ELISA), a mass concentration, units per mL, or a titre; a qualitative result has none.
+    Analyte.ANTI_INFLIXIMAB_ANTIBODIES: (
+        NO_UNIT,
+        LabUnit.AU_ML,
+        LabUnit.NG_ML,
+        LabUnit.UG_ML,
+        LabUnit.U_ML,
+        LabUnit.TITRE,
+    ),
+    # What a paediatric rheumatology clinic measures besides: blood count (×10⁹/L, g/L, fL),
+    # chemistry (mmol/L, µmol/L, U/L), ferritin (µg/L), vitamin D (nmol/L), calprotectin (µg/g),
+    # autoantibodies (IU/mL, U/mL, titre), urine protein/creatinine (mg/mmol), eGFR, clotting (s).
+    Analyte.OTHER: (NO_UNIT, *LabUnit.values),
 }
 ANALYTE_LOINC: dict[str, str] = {
     Analyte.CRP: "1988-5",
@@ -715,6 +772,36 @@ ANALYTE_MAXIMUM: dict[str, Decimal] = {
     Analyte.ESR: limits.ESR_MAX_MM_H,
     Analyte.INFLIXIMAB_TROUGH: limits.TROUGH_MAX_UG_ML,
 }
+
+
+def lab_unit_refusal(analyte: str, unit: str) -> str | None:
+    """Why `unit` is not one the test is recorded in, naming the ones it is; None when it is."""
+    allowed = ANALYTE_LAB_UNITS.get(analyte)
+    if allowed is None or unit in allowed:
+        return None
+    label = Analyte(analyte).label
+    if analyte in ANALYTE_UNITS:
+        fixed = ANALYTE_UNITS[analyte]
+        # A value measured in another unit would be stored wrongly (CRP in mg/dL reads 10× low).
+        return (
+            f"{label} is recorded in {fixed}, not {unit}: convert the value to {fixed}, or leave "
+            "the unit empty."
+        )
+    return f"{unit} is not a unit of {label} results: choose one of {lab_units_listed(analyte)}."
+
+
+def lab_units_listed(analyte: str) -> str:
+    """The units of a test in words: "AU/mL, ng/mL, µg/mL, U/mL, titre, or none"."""
+    allowed = ANALYTE_LAB_UNITS[analyte]
+    named = ", ".join(unit for unit in allowed if unit != NO_UNIT)
+    return f"{named}, or none" if NO_UNIT in allowed else named
+
+
+def _lab_unit_allowed() -> Q:
+    allowed = Q()
+    for analyte, units in ANALYTE_LAB_UNITS.items():
+        allowed |= Q(analyte=analyte, unit__in=units)
+    return allowed
 
 
 def _analyte_value_in_range() -> Q:
@@ -750,7 +837,21 @@ class LabResult(ClinicalRecord):
         help_text="CRP in mg/L, ESR in mm/h, trough in µg/mL; antibodies: titre if reported.",
     )
     unit = models.CharField(
-        max_length=20, blank=True, help_text="Set from the analyte; free for antibodies and other."
+        max_length=20,
+        blank=True,
+        choices=LabUnit.choices,
+        help_text="Set from the analyte for CRP, ESR and the trough level; for antibodies and "
+        "other tests one of the units the test is recorded in, or none.",
+    )
+    # Never exported, never typed: written by migration 0008, cleared when reviewed.
+    unit_to_review = models.CharField(
+        max_length=20,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The unit as it was typed before units were managed, kept because it could "
+        "not be mapped to a managed unit: check the result's unit (and value), then mark it "
+        "reviewed. Never exported.",
     )
     antibodies_positive = models.BooleanField(
         null=True, blank=True, help_text="Anti-infliximab antibodies only: detected or not."
@@ -793,6 +894,11 @@ class LabResult(ClinicalRecord):
                 name="lab_value_not_negative",
             ),
             models.CheckConstraint(
+                condition=_lab_unit_allowed(),
+                name="lab_unit_of_its_analyte",
+                violation_error_message="The unit is not one this test is recorded in.",
+            ),
+            models.CheckConstraint(
                 condition=Q(reference_low__isnull=True)
                 | Q(reference_high__isnull=True)
                 | Q(reference_high__gte=F("reference_low")),
@@ -822,13 +928,18 @@ class LabResult(ClinicalRecord):
     def loinc(self) -> str | None:
         return ANALYTE_LOINC.get(self.analyte)
 
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
+        # The unit is checked by clean(), whose refusal names the test's units (the choices'
+        # "not a valid choice" could not say which those are).
+        super().clean_fields(exclude={*(exclude or ()), "unit"})
+
     def clean(self) -> None:
         errors: ErrorDict = {}
         patient = self.patient if self.patient_id else None
         _check_not_future(errors, "collected_on", self.collected_on)
         _check_not_before_birth(errors, "collected_on", self.collected_on, patient)
+        self._check_unit(errors)
         if self.analyte in ANALYTE_UNITS:
-            self.unit = ANALYTE_UNITS[self.analyte]
             self._check_measured_value(errors)
         elif self.analyte == Analyte.ANTI_INFLIXIMAB_ANTIBODIES:
             if self.antibodies_positive is None:
@@ -849,6 +960,14 @@ class LabResult(ClinicalRecord):
         ):
             _add(errors, "reference_high", "The upper limit is below the lower limit.")
         _raise(errors)
+
+    def _check_unit(self, errors: ErrorDict) -> None:
+        """A fixed unit is set when none is given; any other unit must be one of the test's."""
+        if self.analyte in ANALYTE_UNITS and self.unit == NO_UNIT:
+            self.unit = ANALYTE_UNITS[self.analyte]
+        refusal = lab_unit_refusal(self.analyte, self.unit)
+        if refusal:
+            _add(errors, "unit", refusal)
 
     def _check_measured_value(self, errors: ErrorDict) -> None:
         label, unit = self.get_analyte_display(), ANALYTE_UNITS[self.analyte]

@@ -755,6 +755,17 @@ def lab_result_correct(*, result: LabResult, changes: Mapping[str, object], by: 
     return _correct(result, changes, by=by, policy=LAB_CORRECTIONS, check=_check_not_recorded)
 
 
+UNIT_REVIEW = Corrections(fields=frozenset({"unit_to_review"}))
+
+
+@_action
+def lab_result_unit_reviewed(*, result: LabResult, by: User) -> LabResult:
+    """A person of the site has checked the unit (and value) of a result whose typed unit the
+    units migration could not map: the typed text is cleared from the record (its history keeps
+    it). Correct the unit or value first, with `lab_result_correct`."""
+    return _correct(result, {"unit_to_review": ""}, by=by, policy=UNIT_REVIEW)
+
+
 @_action
 def imaging_study_record(
     *,

@@ -4,6 +4,12 @@
 Every date is exported as a whole number of days since the patient's day 0 (the start of their
 first course); every table is long and tidy (one row per event), keyed by the patient's pseudonym
 and, where a row belongs to a course, the course's number (1 = the patient's first course).
+
+No column carries free text: every text column is a code, a category or a value the registry
+makes. A CSV cell of text that a spreadsheet would run as a formula (OWASP "CSV injection": it
+begins with =, +, -, @, a tab or a carriage return) gets one ' in front, and so does one that
+begins with ' itself, so `Column.parse` (remove one leading ') gives back every value exactly.
+Numbers are never changed: -120 stays a number.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from monitoring.guideline import RULES
 from monitoring.models import AlertStatus, Severity
 from registry.models import (
+    ANALYTE_LAB_UNITS,
+    NO_UNIT,
     Analyte,
     DiseaseState,
     Impression,
@@ -34,6 +42,25 @@ ORPHA_CRMO = "ORPHA:324964"
 LOINC_CRP, LOINC_ESR, LOINC_INFLIXIMAB, LOINC_WEIGHT = "1988-5", "4537-7", "39803-2", "29463-7"
 AGE_CAP = "90+"  # HIPAA Safe Harbor: ages over 89 are one category
 PEDCNO_LEVELS = ("PedCNO70", "PedCNO50", "PedCNO30", "none")
+# A text cell beginning with one of these is a formula to a spreadsheet (OWASP); the quote itself
+# too, so that removing one leading quote always gives the value back.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+QUOTE = "'"
+CSV_TEXT_CELLS = (
+    "A text cell that begins with =, +, -, @, a tab or a carriage return (or with ') has one ' "
+    "put in front, so that a spreadsheet shows it as text and never runs it as a formula; remove "
+    "that one leading ' to read the value. Number cells are never changed."
+)
+
+
+def text_cell(value: str) -> str:
+    """Text as a CSV cell a spreadsheet cannot run as a formula."""
+    return QUOTE + value if value.startswith((*FORMULA_STARTS, QUOTE)) else value
+
+
+def text_of_cell(cell: str) -> str:
+    """A text cell's value: `text_cell` undone."""
+    return cell.removeprefix(QUOTE)
 
 
 class ColumnType(enum.Enum):
@@ -76,14 +103,17 @@ class Column:
                 return float(text)
             case ColumnType.BOOLEAN:
                 return text == "true"
-        return text
+        return text_of_cell(text)
 
     def format(self, value: object) -> str:
-        """A value as a CSV cell: empty when missing, booleans as true/false."""
+        """A value as a CSV cell: empty when missing, booleans as true/false, text never a
+        formula (`text_cell`)."""
         if value is None:
             return ""
         if isinstance(value, bool):
             return "true" if value else "false"
+        if self.type is ColumnType.TEXT:
+            return text_cell(str(value))
         return str(value)
 
 
@@ -125,6 +155,14 @@ def _decimal(
 
 def _text(name: str, meaning: str, allowed: str = "", code_system: str = "") -> Column:
     return Column(name, ColumnType.TEXT, meaning, allowed=allowed, code_system=code_system)
+
+
+def _lab_units() -> str:
+    """Each test's units: "crp: mg/L; …; anti_ifx: AU/mL | ng/mL | … | empty"."""
+    return "; ".join(
+        f"{analyte}: " + _choices(["empty" if unit == NO_UNIT else unit for unit in units])
+        for analyte, units in ANALYTE_LAB_UNITS.items()
+    )
 
 
 def _boolean(name: str, meaning: str) -> Column:
@@ -280,7 +318,7 @@ LABS = Table(
             code_system="LOINC",
         ),
         _decimal("value", "Result (antibodies: titre, if reported)", "see unit", 10, 3),
-        _text("unit", "Unit of the value", "mg/L | mm/h | µg/mL | the assay's unit"),
+        _text("unit", "Unit of the value (empty: none, e.g. a qualitative result)", _lab_units()),
         _boolean(
             "antibodies_positive", "Anti-infliximab antibody result: positive (antibodies only)"
         ),
@@ -385,3 +423,4 @@ def dictionary_rows() -> Iterator[tuple[str, ...]]:
     for table in TABLES:
         for c in table.columns:
             yield (table.name, c.name, c.meaning, c.type.value, c.unit, c.allowed, c.code_system)
+    yield ("(every CSV file)", "(text cells)", CSV_TEXT_CELLS, ColumnType.TEXT.value, "", "", "")

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import io
 import json
+import textwrap
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -60,6 +61,7 @@ from research.dictionary import (
     ALERTS,
     ASSESSMENTS,
     COURSES,
+    CSV_TEXT_CELLS,
     DICTIONARY_HEADER,
     IMAGING,
     INFUSIONS,
@@ -71,6 +73,7 @@ from research.dictionary import (
     TABLES,
     Table,
     dictionary_rows,
+    text_cell,
 )
 from research.models import DATE_PRECISION_DAYS, ExportFormat, ExportRequest, PseudonymMapping
 from research.outcomes import Measurement, course_outcomes
@@ -624,7 +627,7 @@ def write_parquet_table(archive: Archive, table: Table, rows: Iterable[Row]) -> 
 
 
 def write_dictionary(archive: Archive) -> Entry:
-    formats = [str] * len(DICTIONARY_HEADER)
+    formats = [text_cell] * len(DICTIONARY_HEADER)
     rows: Iterator[Sequence[object]] = iter([DICTIONARY_HEADER, *dictionary_rows()])
     return archive.write_stream("data_dictionary.csv", _csv_writer(rows, formats))
 
@@ -690,7 +693,8 @@ FHIR_TIME = "; the Bulk Data transactionTime is the first\ninstant of that month
 TABULAR_CONTENTS = (
     "Files: one {suffix} per table (long format, one row per event), data_dictionary.csv (every\n"
     "column: meaning, type, unit, allowed values, code system) and manifest.json (row counts,\n"
-    "SHA-256 checksums, guideline version, the disclosure control applied, small cells)."
+    "SHA-256 checksums, guideline version, the disclosure control applied, small cells).\n\n"
+    + textwrap.fill(CSV_TEXT_CELLS, width=99)
 )
 FHIR_CONTENTS = (
     "Files: FHIR R4 bulk data, one NDJSON file per resource type, and manifest.json in the Bulk\n"

@@ -55,7 +55,40 @@ LAB_CODES: dict[str, dict[str, str]] = {
     "anti_ifx": {"system": f"{BASE}/CodeSystem/analyte", "code": "anti_ifx"},
     "other": {"system": f"{BASE}/CodeSystem/analyte", "code": "other"},
 }
-UCUM_UNITS = {"mg/L": "mg/L", "mm/h": "mm/h", "µg/mL": "ug/mL", "kg": "kg", "mg": "mg"}
+# Every managed lab unit (registry.models.LabUnit) and the body's: its UCUM code.
+UCUM_UNITS = {
+    "mg/L": "mg/L",
+    "mg/dL": "mg/dL",
+    "g/L": "g/L",
+    "g/dL": "g/dL",
+    "µg/mL": "ug/mL",
+    "µg/L": "ug/L",
+    "ng/mL": "ng/mL",
+    "mmol/L": "mmol/L",
+    "µmol/L": "umol/L",
+    "nmol/L": "nmol/L",
+    "pmol/L": "pmol/L",
+    "U/L": "U/L",
+    "IU/L": "[IU]/L",
+    "mU/L": "mU/L",
+    "U/mL": "U/mL",
+    "IU/mL": "[IU]/mL",
+    "AU/mL": "[arb'U]/mL",
+    "×10⁹/L": "10*9/L",
+    "×10¹²/L": "10*12/L",
+    "%": "%",
+    "mm/h": "mm/h",
+    "mg/mmol": "mg/mmol",
+    "µg/g": "ug/g",
+    "fL": "fL",
+    "pg": "pg",
+    "s": "s",
+    "mL/min/1.73m²": "mL/min/{1.73_m2}",
+    "ratio": "{ratio}",
+    "titre": "{titer}",
+    "kg": "kg",
+    "mg": "mg",
+}
 DICOM_MODALITY = {"wb_mri": "MR", "mri": "MR", "xray": "DX", "bone_scan": "NM", "ct": "CT"}
 DETECTED_ISSUE_SEVERITY = {"urgent": "high", "warning": "moderate", "info": "low"}
 ADVERSE_EVENT_OUTCOME = {
@@ -78,7 +111,9 @@ def _number(value: Decimal) -> float | int:
 
 
 def _quantity(value: Decimal, unit: str) -> dict[str, Any]:
-    quantity: dict[str, Any] = {"value": _number(value), "unit": unit}
+    quantity: dict[str, Any] = {"value": _number(value)}
+    if unit:  # a result without a unit (e.g. a ratio) has none, not an empty one
+        quantity["unit"] = unit
     if unit in UCUM_UNITS:
         quantity |= {"system": UCUM, "code": UCUM_UNITS[unit]}
     return quantity

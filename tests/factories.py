@@ -9,6 +9,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 
 from registry.models import (
+    ANALYTE_UNITS,
+    NO_UNIT,
     ClinicalAssessment,
     ImagingStudy,
     Infusion,
@@ -125,7 +127,8 @@ class LabResultFactory(factory.django.DjangoModelFactory[LabResult]):
     collected_on = dt.date(2025, 1, 6)
     analyte = "crp"
     value = Decimal("3.2")
-    unit = "mg/L"
+    # The test's fixed unit; none for antibodies and other tests (the database refuses others).
+    unit = factory.LazyAttribute(lambda result: ANALYTE_UNITS.get(result.analyte, NO_UNIT))
 
 
 class ImagingStudyFactory(factory.django.DjangoModelFactory[ImagingStudy]):

@@ -91,7 +91,6 @@ def test_a_body_that_is_not_an_object(record_a, as_nurse, unchanged):
         # Unknown and read-only fields
         ("infusions", {"colour": "red"}, {"colour": ["Unknown or read-only field."]}),
         ("infusions", {"mg_per_kg": "5"}, {"mg_per_kg": ["Unknown or read-only field."]}),
-        ("lab-results", {"unit": "mmol/L"}, {"unit": ["Unknown or read-only field."]}),
         ("infusions", {"id": 1, "created_at": "2026-01-01T00:00:00Z"}, {
             "created_at": ["Unknown or read-only field."], "id": ["Unknown or read-only field."]}),
         # Out of range: the model's own messages
@@ -107,6 +106,13 @@ def test_a_body_that_is_not_an_object(record_a, as_nurse, unchanged):
         ("lab-results", {"analyte": "esr", "value": "250.000"}, {"value": [
             "250.000 mm/h is above the physical maximum of 200 mm/h; check the value and its "
             "unit."]}),
+        ("lab-results", {"unit": "mmol/L"}, {"unit": [
+            "CRP (mg/L) is recorded in mg/L, not mmol/L: convert the value to mg/L, or leave the "
+            "unit empty."]}),
+        ("lab-results", {"analyte": "anti_ifx", "antibodies_positive": True, "value": None,
+                         "unit": "Quillfeather"}, {"unit": [
+            "Quillfeather is not a unit of Anti-infliximab antibodies results: choose one of "
+            "AU/mL, ng/mL, µg/mL, U/mL, titre, or none."]}),
         ("lab-results", {"value": "-1.000"}, {"value": ["CRP (mg/L) cannot be negative."]}),
         ("lab-results", {"value": None}, {"value": ["Enter the CRP (mg/L) value."]}),
         ("assessments", {"assessed_on": "2026-11-20", "pain_score": "11.0"}, {"pain_score": [
@@ -179,3 +185,21 @@ def test_other_errors_keep_the_format(record_a, as_nurse):
     wrong_type = as_nurse.post("/api/v1/infusions/", "course=1", content_type="text/plain")
     assert wrong_type.status_code == 415
     assert set(wrong_type.json()) == {"detail"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "unit"),
+    [
+        ({}, "mg/L"),  # a fixed unit is set
+        ({"unit": "mg/L"}, "mg/L"),
+        ({"analyte": "anti_ifx", "antibodies_positive": True, "value": "48", "unit": "AU/mL"},
+         "AU/mL"),
+        ({"analyte": "anti_ifx", "antibodies_positive": False, "value": None, "unit": ""}, ""),
+        ({"analyte": "other", "analyte_name": "Neutrophils", "value": "2.1", "unit": "×10⁹/L"},
+         "×10⁹/L"),
+    ],
+)  # fmt: skip
+def test_a_lab_result_is_recorded_in_one_of_its_test_s_units(fields, unit, record_a, as_nurse):
+    created = as_nurse.post("/api/v1/lab-results/", lab(record_a, **fields), format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["unit"] == unit

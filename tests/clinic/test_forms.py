@@ -6,6 +6,7 @@ The re-evaluation runs after the commit (`post_committed`, tests/clinic/conftest
 the view: a test of an alert raised or cleared by a save lets the save commit first."""
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ from registry.models import (
     ImagingStudy,
     InfusionReaction,
     LabResult,
+    LabUnit,
     RegimenChange,
     Relapse,
     TreatmentCourse,
@@ -336,6 +338,31 @@ def test_it_shows_the_lab_panel_with_todays_date_and_nothing_tested(client, nurs
     for legend in ("CRP (mg/L)", "ESR (mm/h)", "Infliximab trough level (µg/mL)",
                    "Anti-infliximab antibodies"):  # fmt: skip
         assert f"<legend>{legend}</legend>" in page.text
+
+
+def test_the_units_of_antibodies_and_other_tests_are_lists_of_their_units(
+    client, nurse_a, course_a
+):
+    client.force_login(nurse_a)
+    page = client.get(lab_url(course_a.patient)).text
+    antibodies = between(page, 'name="anti_ifx_unit"', "</select>")
+    options = re.findall(r'<option value="([^"]*)"', antibodies)
+    assert options == ["", "AU/mL", "ng/mL", "µg/mL", "U/mL", "titre"]
+    other = re.findall(r'<option value="([^"]*)"', between(page, 'name="other_unit"', "</select>"))
+    assert other == ["", *LabUnit.values]
+
+
+def test_a_unit_typed_freely_is_refused(client, nurse_a, course_a):
+    client.force_login(nurse_a)
+
+    response = client.post(lab_url(course_a.patient), PANEL | {"anti_ifx_unit": "Quillfeather"})
+
+    refused(
+        response,
+        "anti_ifx_unit",
+        "Select a valid choice. Quillfeather is not one of the available choices.",
+    )
+    assert not LabResult.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -54,7 +54,11 @@ def dora(client, data_manager_a) -> Client:
 
 def recorded_esr(patient, on: str = "2026-11-20", value: str = "12") -> LabResult:
     return LabResult.objects.create(
-        patient=patient, collected_on=dt.date.fromisoformat(on), analyte="esr", value=value
+        patient=patient,
+        collected_on=dt.date.fromisoformat(on),
+        analyte="esr",
+        value=value,
+        unit="mm/h",
     )
 
 

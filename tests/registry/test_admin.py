@@ -800,3 +800,36 @@ def test_it_opens_the_change_and_history_pages_of_every_registry_model(
     assert client.get(url(model, "change", record.pk)).status_code == 200
     assert client.get(url(model, "history", record.pk)).status_code == 200
     assert client.get(url(model, "add")).status_code == 200
+
+
+# --- Units to review ------------------------------------------------------------------------------
+
+
+def test_a_unit_the_migration_could_not_map_is_listed_then_marked_reviewed(
+    client, site_a, data_manager_a
+):
+    kept = LabResultFactory(
+        patient=PatientFactory(site=site_a),
+        analyte="anti_ifx",
+        value=None,
+        antibodies_positive=True,
+        unit_to_review="Quillfeather",
+    )
+    LabResultFactory(patient=kept.patient, collected_on=dt.date(2025, 2, 3))
+    client.force_login(data_manager_a)
+    changelist = reverse("admin:registry_labresult_changelist")
+
+    to_review = client.get(changelist, {"unit_to_review": "yes"})
+    assert [result.pk for result in to_review.context["cl"].result_list] == [kept.pk]
+    page = client.get(reverse("admin:registry_labresult_change", args=[kept.pk])).text
+    assert "Quillfeather" in page  # shown, read-only, to the person checking the result
+    client.post(changelist, {"action": "mark_unit_reviewed", "_selected_action": [kept.pk]})
+
+    kept.refresh_from_db()
+    assert kept.unit_to_review == ""
+    latest = kept.history.first()
+    assert (latest.history_user, latest.prev_record.unit_to_review) == (
+        data_manager_a,
+        "Quillfeather",
+    )  # the typed text stays in the history
+    assert not client.get(changelist, {"unit_to_review": "yes"}).context["cl"].result_list

@@ -150,9 +150,27 @@ def test_it_keeps_lab_results_that_differ_in_any_part_of_their_identity():
     assert LabResult.objects.count() == 8
 
 
+@pytest.mark.parametrize(
+    ("analyte", "unit", "fields"),
+    [
+        ("anti_ifx", "Quillfeather", {"antibodies_positive": True}),  # free text
+        ("anti_ifx", "mmol/L", {"antibodies_positive": True}),  # a unit, not the antibodies'
+        ("crp", "mg/dL", {}),
+        ("crp", "", {}),  # CRP is always in mg/L
+        ("other", "mg%", {"analyte_name": "Ferritin"}),
+    ],
+)
+def test_it_refuses_a_unit_that_is_not_one_of_the_test_s(analyte, unit, fields):
+    assert_database_refuses(
+        lambda: LabResultFactory(analyte=analyte, unit=unit, **fields), "lab_unit_of_its_analyte"
+    )
+
+
 def test_a_duplicate_lab_result_is_refused_in_the_constraint_s_words():
     first = LabResultFactory()
-    copy = LabResult(patient=first.patient, collected_on=first.collected_on, analyte="crp")
+    copy = LabResult(
+        patient=first.patient, collected_on=first.collected_on, analyte="crp", unit="mg/L"
+    )
     copy.value = first.value
     with pytest.raises(ValidationError) as refused:
         copy.validate_constraints()

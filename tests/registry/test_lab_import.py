@@ -29,8 +29,9 @@ from registry.lab_import import (
     csv_rows,
     lab_results_import,
     lab_results_preview,
+    lab_unit_code,
 )
-from registry.models import LabResult, Role
+from registry.models import LabResult, LabUnit, Role
 from registry.signals import reevaluation_requested
 from tests.conftest import _member
 from tests.factories import MembershipFactory, PatientFactory
@@ -391,6 +392,42 @@ def test_an_antibody_result_keeps_the_lab_s_unit(north, nurse_a):
     assert LabResult.objects.values_list("unit", "value").get() == ("AU/mL", Decimal("48.000"))
 
 
+@pytest.mark.parametrize(
+    ("analyte", "unit", "stored_unit"),
+    [
+        ("anti_ifx", "au/ml", "AU/mL"),
+        ("anti_ifx", "Titer", "titre"),
+        ("other", "10^9/l", "×10⁹/L"),
+        ("other", "umol/l", "µmol/L"),
+        ("other", "", ""),
+    ],
+)
+def test_an_antibody_or_other_test_s_unit_is_stored_as_its_code(
+    analyte, unit, stored_unit, north, nurse_a
+):
+    row = crp(north, "48", analyte=analyte, unit=unit)
+    row |= {"antibodies_positive": "yes"} if analyte == "anti_ifx" else {"analyte_name": "WBC"}
+
+    lab_results_import(rows=[row], by=nurse_a)
+
+    assert LabResult.objects.get().unit == stored_unit
+
+
+def test_a_unit_that_is_none_of_the_test_s_refuses_the_row_naming_those(north, nurse_a):
+    row = crp(north, "48", analyte="anti_ifx", antibodies_positive="yes", unit="Quillfeather")
+    assert refusal([row], nurse_a) == [
+        RowError(
+            1,
+            {
+                "unit": [
+                    "Quillfeather is not a unit of Anti-infliximab antibodies results: choose one "
+                    "of AU/mL, ng/mL, µg/mL, U/mL, titre, or none."
+                ]
+            },
+        )
+    ]
+
+
 # --- The preview --------------------------------------------------------------------------------
 
 
@@ -628,3 +665,9 @@ def test_a_result_saved_meanwhile_refuses_the_import_in_words(north, nurse_a):
     assert isinstance(refused, LabImportRefused)
     assert refused.errors == (RowError(0, {"non_field_errors": [RECORDED_MEANWHILE]}),)
     assert [value for _day, _analyte, value in stored(north)] == [Decimal("3.200")]
+
+
+def test_every_unit_code_is_read_as_itself_in_either_case():
+    # Two codes of one spelling would be read as the same unit.
+    for code in LabUnit.values:
+        assert (lab_unit_code(code), lab_unit_code(code.upper())) == (code, code)

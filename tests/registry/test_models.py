@@ -64,7 +64,6 @@ def test_it_sets_the_unit_of_a_lab_result_from_its_analyte():
         collected_on=dt.date(2025, 1, 6),
         analyte="ifx_trough",
         value=Decimal("4.2"),
-        unit="mg/dL",
         by=acting_superuser(),
     )
     assert (result.unit, result.loinc) == ("µg/mL", "39803-2")

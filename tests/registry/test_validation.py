@@ -205,6 +205,58 @@ def test_it_accepts_lab_values_at_the_physical_limits(analyte, value):
     assert result.unit == {"crp": "mg/L", "esr": "mm/h"}[analyte]
 
 
+def _lab(analyte: str, unit: str, **fields: Any) -> LabResult:
+    return services.lab_result_record(
+        patient=PatientFactory(),
+        collected_on=dt.date(2025, 2, 1),
+        analyte=analyte,
+        unit=unit,
+        by=acting_superuser(),
+        **fields,
+    )
+
+
+def test_it_refuses_a_fixed_unit_test_measured_in_another_unit():
+    # Stored as µg/mL, a trough measured in mg/dL would read a hundred times too low.
+    assert_refused(
+        lambda: _lab("ifx_trough", "mg/dL", value=Decimal("0.4")),
+        LabResult,
+        "unit",
+        "Infliximab trough level (µg/mL) is recorded in µg/mL, not mg/dL: convert the value to "
+        "µg/mL, or leave the unit empty.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("analyte", "unit", "fields", "allowed"),
+    [
+        ("anti_ifx", "Quillfeather", {"antibodies_positive": True},
+         "AU/mL, ng/mL, µg/mL, U/mL, titre, or none"),
+        ("anti_ifx", "mmol/L", {"antibodies_positive": True},
+         "AU/mL, ng/mL, µg/mL, U/mL, titre, or none"),
+        ("other", "mg%", {"analyte_name": "Ferritin"}, "mg/L, mg/dL, g/L, g/dL, µg/mL, µg/L"),
+    ],
+)  # fmt: skip
+def test_it_refuses_a_unit_that_is_not_one_of_the_test_s_naming_those(
+    analyte, unit, fields, allowed
+):
+    refused = assert_refused(lambda: _lab(analyte, unit, **fields), LabResult, "unit", allowed)
+    assert refused.message_dict["unit"][0].startswith(f"{unit} is not a unit of ")
+
+
+@pytest.mark.parametrize(
+    ("analyte", "unit", "fields"),
+    [
+        ("anti_ifx", "", {"antibodies_positive": False}),
+        ("anti_ifx", "titre", {"antibodies_positive": True, "value": Decimal("160")}),
+        ("other", "×10⁹/L", {"analyte_name": "Neutrophils", "value": Decimal("2.1")}),
+        ("other", "", {"analyte_name": "HLA-B27", "value": Decimal("1")}),
+    ],
+)
+def test_it_records_a_test_in_one_of_its_units_or_none(analyte, unit, fields):
+    assert _lab(analyte, unit, **fields).unit == unit
+
+
 def test_it_refuses_an_antibody_result_without_detected_or_not():
     patient = PatientFactory()
     assert_refused(

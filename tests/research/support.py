@@ -9,6 +9,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
 from registry.models import Site
 from research import services
 from research.dictionary import Table
@@ -32,6 +34,26 @@ def build(fmt: str, sites: Any = None, **fields: Any) -> ExportRequest:
 def entries(export: ExportRequest) -> dict[str, bytes]:
     with zipfile.ZipFile(export.file) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
+
+
+def readable(name: str, data: bytes) -> str:
+    """An archive's file as the text a reader gets from it: a Parquet file decoded (its column
+    names, metadata and every value of every column as text; its raw bytes are compressed, so
+    scanning them finds nothing real and, now and then, a short word by chance), any other file
+    decoded as UTF-8 (zip entries come decompressed)."""
+    if not name.endswith(".parquet"):
+        return data.decode()
+    table = pq.read_table(io.BytesIO(data))
+    metadata = table.schema.metadata or {}
+    parts = [*table.column_names, *(f"{k!r}: {v!r}" for k, v in metadata.items())]
+    for column in table.columns:
+        parts.extend(str(value) for value in column.to_pylist())
+    return "\n".join(parts)
+
+
+def archive_text(export: ExportRequest) -> dict[str, str]:
+    """Every file of the export's archive, by name, as `readable` text."""
+    return {name: readable(name, data) for name, data in entries(export).items()}
 
 
 def csv_rows(data: bytes, table: Table) -> list[tuple[Any, ...]]:

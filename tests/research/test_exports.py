@@ -20,16 +20,17 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabResult,
+    LabUnit,
     Patient,
     RegimenChange,
     Relapse,
     TreatmentCourse,
 )
 from research.dictionary import INFUSIONS, LABS, PATIENTS, TABLES
-from research.fhir import RESOURCE_FILES
+from research.fhir import RESOURCE_FILES, UCUM_UNITS
 from research.models import PseudonymMapping
 from tests.conftest import TODAY
-from tests.research.support import csv_rows, entries, manifest
+from tests.research.support import archive_text, csv_rows, entries, manifest
 
 FREE_TEXT = (
     (TreatmentCourse, "notes"),
@@ -66,14 +67,6 @@ def identifiers() -> set[str]:
     return found
 
 
-def readable(name: str, data: bytes) -> str:
-    """The file as text: raw bytes, plus a Parquet file's decoded (decompressed) values."""
-    text = data.decode("latin-1")
-    if name.endswith(".parquet"):
-        text += json.dumps(pq.read_table(io.BytesIO(data)).to_pylist(), default=str)
-    return text
-
-
 def leaked(secrets: set[str], text: str) -> set[str]:
     """Secrets found in the text: single words as whole words, longer ones as substrings."""
     lowered = text.lower()
@@ -91,11 +84,11 @@ def test_it_leaks_no_identifier_in_any_file_of_any_format(demo):
     planted = "seen: Quillfeather, DEMO-N-0001; No bone-marrow oedema.\n"
     assert len(leaked(secrets, planted)) == 3
     for export in demo.values():
-        files = entries(export)
+        files = archive_text(export)
         assert "manifest.json" in files
         assert "README.txt" in files
-        for name, data in files.items():
-            leaks = leaked(secrets, name + "\n" + readable(name, data))
+        for name, text in files.items():
+            leaks = leaked(secrets, name + "\n" + text)
             assert not leaks, f"{export.format}/{name} leaks {sorted(leaks)[:5]}"
 
 
@@ -190,7 +183,9 @@ def test_the_manifest_counts_and_checksums_every_table(demo):
 def test_the_data_dictionary_describes_every_column(demo):
     dictionary = entries(demo["csv"])["data_dictionary.csv"].decode().splitlines()
     assert dictionary[0] == "table,column,meaning,type,unit,allowed_values,code_system"
-    assert len(dictionary) - 1 == sum(len(table.columns) for table in TABLES)
+    # One row per column, and the last on how text cells are written.
+    assert len(dictionary) - 1 == sum(len(table.columns) for table in TABLES) + 1
+    assert dictionary[-1].startswith('(every CSV file),(text cells),"A text cell that begins')
     assert any("4537-7" in line for line in dictionary)
 
 
@@ -227,3 +222,9 @@ def test_the_readme_says_how_dates_are_represented(demo, fmt):
     readme = entries(demo[fmt])["README.txt"].decode()
     assert "Safe Harbor" in readme
     assert ("2000-01-01" in readme) == (fmt == "fhir")
+
+
+def test_every_managed_lab_unit_has_its_ucum_code():
+    assert {unit: unit in UCUM_UNITS for unit in LabUnit.values} == dict.fromkeys(
+        LabUnit.values, True
+    )
