@@ -40,7 +40,7 @@ LABS = 3
 @pytest.fixture
 def _fixed_today():
     """The real clock: the worker's heartbeats (its clock) are compared with the watcher's."""
-    yield
+    return
 
 
 @pytest.fixture
@@ -72,9 +72,7 @@ def export_worker(transactional_db, tmp_path: Path, liveness):
 @pytest.fixture
 def with_labs(consenting_course):
     for day in range(LABS):
-        LabResultFactory(
-            patient=consenting_course.patient, collected_on=dt.date(2025, 1, 6 + day)
-        )
+        LabResultFactory(patient=consenting_course.patient, collected_on=dt.date(2025, 1, 6 + day))
 
 
 def partials() -> list[Path]:
