@@ -33,7 +33,7 @@ from tests.monitoring.workers import celery_worker, database_url_of_the_tests
 pytestmark = pytest.mark.skipif(not settings.REDIS_URL, reason="needs a real broker (REDIS_URL)")
 
 HEARTBEAT_SECONDS = 0.3
-STALE_AFTER_SECONDS = 4.0
+STALE_AFTER_SECONDS = 8.0  # well above a pool child's restart, even on a loaded machine
 LABS = 3
 
 
@@ -94,31 +94,47 @@ def kill_the_build(worker, monitor, waiters: set[int]) -> None:
         monitor.execute("SELECT pg_terminate_backend(%s)", [pid])
 
 
-def kill_attempt(export, attempt, worker, monitor, seen: set[int]) -> None:
+DECLINED, TAKEN_OVER = "declined", "taken over"
+
+
+def kill_attempt(export, attempt, worker, monitor, seen: set[int]) -> str:
+    """Kill the attempt's build once it waits at the labs; then wait for Celery's copy of the
+    message, which comes back at once. It finds the heartbeat fresh and leaves the build to the
+    watcher (services._claim): DECLINED, once the heartbeat is stale. On a loaded machine the new
+    pool child may start after the heartbeat went stale: the copy then takes the build over
+    itself (TAKEN_OVER), which is right too."""
     waiters = wait_for(
         lambda: waiting_at_the_labs(export, attempt, monitor, seen),
         60,
         f"attempt {attempt} did not reach the labs",
     )
-    [partial] = partials()  # the dead attempt's, named after its export
+    [partial] = partials()  # the attempt's, named after its export
     assert partial.name.startswith(f"export-{export.pk}-")
+    declined = f"export {export.pk} is running: not building it"
+    declines = worker.log.read_text().count(declined)
     kill_the_build(worker, monitor, waiters)
     seen |= waiters
-    # Celery's copy of the message comes back at once; it finds the heartbeat fresh and leaves
-    # the build (services._claim): the row stays running until the watcher sees it silent.
-    declined = f"export {export.pk} is running: not building it"
-    wait_for(
-        lambda: worker.log.read_text().count(declined) == attempt,
-        30,
-        "the redelivered message did not arrive",
-    )
-    assert ExportRequest.objects.get(pk=export.pk).status == ExportStatus.RUNNING
-    silent = wait_for(
-        lambda: services.silent_builds(timezone.now()).filter(pk=export.pk).exists(),
-        STALE_AFTER_SECONDS + 10,
-        "the heartbeat did not go stale",
-    )
-    assert silent
+
+    def copy_arrived() -> str | None:
+        if worker.log.read_text().count(declined) > declines:
+            return DECLINED
+        if ExportRequest.objects.get(pk=export.pk).attempts > attempt:
+            return TAKEN_OVER
+        return None
+
+    how = wait_for(copy_arrived, 30, "the redelivered message did not arrive")
+    if how == DECLINED:
+        assert ExportRequest.objects.get(pk=export.pk).status == ExportStatus.RUNNING
+        wait_for(
+            lambda: services.silent_builds(timezone.now()).filter(pk=export.pk).exists(),
+            STALE_AFTER_SECONDS + 10,
+            "the heartbeat did not go stale",
+        )
+    return how
+
+
+def watched(requeued: int = 0, failed: int = 0) -> dict[str, int]:
+    return {"requeued": requeued, "failed": failed, "expired": 0}
 
 
 def test_a_build_whose_worker_died_is_built_again_by_the_watcher(
@@ -131,10 +147,10 @@ def test_a_build_whose_worker_died_is_built_again_by_the_watcher(
     ):
         locker.execute("LOCK TABLE registry_labresult IN ACCESS EXCLUSIVE MODE")
         export = services.export_request(by=researcher_a, sites=[site_a], format="csv")
-        kill_attempt(export, 1, export_worker, monitor, seen)
+        how = kill_attempt(export, 1, export_worker, monitor, seen)
         locker.rollback()  # the lock goes: the next attempt can read the labs
 
-    assert tasks.watch_exports() == {"requeued": 1, "failed": 0, "expired": 0}
+    assert tasks.watch_exports() == watched(requeued=1 if how == DECLINED else 0)
     done = wait_for(
         lambda: ExportRequest.objects.filter(pk=export.pk, status__in=["done", "failed"]).first(),
         60,
@@ -151,7 +167,7 @@ def test_a_build_whose_worker_died_is_built_again_by_the_watcher(
     assert [kind for kind, _ in events] == ["requested", "retried", "built"]
     assert events[1][1] == {"reason": "worker lost", "attempts": 1}
     assert "WorkerLostError" in export_worker.log.read_text()
-    assert tasks.watch_exports() == {"requeued": 0, "failed": 0, "expired": 0}
+    assert tasks.watch_exports() == watched()
 
 
 def test_a_build_that_dies_at_every_attempt_fails_with_a_message(
@@ -164,10 +180,11 @@ def test_a_build_that_dies_at_every_attempt_fails_with_a_message(
     ):
         locker.execute("LOCK TABLE registry_labresult IN ACCESS EXCLUSIVE MODE")
         export = services.export_request(by=researcher_a, sites=[site_a], format="csv")
-        kill_attempt(export, 1, export_worker, monitor, seen)
-        assert tasks.watch_exports() == {"requeued": 1, "failed": 0, "expired": 0}
-        kill_attempt(export, 2, export_worker, monitor, seen)
-        assert tasks.watch_exports() == {"requeued": 0, "failed": 1, "expired": 0}
+        if kill_attempt(export, 1, export_worker, monitor, seen) == DECLINED:
+            assert tasks.watch_exports() == watched(requeued=1)
+        # The last attempt: a copy never takes it over, the watcher fails it.
+        assert kill_attempt(export, 2, export_worker, monitor, seen) == DECLINED
+        assert tasks.watch_exports() == watched(failed=1)
         locker.rollback()
 
     export.refresh_from_db()
