@@ -42,7 +42,8 @@ def test_the_download_days_come_from_the_settings(settings, researcher_a, site_a
     export = services.export_build(
         export=services.export_request(by=researcher_a, sites=[site_a], format="csv")
     )
-    assert export.expires_at - export.finished_at == dt.timedelta(days=7)
+    assert export.finished_at is not None
+    assert export.expires_at == export.finished_at + dt.timedelta(days=7)
 
 
 def test_an_expired_download_says_so_even_before_the_watcher_has_run(export, client, researcher_a):

@@ -170,6 +170,8 @@ def test_a_build_waiting_on_the_database_keeps_beating(
         first = ExportRequest.objects.get(pk=export.pk).heartbeat_at
         time.sleep(1.5)  # longer than EXPORT_STALE_AFTER
         row = ExportRequest.objects.get(pk=export.pk)
+        assert first is not None
+        assert row.heartbeat_at is not None
         assert row.heartbeat_at > first
         assert not services.silent_builds(timezone.now()).filter(pk=export.pk).exists()
         assert services.exports_watch().as_dict() == {"requeued": 0, "failed": 0, "expired": 0}
