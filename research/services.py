@@ -363,21 +363,22 @@ def _file_prefix(export_id: int) -> str:
     return f"export-{export_id}-"
 
 
-def _remove_partials(export_id: int) -> None:
-    """The unfinished files of the export's builds under EXPORT_ROOT (a dead build's remain)."""
+def _remove_leftovers(export_id: int) -> None:
+    """The files a dead build of the export left under EXPORT_ROOT: its `.partial`, or a finished
+    zip it had no time to record. Only while the export is not done (queued again or failed)."""
     root = Path(settings.EXPORT_ROOT)
-    for partial in root.glob(f"{_file_prefix(export_id)}*{PARTIAL_SUFFIX}"):
-        partial.unlink(missing_ok=True)
+    for leftover in root.glob(f"{_file_prefix(export_id)}*"):
+        leftover.unlink(missing_ok=True)
 
 
 def _record_retry(export: ExportRequest, *, reason: str) -> None:
-    """The audit row of a build started again; the dead build's partial file goes."""
+    """The audit row of a build started again; the dead build's files go."""
     ExportEvent.objects.create(
         export=export,
         kind=ExportEventKind.RETRIED,
         details={"reason": reason, "attempts": export.attempts},
     )
-    transaction.on_commit(lambda: _remove_partials(export.pk))
+    _remove_leftovers(export.pk)  # now, before the next build writes its own
 
 
 def _fail(
@@ -389,7 +390,7 @@ def _fail(
     attempt: int | None = None,
 ) -> bool:
     """Mark the export failed, if it is still `while_status` (and at `attempt`), with the message
-    its requester sees and a FAILED event; its partial files go. `export` is updated too."""
+    its requester sees and a FAILED event; its builds' files go. `export` is updated too."""
     now = timezone.now()
     current = ExportRequest.objects.filter(pk=export.pk, status=while_status)
     if attempt is not None:
@@ -398,7 +399,7 @@ def _fail(
         failed = current.update(status=ExportStatus.FAILED, finished_at=now, error=error)
         if failed:
             ExportEvent.objects.create(export=export, kind=ExportEventKind.FAILED, details=details)
-            transaction.on_commit(lambda: _remove_partials(export.pk))
+            _remove_leftovers(export.pk)
     if failed:
         export.status, export.finished_at, export.error = ExportStatus.FAILED, now, error
     return bool(failed)
