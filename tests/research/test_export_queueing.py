@@ -1,10 +1,10 @@
 """A request whose build cannot be queued fails at once and says so (services.export_queue).
 
 The Celery app's broker and result store are pointed at a Redis that is not there (as in
-tests/monitoring/test_broker_outage.py): nothing listening (connects refused) or a server that
-accepts and never answers (hung). The request is committed first, as in production (the views
-are not atomic and these tests are transactional), so the answer already knows.
-"""
+tests/monitoring/test_broker_outage.py): nothing listening (connects refused), connects that
+hang (black hole) or a server that accepts and never answers (hung). The request is committed
+first, as in production (the views are not atomic and these tests are transactional), so the
+answer already knows."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ API = "/api/v1/exports/"
 LIMIT = 3.0  # seconds: two tries of about 1 s each at most, with room for a loaded machine
 
 
-@pytest.fixture(params=["refused", "hung"])
+@pytest.fixture(params=list(DEAD))
 def dead_broker(request):
     with DEAD[request.param]() as url, celery_redis_at(url):
         yield url
