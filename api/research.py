@@ -237,12 +237,13 @@ class ExportViewSet(
         if export is None:
             raise Http404("No such export.")
         try:
-            with transaction.atomic():
+            with transaction.atomic():  # a file that cannot be opened is not recorded as sent
                 path = services.export_download(export=export, by=request.user)
+                file = path.open("rb")
         except PermissionDenied:
             raise Http404("No such export.") from None
         except services.ExportExpired as expired:
             raise Gone(str(expired)) from None
         patients = selectors.export_patients(export)
         record_read(request, kind=AccessKind.EXPORT_DOWNLOAD, patients=patients)
-        return FileResponse(path.open("rb"), as_attachment=True, filename=export.download_name)
+        return FileResponse(file, as_attachment=True, filename=export.download_name)

@@ -469,10 +469,12 @@ def _watch_one(
             .filter(pk=export_id)
             .first()
         )
-        if export is not None:
-            requeued = act(export)
-            outcome.requeued += requeued
-            outcome.failed += not requeued
+        if export is None:
+            return
+        if act(export):
+            outcome.requeued += 1
+        else:
+            outcome.failed += 1
 
 
 def _restart_silent_build(export: ExportRequest) -> bool:
