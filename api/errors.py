@@ -31,6 +31,14 @@ class PreconditionFailed(exceptions.APIException):
     default_code = "precondition_failed"
 
 
+class Gone(exceptions.APIException):
+    """The record was there and is no more, for good (an export's file after its download days)."""
+
+    status_code = status.HTTP_410_GONE
+    default_detail = "This is no longer available."
+    default_code = "gone"
+
+
 class InvalidFilter(exceptions.ValidationError):
     """A list's query parameter that does not validate: a refusal to select, not to save."""
 

@@ -229,6 +229,21 @@ CELERY_REDIS_RETRY_ON_TIMEOUT = False
 
 # De-identified research exports (research/): built files live here, outside any served folder.
 EXPORT_ROOT = Path(env.str("EXPORT_ROOT", default=str(DATA_DIR / "exports")))
+# A running build writes a heartbeat on its row every EXPORT_HEARTBEAT_SECONDS (from a thread of
+# its own, so a build waiting on a slow query still beats). One silent for EXPORT_STALE_AFTER has
+# lost its worker (the OOM killer): the watcher (research.watch_exports, every minute) queues it
+# again, or marks it failed once EXPORT_MAX_ATTEMPTS builds have started. Keep the staleness
+# several heartbeats long: a busy database delays a beat, and a live build must not be restarted.
+EXPORT_HEARTBEAT_SECONDS = env.float("EXPORT_HEARTBEAT_SECONDS", default=30.0)
+EXPORT_STALE_AFTER = dt.timedelta(seconds=env.float("EXPORT_STALE_AFTER_SECONDS", default=300))
+EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=2)
+# A request still queued this long after it was queued lost its message (Redis restarted empty):
+# the watcher queues it again, within the same EXPORT_MAX_ATTEMPTS. Longer than the wait behind a
+# busy worker: a second message is harmless (the build is claimed once), a failed export is not.
+EXPORT_QUEUE_DEADLINE = dt.timedelta(minutes=env.float("EXPORT_QUEUE_DEADLINE_MINUTES", default=30))
+# A built file can be downloaded for this many days; then the watcher deletes it (under
+# EXPORT_ROOT only: an operator's --out file is the operator's) and the export is "expired".
+EXPORT_DOWNLOAD_DAYS = env.int("EXPORT_DOWNLOAD_DAYS", default=30)
 
 # The bulk lab import (POST /api/v1/lab-results/import/) refuses more with 413 (split the file):
 # one import is validated and saved in one request's transaction, so these bound its time and
@@ -265,6 +280,12 @@ CELERY_BEAT_SCHEDULE = {
     "morning-digests": {
         "task": "monitoring.send_digests",
         "schedule": crontab(hour=_digest_hour, minute=_digest_minute),
+        "options": _BEAT_OPTIONS,
+    },
+    # Research exports always end: stale builds restarted or failed, expired files deleted.
+    "export-watch": {
+        "task": "research.watch_exports",
+        "schedule": 60.0,
         "options": _BEAT_OPTIONS,
     },
 }

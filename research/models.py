@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from registry.models import Patient, Site
 
@@ -157,7 +158,27 @@ class ExportRequest(models.Model):
 
     @property
     def is_downloadable(self) -> bool:
-        return self.status == ExportStatus.DONE and bool(self.file_path)
+        return self.status == ExportStatus.DONE and bool(self.file_path) and not self.is_expired
+
+    @property
+    def is_expired(self) -> bool:
+        """Its file was deleted, or is due to be: past `expires_at` it is not sent, even before
+        the watcher has deleted it."""
+        if self.status == ExportStatus.EXPIRED:
+            return True
+        return (
+            self.status == ExportStatus.DONE
+            and self.expires_at is not None
+            and self.expires_at <= timezone.now()
+        )
+
+    @property
+    def failure_message(self) -> str:
+        """What the requester is told of a failure. A build that raised records only its
+        exception's class name (its message could quote the data); other failures, a sentence."""
+        if self.error.isidentifier():
+            return f"The build stopped with an error ({self.error})."
+        return self.error or "The build failed."
 
     @property
     def file(self) -> Path:

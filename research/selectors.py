@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
 from audit.recording import PatientRef
 from registry.models import Role, Site
+from research.deidentify import loosened_options
 from research.models import ExportRequest, PseudonymMapping
 
 
@@ -54,16 +57,52 @@ def exports_visible_to(user: Any) -> QuerySet[ExportRequest]:
     )
 
 
+@dataclass(frozen=True)
+class DownloadRights:
+    """Who may download an export is decided when they ask, from their roles then: a role
+    removed since the export was built takes its files with it. No superuser bypass (operators'
+    own exports, from the command line, are written where they say)."""
+
+    user_id: int | None
+    exporter_site_ids: frozenset[int]
+    data_manager_site_ids: frozenset[int]
+
+    @classmethod
+    def of(cls, user: Any) -> DownloadRights:
+        return cls(
+            user_id=user.pk if user.is_authenticated else None,
+            exporter_site_ids=frozenset(exporter_site_ids(user)),
+            data_manager_site_ids=frozenset(data_manager_site_ids(user)),
+        )
+
+    def allow(self, export: ExportRequest) -> bool:
+        """A data manager of every site the export covers; or its requester, while they could
+        still request it: a researcher or data manager at each of its sites, and a data manager
+        of all of them if its options are finer than a researcher's defaults."""
+        site_ids = {site.pk for site in export.sites.all()}  # prefetched in lists
+        if not site_ids or self.user_id is None:
+            return False
+        if site_ids <= self.data_manager_site_ids:
+            return True
+        return (
+            export.requested_by_id == self.user_id
+            and site_ids <= self.exporter_site_ids
+            and not loosened_options(
+                date_precision=export.date_precision,
+                age_precision=export.age_precision,
+                suppress_small_cells=export.suppress_small_cells,
+            )
+        )
+
+
 def can_download(user: Any, export: ExportRequest) -> bool:
-    """The requester, or a data manager of every site the export covers (or a superuser)."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if user.is_superuser or (
-        export.requested_by_id is not None and export.requested_by_id == user.pk
-    ):
-        return True
-    export_site_ids = set(export.sites.values_list("pk", flat=True))
-    return bool(export_site_ids) and export_site_ids <= _site_ids_with_role(user, Role.DATA_MANAGER)
+    return DownloadRights.of(user).allow(export)
+
+
+def downloadable_ids(user: Any, exports: Iterable[ExportRequest]) -> set[int]:
+    """Which of these exports the user may download now (a list's download links)."""
+    rights = DownloadRights.of(user)
+    return {export.pk for export in exports if export.is_downloadable and rights.allow(export)}
 
 
 def data_manager_site_ids(user: Any) -> set[int]:

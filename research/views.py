@@ -9,14 +9,16 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 
 from audit.models import AccessKind
 from audit.recording import record_read
 from research import selectors, services
 from research.forms import ExportRequestForm
-from research.models import ExportRequest
+from research.models import ExportRequest, ExportStatus
 
 View = Callable[..., HttpResponse]
 
@@ -34,17 +36,28 @@ def exporter_required(view: View) -> View:
     return wrapper
 
 
+# Not atomic: the request is committed before its build is queued (services.export_queue), so
+# the page can say at once when the queue does not answer.
+@transaction.non_atomic_requests
 @exporter_required
 def exports(request: HttpRequest) -> HttpResponse:
     form = ExportRequestForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         export = services.export_request(by=request.user, **form.cleaned_data)
-        messages.success(request, f"Export {export.pk} requested; it is being built.")
+        if export.status == ExportStatus.FAILED:
+            messages.error(request, f"Export {export.pk}: {export.failure_message}")
+        else:
+            messages.success(request, f"Export {export.pk} requested; it is being built.")
         return redirect("clinic:research:exports")
+    exports = selectors.exports_requested_by(request.user)
     return render(
         request,
         "research/exports.html",
-        {"form": form, "exports": selectors.exports_requested_by(request.user)},
+        {
+            "form": form,
+            "exports": exports,
+            "downloadable": selectors.downloadable_ids(request.user, exports),
+        },
     )
 
 
@@ -52,16 +65,24 @@ def exports(request: HttpRequest) -> HttpResponse:
 def export_row(request: HttpRequest, export_id: int) -> HttpResponse:
     """The export's row of the list: polled by htmx while the export is being built."""
     export = get_object_or_404(selectors.exports_requested_by(request.user), pk=export_id)
-    return render(request, "research/_export_row.html", {"export": export})
+    downloadable = selectors.downloadable_ids(request.user, [export])
+    return render(
+        request, "research/_export_row.html", {"export": export, "downloadable": downloadable}
+    )
 
 
 @login_required
-def download(request: HttpRequest, export_id: int) -> FileResponse:
-    """The requester's (or a data manager's) file; to anyone else it does not exist."""
+def download(request: HttpRequest, export_id: int) -> HttpResponseBase:
+    """The file, to those who may download it now; to anyone else it does not exist. An expired
+    export's requester is told so on the exports page."""
     export = get_object_or_404(ExportRequest, pk=export_id)
-    if not export.is_downloadable or not selectors.can_download(request.user, export):
-        raise Http404("No such export.")
-    path = services.export_download(export=export, by=request.user)
+    try:
+        path = services.export_download(export=export, by=request.user)
+    except PermissionDenied:
+        raise Http404("No such export.") from None
+    except services.ExportExpired as expired:
+        messages.error(request, str(expired))
+        return redirect("clinic:research:exports")
     record_read(
         request, kind=AccessKind.EXPORT_DOWNLOAD, patients=selectors.export_patients(export)
     )

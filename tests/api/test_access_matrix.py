@@ -92,7 +92,9 @@ TABLE: dict[str, dict[str, frozenset[str]]] = {
     "alert-acknowledge": {"POST": STAFF},
     "alert-dismiss": {"POST": STAFF},
     # Research exports: researchers and data managers request them (and see their own); a file
-    # also goes to a data manager of every site it covers.
+    # also goes to a data manager of every site it covers. Downloads are decided by the roles
+    # held when asking (no superuser bypass): a role removed since is refused, and so is a
+    # superuser without one (tests/research/test_download_access.py).
     "export-list": {"GET": EXPORTERS, "POST": EXPORTERS},
     "export-detail": {"GET": EXPORTERS},
     "export-download": {"GET": EXPORTERS},
