@@ -61,9 +61,16 @@ def exports(request: HttpRequest) -> HttpResponse:
     )
 
 
-@exporter_required
+# htmx stops polling an element whose request answers 286.
+STOP_POLLING = 286
+
+
+@login_required
 def export_row(request: HttpRequest, export_id: int) -> HttpResponse:
-    """The export's row of the list: polled by htmx while the export is being built."""
+    """The export's row of the list: polled by htmx while the export is being built. Someone who
+    lost every role meanwhile gets nothing, and the page stops asking."""
+    if not selectors.exporter_site_ids(request.user):
+        return HttpResponse(status=STOP_POLLING)
     export = get_object_or_404(selectors.exports_requested_by(request.user), pk=export_id)
     downloadable = selectors.downloadable_ids(request.user, [export])
     return render(

@@ -68,3 +68,10 @@ def test_a_done_row_shows_when_it_expires_and_an_expired_one_when_it_did(client,
     html = row(client, as_status(export, "expired", file_path=""))
     assert "Expired on 24 Dec 2026" in html
     assert "/download/" not in html
+
+
+def test_someone_who_lost_every_role_stops_the_polling(client, export, researcher_a):
+    researcher_a.memberships.all().delete()
+    answer = client.get(f"/research/exports/{export.pk}/row/", HTTP_HX_REQUEST="true")
+    assert answer.status_code == 286  # htmx: stop polling
+    assert answer.content == b""
