@@ -8,6 +8,7 @@ so the launch flags switch off everything Chromium would otherwise look up on st
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,9 @@ from playwright.sync_api import (
     Response,
     ViewportSize,
     sync_playwright,
+)
+from playwright.sync_api import (
+    Error as PlaywrightError,
 )
 
 from tests.accounts.support import code_for_key, unused_totp_code
@@ -85,8 +89,17 @@ def page(browser: Browser, live_server: Any, transactional_db: None) -> Iterator
     tab.on("console", lambda msg: _console_error(msg, errors))
     tab.on("response", lambda response: _error_response(response, errors))
     yield tab
+    settle(tab)
     context.close()
     assert errors == [], f"errors in the browser: {errors}"
+
+
+def settle(page: Page) -> None:
+    """Wait until the page's requests are answered before the test ends: a request the live
+    server still works on while the test database is flushed deadlocks the flush (its TRUNCATE
+    against the request's reads), which a loaded machine makes likely."""
+    with contextlib.suppress(PlaywrightError):  # a page that keeps polling: close it anyway
+        page.wait_for_load_state("networkidle", timeout=5_000)
 
 
 # Every page reports each Content-Security-Policy violation as a console error, which the

@@ -14,7 +14,13 @@ from registry.demo import PATIENTS, SiteStaff, register
 from registry.models import Patient, Site
 from registry.reevaluation import one_reevaluation
 from tests.conftest import TODAY
-from tests.e2e.conftest import FACTORY_PASSWORD, VIEWPORT, pass_second_factor, watch_csp
+from tests.e2e.conftest import (
+    FACTORY_PASSWORD,
+    VIEWPORT,
+    pass_second_factor,
+    settle,
+    watch_csp,
+)
 
 
 def sign_in_as(page: Page, username: str, password: str = FACTORY_PASSWORD) -> None:
@@ -59,6 +65,7 @@ def tab(browser: Browser, base_url: str, viewport: ViewportSize = VIEWPORT) -> I
     try:
         yield page
     finally:
+        settle(page)
         context.close()
     assert errors == [], f"errors in the browser: {errors}"
 
