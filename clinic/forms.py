@@ -15,11 +15,17 @@ from django.core.exceptions import ValidationError
 
 from registry.models import (
     ANALYTE_UNITS,
+    MEDICATION_CLASS,
+    NOT_A_PRODUCT,
     Analyte,
     ClinicalAssessment,
+    DrugClass,
     ImagingStudy,
     Infusion,
     InfusionReaction,
+    Medication,
+    MedicationDrug,
+    MedicationStopReason,
     RegimenChange,
     ReviewDecision,
     StopReason,
@@ -158,7 +164,17 @@ class Form(EntryForm, forms.Form):
     """A data-entry form that is not one model's row (a panel, an action with a decision)."""
 
 
-class InfusionForm(RecordForm):
+class ProductChoiceForm(RecordForm):
+    """A record with an infliximab product: chosen from the registry's list, by name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        product = self.fields["product"]
+        product.error_messages["invalid_choice"] = NOT_A_PRODUCT
+        product.empty_label = "— not known —"  # type: ignore[attr-defined]
+
+
+class InfusionForm(ProductChoiceForm):
     groups = (
         Group(
             "premedication",
@@ -169,6 +185,7 @@ class InfusionForm(RecordForm):
                 "premedication_antipyretic",
             ),
         ),
+        Group("product", "Infliximab product given", ("product", "lot_number")),
     )
 
     class Meta:
@@ -183,11 +200,14 @@ class InfusionForm(RecordForm):
             "premedication_antihistamine",
             "premedication_corticosteroid",
             "premedication_antipyretic",
+            "product",
             "lot_number",
             "notes",
         ]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
         labels = {
+            "product": "Product",
+            "lot_number": "Lot number",
             "weight_measured_on": "Weight measured on",
             "weight_confirmed": "I have checked this weight: it is right although it differs from "
             "the previous one",
@@ -391,11 +411,64 @@ class RegimenChangeForm(RecordForm):
         widgets = {"note": forms.Textarea(attrs={"rows": 2})}
 
 
-class CourseStartForm(RecordForm):
+class CourseStartForm(ProductChoiceForm):
     class Meta:
         model = TreatmentCourse
-        fields = ["started_on", "planned_dose_mg_per_kg", "maintenance_interval_weeks", "notes"]
+        fields = [
+            "started_on",
+            "product",
+            "planned_dose_mg_per_kg",
+            "maintenance_interval_weeks",
+            "notes",
+        ]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+        labels = {"product": "Infliximab product planned"}
+
+
+def _drug_choices() -> list[tuple[str, Any]]:
+    """The drugs grouped by class (NSAIDs, DMARDs, …), as a clinician looks for them."""
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    for value, label in MedicationDrug.choices:
+        grouped.setdefault(MEDICATION_CLASS[value], []).append((value, label))
+    return [("", "— choose —")] + [
+        (str(DrugClass(drug_class).label), drugs) for drug_class, drugs in grouped.items()
+    ]
+
+
+class MedicationForm(RecordForm):
+    groups = (
+        Group(
+            "other_drug",
+            "The other drug",
+            ("drug_name",),
+            shown_if="drug",
+            shown_values=(MedicationDrug.OTHER,),
+        ),
+        Group("dosing", "Dose", ("dose", "dose_unit", "route", "frequency")),
+        Group(
+            "stopped", "Stopped (for a drug no longer taken)", ("stopped_on", "stop_reason"),
+            collapsed=True,
+        ),
+    )  # fmt: skip
+
+    class Meta:
+        model = Medication
+        fields = [
+            "drug",
+            "drug_name",
+            "started_on",
+            "dose",
+            "dose_unit",
+            "route",
+            "frequency",
+            "stopped_on",
+            "stop_reason",
+        ]
+        labels = {"drug_name": "Name of the drug", "dose_unit": "Unit"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["drug"].choices = _drug_choices()  # type: ignore[attr-defined]
 
 
 def _choose(choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -411,6 +484,13 @@ class StopCourseForm(Form):
         required=False,
         label="Note (optional)",
         help_text="Kept in the course's notes, e.g. what was agreed with the family.",
+    )
+
+
+class MedicationStopForm(Form):
+    stopped_on = forms.DateField(widget=DATE, label="Stopped on")
+    reason = forms.ChoiceField(
+        choices=_choose(MedicationStopReason.choices), label="Reason for stopping"
     )
 
 
