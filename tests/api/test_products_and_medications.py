@@ -169,4 +169,3 @@ def test_medications_are_scoped_to_the_callers_sites(record_a, record_b, as_clin
     assert refused.status_code == 400
     assert "patient" in refused.json()["errors"]
     assert not record_b.patient.medications.exclude(pk=record_b.medication.pk).exists()
-
