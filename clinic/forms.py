@@ -16,7 +16,6 @@ from django.core.exceptions import ValidationError
 from registry.models import (
     ANALYTE_UNITS,
     MEDICATION_CLASS,
-    NOT_A_PRODUCT,
     Analyte,
     ClinicalAssessment,
     DrugClass,
@@ -169,9 +168,7 @@ class ProductChoiceForm(RecordForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        product = self.fields["product"]
-        product.error_messages["invalid_choice"] = NOT_A_PRODUCT
-        product.empty_label = "— not known —"  # type: ignore[attr-defined]
+        self.fields["product"].empty_label = "— not known —"  # type: ignore[attr-defined]
 
 
 class InfusionForm(ProductChoiceForm):

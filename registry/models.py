@@ -332,8 +332,20 @@ class InfliximabProduct(TimestampedModel):
 NOT_A_PRODUCT = "Choose one of the registry's infliximab products."
 
 
-def _product_field(help_text: str, related_name: str) -> models.ForeignKey[Any, Any]:
-    return models.ForeignKey(
+class ProductForeignKey(models.ForeignKey[Any, Any]):
+    """A product of the list: its form field (clinic and admin forms alike) refuses any other
+    value in the same words as the model."""
+
+    def formfield(self, **kwargs: Any) -> Any:
+        kwargs["error_messages"] = {
+            "invalid_choice": NOT_A_PRODUCT,
+            **kwargs.get("error_messages", {}),
+        }
+        return super().formfield(**kwargs)
+
+
+def _product_field(help_text: str, related_name: str) -> ProductForeignKey:
+    return ProductForeignKey(
         InfliximabProduct,
         on_delete=models.PROTECT,
         null=True,

@@ -3,6 +3,7 @@ infusion and course, and lot numbers as printed codes."""
 
 import django.core.validators
 import django.db.models.deletion
+import registry.models
 import simple_history.models
 from django.conf import settings
 from django.db import migrations, models
@@ -76,21 +77,21 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historicalinfusion',
             name='product',
-            field=models.ForeignKey(blank=True, db_constraint=False, error_messages={'invalid': "Choose one of the registry's infliximab products."}, help_text="The product given. Left empty, the registry takes the previous infusion's of the course (else the course's).", null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.infliximabproduct', verbose_name='infliximab product'),
+            field=registry.models.ProductForeignKey(blank=True, db_constraint=False, error_messages={'invalid': "Choose one of the registry's infliximab products."}, help_text="The product given. Left empty, the registry takes the previous infusion's of the course (else the course's).", null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.infliximabproduct', verbose_name='infliximab product'),
         ),
         migrations.AddField(
             model_name='historicaltreatmentcourse',
             name='product',
-            field=models.ForeignKey(blank=True, db_constraint=False, error_messages={'invalid': "Choose one of the registry's infliximab products."}, help_text='The product planned for this course; each infusion records the one it was given with.', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.infliximabproduct', verbose_name='infliximab product'),
+            field=registry.models.ProductForeignKey(blank=True, db_constraint=False, error_messages={'invalid': "Choose one of the registry's infliximab products."}, help_text='The product planned for this course; each infusion records the one it was given with.', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.infliximabproduct', verbose_name='infliximab product'),
         ),
         migrations.AddField(
             model_name='infusion',
             name='product',
-            field=models.ForeignKey(blank=True, error_messages={'invalid': "Choose one of the registry's infliximab products."}, help_text="The product given. Left empty, the registry takes the previous infusion's of the course (else the course's).", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='infusions', to='registry.infliximabproduct', verbose_name='infliximab product'),
+            field=registry.models.ProductForeignKey(blank=True, error_messages={'invalid': "Choose one of the registry's infliximab products."}, help_text="The product given. Left empty, the registry takes the previous infusion's of the course (else the course's).", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='infusions', to='registry.infliximabproduct', verbose_name='infliximab product'),
         ),
         migrations.AddField(
             model_name='treatmentcourse',
             name='product',
-            field=models.ForeignKey(blank=True, error_messages={'invalid': "Choose one of the registry's infliximab products."}, help_text='The product planned for this course; each infusion records the one it was given with.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='courses', to='registry.infliximabproduct', verbose_name='infliximab product'),
+            field=registry.models.ProductForeignKey(blank=True, error_messages={'invalid': "Choose one of the registry's infliximab products."}, help_text='The product planned for this course; each infusion records the one it was given with.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='courses', to='registry.infliximabproduct', verbose_name='infliximab product'),
         ),
     ]

@@ -105,7 +105,7 @@ SCOPED: dict[str, Callable[[AtSite], models.Model]] = {
 SUPERUSER_ONLY: dict[str, Callable[[AtSite], models.Model]] = {
     "auth.user": lambda at: at.member,
     "auth.group": lambda at: Group.objects.create(name=f"group-{at.site.code}"),
-    "registry.infliximabproduct": lambda at: ProductFactory(code=f"product-{at.site.code}"),
+    "registry.infliximabproduct": lambda at: ProductFactory.create(code=f"product-{at.site.code}"),
     "api.apitoken": lambda at: _token(at),
     "audit.accesslogentry": lambda at: _access_log_entry(at),
     "axes.accessattempt": lambda at: _axes(at, "AccessAttempt"),
