@@ -19,7 +19,6 @@ from django.db import transaction
 from django.db.models import F
 
 from registry.demo import ANTIBODY_ASSAY, DEMO_PASSWORD, PATIENTS, TITRE_UNIT
-from registry.products import product_switches
 from registry.models import (
     CLINICAL_MODELS,
     ClinicalAssessment,
@@ -36,6 +35,7 @@ from registry.models import (
     Site,
     TreatmentCourse,
 )
+from registry.products import product_switches
 from tests.conftest import TODAY
 
 pytestmark = pytest.mark.django_db
