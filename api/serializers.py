@@ -19,9 +19,12 @@ from registry.models import (
     Analyte,
     ClinicalAssessment,
     ImagingStudy,
+    InfliximabProduct,
     Infusion,
     InfusionReaction,
     LabResult,
+    Medication,
+    MedicationStopReason,
     Patient,
     RegimenChange,
     Relapse,
@@ -89,6 +92,28 @@ class RecordSerializer(serializers.ModelSerializer):
 TIMESTAMPS = ("created_at", "updated_at")
 
 
+class ProductField(serializers.SlugRelatedField):
+    """An infliximab product named by its code; anything else is refused naming the list."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            slug_field="code",
+            queryset=InfliximabProduct.objects.all(),
+            required=False,
+            allow_null=True,
+            **kwargs,
+        )
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as refused:
+            codes = ", ".join(InfliximabProduct.objects.values_list("code", flat=True))
+            raise serializers.ValidationError(
+                f"“{data}” is not one of the registry's infliximab products ({codes})."
+            ) from refused
+
+
 class SiteSerializer(serializers.ModelSerializer):
     class Meta:
         model = Site
@@ -146,6 +171,7 @@ class PatientSerializer(RecordSerializer):
 )
 class CourseSerializer(RecordSerializer):
     owned_fields = {"stopped_on": "Stop a course with POST /api/v1/courses/{id}/stop/."}
+    product = ProductField(help_text="The infliximab product planned, by its code (e.g. remsima).")
     induction_weeks = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=52),
         required=False,
@@ -162,6 +188,7 @@ class CourseSerializer(RecordSerializer):
             "planned_dose_mg_per_kg",
             "induction_weeks",
             "maintenance_interval_weeks",
+            "product",
             "stopped_on",
             "stop_reason",
             "notes",
@@ -214,6 +241,8 @@ class RegimenChangeSerializer(RecordSerializer):
                 "dose_mg": "200",
                 "duration_minutes": 120,
                 "premedication_antihistamine": True,
+                "product": "remsima",
+                "lot_number": "21B04A",
             },
             request_only=True,
         )
@@ -227,6 +256,10 @@ class InfusionSerializer(RecordSerializer):
         help_text="Send true to confirm a weight more than the guideline's weight_change_pct away "
         "from the patient's previous weight (within weight_change_window_days); without it such a "
         "weight is refused with both weights in the message.",
+    )
+    product = ProductField(
+        help_text="The infliximab product given, by its code (e.g. remicade, remsima). Left out, "
+        "it is the previous infusion's of the course (else the course's planned product)."
     )
 
     class Meta:
@@ -244,6 +277,7 @@ class InfusionSerializer(RecordSerializer):
             "premedication_antihistamine",
             "premedication_corticosteroid",
             "premedication_antipyretic",
+            "product",
             "lot_number",
             "notes",
             *TIMESTAMPS,
@@ -458,6 +492,77 @@ class RelapseSerializer(RecordSerializer):
         return super().validate(attrs)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Weekly methotrexate",
+            value={
+                "patient": 1,
+                "drug": "methotrexate",
+                "dose": "15",
+                "dose_unit": "mg/m2",
+                "route": "subcutaneous",
+                "frequency": "weekly",
+                "started_on": "2026-09-01",
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Naproxen before infliximab, stopped",
+            value={
+                "patient": 1,
+                "drug": "naproxen",
+                "dose": "5",
+                "dose_unit": "mg/kg",
+                "route": "oral",
+                "frequency": "twice_daily",
+                "started_on": "2025-03-01",
+                "stopped_on": "2025-09-01",
+                "stop_reason": "inefficacy",
+            },
+            request_only=True,
+        ),
+    ]
+)
+class MedicationSerializer(RecordSerializer):
+    atc_code = serializers.CharField(
+        read_only=True, allow_null=True, help_text="The drug's WHO ATC code (none for “other”)."
+    )
+
+    class Meta:
+        model = Medication
+        fields = [
+            "id",
+            "patient",
+            "drug",
+            "drug_name",
+            "atc_code",
+            "dose",
+            "dose_unit",
+            "route",
+            "frequency",
+            "started_on",
+            "stopped_on",
+            "stop_reason",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = list(TIMESTAMPS)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Stopped: ineffective",
+            value={"stopped_on": "2026-11-20", "reason": "inefficacy"},
+            request_only=True,
+        )
+    ]
+)
+class MedicationStopSerializer(serializers.Serializer):
+    stopped_on = serializers.DateField(help_text="The day it was stopped (not in the future).")
+    reason = serializers.ChoiceField(choices=MedicationStopReason.choices)
+
+
 # --- Alerts and the schedule ---------------------------------------------------------------------
 
 
@@ -567,6 +672,9 @@ class RetreatmentSerializer(serializers.Serializer):
     )
     maintenance_interval_weeks = serializers.IntegerField(
         min_value=1, max_value=52, required=False, default=8
+    )
+    product = ProductField(
+        help_text="The infliximab product planned, by its code; left out, the earlier course's."
     )
 
 

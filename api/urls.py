@@ -16,6 +16,7 @@ router.register("imaging-studies", views.ImagingStudyViewSet, basename="imagings
 router.register("assessments", views.AssessmentViewSet, basename="assessment")
 router.register("reactions", views.ReactionViewSet, basename="reaction")
 router.register("relapses", views.RelapseViewSet, basename="relapse")
+router.register("medications", views.MedicationViewSet, basename="medication")
 router.register("alerts", views.AlertViewSet, basename="alert")
 router.register("exports", research.ExportViewSet, basename="export")
 

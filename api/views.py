@@ -38,6 +38,7 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabResult,
+    Medication,
     Patient,
     RegimenChange,
     Relapse,
@@ -370,6 +371,31 @@ class RelapseViewSet(RecordViewSet):
         )
         data = s.CourseSerializer(course, context=self.get_serializer_context()).data
         return Response(data, status=201, headers={"ETag": etag_of(course)})
+
+
+@_documented
+class MedicationViewSet(RecordViewSet):
+    model = Medication
+    serializer_class = s.MedicationSerializer
+    filterset_fields = {"patient": ["exact"], "drug": ["exact"], "stopped_on": ["isnull"]}
+    ordering_fields = ["started_on", "stopped_on"]
+    ordering = ["started_on", "pk"]
+    action_verbs = {"stop": "change"}
+
+    @extend_schema(
+        request=s.MedicationStopSerializer,
+        responses={200: s.MedicationSerializer, 400: ERROR, 403: ERROR, 404: ERROR},
+        description="The patient stopped taking it: the date and the reason (once).",
+    )
+    @action(detail=True, methods=["post"])
+    def stop(self, request: Request, pk: str | None = None) -> Response:
+        target = self.get_object()  # 404 before the body is read
+        body = s.MedicationStopSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        medication = services.medication_stop(
+            medication=target, by=roles.acting(request.user), **body.validated_data
+        )
+        return self._answer(medication)
 
 
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):

@@ -16,12 +16,17 @@ from django.core.exceptions import ValidationError
 from registry.models import (
     ANALYTE_LAB_UNITS,
     ANALYTE_UNITS,
+    MEDICATION_CLASS,
     Analyte,
     ClinicalAssessment,
+    DrugClass,
     ImagingStudy,
     Infusion,
     InfusionReaction,
     LabUnit,
+    Medication,
+    MedicationDrug,
+    MedicationStopReason,
     RegimenChange,
     ReviewDecision,
     StopReason,
@@ -160,7 +165,15 @@ class Form(EntryForm, forms.Form):
     """A data-entry form that is not one model's row (a panel, an action with a decision)."""
 
 
-class InfusionForm(RecordForm):
+class ProductChoiceForm(RecordForm):
+    """A record with an infliximab product: chosen from the registry's list, by name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["product"].empty_label = "— not known —"  # type: ignore[attr-defined]
+
+
+class InfusionForm(ProductChoiceForm):
     groups = (
         Group(
             "premedication",
@@ -171,6 +184,7 @@ class InfusionForm(RecordForm):
                 "premedication_antipyretic",
             ),
         ),
+        Group("product", "Infliximab product given", ("product", "lot_number")),
     )
 
     class Meta:
@@ -185,11 +199,14 @@ class InfusionForm(RecordForm):
             "premedication_antihistamine",
             "premedication_corticosteroid",
             "premedication_antipyretic",
+            "product",
             "lot_number",
             "notes",
         ]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
         labels = {
+            "product": "Product",
+            "lot_number": "Lot number",
             "weight_measured_on": "Weight measured on",
             "weight_confirmed": "I have checked this weight: it is right although it differs from "
             "the previous one",
@@ -398,11 +415,64 @@ class RegimenChangeForm(RecordForm):
         widgets = {"note": forms.Textarea(attrs={"rows": 2})}
 
 
-class CourseStartForm(RecordForm):
+class CourseStartForm(ProductChoiceForm):
     class Meta:
         model = TreatmentCourse
-        fields = ["started_on", "planned_dose_mg_per_kg", "maintenance_interval_weeks", "notes"]
+        fields = [
+            "started_on",
+            "product",
+            "planned_dose_mg_per_kg",
+            "maintenance_interval_weeks",
+            "notes",
+        ]
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+        labels = {"product": "Infliximab product planned"}
+
+
+def _drug_choices() -> list[tuple[str, Any]]:
+    """The drugs grouped by class (NSAIDs, DMARDs, …), as a clinician looks for them."""
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    for value, label in MedicationDrug.choices:
+        grouped.setdefault(MEDICATION_CLASS[value], []).append((value, label))
+    return [("", "— choose —")] + [
+        (str(DrugClass(drug_class).label), drugs) for drug_class, drugs in grouped.items()
+    ]
+
+
+class MedicationForm(RecordForm):
+    groups = (
+        Group(
+            "other_drug",
+            "The other drug",
+            ("drug_name",),
+            shown_if="drug",
+            shown_values=(MedicationDrug.OTHER,),
+        ),
+        Group("dosing", "Dose", ("dose", "dose_unit", "route", "frequency")),
+        Group(
+            "stopped", "Stopped (for a drug no longer taken)", ("stopped_on", "stop_reason"),
+            collapsed=True,
+        ),
+    )  # fmt: skip
+
+    class Meta:
+        model = Medication
+        fields = [
+            "drug",
+            "drug_name",
+            "started_on",
+            "dose",
+            "dose_unit",
+            "route",
+            "frequency",
+            "stopped_on",
+            "stop_reason",
+        ]
+        labels = {"drug_name": "Name of the drug", "dose_unit": "Unit"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["drug"].choices = _drug_choices()  # type: ignore[attr-defined]
 
 
 def _choose(choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -418,6 +488,13 @@ class StopCourseForm(Form):
         required=False,
         label="Note (optional)",
         help_text="Kept in the course's notes, e.g. what was agreed with the family.",
+    )
+
+
+class MedicationStopForm(Form):
+    stopped_on = forms.DateField(widget=DATE, label="Stopped on")
+    reason = forms.ChoiceField(
+        choices=_choose(MedicationStopReason.choices), label="Reason for stopping"
     )
 
 

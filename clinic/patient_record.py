@@ -1,5 +1,5 @@
-"""Reads behind the patient page's tables: the patient's infusions, labs, imaging and assessments,
-loaded once (a constant number of queries) and shown in words, newest first."""
+"""Reads behind the patient page's tables: the patient's infusions, labs, imaging, assessments and
+other medications, loaded once (a constant number of queries) and shown in words, newest first."""
 
 from __future__ import annotations
 
@@ -22,10 +22,12 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabResult,
+    Medication,
     Patient,
     RegimenChange,
     TreatmentCourse,
 )
+from registry.products import ProductSwitch, product_switches
 
 # A long table shows its latest rows; the older ones wait behind a "show all" (and all print).
 ROWS_SHOWN = 10
@@ -56,19 +58,24 @@ class PatientRecord:
     labs: list[LabResult]
     imaging: list[ImagingStudy]
     assessments: list[ClinicalAssessment]
+    medications: list[Medication]  # oldest first
 
     @property
     def reactions(self) -> list[InfusionReaction]:
         return [r for infusion in self.infusions for r in infusion.reactions.all()]
 
+    @property
+    def product_switches(self) -> list[ProductSwitch]:
+        return product_switches(self.infusions)
+
 
 def load_patient_record(patient: Patient) -> PatientRecord:
-    """Seven queries, however long the record."""
+    """Eight queries, however long the record."""
     reactions = Prefetch("reactions", InfusionReaction.objects.order_by("pk"))
     infusions = (
         Infusion.objects.filter(course__patient=patient)
         .with_course_position()
-        .select_related("course")
+        .select_related("course", "product")
         .prefetch_related(reactions)
         .order_by("given_on", "pk")
     )
@@ -81,6 +88,7 @@ def load_patient_record(patient: Patient) -> PatientRecord:
         labs=list(patient.lab_results.order_by("collected_on", "analyte", "pk")),
         imaging=list(patient.imaging_studies.order_by("performed_on", "pk")),
         assessments=list(patient.assessments.order_by("assessed_on", "pk")),
+        medications=list(patient.medications.order_by("started_on", "pk")),
     )
 
 
@@ -109,6 +117,7 @@ def analyte_name(analyte: str, other_name: str = "") -> str:
 class InfusionLine:
     infusion: Infusion
     course_started_on: dt.date
+    switch: ProductSwitch | None = None  # given with another product than the infusion before
 
     @property
     def weight_age_days(self) -> int:
@@ -145,7 +154,10 @@ def _reaction_words(reaction: InfusionReaction) -> str:
 
 
 def infusion_table(record: PatientRecord) -> RecordTable[InfusionLine]:
-    lines = [InfusionLine(i, i.course.started_on) for i in reversed(record.infusions)]
+    switches = {switch.infusion.pk: switch for switch in record.product_switches}
+    lines = [
+        InfusionLine(i, i.course.started_on, switches.get(i.pk)) for i in reversed(record.infusions)
+    ]
     return RecordTable(lines)
 
 
@@ -282,3 +294,27 @@ def _assessment_line(
 def assessment_table(record: PatientRecord, guideline: Guideline) -> RecordTable[AssessmentLine]:
     mri = [study for study in record.imaging if study.is_mri]
     return RecordTable([_assessment_line(a, mri, guideline) for a in reversed(record.assessments)])
+
+
+# --- Other medications ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MedicationLine:
+    medication: Medication
+
+    @property
+    def stopped(self) -> str:
+        m = self.medication
+        if m.stopped_on is None:
+            return "taken"
+        return f"{on(m.stopped_on)} ({m.get_stop_reason_display().lower()})"
+
+
+def medication_table(record: PatientRecord) -> RecordTable[MedicationLine]:
+    return RecordTable([MedicationLine(m) for m in reversed(record.medications)])
+
+
+def current_medications(record: PatientRecord, today: dt.date) -> list[Medication]:
+    """What the patient takes today besides infliximab, the longest-taken first."""
+    return [m for m in record.medications if m.is_current_on(today)]

@@ -24,6 +24,7 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabResult,
+    Medication,
     Patient,
     RegimenChange,
     Relapse,
@@ -155,10 +156,11 @@ def timeline(
                 "dose_mg": _num(infusion.dose_mg),
             }
         )
+        product = f", {infusion.product}" if infusion.product else ""
         row(
             infusion.given_on,
             "Infusion",
-            f"{number(infusion.dose_mg)} mg ({infusion.mg_per_kg} mg/kg)",
+            f"{number(infusion.dose_mg)} mg ({infusion.mg_per_kg} mg/kg){product}",
         )
 
     def measured(analyte: str) -> list[dict[str, Any]]:
@@ -249,6 +251,18 @@ def timeline(
         )
         row(change.effective_on, "Regimen", f"{change.get_reason_display()}: {regimen}")
 
+    for switch in record.product_switches:
+        given_on = switch.infusion.given_on
+        events.append({"x": _ms(given_on), "label": switch.words})
+        row(given_on, "Product", switch.words.removeprefix("Product "))
+
+    medications = [_medication_span(m, today) for m in record.medications]
+    for m in record.medications:
+        row(m.started_on, "Medication", f"{m.drug_label} {m.dose_words}: started")
+        if m.stopped_on:
+            reason = m.get_stop_reason_display().lower()
+            row(m.stopped_on, "Medication", f"{m.drug_label}: stopped ({reason})")
+
     next_due = None
     if next_dose is not None:
         overdue = max((today - next_dose.due_on).days, 0)
@@ -271,6 +285,7 @@ def timeline(
         "mri": mri,
         "assessments": assessments,
         "reactions": reactions,
+        "medications": medications,
         "events": sorted(events, key=lambda event: event["x"]),
         "today": _ms(today),
         "next_due": next_due,
@@ -279,13 +294,24 @@ def timeline(
     return Timeline(chart, rows, _timeline_summary(record, next_due, rows))
 
 
+def _medication_span(medication: Medication, today: dt.date) -> dict[str, Any]:
+    """A medication on the chart: from its start to its stop (or today, while it is taken)."""
+    return {
+        "x": _ms(medication.started_on),
+        "until": _ms(medication.stopped_on or today),
+        "current": medication.stopped_on is None,
+        "label": f"{medication.drug_label} {medication.dose_words}",
+    }
+
+
 def _timeline_summary(
     record: PatientRecord, next_due: dict[str, Any] | None, rows: list[TimelineRow]
 ) -> str:
     points = len(rows)
     summary = (
         f"Timeline chart of {len(record.infusions)} infusions (mg/kg), CRP, ESR and infliximab "
-        f"trough levels, antibody results, reactions, MRI lesions, assessments and course events"
+        f"trough levels, antibody results, reactions, MRI lesions, assessments, other medications "
+        f"and course events"
     )
     if points:
         summary += f", {rows[-1].on:%d %b %Y} to {rows[0].on:%d %b %Y}"
@@ -412,6 +438,12 @@ _HISTORY_SOURCES = (
         lambda r, _: f"{r.get_modality_display()} of {_on(r.performed_on)}",
     ),
     _Source(ClinicalAssessment, "patient_id", lambda r, _: f"Assessment of {_on(r.assessed_on)}"),
+    _Source(
+        Medication,
+        "patient_id",
+        lambda r, _: f"{r.drug_name or r.get_drug_display()} from {_on(r.started_on)}",
+        actions=(("stopped_on", "stopped"),),
+    ),
     _Source(
         Relapse,
         "patient_id",

@@ -24,6 +24,12 @@ urlpatterns = [
         views.record_assessment,
         name="record_assessment",
     ),
+    path(
+        "patients/<int:patient_id>/medications/new/",
+        views.record_medication,
+        name="record_medication",
+    ),
+    path("medications/<int:medication_id>/stop/", views.stop_medication, name="stop_medication"),
     path("courses/<int:course_id>/infusions/new/", views.record_infusion, name="record_infusion"),
     path("courses/<int:course_id>/reactions/new/", views.record_reaction, name="record_reaction"),
     path("courses/<int:course_id>/regimen/new/", views.change_regimen, name="change_regimen"),

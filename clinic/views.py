@@ -41,11 +41,13 @@ from registry.models import (
     Analyte,
     Infusion,
     InfusionReaction,
+    Medication,
     Patient,
     RegimenChange,
     Relapse,
     TreatmentCourse,
 )
+from registry.products import product_to_give
 from registry.reevaluation import one_reevaluation
 from registry.selectors import patients_for, sites_for, staff_site_ids
 
@@ -232,6 +234,8 @@ PATIENT_PAGE_ACTIONS = (
     "add_imagingstudy",
     "add_clinicalassessment",
     "add_relapse",
+    "add_medication",
+    "change_medication",
 )
 
 
@@ -268,6 +272,8 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
             "labs": patient_record.lab_table(record, guideline),
             "imaging": patient_record.imaging_table(record),
             "assessments": patient_record.assessment_table(record, guideline),
+            "medications": patient_record.medication_table(record),
+            "current_medications": patient_record.current_medications(record, today),
             "history": history.get_page(request.GET.get("history_page")),
             "relapses": patient.relapses.select_related("course", "retreatment_course"),
             "can_review": roles.may(request.user, roles.REVIEW_REACTION, patient.site_id),
@@ -376,6 +382,8 @@ def record_infusion(request: AuthenticatedHttpRequest, course_id: int) -> HttpRe
         "given_on": today,
         "weight_measured_on": today,
         "duration_minutes": guideline.min_infusion_minutes,
+        # The product of the last infusion (else the course's): a change is a deliberate switch.
+        "product": product_to_give(course),
     }
     if suggestion:
         # A weight carried over keeps the date it was measured on, never "today".
@@ -403,6 +411,7 @@ def record_infusion(request: AuthenticatedHttpRequest, course_id: int) -> HttpRe
             dose_mg=data["dose_mg"],
             duration_minutes=data["duration_minutes"],
             premedication=form.premedication(),
+            product=data["product"],
             lot_number=data["lot_number"],
             notes=data["notes"],
             by=request.user,
@@ -505,6 +514,50 @@ def record_assessment(request: AuthenticatedHttpRequest, patient_id: int) -> Htt
         title="Record a clinical assessment",
         done="Assessment recorded.",
     )
+
+
+@staff_required
+def record_medication(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
+    return _patient_entry(
+        request,
+        patient_id,
+        permission="registry.add_medication",
+        form_class=forms.MedicationForm,
+        record=services.medication_record,
+        date_field="started_on",
+        title="Record a medication (besides infliximab)",
+        done="Medication recorded.",
+    )
+
+
+@staff_required
+def stop_medication(request: AuthenticatedHttpRequest, medication_id: int) -> HttpResponse:
+    medication = get_object_or_404(
+        Medication.objects.select_related("patient__site").filter(
+            patient__in=patients_for(request.user)
+        ),
+        pk=medication_id,
+    )
+    patient = medication.patient
+    record_read(request, kind=web_kind(request), patients=[patient])
+    require_perm(request, "registry.change_medication", patient.site_id)
+    form = forms.MedicationStopForm(_post(request), initial={"stopped_on": timezone.localdate()})
+
+    def save() -> None:
+        data = form.cleaned_data
+        services.medication_stop(
+            medication=medication,
+            stopped_on=data["stopped_on"],
+            reason=data["reason"],
+            by=request.user,
+        )
+
+    return _entry(
+        request, patient, form, save,
+        title=f"Stop {medication.drug_label} ({medication.dose_words}), taken since "
+        f"{medication.started_on:%d %b %Y}",
+        done=f"{medication.drug_label} stopped.",
+    )  # fmt: skip
 
 
 @staff_required
@@ -621,10 +674,11 @@ def stop_course(request: AuthenticatedHttpRequest, course_id: int) -> HttpRespon
 def start_course(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_or_404(request, patient_id)
     require_perm(request, "registry.add_treatmentcourse", patient.site_id)
+    latest = patient.courses.order_by("-started_on").first()
     form = forms.CourseStartForm(
         _post(request),
         instance=TreatmentCourse(patient=patient),
-        initial={"started_on": timezone.localdate()},
+        initial={"started_on": timezone.localdate(), "product": latest and latest.product},
     )
 
     def save() -> None:

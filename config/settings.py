@@ -371,6 +371,7 @@ SPECTACULAR_SETTINGS = {
         "StopReasonEnum": "registry.models.StopReason",
         "RegimenReasonEnum": "registry.models.RegimenReason",
         "ReviewDecisionEnum": "registry.models.ReviewDecision",
+        "MedicationStopReasonEnum": "registry.models.MedicationStopReason",
     },
 }
 

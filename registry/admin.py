@@ -29,10 +29,12 @@ from registry.models import (
     ClinicalAssessment,
     ClinicalRecord,
     ImagingStudy,
+    InfliximabProduct,
     Infusion,
     InfusionQuerySet,
     InfusionReaction,
     LabResult,
+    Medication,
     Membership,
     Patient,
     RegimenChange,
@@ -297,6 +299,7 @@ class RegistryUserAdmin(UserAdmin):
 
 _COURSE_SUMMARY = (
     "started_on",
+    "product",
     "planned_dose_mg_per_kg",
     "maintenance_interval_weeks",
     "stopped_on",
@@ -312,6 +315,25 @@ class CourseInline(RecordInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a course is started from its own page, with its own validation
+
+
+_MEDICATION_FIELDS = (
+    "drug",
+    "drug_name",
+    "dose",
+    "dose_unit",
+    "route",
+    "frequency",
+    "started_on",
+    "stopped_on",
+    "stop_reason",
+)
+
+
+class MedicationInline(RecordInline):
+    model = Medication
+    fields = _MEDICATION_FIELDS
+    site_path = "patient__site"
 
 
 @admin.register(Patient)
@@ -347,7 +369,7 @@ class PatientAdmin(RecordAdmin):
         ),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
-    inlines = [CourseInline]
+    inlines = [CourseInline, MedicationInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
         active = TreatmentCourse.objects.filter(patient=OuterRef("pk"), stopped_on__isnull=True)
@@ -394,6 +416,7 @@ class InfusionInline(RecordInline):
         "premedication_antihistamine",
         "premedication_corticosteroid",
         "premedication_antipyretic",
+        "product",
         "lot_number",
     ]
     readonly_fields = ["mg_per_kg", "week", "dose_number"]
@@ -428,6 +451,7 @@ class TreatmentCourseAdmin(RecordAdmin):
         "patient",
         "site",
         "started_on",
+        "product",
         "regimen",
         "infusion_count",
         "last_infusion_on",
@@ -454,7 +478,7 @@ class TreatmentCourseAdmin(RecordAdmin):
         return (
             super()
             .get_queryset(request)
-            .select_related("patient__site")
+            .select_related("patient__site", "product")
             .annotate(n_infusions=Count("infusions"), last_given_on=Max("infusions__given_on"))
         )
 
@@ -520,10 +544,13 @@ class InfusionAdmin(RecordAdmin):
         "week",
         "dose_number",
         "premedicated",
+        "product",
+        "lot_number",
         "reaction_count",
     ]
     list_filter = [
         ("course__patient__site", SiteFilter),
+        "product",
         "premedication_antihistamine",
         "premedication_corticosteroid",
     ]
@@ -542,7 +569,7 @@ class InfusionAdmin(RecordAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Infusion]:
         infusions = cast(InfusionQuerySet, super().get_queryset(request))
         return (
-            infusions.select_related("course__patient")
+            infusions.select_related("course__patient", "product")
             .with_course_position()
             .annotate(n_reactions=Count("reactions"))
         )
@@ -689,3 +716,35 @@ class RelapseAdmin(PatientRecordAdmin):
     list_filter = [("patient__site", SiteFilter)]
     autocomplete_fields = ["patient", "course"]
     readonly_fields = ["retreatment_course"]  # linked by the retreatment action
+
+
+@admin.register(Medication)
+class MedicationAdmin(PatientRecordAdmin):
+    list_display = ["patient", "drug_label", *_MEDICATION_FIELDS[2:]]
+    list_filter = [("patient__site", SiteFilter), "drug", "stop_reason"]
+    date_hierarchy = "started_on"
+
+    @admin.display(description="drug", ordering="drug")
+    def drug_label(self, medication: Medication) -> str:
+        return medication.drug_label
+
+
+# --- The registry's lists -------------------------------------------------------------------------
+
+
+@admin.register(InfliximabProduct)
+class InfliximabProductAdmin(SimpleHistoryAdmin):
+    """The managed list of products. It belongs to no site, so config.admin_scope makes it
+    superuser-only: the list is the registry's, the same for every clinic."""
+
+    list_display = [
+        "name",
+        "code",
+        "manufacturer",
+        "is_biosimilar",
+        "atc_code",
+        "ema_product_number",
+        "rxnorm_cui",
+    ]
+    search_fields = ["name", "code", "manufacturer", "ema_product_number"]
+    list_filter = ["is_biosimilar"]

@@ -28,10 +28,15 @@ from registry import dosing, services
 from registry.models import (
     Analyte,
     DiseaseState,
+    DoseUnit,
+    Frequency,
     ImagingStudy,
+    InfliximabProduct,
     Infusion,
     InfusionReaction,
     LabUnit,
+    MedicationDrug,
+    MedicationStopReason,
     Membership,
     Modality,
     Patient,
@@ -41,6 +46,7 @@ from registry.models import (
     Relapse,
     ReviewDecision,
     Role,
+    Route,
     Sex,
     Site,
     StopReason,
@@ -69,6 +75,8 @@ ANTIBODY_ASSAY = "Anti-infliximab ELISA (drug-sensitive)"
 TITRE_UNIT = LabUnit.AU_ML
 CRP_UPPER_NORMAL_MG_L = Decimal("5")
 ESR_UPPER_NORMAL_MM_H = Decimal("20")
+# The infliximab product each site's courses plan (its tender), by product code.
+SITE_PRODUCTS = {"north": "inflectra", "south": "remicade"}
 
 
 def username_for(role: str, site_code: str) -> str:
@@ -190,6 +198,10 @@ class Chart:
     def weeks_ago(self, weeks: int, *, days: int = 0) -> dt.date:
         return self.today - dt.timedelta(weeks=weeks, days=days)
 
+    @property
+    def product_planned(self) -> InfliximabProduct | None:
+        return product(SITE_PRODUCTS.get(self.patient.site.code, ""))
+
     # The disease over time: every observation reads the activity on its date.
 
     def becomes(self, activity: Activity, on: dt.date) -> None:
@@ -310,9 +322,11 @@ class Chart:
         dose_mg: Decimal | None = None,
         weighed_on: dt.date | None = None,
         duration_minutes: int | None = None,
+        given_with: InfliximabProduct | None = None,
     ) -> Infusion:
         """The dose follows the weight, unless `dose_mg` says otherwise; `weighed_on` is when the
-        weight used was measured, if not on the day."""
+        weight used was measured, if not on the day. The product is the previous infusion's (the
+        service's pre-fill) unless `given_with` switches it."""
         weight = self.weight_on(weighed_on or day)
         return services.infusion_record(
             course=course,
@@ -323,6 +337,7 @@ class Chart:
             duration_minutes=duration_minutes
             or (PREMEDICATED_INFUSION_MINUTES if premedicated else INFUSION_MINUTES),
             premedication=PREMEDICATION if premedicated else (),
+            product=given_with,
             lot_number=f"IFX{day:%y%m}",
             notes="Scales out of service: the last recorded weight was used." if weighed_on else "",
             by=self.staff.nurse,
@@ -339,6 +354,69 @@ class Chart:
             infusion_stopped=stopped,
             by=self.staff.nurse,
         )
+
+
+def product(code: str) -> InfliximabProduct | None:
+    """A product of the registry's list (migration 0008), or none if it has been taken off."""
+    return InfliximabProduct.objects.filter(code=code).first()
+
+
+# --- Other medications ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoTherapy:
+    """A drug besides infliximab, from `weeks_ago` until `stopped_weeks_ago` (None: still taken)."""
+
+    drug: MedicationDrug
+    dose: Decimal
+    unit: DoseUnit
+    route: Route
+    frequency: Frequency
+    weeks_ago: int
+    stopped_weeks_ago: int | None = None
+    stop_reason: MedicationStopReason | None = None
+    name: str = ""  # an "other" drug's
+
+
+# NSAIDs come first in CNO (the CARRA consensus treatment plans, Zhao 2018): every demo patient
+# took naproxen from the diagnosis until infliximab started, without enough effect.
+NAPROXEN = (MedicationDrug.NAPROXEN, Decimal("5"), DoseUnit.MG_PER_KG, Route.ORAL)
+
+
+def take(chart: Chart, therapy: CoTherapy) -> None:
+    stopped_on = (
+        None if therapy.stopped_weeks_ago is None else chart.weeks_ago(therapy.stopped_weeks_ago)
+    )
+    services.medication_record(
+        patient=chart.patient,
+        drug=therapy.drug,
+        drug_name=therapy.name,
+        dose=therapy.dose,
+        dose_unit=therapy.unit,
+        route=therapy.route,
+        frequency=therapy.frequency,
+        started_on=chart.weeks_ago(therapy.weeks_ago),
+        stopped_on=stopped_on,
+        stop_reason=therapy.stop_reason or "",
+        by=chart.staff.clinician,
+    )
+
+
+def nsaid_before_infliximab(chart: Chart, *, until: dt.date) -> None:
+    drug, dose, unit, route = NAPROXEN
+    services.medication_record(
+        patient=chart.patient,
+        drug=drug,
+        dose=dose,
+        dose_unit=unit,
+        route=route,
+        frequency=Frequency.TWICE_DAILY,
+        started_on=chart.patient.diagnosed_on or until,
+        stopped_on=until,
+        stop_reason=MedicationStopReason.INEFFICACY,
+        by=chart.staff.clinician,
+    )
 
 
 # --- Courses -------------------------------------------------------------------------------------
@@ -402,6 +480,7 @@ class CoursePlan:
     reaction: PlannedReaction | None = None
     premedicated: bool = False  # every dose: a reaction in an earlier course
     irregular: Mapping[int, Irregular] = field(default_factory=dict)
+    switch: tuple[int, str] | None = None  # (week, product code): given with it from that dose
 
     @property
     def doses(self) -> tuple[int, ...]:
@@ -429,7 +508,12 @@ def treat(chart: Chart, plan: CoursePlan, *, relapse: Relapse | None = None) -> 
 
     chart.responds(plan.response, started_on)
     if relapse is None:
-        course = services.course_start(patient=chart.patient, started_on=started_on, by=clinician)
+        course = services.course_start(
+            patient=chart.patient,
+            started_on=started_on,
+            product=chart.product_planned,
+            by=clinician,
+        )
     else:
         course = services.retreatment_start(relapse=relapse, started_on=started_on, by=clinician)
     stopped_on = on(plan.stop[0]) if plan.stop else None
@@ -462,6 +546,7 @@ def treat(chart: Chart, plan: CoursePlan, *, relapse: Relapse | None = None) -> 
             dose_mg=irregular.dose_mg,
             weighed_on=None if irregular.weight_of_week is None else on(irregular.weight_of_week),
             duration_minutes=irregular.duration_minutes,
+            given_with=product(plan.switch[1]) if plan.switch and plan.switch[0] == week else None,
         )
         if plan.markers_until_week is None or week <= plan.markers_until_week:
             chart.markers(day)
@@ -553,9 +638,13 @@ def course(label: str, plan: CoursePlan) -> Scenario:
     return Scenario(label, weeks_ago, lambda chart: treat(chart, plan))
 
 
-def on_schedule(weeks_in: int) -> Scenario:
-    plan = CoursePlan(weeks_in, troughs={22: Decimal("8.4")}, antibodies={22: False})
-    return course(f"on schedule, week {weeks_in} of the course", plan)
+def on_schedule(weeks_in: int, *, switch: tuple[int, str] | None = None) -> Scenario:
+    """On schedule; with `switch` (week, product), switched to that product at that dose."""
+    plan = CoursePlan(weeks_in, troughs={22: Decimal("8.4")}, antibodies={22: False}, switch=switch)
+    label = f"on schedule, week {weeks_in} of the course"
+    if switch:
+        label += f"; switched to {switch[1]} at week {switch[0]}"
+    return course(label, plan)
 
 
 def dose_late(due_week: int, days_late: int) -> Scenario:
@@ -862,14 +951,44 @@ class DemoPatient:
     age: int
     scenario: Scenario
     consent: Consent = Consent.GIVEN
+    co_therapy: tuple[CoTherapy, ...] = ()  # besides the naproxen every patient took first
 
 
 F, M = Sex.FEMALE, Sex.MALE
+
+
+def methotrexate(*, weeks_ago: int, mg_per_m2: int, route: Route) -> CoTherapy:
+    """Weekly methotrexate with infliximab: it lowers anti-drug antibodies (co-therapy)."""
+    return CoTherapy(
+        MedicationDrug.METHOTREXATE, Decimal(mg_per_m2), DoseUnit.MG_PER_M2, route,
+        Frequency.WEEKLY, weeks_ago,
+    )  # fmt: skip
+
+
+# A flare after stopping: naproxen again, with a proton-pump inhibitor (a drug not on the list).
+FLARE_NSAID = CoTherapy(
+    MedicationDrug.NAPROXEN, Decimal("5"), DoseUnit.MG_PER_KG, Route.ORAL, Frequency.TWICE_DAILY, 2
+)
+GASTRIC_PROTECTION = CoTherapy(
+    MedicationDrug.OTHER, Decimal("10"), DoseUnit.MG, Route.ORAL, Frequency.ONCE_DAILY, 2,
+    name="Omeprazole",
+)  # fmt: skip
+# Prednisolone for the weeks of induction, tapered off as infliximab took effect.
+STEROID_BRIDGE = CoTherapy(
+    MedicationDrug.PREDNISOLONE, Decimal("1"), DoseUnit.MG_PER_KG, Route.ORAL,
+    Frequency.ONCE_DAILY, 40, stopped_weeks_ago=34, stop_reason=MedicationStopReason.COMPLETED,
+)  # fmt: skip
+# A bisphosphonate before infliximab (vertebral lesion), stopped when it did not control it.
+PAMIDRONATE_BEFORE = CoTherapy(
+    MedicationDrug.PAMIDRONATE, Decimal("1"), DoseUnit.MG_PER_KG, Route.INTRAVENOUS,
+    Frequency.EVERY_3_MONTHS, 52, stopped_weeks_ago=41, stop_reason=MedicationStopReason.INEFFICACY,
+)  # fmt: skip
 MILD, MODERATE, SEVERE = ReactionSeverity.MILD, ReactionSeverity.MODERATE, ReactionSeverity.SEVERE
 # Storybook names: plausible in form, obviously nobody's. Patients alternate between the sites.
 PATIENTS: tuple[DemoPatient, ...] = (
     DemoPatient("Amelia", "Quillfeather", F, 9, on_schedule(4)),
-    DemoPatient("Oscar", "Brambleworth", M, 13, on_schedule(19)),
+    # A managed switch of the south's tender, from the originator to a biosimilar.
+    DemoPatient("Oscar", "Brambleworth", M, 13, on_schedule(19, switch=(14, "remsima"))),
     DemoPatient("Isla", "Cindervale", F, 11, on_schedule(33)),
     DemoPatient("Leo", "Dapplemoor", M, 14, dose_late(30, 10)),
     DemoPatient("Freya", "Elderquay", F, 10, dose_late(46, 12)),
@@ -882,7 +1001,9 @@ PATIENTS: tuple[DemoPatient, ...] = (
     DemoPatient("Elsie", "Larkspurr", F, 12, interrupted(59, 22, 44, checked=True)),
     DemoPatient("Jonah", "Mossgrove", M, 7, response_unassessed(15)),
     DemoPatient("Nora", "Pebbleton", F, 13, response_unassessed(20)),
-    DemoPatient("Ivy", "Quincefield", F, 11, markers_lapsed(40, 22)),
+    DemoPatient(
+        "Ivy", "Quincefield", F, 11, markers_lapsed(40, 22), co_therapy=(PAMIDRONATE_BEFORE,)
+    ),
     DemoPatient("Rafi", "Rushwhistle", M, 15, markers_lapsed(30, 6), Consent.NEVER),
     DemoPatient("Hannah", "Sorrelby", F, 10, imaging_lapsed(36, (-1,))),
     DemoPatient("Theo", "Tansyford", M, 14, imaging_lapsed(45, ())),
@@ -892,7 +1013,14 @@ PATIENTS: tuple[DemoPatient, ...] = (
     DemoPatient("Priya", "Yarrowfen", F, 15, taper_ready(64)),
     DemoPatient("Milo", "Zephyrine", M, 13, tapering(90, (10,))),
     DemoPatient("Aisha", "Acornby", F, 16, tapering(110, (10, 12)), Consent.WITHDRAWN),
-    DemoPatient("Lucia", "Cloverdew", F, 12, relapse_unrecorded(30, 2, on_mri=True)),
+    DemoPatient(
+        "Lucia",
+        "Cloverdew",
+        F,
+        12,
+        relapse_unrecorded(30, 2, on_mri=True),
+        co_therapy=(FLARE_NSAID, GASTRIC_PROTECTION),
+    ),
     DemoPatient("Omar", "Dunlinmere", M, 14, relapse_unrecorded(45, 1, on_mri=False)),
     DemoPatient("Mila", "Emberwing", F, 15, relapse_retreated(70, 22)),
     DemoPatient("Sofia", "Foxglover", F, 13, relapse_retreated(50, 9)),
@@ -900,14 +1028,35 @@ PATIENTS: tuple[DemoPatient, ...] = (
     DemoPatient("Esme", "Heatherstraw", F, 16, stopped_in_remission(61, (3, 6))),
     DemoPatient("Luca", "Ivyclasp", M, 17, stopped_in_remission(117, POST_STOP_VISIT_MONTHS)),
     DemoPatient("Tilly", "Jackdawes", F, 10, reaction(MILD, 29, at_week=22)),
-    DemoPatient("Tobias", "Kestrelby", M, 11, reaction(MODERATE, 40, at_week=14)),
+    DemoPatient(
+        "Tobias",
+        "Kestrelby",
+        M,
+        11,
+        reaction(MODERATE, 40, at_week=14),
+        co_therapy=(STEROID_BRIDGE,),
+    ),
     DemoPatient("Ada", "Lichenfield", F, 9, reaction(SEVERE, 32, at_week=30)),
     DemoPatient("Sami", "Marigoldsby", M, 14, reaction(SEVERE, 48, 22, reviewed_after_days=4)),
     DemoPatient("Greta", "Nutmegan", F, 12, dose_mismatch(24, 22, dose_mg=300)),
     DemoPatient("Hugo", "Otterwell", M, 8, weight_not_measured(36, 30, weighed_week=6)),
     DemoPatient("Iris", "Puddingstone", F, 13, drug_levels(40, 38, "2.1"), Consent.NEVER),
-    DemoPatient("Finn", "Thistlewick", M, 15, drug_levels(50, 46, "0.4", antibodies=True)),
-    DemoPatient("Lena", "Nettlecrow", F, 11, intensified(50, 38, (30, 46), mg_per_kg=10)),
+    DemoPatient(
+        "Finn",
+        "Thistlewick",
+        M,
+        15,
+        drug_levels(50, 46, "0.4", antibodies=True),
+        co_therapy=(methotrexate(weeks_ago=3, mg_per_m2=15, route=Route.SUBCUTANEOUS),),
+    ),
+    DemoPatient(
+        "Lena",
+        "Nettlecrow",
+        F,
+        11,
+        intensified(50, 38, (30, 46), mg_per_kg=10),
+        co_therapy=(methotrexate(weeks_ago=30, mg_per_m2=10, route=Route.ORAL),),
+    ),
     DemoPatient("Noor", "Saffronby", F, 16, intensified(44, 22, (22, 40), interval_weeks=6)),
     # New patients go at the end: the index gives the MRN, which an existing demo keeps.
     DemoPatient("Poppy", "Mallowmere", F, 13, retreated_after_a_gap(290, 6, days_in=2)),
@@ -958,7 +1107,11 @@ def register(demo: DemoPatient, *, site: Site, mrn: str, staff: SiteStaff, today
         services.patient_consent_record(
             patient=patient, withdrawn_on=today - dt.timedelta(days=45), by=staff.clinician
         )
-    return Chart(patient=patient, staff=staff, today=today, rng=rng)
+    chart = Chart(patient=patient, staff=staff, today=today, rng=rng)
+    nsaid_before_infliximab(chart, until=treated_from)
+    for therapy in demo.co_therapy:
+        take(chart, therapy)
+    return chart
 
 
 # --- Seeding -------------------------------------------------------------------------------------

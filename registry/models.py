@@ -12,9 +12,11 @@ import datetime as dt
 import itertools
 from collections.abc import Collection
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -240,6 +242,125 @@ class StopReason(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# --- Infliximab products ----------------------------------------------------------------------
+
+# The substance every course gives (WHO ATC; RxNorm's ingredient concept).
+INFLIXIMAB_ATC = "L04AB02"
+INFLIXIMAB_RXNORM = "191831"
+
+
+class InfliximabProduct(TimestampedModel):
+    """One infliximab product a clinic may infuse: the originator or a biosimilar.
+
+    A managed list rather than choices: products come and go (new biosimilars, a tender that
+    changes supplier) and carry codes, so superusers keep it in the admin without a release, and an
+    infusion's product is a foreign key the database checks. The table holds infliximab products
+    only (`product_is_infliximab`: its substance's ATC code must be infliximab's), so no infusion
+    or course can name another drug's product, in the database either. Seeded by migration.
+    """
+
+    code = models.SlugField(
+        max_length=30, unique=True, help_text="The product's code in the API, e.g. 'remsima'."
+    )
+    name = models.CharField(max_length=100, unique=True, help_text="The brand name, e.g. Remsima.")
+    manufacturer = models.CharField(
+        max_length=200, help_text="The marketing-authorisation holder (or manufacturer)."
+    )
+    is_biosimilar = models.BooleanField(
+        help_text="A biosimilar of the originator (Remicade), or the originator itself."
+    )
+    atc_code = models.CharField(
+        "ATC code",
+        max_length=7,
+        default=INFLIXIMAB_ATC,
+        help_text=f"The substance's WHO ATC code: infliximab is {INFLIXIMAB_ATC}.",
+    )
+    ema_product_number = models.CharField(
+        "EMA product number",
+        max_length=20,
+        blank=True,
+        validators=[
+            RegexValidator(r"^EMEA/H/C/\d{6}$", "Write it as the EMA does: EMEA/H/C/000240.")
+        ],
+        help_text="The European Medicines Agency's product number (EPAR), e.g. EMEA/H/C/000240.",
+    )
+    rxnorm_cui = models.CharField(
+        "RxNorm CUI",
+        max_length=12,
+        blank=True,
+        validators=[RegexValidator(r"^\d+$", "An RxNorm concept id is digits only.")],
+        help_text="The product's RxNorm concept (a branded drug, SBD), where it has one.",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "infliximab product"
+        ordering = ["is_biosimilar", "name"]  # the originator first
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(atc_code=INFLIXIMAB_ATC),
+                name="product_is_infliximab",
+                violation_error_message=f"This list holds infliximab products only (ATC "
+                f"{INFLIXIMAB_ATC}).",
+            ),
+            models.CheckConstraint(
+                condition=~Q(code="") & ~Q(name="") & ~Q(manufacturer=""),
+                name="product_named",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_infliximab(self) -> bool:
+        return self.atc_code == INFLIXIMAB_ATC
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        self.atc_code = (self.atc_code or "").strip().upper()
+        if not self.is_infliximab:
+            _add(
+                errors,
+                "atc_code",
+                f"{self.atc_code or 'No code'} is not infliximab ({INFLIXIMAB_ATC}): this list "
+                "holds the infliximab products infusions are given with.",
+            )
+        _raise(errors)
+
+
+# An infusion's or a course's product, refused (at its field) when it is not on the list.
+NOT_A_PRODUCT = "Choose one of the registry's infliximab products."
+
+
+class ProductForeignKey(models.ForeignKey[Any, Any]):
+    """A product of the list: its form field (clinic and admin forms alike) refuses any other
+    value in the same words as the model."""
+
+    def formfield(self, **kwargs: Any) -> Any:
+        kwargs["error_messages"] = {
+            "invalid_choice": NOT_A_PRODUCT,
+            **kwargs.get("error_messages", {}),
+        }
+        return super().formfield(**kwargs)
+
+
+def _product_field(help_text: str, related_name: str) -> ProductForeignKey:
+    return ProductForeignKey(
+        InfliximabProduct,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name=related_name,
+        verbose_name="infliximab product",
+        help_text=help_text,
+        error_messages={"invalid": NOT_A_PRODUCT},
+    )
+
+
+# --- Courses (continued) ----------------------------------------------------------------------
+
+
 def _default_induction_weeks() -> list[int]:
     return [0, 2, 6]
 
@@ -292,6 +413,10 @@ class TreatmentCourse(ClinicalRecord):
     )
     maintenance_interval_weeks = models.PositiveSmallIntegerField(
         "maintenance interval (weeks)", default=8
+    )
+    product = _product_field(
+        "The product planned for this course; each infusion records the one it was given with.",
+        related_name="courses",
     )
     stopped_on = models.DateField(null=True, blank=True)
     stop_reason = models.CharField(max_length=20, choices=StopReason.choices, blank=True)
@@ -548,6 +673,13 @@ class InfusionQuerySet(models.QuerySet["Infusion"]):
         return self.annotate(dose_number=Subquery(earlier_or_same), day_zero=Subquery(first))
 
 
+# A lot (batch) number as printed on a vial: a code, never a sentence (exports may carry it).
+LOT_NUMBER = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9./-]*$",
+    "A lot number is the code printed on the vial: letters, digits, '-', '.' or '/', no spaces.",
+)
+
+
 class Infusion(ClinicalRecord):
     course = models.ForeignKey(TreatmentCourse, on_delete=models.PROTECT, related_name="infusions")
     given_on = models.DateField()
@@ -569,7 +701,17 @@ class Infusion(ClinicalRecord):
     premedication_antihistamine = models.BooleanField(default=False)
     premedication_corticosteroid = models.BooleanField(default=False)
     premedication_antipyretic = models.BooleanField(default=False)
-    lot_number = models.CharField(max_length=40, blank=True)
+    product = _product_field(
+        "The product given. Left empty, the registry takes the previous infusion's of the course "
+        "(else the course's).",
+        related_name="infusions",
+    )
+    lot_number = models.CharField(
+        max_length=40,
+        blank=True,
+        validators=[LOT_NUMBER],
+        help_text="The batch (lot) on the vial, as printed: letters, digits, - . /",
+    )
     notes = models.TextField(blank=True)
 
     objects = InfusionQuerySet.as_manager()
@@ -1293,6 +1435,262 @@ class Relapse(ClinicalRecord):
         _raise(errors)
 
 
+# --- Other medications (co-therapy) ---------------------------------------------------------------
+
+
+class MedicationDrug(models.TextChoices):
+    """The drugs given with or before infliximab in CRMO/CNO; `OTHER` is named in free text."""
+
+    NAPROXEN = "naproxen", "Naproxen"
+    IBUPROFEN = "ibuprofen", "Ibuprofen"
+    INDOMETACIN = "indometacin", "Indometacin"
+    CELECOXIB = "celecoxib", "Celecoxib"
+    METHOTREXATE = "methotrexate", "Methotrexate"
+    SULFASALAZINE = "sulfasalazine", "Sulfasalazine"
+    PAMIDRONATE = "pamidronate", "Pamidronate (pamidronic acid)"
+    ZOLEDRONIC_ACID = "zoledronic_acid", "Zoledronic acid"
+    PREDNISOLONE = "prednisolone", "Prednisolone"
+    METHYLPREDNISOLONE = "methylprednisolone", "Methylprednisolone"
+    ADALIMUMAB = "adalimumab", "Adalimumab"
+    ETANERCEPT = "etanercept", "Etanercept"
+    OTHER = "other", "Other (name it)"
+
+
+class DrugClass(models.TextChoices):
+    NSAID = "nsaid", "NSAIDs"
+    DMARD = "dmard", "Conventional DMARDs"
+    BISPHOSPHONATE = "bisphosphonate", "Bisphosphonates"
+    GLUCOCORTICOID = "glucocorticoid", "Glucocorticoids"
+    TNF_INHIBITOR = "tnf_inhibitor", "Other TNF inhibitors"
+    OTHER = "other", "Other"
+
+
+# WHO ATC codes (whocc.no), and each drug's class. Methotrexate is L04AX03, the immunosuppressant
+# code rheumatology uses (L01BA01 is its antineoplastic use).
+MEDICATION_ATC: dict[str, str] = {
+    MedicationDrug.NAPROXEN: "M01AE02",
+    MedicationDrug.IBUPROFEN: "M01AE01",
+    MedicationDrug.INDOMETACIN: "M01AB01",
+    MedicationDrug.CELECOXIB: "M01AH01",
+    MedicationDrug.METHOTREXATE: "L04AX03",
+    MedicationDrug.SULFASALAZINE: "A07EC01",
+    MedicationDrug.PAMIDRONATE: "M05BA03",
+    MedicationDrug.ZOLEDRONIC_ACID: "M05BA08",
+    MedicationDrug.PREDNISOLONE: "H02AB06",
+    MedicationDrug.METHYLPREDNISOLONE: "H02AB04",
+    MedicationDrug.ADALIMUMAB: "L04AB04",
+    MedicationDrug.ETANERCEPT: "L04AB01",
+}
+MEDICATION_CLASS: dict[str, str] = {
+    MedicationDrug.NAPROXEN: DrugClass.NSAID,
+    MedicationDrug.IBUPROFEN: DrugClass.NSAID,
+    MedicationDrug.INDOMETACIN: DrugClass.NSAID,
+    MedicationDrug.CELECOXIB: DrugClass.NSAID,
+    MedicationDrug.METHOTREXATE: DrugClass.DMARD,
+    MedicationDrug.SULFASALAZINE: DrugClass.DMARD,
+    MedicationDrug.PAMIDRONATE: DrugClass.BISPHOSPHONATE,
+    MedicationDrug.ZOLEDRONIC_ACID: DrugClass.BISPHOSPHONATE,
+    MedicationDrug.PREDNISOLONE: DrugClass.GLUCOCORTICOID,
+    MedicationDrug.METHYLPREDNISOLONE: DrugClass.GLUCOCORTICOID,
+    MedicationDrug.ADALIMUMAB: DrugClass.TNF_INHIBITOR,
+    MedicationDrug.ETANERCEPT: DrugClass.TNF_INHIBITOR,
+    MedicationDrug.OTHER: DrugClass.OTHER,
+}
+
+
+class DoseUnit(models.TextChoices):
+    """Stored as UCUM codes (what FHIR's dose quantities carry), shown as a person writes them."""
+
+    MG = "mg", "mg"
+    MG_PER_KG = "mg/kg", "mg/kg"
+    MG_PER_M2 = "mg/m2", "mg/m²"
+    G = "g", "g"
+    MICROGRAM = "ug", "µg"
+
+
+class Route(models.TextChoices):
+    ORAL = "oral", "Oral"
+    SUBCUTANEOUS = "subcutaneous", "Subcutaneous"
+    INTRAVENOUS = "intravenous", "Intravenous"
+    INTRAMUSCULAR = "intramuscular", "Intramuscular"
+    TOPICAL = "topical", "Topical"
+    RECTAL = "rectal", "Rectal"
+
+
+# SNOMED CT "route of administration" concepts.
+ROUTE_SNOMED: dict[str, str] = {
+    Route.ORAL: "26643006",
+    Route.SUBCUTANEOUS: "34206005",
+    Route.INTRAVENOUS: "47625008",
+    Route.INTRAMUSCULAR: "78421000",
+    Route.TOPICAL: "6064005",
+    Route.RECTAL: "37161004",
+}
+
+
+class Frequency(models.TextChoices):
+    ONCE_DAILY = "once_daily", "Once daily"
+    TWICE_DAILY = "twice_daily", "Twice daily"
+    THREE_TIMES_DAILY = "three_times_daily", "Three times daily"
+    WEEKLY = "weekly", "Weekly"
+    EVERY_2_WEEKS = "every_2_weeks", "Every 2 weeks"
+    EVERY_4_WEEKS = "every_4_weeks", "Every 4 weeks"
+    EVERY_3_MONTHS = "every_3_months", "Every 3 months (e.g. a bisphosphonate cycle)"
+    EVERY_6_MONTHS = "every_6_months", "Every 6 months"
+    ONCE = "once", "Once (a single dose or course)"
+    AS_NEEDED = "as_needed", "As needed"
+
+
+class MedicationStopReason(models.TextChoices):
+    # The values a course's stop reason shares (StopReason) are the same words.
+    REMISSION = "remission", "Remission"
+    INEFFICACY = "inefficacy", "Ineffective"
+    ADVERSE_EVENT = "adverse_event", "Adverse event"
+    PATIENT_CHOICE = "patient_choice", "Patient or family choice"
+    COMPLETED = "completed", "Planned course completed"
+    DOSE_CHANGED = "dose_changed", "Dose or frequency changed (a new entry follows)"
+    OTHER = "other", "Other"
+
+
+class Medication(ClinicalRecord):
+    """A drug other than infliximab the patient takes or took, from `started_on` to `stopped_on`.
+
+    One entry per drug at one dose: a dose change stops the entry ("dose changed") and starts
+    another. The only free text is the name of an "other" drug, which research exports never carry.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="medications")
+    drug = models.CharField(max_length=30, choices=MedicationDrug.choices)
+    drug_name = models.CharField(
+        "name of the other drug", max_length=100, blank=True, help_text="Only for “Other”."
+    )
+    dose = models.DecimalField(
+        max_digits=8, decimal_places=3, null=True, blank=True, help_text="Per administration."
+    )
+    dose_unit = models.CharField(max_length=10, choices=DoseUnit.choices, blank=True)
+    route = models.CharField(max_length=20, choices=Route.choices)
+    frequency = models.CharField(max_length=20, choices=Frequency.choices)
+    started_on = models.DateField()
+    stopped_on = models.DateField(null=True, blank=True, help_text="Empty while it is taken.")
+    stop_reason = models.CharField(
+        "reason for stopping", max_length=20, choices=MedicationStopReason.choices, blank=True
+    )
+
+    class Meta:
+        ordering = ["patient", "started_on", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(drug__in=MedicationDrug.values), name="medication_drug_valid"
+            ),
+            models.CheckConstraint(
+                condition=(Q(drug=MedicationDrug.OTHER) & ~Q(drug_name=""))
+                | (~Q(drug=MedicationDrug.OTHER) & Q(drug_name="")),
+                name="medication_other_drug_named",
+                violation_error_message="Name an “other” drug, and only an “other” drug.",
+            ),
+            models.CheckConstraint(
+                condition=Q(dose__isnull=True, dose_unit="")
+                | Q(dose__gt=0, dose_unit__in=DoseUnit.values),
+                name="medication_dose_with_unit",
+                violation_error_message="A dose is above 0 and has its unit.",
+            ),
+            models.CheckConstraint(
+                condition=Q(route__in=Route.values), name="medication_route_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(frequency__in=Frequency.values), name="medication_frequency_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(stopped_on__isnull=True) | Q(stopped_on__gte=F("started_on")),
+                name="medication_stopped_after_start",
+                violation_error_message="A medication cannot stop before it started.",
+            ),
+            models.CheckConstraint(
+                condition=Q(stopped_on__isnull=True, stop_reason="")
+                | Q(stopped_on__isnull=False, stop_reason__in=MedicationStopReason.values),
+                name="medication_stop_reason_with_stop_date",
+                violation_error_message="A stopped medication needs its reason, and only then.",
+            ),
+            models.UniqueConstraint(
+                fields=["patient", "drug", "drug_name"],
+                condition=Q(stopped_on__isnull=True),
+                name="medication_one_current_entry_per_drug",
+                violation_error_message="The patient is already taking this drug.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.drug_label} from {self.started_on:%d %b %Y}"
+
+    @property
+    def drug_label(self) -> str:
+        return self.drug_name if self.drug == MedicationDrug.OTHER else self.get_drug_display()
+
+    @property
+    def atc_code(self) -> str | None:
+        return MEDICATION_ATC.get(self.drug)
+
+    @property
+    def dose_words(self) -> str:
+        """The dose as a prescription writes it: "5 mg/kg twice daily, oral"."""
+        dose = f"{self.dose.normalize():f} {self.get_dose_unit_display()} " if self.dose else ""
+        return f"{dose}{self.get_frequency_display().lower()}, {self.get_route_display().lower()}"
+
+    def is_current_on(self, day: dt.date) -> bool:
+        return self.started_on <= day and (self.stopped_on is None or self.stopped_on > day)
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        self.drug_name = (self.drug_name or "").strip()
+        if self.drug == MedicationDrug.OTHER and not self.drug_name:
+            _add(errors, "drug_name", "Name the drug.")
+        elif self.drug and self.drug != MedicationDrug.OTHER and self.drug_name:
+            _add(
+                errors,
+                "drug_name",
+                f"Only for “Other”: {self.get_drug_display()} is on the list already.",
+            )
+        self._check_dose(errors)
+        patient = self.patient if self.patient_id else None
+        _check_not_future(errors, "started_on", self.started_on)
+        _check_not_before_birth(errors, "started_on", self.started_on, patient)
+        _check_not_future(errors, "stopped_on", self.stopped_on)
+        if self.stopped_on:
+            if self.started_on and self.stopped_on < self.started_on:
+                _add(
+                    errors,
+                    "stopped_on",
+                    f"It started on {self.started_on:%d %b %Y}; it cannot stop before that.",
+                )
+            if not self.stop_reason:
+                _add(errors, "stop_reason", "Say why it was stopped.")
+        elif self.stop_reason:
+            _add(errors, "stop_reason", "Only a stopped medication has a reason for stopping.")
+        if patient is not None and self.drug and self.stopped_on is None:
+            self._check_not_taken_already(errors, patient)
+        _raise(errors)
+
+    def _check_dose(self, errors: ErrorDict) -> None:
+        if self.dose is not None and self.dose <= 0:
+            _add(errors, "dose", "The dose must be more than 0.")
+        if self.dose is not None and not self.dose_unit:
+            _add(errors, "dose_unit", "Choose the dose's unit.")
+        if self.dose is None and self.dose_unit:
+            _add(errors, "dose", "Enter the dose, or leave its unit empty.")
+
+    def _check_not_taken_already(self, errors: ErrorDict, patient: Patient) -> None:
+        current = patient.medications.filter(
+            drug=self.drug, drug_name=self.drug_name, stopped_on__isnull=True
+        ).exclude(pk=self.pk)
+        for other in current[:1]:
+            _add(
+                errors,
+                "drug",
+                f"{self.drug_label} is already recorded as taken since "
+                f"{other.started_on:%d %b %Y}: stop that entry first (a new dose is a new entry).",
+            )
+
+
 CLINICAL_MODELS: tuple[type[ClinicalRecord], ...] = (
     Patient,
     TreatmentCourse,
@@ -1303,4 +1701,5 @@ CLINICAL_MODELS: tuple[type[ClinicalRecord], ...] = (
     ClinicalAssessment,
     InfusionReaction,
     Relapse,
+    Medication,
 )

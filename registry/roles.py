@@ -18,6 +18,7 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabResult,
+    Medication,
     Patient,
     RegimenChange,
     Relapse,
@@ -36,6 +37,7 @@ _ALL_CLINICAL = (
     ImagingStudy,
     ClinicalAssessment,
     Relapse,
+    Medication,
 )
 # Nurses and infusion staff record what happens in the infusion unit.
 _NURSE_RECORDS = (Infusion, InfusionReaction, LabResult)

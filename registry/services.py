@@ -28,9 +28,12 @@ from registry.models import (
     ClinicalAssessment,
     ClinicalRecord,
     ImagingStudy,
+    InfliximabProduct,
     Infusion,
     InfusionReaction,
     LabResult,
+    Medication,
+    MedicationStopReason,
     Patient,
     RegimenChange,
     RegimenReason,
@@ -40,6 +43,7 @@ from registry.models import (
     StopReason,
     TreatmentCourse,
 )
+from registry.products import product_to_give
 from registry.reevaluation import one_reevaluation, patient_changed
 
 P = ParamSpec("P")
@@ -69,7 +73,14 @@ def patient_id_of(record: ClinicalRecord) -> int:
     match record:
         case Patient():
             return record.pk
-        case TreatmentCourse() | LabResult() | ImagingStudy() | ClinicalAssessment() | Relapse():
+        case (
+            TreatmentCourse()
+            | LabResult()
+            | ImagingStudy()
+            | ClinicalAssessment()
+            | Relapse()
+            | Medication()
+        ):
             return record.patient_id
         case Infusion() | RegimenChange():
             return record.course.patient_id
@@ -82,7 +93,14 @@ def site_id_of(record: ClinicalRecord) -> int:
     match record:
         case Patient():
             return record.site_id
-        case TreatmentCourse() | LabResult() | ImagingStudy() | ClinicalAssessment() | Relapse():
+        case (
+            TreatmentCourse()
+            | LabResult()
+            | ImagingStudy()
+            | ClinicalAssessment()
+            | Relapse()
+            | Medication()
+        ):
             return record.patient.site_id
         case Infusion() | RegimenChange():
             return record.course.patient.site_id
@@ -304,9 +322,11 @@ def course_start(
     planned_dose_mg_per_kg: Decimal = Decimal("5"),
     induction_weeks: Iterable[int] = (0, 2, 6),
     maintenance_interval_weeks: int = 8,
+    product: InfliximabProduct | None = None,
     notes: str = "",
     by: User,
 ) -> TreatmentCourse:
+    """Start a course; `product` is the infliximab product planned for it (if known)."""
     _require(by, "registry.add_treatmentcourse", patient.site_id, "starting a course")
     course = TreatmentCourse(
         patient=patient,
@@ -314,6 +334,7 @@ def course_start(
         planned_dose_mg_per_kg=planned_dose_mg_per_kg,
         induction_weeks=list(induction_weeks),
         maintenance_interval_weeks=maintenance_interval_weeks,
+        product=product,
         notes=notes,
     )
     return _store(course, by=by)
@@ -350,6 +371,7 @@ COURSE_CORRECTIONS = Corrections(
             "induction_weeks",
             "maintenance_interval_weeks",
             "stop_reason",
+            "product",
             "notes",
         }
     ),
@@ -461,13 +483,15 @@ def infusion_record(
     weight_confirmed: bool = False,
     duration_minutes: int | None = None,
     premedication: Iterable[str] = (),
+    product: InfliximabProduct | None = None,
     lot_number: str = "",
     notes: str = "",
     by: User,
 ) -> Infusion:
     """Record an infusion given. Refused while a severe reaction awaits review; a dose above the
     caps needs a clinician's intensification; a weight far from the previous one needs
-    `weight_confirmed`; the weight keeps the date it was measured."""
+    `weight_confirmed`; the weight keeps the date it was measured. Without a `product`, the
+    infusion is given with the previous infusion's of the course (else the course's)."""
     _require(by, "registry.add_infusion", course.patient.site_id, "recording an infusion")
     given = set(premedication)
     unknown = given - set(PREMEDICATIONS)
@@ -485,6 +509,7 @@ def infusion_record(
         premedication_antihistamine="antihistamine" in given,
         premedication_corticosteroid="corticosteroid" in given,
         premedication_antipyretic="antipyretic" in given,
+        product=product or product_to_give(course, before=given_on),
         lot_number=lot_number,
         notes=notes,
     )
@@ -504,7 +529,7 @@ _INFUSION_ENGINE_FIELDS = frozenset(
     }
 )
 INFUSION_CORRECTIONS = Corrections(
-    fields=_INFUSION_ENGINE_FIELDS | {"weight_confirmed", "lot_number", "notes"},
+    fields=_INFUSION_ENGINE_FIELDS | {"weight_confirmed", "product", "lot_number", "notes"},
     engine_fields=_INFUSION_ENGINE_FIELDS,
     owned={"course": "record an infusion"},
 )
@@ -898,9 +923,11 @@ def retreatment_start(
     planned_dose_mg_per_kg: Decimal = Decimal("5"),
     induction_weeks: Iterable[int] = (0, 2, 6),
     maintenance_interval_weeks: int = 8,
+    product: InfliximabProduct | None = None,
     by: User,
 ) -> TreatmentCourse:
-    """Start a new course for a relapse and link it: both are saved, or neither."""
+    """Start a new course for a relapse and link it: both are saved, or neither. Without a
+    `product`, the new course plans the product of the course the relapse followed."""
     if relapse.retreatment_course_id is not None:
         raise ValidationError(
             {
@@ -914,6 +941,7 @@ def retreatment_start(
         planned_dose_mg_per_kg=planned_dose_mg_per_kg,
         induction_weeks=induction_weeks,
         maintenance_interval_weeks=maintenance_interval_weeks,
+        product=product or relapse.course.product,
         notes=f"Retreatment after the relapse noted on {relapse.noted_on:%d %b %Y}.",
         by=by,
     )
@@ -924,6 +952,82 @@ def retreatment_start(
         course.pk = None
         raise
     return course
+
+
+# --- Other medications ---------------------------------------------------------------------------
+
+
+@_action
+def medication_record(
+    *,
+    patient: Patient,
+    drug: str,
+    started_on: dt.date,
+    route: str,
+    frequency: str,
+    dose: Decimal | None = None,
+    dose_unit: str = "",
+    drug_name: str = "",
+    stopped_on: dt.date | None = None,
+    stop_reason: str = "",
+    by: User,
+) -> Medication:
+    """A drug the patient takes (or took: with its stop date and reason) besides infliximab."""
+    _require(by, "registry.add_medication", patient.site_id, "recording a medication")
+    medication = Medication(
+        patient=patient,
+        drug=drug,
+        drug_name=drug_name,
+        dose=dose,
+        dose_unit=dose_unit,
+        route=route,
+        frequency=frequency,
+        started_on=started_on,
+        stopped_on=stopped_on,
+        stop_reason=stop_reason,
+    )
+    return _store(medication, by=by)
+
+
+@_action
+def medication_stop(
+    *, medication: Medication, stopped_on: dt.date, reason: str, by: User
+) -> Medication:
+    """The patient stopped taking it, on `stopped_on`, for `reason`."""
+    _require(by, "registry.change_medication", medication.patient.site_id, "stopping a medication")
+    if medication.stopped_on is not None:
+        raise ValidationError(
+            {"stopped_on": f"This medication already stopped on {medication.stopped_on:%d %b %Y}."}
+        )
+    if reason not in MedicationStopReason.values:
+        raise ValidationError({"reason": "Choose why it was stopped."})
+    return _store_changes(medication, {"stopped_on": stopped_on, "stop_reason": reason}, by=by)
+
+
+# No rule of the guideline reads medications yet: when one does, its fields become engine fields.
+MEDICATION_CORRECTIONS = Corrections(
+    fields=frozenset(
+        {
+            "drug",
+            "drug_name",
+            "dose",
+            "dose_unit",
+            "route",
+            "frequency",
+            "started_on",
+            "stopped_on",
+            "stop_reason",
+        }
+    ),
+    owned={"patient": "record a medication"},
+)
+
+
+@_action
+def medication_correct(
+    *, medication: Medication, changes: Mapping[str, object], by: User
+) -> Medication:
+    return _correct(medication, changes, by=by, policy=MEDICATION_CORRECTIONS)
 
 
 # --- The same actions, for doors that hold a model instance (admin, API) ------------------------
@@ -960,6 +1064,7 @@ def record_create(*, record: ClinicalRecord, by: User) -> ClinicalRecord:
                 planned_dose_mg_per_kg=record.planned_dose_mg_per_kg,
                 induction_weeks=record.induction_weeks,
                 maintenance_interval_weeks=record.maintenance_interval_weeks,
+                product=record.product,
                 notes=record.notes,
                 by=by,
             )
@@ -985,6 +1090,7 @@ def record_create(*, record: ClinicalRecord, by: User) -> ClinicalRecord:
                 premedication=[
                     name for name in PREMEDICATIONS if getattr(record, f"premedication_{name}")
                 ],
+                product=record.product,
                 lot_number=record.lot_number,
                 notes=record.notes,
                 by=by,
@@ -1052,6 +1158,20 @@ def record_create(*, record: ClinicalRecord, by: User) -> ClinicalRecord:
             return relapse_record(
                 course=record.course, noted_on=record.noted_on, evidence=record.evidence, by=by
             )
+        case Medication():
+            return medication_record(
+                patient=record.patient,
+                drug=record.drug,
+                drug_name=record.drug_name,
+                dose=record.dose,
+                dose_unit=record.dose_unit,
+                route=record.route,
+                frequency=record.frequency,
+                started_on=record.started_on,
+                stopped_on=record.stopped_on,
+                stop_reason=record.stop_reason,
+                by=by,
+            )
     raise TypeError(f"not a clinical record: {record!r}")
 
 
@@ -1078,4 +1198,6 @@ def record_correct(
             return assessment_correct(assessment=record, changes=changes, by=by)
         case Relapse():
             return relapse_correct(relapse=record, changes=changes, by=by)
+        case Medication():
+            return medication_correct(medication=record, changes=changes, by=by)
     raise TypeError(f"not a clinical record: {record!r}")

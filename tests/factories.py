@@ -13,9 +13,11 @@ from registry.models import (
     NO_UNIT,
     ClinicalAssessment,
     ImagingStudy,
+    InfliximabProduct,
     Infusion,
     InfusionReaction,
     LabResult,
+    Medication,
     Membership,
     Patient,
     RegimenChange,
@@ -164,6 +166,33 @@ class RelapseFactory(factory.django.DjangoModelFactory[Relapse]):
     patient = factory.LazyAttribute(lambda o: o.course.patient)
     noted_on = dt.date(2026, 6, 1)
     evidence = "New tibial lesion on whole-body MRI"
+
+
+class ProductFactory(factory.django.DjangoModelFactory[InfliximabProduct]):
+    """A product of the list (get or create by code: migration 0008 seeds the usual ones, which a
+    transactional test's flush removes)."""
+
+    class Meta:
+        model = InfliximabProduct
+        django_get_or_create = ("code",)
+
+    code = "remicade"
+    name = factory.LazyAttribute(lambda o: o.code.capitalize())
+    manufacturer = "Janssen Biologics B.V."
+    is_biosimilar = factory.LazyAttribute(lambda o: o.code != "remicade")
+
+
+class MedicationFactory(factory.django.DjangoModelFactory[Medication]):
+    class Meta:
+        model = Medication
+
+    patient = factory.SubFactory(PatientFactory)
+    drug = "naproxen"
+    dose = Decimal("5")
+    dose_unit = "mg/kg"
+    route = "oral"
+    frequency = "twice_daily"
+    started_on = dt.date(2024, 6, 3)
 
 
 def acting_superuser() -> User:

@@ -1,6 +1,7 @@
 // Patient timeline: one time axis in dates and two y-axes. Left: infusions in mg/kg, above a band
-// of lanes below zero for what has no scale of its own (course events, reactions, antibody
-// results, MRI, assessments), named by the axis' own tick labels so no label sits on the data.
+// of lanes below zero for what has no scale of its own (course events and product switches,
+// reactions, antibody results, MRI, assessments, other medications as bars from start to stop),
+// named by the axis' own tick labels so no label sits on the data.
 // Right: CRP, ESR and infliximab trough against their limits, with its zero on the same line.
 // "Today" and the next due dose are vertical lines (an overdue gap is shaded); their labels sit in
 // the padding above the plot. The page's "Timeline data" table carries the same points.
@@ -11,10 +12,10 @@
   const data = JSON.parse(source.textContent);
   const DAY = 864e5;
   const LANE_STEP = 0.9;
-  const lanes = ["Course", "Reactions", "Antibodies", "MRI", "Assessment"];
+  const lanes = ["Course", "Reactions", "Antibodies", "MRI", "Assessment", "Medications"];
   const laneY = function (name) { return -LANE_STEP * (lanes.indexOf(name) + 1); };
   const dates = [].concat(data.infusions, data.crp, data.esr, data.trough, data.antibodies, data.mri,
-    data.assessments, data.events, data.reactions, [{x: data.today}], data.next_due ? [data.next_due] : [])
+    data.assessments, data.events, data.reactions, data.medications, [{x: data.today}], data.next_due ? [data.next_due] : [])
     .map(function (p) { return p.x; });
   const minX = Math.min.apply(null, dates) - 10 * DAY, maxX = Math.max.apply(null, dates) + 10 * DAY;
   const day = function (ms, long) {
@@ -34,6 +35,12 @@
     return points.map(function (p) { return Object.assign({}, p, {value: p.y, y: laneY(name)}, extra ? extra(p) : {}); });
   };
   const stateColour = {active: "#b42318", inactive: "#067647"};
+  // Each medication a bar along its lane, from its start to its stop (or today); a gap between.
+  const medicationBars = [];
+  data.medications.forEach(function (m) {
+    const y = laneY("Medications"), point = {y: y, label: m.label, current: m.current};
+    medicationBars.push(Object.assign({x: m.x}, point), Object.assign({x: m.until}, point), {x: m.until, y: null});
+  });
 
   // Vertical lines: course events (dashed), the next due dose and today; the overdue gap shaded.
   const markers = {
@@ -96,6 +103,7 @@
       pointRadius: data.mri.map(function (m) { return 4 + Math.min(m.y, 6); }), backgroundColor: data.mri.map(function (m) { return m.y ? "#5a2a82" : "#fff"; }), lane: true},
     {type: "scatter", label: "Assessment", data: lane("Assessment", data.assessments), yAxisID: "dose", pointStyle: "triangle", pointRadius: 6, borderColor: "#344054",
       backgroundColor: data.assessments.map(function (a) { return stateColour[a.state] || "#98a2b3"; }), lane: true},
+    {type: "line", label: "Medication", data: medicationBars, yAxisID: "dose", borderColor: "#475467", backgroundColor: "#475467", borderWidth: 4, pointRadius: 3, spanGaps: false, lane: true},
     legendOnly("Today", "#1d2733", [])
   ];
   if (data.trough_min !== null) datasets.splice(6, 0, {type: "line", label: "Trough target", data: across(data.trough_min), yAxisID: "markers", borderColor: "rgba(14,112,144,.5)", borderDash: [1, 3], borderWidth: 2, pointRadius: 0, pointHitRadius: 0, pointStyle: "line"});
@@ -110,6 +118,7 @@
       case "Anti-infliximab antibodies":
         return "Antibodies " + (p.positive ? "detected" : "not detected") + (p.titre !== null ? ", titre " + p.titre + " " + p.unit : "") + (p.assay ? " (" + p.assay + ")" : "");
       case "MRI": return p.modality + ": " + p.value + " active, " + p.new + " new lesions";
+      case "Medication": return p.label + (p.current ? " (taken)" : "");
       case "Assessment": return "Assessment: physician global " + (p.value === null ? "—" : p.value) + (p.state ? ", " + p.state : "");
       default: return item.dataset.label + ": " + item.formattedValue;
     }

@@ -21,6 +21,7 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabResult,
+    Medication,
     Patient,
     RegimenChange,
     Relapse,
@@ -34,6 +35,7 @@ from tests.factories import (
     ImagingStudyFactory,
     InfusionFactory,
     LabResultFactory,
+    MedicationFactory,
     PatientFactory,
     ReactionFactory,
     RegimenChangeFactory,
@@ -67,6 +69,7 @@ class Record:
     imaging_study: ImagingStudy
     assessment: ClinicalAssessment
     relapse: Relapse
+    medication: Medication  # naproxen, taken
     alert: Alert  # maintenance_dose_overdue, open
     new_patient: Patient  # registered, no course yet
     export: Any = None  # a research export of the site (the access matrix adds one)
@@ -105,6 +108,7 @@ def build_record(site: Site, *, mrn: str) -> Record:
         imaging_study=imaging,
         assessment=assessment,
         relapse=relapse,
+        medication=MedicationFactory(patient=patient, started_on=START),
         alert=alert,
         new_patient=PatientFactory(site=site, mrn=f"{mrn}-2", date_of_birth=dt.date(2015, 6, 1)),
     )

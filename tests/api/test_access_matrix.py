@@ -87,6 +87,9 @@ TABLE: dict[str, dict[str, frozenset[str]]] = {
     "relapse-list": {"GET": STAFF, "POST": CLINICAL},
     "relapse-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
     "relapse-retreat": {"POST": CLINICAL},
+    "medication-list": {"GET": STAFF, "POST": CLINICAL},
+    "medication-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    "medication-stop": {"POST": CLINICAL},
     "alert-list": {"GET": STAFF},
     "alert-detail": {"GET": STAFF},
     "alert-acknowledge": {"POST": STAFF},
@@ -107,6 +110,7 @@ GATES: dict[str, frozenset[str]] = {
     "course-stop": STAFF,
     "reaction-review": STAFF,
     "relapse-retreat": STAFF,
+    "medication-stop": STAFF,
 }
 # Endpoints where a caller who may not see the record gets 404 (it does not exist for them).
 HIDDEN = {"export-download"}
@@ -183,6 +187,7 @@ TARGETS: dict[str, Callable[[Record], Any]] = {
     "assessment": lambda r: r.assessment,
     "reaction": lambda r: r.reaction,
     "relapse": lambda r: r.relapse,
+    "medication": lambda r: r.medication,
     "alert": lambda r: r.alert,
     "export": lambda r: r.export,
 }
@@ -232,11 +237,21 @@ CREATE: dict[str, Callable[[Record], Any]] = {
         "symptoms": "Itch",
     },
     "relapse-list": lambda r: {"course": r.stopped_course.pk, "noted_on": D, "evidence": "MRI"},
+    "medication-list": lambda r: {
+        "patient": r.patient.pk,
+        "drug": "methotrexate",
+        "dose": "15",
+        "dose_unit": "mg/m2",
+        "route": "subcutaneous",
+        "frequency": "weekly",
+        "started_on": D,
+    },
     # The actions: the active course stops after its last infusion (15 Sep 2026); the mild reaction
     # is reviewed after its infusion; the retreatment starts after the relapse was noted.
     "course-stop": lambda r: {"stopped_on": D, "reason": "remission", "note": "MDT decision"},
     "reaction-review": lambda r: {"reviewed_on": D, "decision": "continue_premedicated"},
     "relapse-retreat": lambda r: {"started_on": D},
+    "medication-stop": lambda r: {"stopped_on": D, "reason": "inefficacy"},
     "alert-acknowledge": lambda r: {"note": "Booked for Friday"},
     "alert-dismiss": lambda r: {"reason": "Transferred to another centre"},
     "export-list": lambda r: {"sites": [r.site.code], "format": "csv"},

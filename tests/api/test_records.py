@@ -17,6 +17,7 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabResult,
+    Medication,
     Patient,
     RegimenChange,
     Relapse,
@@ -108,6 +109,20 @@ RESOURCES: list[tuple[str, type[Any], Any, dict[str, Any]]] = [
         Relapse,
         lambda r: {"course": r.stopped_course.pk, "noted_on": D, "evidence": "New tibial lesion"},
         {"evidence": "New tibial and clavicular lesions"},
+    ),
+    (
+        "medications",
+        Medication,
+        lambda r: {
+            "patient": r.patient.pk,
+            "drug": "methotrexate",
+            "dose": "15.000",
+            "dose_unit": "mg/m2",
+            "route": "subcutaneous",
+            "frequency": "weekly",
+            "started_on": D,
+        },
+        {"frequency": "every_2_weeks"},
     ),
 ]
 

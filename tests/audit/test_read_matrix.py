@@ -26,6 +26,7 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabResult,
+    Medication,
     Patient,
     RegimenChange,
     Relapse,
@@ -209,6 +210,8 @@ def _clinic_cases(w: World) -> dict[str, Case]:
         "clinic:record_lab": page("record_lab", r.patient.pk),
         "clinic:record_imaging": page("record_imaging", r.patient.pk),
         "clinic:record_assessment": page("record_assessment", r.patient.pk),
+        "clinic:record_medication": page("record_medication", r.patient.pk),
+        "clinic:stop_medication": page("stop_medication", r.medication.pk),
         "clinic:record_infusion": page("record_infusion", r.course.pk),
         "clinic:record_reaction": page("record_reaction", r.course.pk),
         "clinic:change_regimen": page("change_regimen", r.course.pk),
@@ -259,6 +262,7 @@ API_TARGETS: dict[str, tuple[type[Model], str]] = {
     "assessment": (ClinicalAssessment, "assessment"),
     "reaction": (InfusionReaction, "reaction"),
     "relapse": (Relapse, "relapse"),
+    "medication": (Medication, "medication"),
     "alert": (Alert, "alert"),
 }
 API_ACTIONS = {
@@ -267,6 +271,7 @@ API_ACTIONS = {
     "course-alerts": "course",
     "reaction-review": "reaction",
     "relapse-retreat": "retreatable",  # a relapse of a patient with no active course
+    "medication-stop": "medication",
     "alert-acknowledge": "alert",
     "alert-dismiss": "alert",
 }
@@ -327,6 +332,7 @@ ADMIN_TARGETS: dict[type[Model], Callable[[World], Model]] = {
     ImagingStudy: lambda w: w.record.imaging_study,
     ClinicalAssessment: lambda w: w.record.assessment,
     Relapse: lambda w: w.record.relapse,
+    Medication: lambda w: w.record.medication,
     Alert: lambda w: w.record.alert,
     PseudonymMapping: lambda w: w.export.pseudonyms.get(),
 }
@@ -388,6 +394,8 @@ READ_ROUTES = sorted(
             "record_lab",
             "record_imaging",
             "record_assessment",
+            "record_medication",
+            "stop_medication",
             "record_infusion",
             "record_reaction",
             "change_regimen",

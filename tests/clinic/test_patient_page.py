@@ -64,11 +64,11 @@ def test_it_lists_the_infusions_newest_first_with_weight_dose_premedication_lot_
 
     assert rows_of(page, "infusions-heading") == [
         ["15 Sep 2026", "from 04 Aug 2026", "3", "41 kg weighed that day", "205 mg", "5.00", "—",
-         "none", "—", "Moderate, delayed (1–14 days)"],
+         "none", "—", "—", "Moderate, delayed (1–14 days)"],
         ["18 Aug 2026", "from 04 Aug 2026", "2", "40 kg weighed 04 Aug 2026 (14 d before)",
-         "200 mg", "5.00", "120 min", "antihistamine, antipyretic", "IFX-2207", "none"],
+         "200 mg", "5.00", "120 min", "antihistamine, antipyretic", "—", "IFX-2207", "none"],
         ["04 Aug 2026", "from 04 Aug 2026", "1", "40 kg weighed that day", "200 mg", "5.00",
-         "120 min", "none", "IFX-2207", "none"],
+         "120 min", "none", "—", "IFX-2207", "none"],
     ]  # fmt: skip
 
 

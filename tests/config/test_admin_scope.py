@@ -32,7 +32,7 @@ from monitoring.models import (
 from registry.models import Membership, Role, Site
 from research.models import ExportRequest, PseudonymMapping
 from tests.conftest import TODAY
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, ProductFactory, UserFactory
 from tests.registry.test_admin import SiteRecords, make_site_records
 
 pytestmark = pytest.mark.django_db
@@ -90,6 +90,7 @@ SCOPED: dict[str, Callable[[AtSite], models.Model]] = {
     "registry.imagingstudy": lambda at: at.records.imaging,
     "registry.clinicalassessment": lambda at: at.records.assessment,
     "registry.relapse": lambda at: at.records.relapse,
+    "registry.medication": lambda at: at.records.medication,
     "monitoring.alert": _alert,
     "monitoring.evaluationrun": lambda at: EvaluationRun.objects.create(
         kind="command", as_of=TODAY, site=at.site, status="done", courses=7
@@ -104,6 +105,7 @@ SCOPED: dict[str, Callable[[AtSite], models.Model]] = {
 SUPERUSER_ONLY: dict[str, Callable[[AtSite], models.Model]] = {
     "auth.user": lambda at: at.member,
     "auth.group": lambda at: Group.objects.create(name=f"group-{at.site.code}"),
+    "registry.infliximabproduct": lambda at: ProductFactory.create(code=f"product-{at.site.code}"),
     "api.apitoken": lambda at: _token(at),
     "audit.accesslogentry": lambda at: _access_log_entry(at),
     "axes.accessattempt": lambda at: _axes(at, "AccessAttempt"),

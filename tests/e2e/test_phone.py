@@ -46,6 +46,7 @@ PAGES = [
     PhonePage("nurse_a", "clinic:record_lab", (PATIENT,)),
     PhonePage("clinician_a", "clinic:record_imaging", (PATIENT,)),
     PhonePage("clinician_a", "clinic:record_assessment", (PATIENT,)),
+    PhonePage("clinician_a", "clinic:record_medication", (PATIENT,)),
     PhonePage("clinician_a", "clinic:change_regimen", (COURSE,)),
     PhonePage("clinician_a", "clinic:stop_course", (COURSE,)),
     PhonePage("data_manager_a", "clinic:lab_import"),

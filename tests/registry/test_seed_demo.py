@@ -26,6 +26,7 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabResult,
+    Medication,
     Membership,
     Patient,
     RegimenChange,
@@ -34,6 +35,7 @@ from registry.models import (
     Site,
     TreatmentCourse,
 )
+from registry.products import product_switches
 from tests.conftest import TODAY
 
 pytestmark = pytest.mark.django_db
@@ -141,6 +143,8 @@ def test_it_records_nothing_after_today(output):
         (ImagingStudy, "performed_on"),
         (ClinicalAssessment, "assessed_on"),
         (Relapse, "noted_on"),
+        (Medication, "started_on"),
+        (Medication, "stopped_on"),
     ]
     for model, field in dated:
         assert not model.objects.filter(**{f"{field}__gt": TODAY}).exists(), model.__name__
@@ -404,6 +408,37 @@ def test_it_raises_markers_at_baseline_and_normalises_them_in_remission(output):
     crp = LabResult.objects.filter(analyte="crp")
     assert crp.filter(value__gt=5).exists()
     assert crp.filter(value__lte=5).count() > crp.filter(value__gt=5).count()
+
+
+# --- Products and other medications -------------------------------------------------------------
+
+
+def test_it_plans_each_sites_product_and_gives_every_infusion_one(output):
+    planned = TreatmentCourse.objects.values_list("patient__site__code", "product__code")
+    assert set(planned) == {("north", "inflectra"), ("south", "remicade")}
+    assert not Infusion.objects.filter(product__isnull=True).exists()
+
+
+def test_it_has_a_switch_from_the_originator_to_a_biosimilar(output):
+    switched = [
+        switch
+        for course in TreatmentCourse.objects.all()
+        for switch in product_switches(course.infusions.select_related("product"))
+    ]
+    assert [(s.switched_from.code, s.switched_to.code) for s in switched] == [
+        ("remicade", "remsima")
+    ]
+
+
+def test_it_gives_naproxen_before_infliximab_and_current_co_medications(output):
+    naproxen = Medication.objects.filter(drug="naproxen", stop_reason="inefficacy")
+    assert naproxen.count() == Patient.objects.count()
+    assert not naproxen.filter(stopped_on__gt=F("patient__courses__started_on")).exists()
+    current = Medication.objects.filter(stopped_on__isnull=True)
+    assert set(current.values_list("drug", flat=True)) == {"methotrexate", "naproxen", "other"}
+    assert set(Medication.objects.values_list("stop_reason", flat=True)) == {
+        "", "inefficacy", "completed",
+    }  # fmt: skip
 
 
 # --- Idempotence, history, output ----------------------------------------------------------------
