@@ -50,9 +50,9 @@ def test_a_superuser_adds_infliximab_products_only(superuser):
     refused = add_product(client, atc_code="L04AB04")
     added = add_product(client, code="avsola", name="Avsola", is_biosimilar="on")
 
+    # The form offers infliximab's code only: anything else is not one of its choices.
     assert form_errors(refused)["atc_code"] == [
-        "L04AB04 is not infliximab (L04AB02): this list holds the infliximab products infusions "
-        "are given with."
+        "Select a valid choice. L04AB04 is not one of the available choices."
     ]
     assert added.status_code == 302, form_errors(added)
     assert InfliximabProduct.objects.get(code="avsola").history.get().history_user == superuser

@@ -29,7 +29,7 @@ from api.models import ApiToken
 from audit.models import AccessKind, AccessLogEntry
 from monitoring.evaluation import evaluate_courses
 from monitoring.models import DigestDelivery, MissedNightNotice, SiteGuideline
-from registry.models import Site, TreatmentCourse
+from registry.models import InfliximabProduct, Site, TreatmentCourse
 from research.models import ExportFormat
 from tests.conftest import TODAY
 from tests.research.support import archive_text, build
@@ -98,7 +98,15 @@ def _api_token() -> None:
     ApiToken.objects.issue(user=User.objects.get(username="nurse.north"), name="Lab interface")
 
 
+def _product_history() -> None:
+    """Products are seeded by migration, without history: an edit in the admin makes a row."""
+    product = InfliximabProduct.objects.order_by("pk").first()
+    assert product is not None, "the demo has infliximab products"
+    product.save()
+
+
 MAKE_ROW: dict[str, Callable[[], None]] = {
+    "registry.HistoricalInfliximabProduct": _product_history,
     "monitoring.DigestDelivery": _digest,
     "monitoring.MissedNightNotice": _missed_night,
     "monitoring.SiteGuideline": _site_guideline,  # and its history row
