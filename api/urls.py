@@ -16,6 +16,9 @@ router.register("imaging-studies", views.ImagingStudyViewSet, basename="imagings
 router.register("assessments", views.AssessmentViewSet, basename="assessment")
 router.register("reactions", views.ReactionViewSet, basename="reaction")
 router.register("relapses", views.RelapseViewSet, basename="relapse")
+router.register("adverse-events", views.AdverseEventViewSet, basename="adverseevent")
+router.register("screening-results", views.ScreeningResultViewSet, basename="screeningresult")
+router.register("vaccinations", views.VaccinationViewSet, basename="vaccination")
 router.register("alerts", views.AlertViewSet, basename="alert")
 router.register("exports", research.ExportViewSet, basename="export")
 

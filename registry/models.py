@@ -1748,6 +1748,17 @@ class ScreeningResult(ClinicalRecord):
         _check_not_before_birth(
             errors, "tested_on", self.tested_on, self.patient if self.patient_id else None
         )
+        if self.patient_id and self.test and self.tested_on:
+            same_day = ScreeningResult.objects.filter(
+                patient_id=self.patient_id, test=self.test, tested_on=self.tested_on
+            )
+            if same_day.exclude(pk=self.pk).exists():
+                _add(
+                    errors,
+                    "tested_on",
+                    f"A {self.get_test_display()} result of {self.tested_on:%d %b %Y} is already "
+                    "recorded for this patient: correct that result instead.",
+                )
         if self.reviewed_on is not None:
             self._check_review(errors)
         _raise(errors)
@@ -1808,6 +1819,16 @@ class Vaccination(ClinicalRecord):
         _check_not_before_birth(
             errors, "given_on", self.given_on, self.patient if self.patient_id else None
         )
+        if self.patient_id and self.vaccine and self.given_on:
+            same_day = Vaccination.objects.filter(
+                patient_id=self.patient_id, vaccine=self.vaccine, given_on=self.given_on
+            )
+            if same_day.exclude(pk=self.pk).exists():
+                _add(
+                    errors,
+                    "given_on",
+                    f"This vaccine is already recorded on {self.given_on:%d %b %Y}.",
+                )
         _raise(errors)
 
 
