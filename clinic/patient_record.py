@@ -1,5 +1,6 @@
-"""Reads behind the patient page's tables: the patient's infusions, labs, imaging and assessments,
-loaded once (a constant number of queries) and shown in words, newest first."""
+"""Reads behind the patient page's tables: the patient's infusions, labs, imaging and assessments
+(and the safety record, clinic.safety_selectors), loaded once (a constant number of queries) and
+shown in words, newest first."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from monitoring.guideline import Guideline
 from monitoring.guideline.history import AssessmentRow, ImagingRow
 from monitoring.guideline.rules import SUGGESTS_ACTIVITY, disease_state
 from registry.models import (
+    AdverseEvent,
     Analyte,
     ClinicalAssessment,
     DiseaseState,
@@ -24,7 +26,9 @@ from registry.models import (
     LabResult,
     Patient,
     RegimenChange,
+    ScreeningResult,
     TreatmentCourse,
+    Vaccination,
 )
 
 # A long table shows its latest rows; the older ones wait behind a "show all" (and all print).
@@ -56,6 +60,10 @@ class PatientRecord:
     labs: list[LabResult]
     imaging: list[ImagingStudy]
     assessments: list[ClinicalAssessment]
+    # The safety record, oldest first.
+    adverse_events: list[AdverseEvent]
+    screening_results: list[ScreeningResult]
+    vaccinations: list[Vaccination]
 
     @property
     def reactions(self) -> list[InfusionReaction]:
@@ -63,7 +71,7 @@ class PatientRecord:
 
 
 def load_patient_record(patient: Patient) -> PatientRecord:
-    """Seven queries, however long the record."""
+    """Ten queries, however long the record."""
     reactions = Prefetch("reactions", InfusionReaction.objects.order_by("pk"))
     infusions = (
         Infusion.objects.filter(course__patient=patient)
@@ -81,6 +89,9 @@ def load_patient_record(patient: Patient) -> PatientRecord:
         labs=list(patient.lab_results.order_by("collected_on", "analyte", "pk")),
         imaging=list(patient.imaging_studies.order_by("performed_on", "pk")),
         assessments=list(patient.assessments.order_by("assessed_on", "pk")),
+        adverse_events=list(patient.adverse_events.order_by("onset_on", "pk")),
+        screening_results=list(patient.screening_results.order_by("tested_on", "test", "pk")),
+        vaccinations=list(patient.vaccinations.order_by("given_on", "pk")),
     )
 
 

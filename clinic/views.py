@@ -21,7 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from audit.recording import record_read, web_kind
-from clinic import alerts, forms, patient_record, previews, selectors
+from clinic import alerts, forms, patient_record, previews, safety_selectors, selectors
 from clinic.access import (
     AuthenticatedHttpRequest,
     course_or_404,
@@ -252,7 +252,8 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
     return render(
         request,
         "clinic/patient.html",
-        {
+        safety_selectors.patient_page_context(request.user, patient, record)
+        | {
             "patient": patient,
             "age": patient.age_on(timezone.localdate()),
             "courses": [(course, overviews.get(course.pk)) for course in courses],

@@ -33,6 +33,7 @@ from registry.safety_codes import (
     Coding,
     ScreeningOutcome,
     ScreeningTest,
+    SpecialInterest,
     Vaccine,
     needs_specialist,
     special_interest,
@@ -1545,6 +1546,10 @@ class AdverseEvent(ClinicalRecord):
     @property
     def special_interest(self) -> list[str]:
         return special_interest(self.term, serious=self.serious)
+
+    @property
+    def special_interest_words(self) -> list[str]:
+        return [str(SpecialInterest(kind).label) for kind in self.special_interest]
 
     @property
     def seriousness_criteria(self) -> list[str]:

@@ -1069,6 +1069,32 @@ def screening_result_record(
     return _store(screening, by=by)
 
 
+@_action
+def screening_panel_record(
+    *, patient: Patient, tested_on: dt.date, results: Mapping[str, str], by: User
+) -> dict[str, ScreeningResult]:
+    """The screening results of one date (a biologic's screening before its first dose: TB,
+    hepatitis B and C, HIV, varicella), saved together or not at all. Each goes through
+    `screening_result_record`; the refusal's keys are the tests, and `tested_on` for the date."""
+    _require(by, "registry.add_screeningresult", patient.site_id, "recording a screening result")
+    if not results:
+        raise ValidationError({NON_FIELD_ERRORS: ["Enter at least one result of this date."]})
+    errors: dict[str, list[str]] = {}
+    recorded: dict[str, ScreeningResult] = {}
+    for test, result in results.items():
+        try:
+            recorded[test] = screening_result_record(
+                patient=patient, test=test, tested_on=tested_on, result=result, by=by
+            )
+        except ValidationError as refused:
+            for name, messages in refused.message_dict.items():
+                shown = errors.setdefault("tested_on" if name == "tested_on" else test, [])
+                shown.extend(message for message in messages if message not in shown)
+    if errors:
+        raise ValidationError(errors)  # and the results saved so far are rolled back
+    return recorded
+
+
 _SCREENING_REVIEW = "review the screening result"
 SCREENING_CORRECTIONS = Corrections(
     fields=frozenset({"test", "tested_on", "result"}),

@@ -1,6 +1,6 @@
 // Patient timeline: one time axis in dates and two y-axes. Left: infusions in mg/kg, above a band
 // of lanes below zero for what has no scale of its own (course events, reactions, antibody
-// results, MRI, assessments), named by the axis' own tick labels so no label sits on the data.
+// results, MRI, assessments, adverse events, screening and vaccines), named by the axis' own tick labels so no label sits on the data.
 // Right: CRP, ESR and infliximab trough against their limits, with its zero on the same line.
 // "Today" and the next due dose are vertical lines (an overdue gap is shaded); their labels sit in
 // the padding above the plot. The page's "Timeline data" table carries the same points.
@@ -11,10 +11,10 @@
   const data = JSON.parse(source.textContent);
   const DAY = 864e5;
   const LANE_STEP = 0.9;
-  const lanes = ["Course", "Reactions", "Antibodies", "MRI", "Assessment"];
+  const lanes = ["Course", "Reactions", "Antibodies", "MRI", "Assessment", "Adverse events", "Screening · vaccines"];
   const laneY = function (name) { return -LANE_STEP * (lanes.indexOf(name) + 1); };
   const dates = [].concat(data.infusions, data.crp, data.esr, data.trough, data.antibodies, data.mri,
-    data.assessments, data.events, data.reactions, [{x: data.today}], data.next_due ? [data.next_due] : [])
+    data.assessments, data.events, data.reactions, data.adverse_events, data.screening, data.vaccinations, [{x: data.today}], data.next_due ? [data.next_due] : [])
     .map(function (p) { return p.x; });
   const minX = Math.min.apply(null, dates) - 10 * DAY, maxX = Math.max.apply(null, dates) + 10 * DAY;
   const day = function (ms, long) {
@@ -96,6 +96,13 @@
       pointRadius: data.mri.map(function (m) { return 4 + Math.min(m.y, 6); }), backgroundColor: data.mri.map(function (m) { return m.y ? "#5a2a82" : "#fff"; }), lane: true},
     {type: "scatter", label: "Assessment", data: lane("Assessment", data.assessments), yAxisID: "dose", pointStyle: "triangle", pointRadius: 6, borderColor: "#344054",
       backgroundColor: data.assessments.map(function (a) { return stateColour[a.state] || "#98a2b3"; }), lane: true},
+    // Serious adverse events, screens that need a specialist and live vaccines are filled red.
+    {type: "scatter", label: "Adverse event", data: lane("Adverse events", data.adverse_events.map(function (e) { return Object.assign({y: 0}, e); })), yAxisID: "dose", pointStyle: "star", pointRadius: 8, borderWidth: 2, borderColor: "#b42318",
+      backgroundColor: data.adverse_events.map(function (e) { return e.serious ? "#b42318" : "#fff"; }), lane: true},
+    {type: "scatter", label: "Screening", data: lane("Screening · vaccines", data.screening.map(function (r) { return Object.assign({y: 0}, r); })), yAxisID: "dose", pointStyle: "circle", pointRadius: 5, borderWidth: 2, borderColor: "#344054",
+      backgroundColor: data.screening.map(function (r) { return r.flagged ? "#b42318" : "#fff"; }), lane: true},
+    {type: "scatter", label: "Vaccination", data: lane("Screening · vaccines", data.vaccinations.map(function (v) { return Object.assign({y: 0}, v); })), yAxisID: "dose", pointStyle: "triangle", pointRadius: 6, borderWidth: 2, borderColor: "#067647",
+      backgroundColor: data.vaccinations.map(function (v) { return v.live ? "#b42318" : "#fff"; }), lane: true},
     legendOnly("Today", "#1d2733", [])
   ];
   if (data.trough_min !== null) datasets.splice(6, 0, {type: "line", label: "Trough target", data: across(data.trough_min), yAxisID: "markers", borderColor: "rgba(14,112,144,.5)", borderDash: [1, 3], borderWidth: 2, pointRadius: 0, pointHitRadius: 0, pointStyle: "line"});
@@ -111,6 +118,9 @@
         return "Antibodies " + (p.positive ? "detected" : "not detected") + (p.titre !== null ? ", titre " + p.titre + " " + p.unit : "") + (p.assay ? " (" + p.assay + ")" : "");
       case "MRI": return p.modality + ": " + p.value + " active, " + p.new + " new lesions";
       case "Assessment": return "Assessment: physician global " + (p.value === null ? "—" : p.value) + (p.state ? ", " + p.state : "");
+      case "Adverse event": return "Adverse event: " + p.label;
+      case "Screening": return "Screening: " + p.label;
+      case "Vaccination": return "Vaccination: " + p.label;
       default: return item.dataset.label + ": " + item.formattedValue;
     }
   };
