@@ -350,6 +350,7 @@ SPECTACULAR_SETTINGS = {
         "StopReasonEnum": "registry.models.StopReason",
         "RegimenReasonEnum": "registry.models.RegimenReason",
         "ReviewDecisionEnum": "registry.models.ReviewDecision",
+        "AdverseEventDecisionEnum": "registry.models.AdverseEventDecision",
     },
 }
 

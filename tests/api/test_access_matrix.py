@@ -87,6 +87,14 @@ TABLE: dict[str, dict[str, frozenset[str]]] = {
     "relapse-list": {"GET": STAFF, "POST": CLINICAL},
     "relapse-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
     "relapse-retreat": {"POST": CLINICAL},
+    "adverseevent-list": {"GET": STAFF, "POST": CLINICAL},
+    "adverseevent-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    "adverseevent-review": {"POST": CLINICIANS},
+    "screeningresult-list": {"GET": STAFF, "POST": CLINICAL},
+    "screeningresult-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    "screeningresult-review": {"POST": CLINICIANS},
+    "vaccination-list": {"GET": STAFF, "POST": CLINICAL},
+    "vaccination-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
     "alert-list": {"GET": STAFF},
     "alert-detail": {"GET": STAFF},
     "alert-acknowledge": {"POST": STAFF},
@@ -105,6 +113,8 @@ GATES: dict[str, frozenset[str]] = {
     "course-stop": STAFF,
     "reaction-review": STAFF,
     "relapse-retreat": STAFF,
+    "adverseevent-review": STAFF,
+    "screeningresult-review": STAFF,
 }
 # Endpoints where a caller who may not see the record gets 404 (it does not exist for them).
 HIDDEN = {"export-download"}
@@ -183,6 +193,9 @@ TARGETS: dict[str, Callable[[Record], Any]] = {
     "relapse": lambda r: r.relapse,
     "alert": lambda r: r.alert,
     "export": lambda r: r.export,
+    "adverseevent": lambda r: r.adverse_event,
+    "screeningresult": lambda r: r.screening_result,
+    "vaccination": lambda r: r.vaccination,
 }
 # Where an action needs another record than its basename's (a retreatment needs a patient with no
 # active course).
@@ -238,6 +251,25 @@ CREATE: dict[str, Callable[[Record], Any]] = {
     "alert-acknowledge": lambda r: {"note": "Booked for Friday"},
     "alert-dismiss": lambda r: {"reason": "Transferred to another centre"},
     "export-list": lambda r: {"sites": [r.site.code], "format": "csv"},
+    "adverseevent-list": lambda r: {
+        "patient": r.patient.pk,
+        "course": r.course.pk,
+        "onset_on": D,
+        "term": "herpes_zoster",
+        "grade": 2,
+        "relation_to_infliximab": "possibly_related",
+        "action_taken": "infusion_delayed",
+        "outcome": "recovering",
+    },
+    "adverseevent-review": lambda r: {"reviewed_on": D, "decision": "continue"},
+    "screeningresult-list": lambda r: {
+        "patient": r.patient.pk,
+        "test": "hbv_hbsag",
+        "tested_on": D,
+        "result": "negative",
+    },
+    "screeningresult-review": lambda r: {"reviewed_on": D},
+    "vaccination-list": lambda r: {"patient": r.patient.pk, "vaccine": "hpv", "given_on": D},
 }
 
 
