@@ -27,6 +27,7 @@ from audit.admin import AuditedAdminMixin
 from registry import roles, services
 from registry.models import (
     AWAITING_REVIEW,
+    GRADE_REFUSAL,
     SERIOUSNESS_FIELDS,
     AdverseEvent,
     ClinicalAssessment,
@@ -743,6 +744,11 @@ class AdverseEventAdmin(PatientRecordAdmin):
     ]
     # A review is a clinician's act, recorded with who did it (registry.services), not typed here.
     readonly_fields = ["reviewed_on", "reviewed_by", "review_decision"]
+
+    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "grade":  # say what the grades are, not "not a valid choice"
+            kwargs["error_messages"] = {"invalid_choice": GRADE_REFUSAL.format(grade="%(value)s")}
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
 
 @admin.register(ScreeningResult)

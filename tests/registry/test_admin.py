@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from registry.models import (
+    AdverseEvent,
     ClinicalAssessment,
     ImagingStudy,
     Infusion,
@@ -26,10 +27,13 @@ from registry.models import (
     Patient,
     RegimenChange,
     Relapse,
+    ScreeningResult,
     Site,
     TreatmentCourse,
+    Vaccination,
 )
 from tests.factories import (
+    AdverseEventFactory,
     AssessmentFactory,
     CourseFactory,
     ImagingStudyFactory,
@@ -39,6 +43,8 @@ from tests.factories import (
     ReactionFactory,
     RegimenChangeFactory,
     RelapseFactory,
+    ScreeningResultFactory,
+    VaccinationFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +75,9 @@ class SiteRecords:
     imaging: ImagingStudy
     assessment: ClinicalAssessment
     relapse: Relapse
+    adverse_event: AdverseEvent
+    screening_result: ScreeningResult
+    vaccination: Vaccination
 
 
 def make_site_records(site: Site, family_name: str, mrn: str) -> SiteRecords:
@@ -97,6 +106,9 @@ def make_site_records(site: Site, family_name: str, mrn: str) -> SiteRecords:
         relapse=RelapseFactory.create(
             course=stopped, patient=relapsed, noted_on=dt.date(2026, 6, 1)
         ),
+        adverse_event=AdverseEventFactory.create(patient=patient, course=course),
+        screening_result=ScreeningResultFactory.create(patient=patient, result="positive"),
+        vaccination=VaccinationFactory.create(patient=patient),
     )
 
 
