@@ -1464,12 +1464,11 @@ class AdverseEvent(ClinicalRecord):
                 violation_error_message="Choose the event's term from the list (an infusion "
                 "reaction is recorded as a reaction to its infusion).",
             ),
+            # clean() also refuses a name for a term that names the event itself.
             models.CheckConstraint(
-                condition=Q(term__in=NAMED_TERMS) & ~Q(specified_term="")
-                | (~Q(term__in=NAMED_TERMS) & Q(specified_term="")),
+                condition=~Q(term__in=NAMED_TERMS) | ~Q(specified_term=""),
                 name="adverse_event_named_when_its_term_asks",
-                violation_error_message="A term that says “name it” needs the event's name, and "
-                "only such a term has one.",
+                violation_error_message="A term that says “name it” needs the event's name.",
             ),
             models.CheckConstraint(
                 condition=Q(grade__gte=1, grade__lte=5),
