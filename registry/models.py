@@ -1574,7 +1574,9 @@ class AdverseEvent(ClinicalRecord):
         _check_not_future(errors, "onset_on", self.onset_on)
         _check_not_before_birth(errors, "onset_on", self.onset_on, patient)
         self._check_term(errors)
-        if self.grade is not None and self.grade not in AdverseEventGrade.values:
+        if self.grade is None:
+            _add(errors, "grade", "Give the CTCAE grade, from 1 (mild) to 5 (death).")
+        elif self.grade not in AdverseEventGrade.values:
             _add(errors, "grade", GRADE_REFUSAL.format(grade=self.grade))
         self._check_seriousness(errors)
         self._check_outcome(errors)

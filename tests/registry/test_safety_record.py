@@ -168,6 +168,7 @@ def test_a_named_term_keeps_the_name_given(course, clinician_a):
     [
         ({"grade": 7}, "grade", "The grade runs from 1 (mild) to 5 (death related to the event)"),
         ({"grade": 0}, "grade", "0 is outside that"),
+        ({"grade": None}, "grade", "Give the CTCAE grade, from 1 (mild) to 5 (death)."),
         ({"serious": True}, "serious", "A serious event meets at least one seriousness criterion"),
         ({"seriousness": ["hospitalisation"]}, "serious", "that makes it serious"),
         (
