@@ -7,14 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.contrib.auth.models import User
-
 from clinic.patient_record import PatientRecord, RecordTable, on
 from registry import roles
 from registry.models import (
     AdverseEvent,
     InfusionReaction,
-    Patient,
     ReactionSeverity,
     ScreeningResult,
     Vaccination,
@@ -127,9 +124,9 @@ def vaccination_table(record: PatientRecord) -> RecordTable[VaccinationLine]:
 PATIENT_PAGE_ACTIONS = ("add_adverseevent", "add_screeningresult", "add_vaccination")
 
 
-def patient_page_context(user: User, patient: Patient, record: PatientRecord) -> dict[str, object]:
-    """The patient page's safety tables, and what this person may record and review there."""
-    allowed = roles.permissions_at(user, patient.site_id)
+def patient_page_context(allowed: frozenset[str], record: PatientRecord) -> dict[str, object]:
+    """The patient page's safety tables, and what this person may record and review there
+    (`allowed`: their permissions at the patient's site, roles.permissions_at)."""
     return {
         "adverse_events": adverse_event_table(record),
         "screening": screening_table(record),

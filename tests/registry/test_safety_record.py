@@ -11,7 +11,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
-from registry import services
+from registry import roles, services
 from registry.models import (
     AWAITING_REVIEW,
     SCREENING_AWAITING_REVIEW,
@@ -421,6 +421,31 @@ def test_only_a_clinician_of_the_site_records_a_screening_review(
         screen(patient, nurse_a, test="hiv")
 
 
+def test_the_screening_of_one_date_is_saved_whole_or_not_at_all(patient, clinician_a):
+    screen(patient, clinician_a, test="hbv_hbsag", result="negative")
+    results = {"tb_igra": "negative", "hbv_hbsag": "negative", "hiv": "weak"}
+
+    errors = refused(
+        services.screening_panel_record,
+        patient=patient, tested_on=dt.date(2026, 5, 20), results=results, by=clinician_a,
+    )  # fmt: skip
+
+    assert errors == {
+        "tested_on": [
+            "A Hepatitis B surface antigen (HBsAg) result of 20 May 2026 is already recorded "
+            "for this patient: correct that result instead."
+        ],
+        "hiv": ["Value 'weak' is not a valid choice."],
+    }
+    assert list(ScreeningResult.objects.values_list("test", flat=True)) == ["hbv_hbsag"]
+
+    saved = services.screening_panel_record(
+        patient=patient, tested_on=dt.date(2026, 5, 21), results=results | {"hiv": "negative"},
+        by=clinician_a,
+    )  # fmt: skip
+    assert sorted(saved) == ["hbv_hbsag", "hiv", "tb_igra"]
+
+
 # --- Vaccinations ---------------------------------------------------------------------------------
 
 
@@ -513,3 +538,19 @@ def test_the_database_refuses_a_vaccine_it_does_not_know_and_a_vaccine_twice_a_d
     first = VaccinationFactory()
     with pytest.raises(IntegrityError), transaction.atomic():
         VaccinationFactory(patient=first.patient, given_on=first.given_on)
+
+
+# --- One query for what a page offers -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["clinician", "nurse", "data_manager", "researcher"])
+def test_the_permissions_at_a_site_are_what_may_answers_one_by_one(site_a, site_b, superuser, role):
+    person = _member(f"{role}-x", site_a, role)
+    every = frozenset().union(*roles.ROLE_PERMISSIONS.values())
+    for user in (person, superuser):
+        for site in (site_a, site_b):
+            allowed = roles.permissions_at(user, site.pk)
+            assert {p for p in every if p in allowed} == {
+                p for p in every if roles.may(user, p, site.pk)
+            }
+    assert roles.permissions_at(person, site_b.pk) == frozenset()
