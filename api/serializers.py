@@ -16,6 +16,9 @@ from rest_framework import serializers
 
 from monitoring.models import Alert, AlertEvent
 from registry.models import (
+    SERIOUSNESS_FIELDS,
+    AdverseEvent,
+    AdverseEventDecision,
     Analyte,
     ClinicalAssessment,
     ImagingStudy,
@@ -29,11 +32,14 @@ from registry.models import (
     RegimenChange,
     Relapse,
     ReviewDecision,
+    ScreeningResult,
     Site,
     StopReason,
     TreatmentCourse,
+    Vaccination,
     lab_units_listed,
 )
+from registry.safety_codes import SpecialInterest
 from registry.selectors import staff_site_ids
 
 # Where each model's site is, to scope the related objects a caller may name.
@@ -718,3 +724,179 @@ class ScheduleSerializer(serializers.Serializer):
     interval_weeks = serializers.IntegerField()
     doses = ScheduledDoseSerializer(many=True)
     next_dose = ScheduledDoseSerializer(allow_null=True)
+
+
+# --- Safety: adverse events, screening results, vaccinations ------------------------------------
+
+_EVENT_REVIEW = "A clinician records the review with POST /api/v1/adverse-events/{id}/review/."
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A serious lung infection, in hospital",
+            value={
+                "patient": 1,
+                "course": 1,
+                "onset_on": "2026-11-02",
+                "term": "lung_infection",
+                "grade": 3,
+                "serious": True,
+                "seriousness_hospitalisation": True,
+                "relation_to_infliximab": "possibly_related",
+                "action_taken": "infusion_delayed",
+                "outcome": "recovered",
+                "resolved_on": "2026-11-16",
+            },
+            request_only=True,
+        )
+    ]
+)
+class AdverseEventSerializer(RecordSerializer):
+    owned_fields = {
+        "reviewed_on": _EVENT_REVIEW,
+        "reviewed_by": _EVENT_REVIEW,
+        "review_decision": _EVENT_REVIEW,
+    }
+    # A number, not the model's choices: clean() refuses a grade outside 1–5 saying what the
+    # grades are (a choice field's refusal could not).
+    grade = serializers.IntegerField(
+        help_text="CTCAE v5.0 grade: 1 mild, 2 moderate, 3 severe or medically significant, "
+        "4 life-threatening, 5 death related to the event."
+    )
+    special_interest = serializers.ListField(
+        child=serializers.ChoiceField(choices=SpecialInterest.choices),
+        read_only=True,
+        help_text="The events of special interest it is, from its term (and seriousness).",
+    )
+    ctcae_term = serializers.CharField(source="coding.ctcae_term", read_only=True)
+    code = serializers.CharField(
+        source="coding.code",
+        read_only=True,
+        help_text="The MedDRA LLT code of its CTCAE v5.0 term, or the CTCAE term's text for an "
+        "“Other, specify” term.",
+    )
+    review_decision = serializers.ChoiceField(
+        choices=AdverseEventDecision.choices, allow_blank=True, read_only=True
+    )
+    reviewed_by: Any = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = AdverseEvent
+        fields = [
+            "id",
+            "patient",
+            "course",
+            "onset_on",
+            "term",
+            "specified_term",
+            "ctcae_term",
+            "code",
+            "grade",
+            "serious",
+            *SERIOUSNESS_FIELDS,
+            "special_interest",
+            "relation_to_infliximab",
+            "action_taken",
+            "outcome",
+            "resolved_on",
+            "reviewed_on",
+            "reviewed_by",
+            "review_decision",
+            *TIMESTAMPS,
+        ]
+        # The review is an action (POST …/adverse-events/{id}/review/), with its clinician.
+        read_only_fields = ["reviewed_on", *TIMESTAMPS]
+
+
+_SCREENING_REVIEW = (
+    "A clinician records the review with POST /api/v1/screening-results/{id}/review/."
+)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A negative IGRA before the first dose",
+            value={
+                "patient": 1,
+                "test": "tb_igra",
+                "tested_on": "2026-07-20",
+                "result": "negative",
+            },
+            request_only=True,
+        )
+    ]
+)
+class ScreeningResultSerializer(RecordSerializer):
+    owned_fields = {"reviewed_on": _SCREENING_REVIEW, "reviewed_by": _SCREENING_REVIEW}
+    needs_specialist = serializers.BooleanField(
+        read_only=True,
+        help_text="Not negative (and not a test of immunity): a specialist reviews it before the "
+        "next infusion.",
+    )
+    reviewed_by: Any = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = ScreeningResult
+        fields = [
+            "id",
+            "patient",
+            "test",
+            "tested_on",
+            "result",
+            "needs_specialist",
+            "reviewed_on",
+            "reviewed_by",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = ["reviewed_on", *TIMESTAMPS]
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "An inactivated influenza vaccine",
+            value={"patient": 1, "vaccine": "influenza_inactivated", "given_on": "2026-10-12"},
+            request_only=True,
+        )
+    ]
+)
+class VaccinationSerializer(RecordSerializer):
+    live = serializers.BooleanField(
+        read_only=True, help_text="A live vaccine (contraindicated on infliximab)."
+    )
+
+    class Meta:
+        model = Vaccination
+        fields = ["id", "patient", "vaccine", "given_on", "live", *TIMESTAMPS]
+        read_only_fields = list(TIMESTAMPS)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Continue infliximab",
+            value={"reviewed_on": "2026-11-20", "decision": "continue"},
+            request_only=True,
+        )
+    ]
+)
+class AdverseEventReviewSerializer(serializers.Serializer):
+    reviewed_on = serializers.DateField()
+    decision = serializers.ChoiceField(
+        choices=AdverseEventDecision.choices,
+        help_text="On infliximab; “stop” also stops the patient's active course (reason: adverse "
+        "event).",
+    )
+
+
+@extend_schema_serializer(
+    examples=[OpenApiExample("Reviewed", value={"reviewed_on": "2026-11-20"}, request_only=True)]
+)
+class ScreeningReviewSerializer(serializers.Serializer):
+    reviewed_on = serializers.DateField(help_text="When the specialist's review was recorded.")

@@ -32,6 +32,7 @@ from monitoring.guideline.schedule import ScheduledDose, schedule
 from monitoring.models import Alert
 from registry import roles, services
 from registry.models import (
+    AdverseEvent,
     ClinicalAssessment,
     ClinicalRecord,
     ImagingStudy,
@@ -42,9 +43,11 @@ from registry.models import (
     Patient,
     RegimenChange,
     Relapse,
+    ScreeningResult,
     Site,
     TimestampedModel,
     TreatmentCourse,
+    Vaccination,
 )
 from registry.selectors import staff_site_ids
 
@@ -396,6 +399,72 @@ class MedicationViewSet(RecordViewSet):
             medication=target, by=roles.acting(request.user), **body.validated_data
         )
         return self._answer(medication)
+
+
+# --- Safety: adverse events, screening results, vaccinations ------------------------------------
+
+
+@_documented
+class AdverseEventViewSet(RecordViewSet):
+    model = AdverseEvent
+    serializer_class = s.AdverseEventSerializer
+    filterset_fields = ["patient", "course", "term", "serious", "outcome"]
+    ordering_fields = ["onset_on"]
+    ordering = ["onset_on", "pk"]
+    action_verbs = {"review": "review"}
+
+    @extend_schema(
+        request=s.AdverseEventReviewSerializer,
+        responses={200: s.AdverseEventSerializer, 400: ERROR, 403: ERROR, 404: ERROR},
+        description="A clinician of the site records the review of an adverse event: the "
+        "decision on infliximab. Every serious event and every event of special interest needs "
+        "one; the decision “stop” also stops the patient's active course.",
+    )
+    @action(detail=True, methods=["post"])
+    def review(self, request: Request, pk: str | None = None) -> Response:
+        target = self.get_object()  # 404 before the body is read
+        body = s.AdverseEventReviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        event = services.adverse_event_review_record(
+            event=target, by=roles.acting(request.user), **body.validated_data
+        )
+        return self._answer(event)
+
+
+@_documented
+class ScreeningResultViewSet(RecordViewSet):
+    model = ScreeningResult
+    serializer_class = s.ScreeningResultSerializer
+    filterset_fields = ["patient", "test", "result"]
+    ordering_fields = ["tested_on"]
+    ordering = ["tested_on", "pk"]
+    action_verbs = {"review": "review"}
+
+    @extend_schema(
+        request=s.ScreeningReviewSerializer,
+        responses={200: s.ScreeningResultSerializer, 400: ERROR, 403: ERROR, 404: ERROR},
+        description="A clinician of the site records that a specialist reviewed a result that is "
+        "not negative (a positive or indeterminate TB or hepatitis test): refused for a negative "
+        "result and for a test of immunity.",
+    )
+    @action(detail=True, methods=["post"])
+    def review(self, request: Request, pk: str | None = None) -> Response:
+        target = self.get_object()  # 404 before the body is read
+        body = s.ScreeningReviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        screening = services.screening_review_record(
+            screening=target, by=roles.acting(request.user), **body.validated_data
+        )
+        return self._answer(screening)
+
+
+@_documented
+class VaccinationViewSet(RecordViewSet):
+    model = Vaccination
+    serializer_class = s.VaccinationSerializer
+    filterset_fields = ["patient", "vaccine"]
+    ordering_fields = ["given_on"]
+    ordering = ["given_on", "pk"]
 
 
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):

@@ -16,7 +16,13 @@ from django.core.exceptions import ValidationError
 from registry.models import (
     ANALYTE_LAB_UNITS,
     ANALYTE_UNITS,
+    GRADE_REFUSAL,
     MEDICATION_CLASS,
+    RESOLVED_OUTCOMES,
+    SERIOUSNESS_CRITERIA,
+    SERIOUSNESS_FIELDS,
+    AdverseEvent,
+    AdverseEventDecision,
     Analyte,
     ClinicalAssessment,
     DrugClass,
@@ -27,10 +33,24 @@ from registry.models import (
     Medication,
     MedicationDrug,
     MedicationStopReason,
+    Patient,
     RegimenChange,
     ReviewDecision,
     StopReason,
     TreatmentCourse,
+    Vaccination,
+)
+from registry.safety_codes import (
+    HBV_TESTS,
+    IMMUNITY_TESTS,
+    LIVE_VACCINES,
+    NAMED_TERMS,
+    RECORDED_TERMS,
+    TB_TESTS,
+    AdverseEventTerm,
+    ScreeningOutcome,
+    ScreeningTest,
+    Vaccine,
 )
 from registry.services import LabValue
 
@@ -559,3 +579,167 @@ class DismissForm(forms.Form):
     reason = forms.CharField(
         max_length=500, label="Why does this alert not apply?", widget=forms.TextInput()
     )
+
+
+# --- Safety: adverse events, screening results, vaccinations ------------------------------------
+
+# The criteria's labels as a question's answers ("It …"), under the legend of their group.
+_SERIOUSNESS_LABELS = {
+    f"seriousness_{name}": f"It {words}" for name, words in SERIOUSNESS_CRITERIA.items()
+}
+
+
+class AdverseEventForm(RecordForm):
+    groups = (
+        Group(
+            "named",
+            "The event's name",
+            ("specified_term",),
+            shown_if="term",
+            shown_values=NAMED_TERMS,
+        ),
+        Group(
+            "seriousness",
+            "Seriousness criteria it meets (ICH E2A)",
+            SERIOUSNESS_FIELDS,
+            shown_if="serious",
+        ),
+        Group(
+            "resolution",
+            "Resolution",
+            ("resolved_on",),
+            shown_if="outcome",
+            shown_values=RESOLVED_OUTCOMES,
+        ),
+    )
+
+    class Meta:
+        model = AdverseEvent
+        fields = [
+            "onset_on",
+            "term",
+            "specified_term",
+            "grade",
+            "serious",
+            *SERIOUSNESS_FIELDS,
+            "relation_to_infliximab",
+            "action_taken",
+            "outcome",
+            "resolved_on",
+            "course",
+        ]
+        labels = {
+            "onset_on": "Onset on",
+            "serious": "Serious (ICH E2A): it meets at least one of the criteria",
+            "specified_term": "Name of the event",
+            "resolved_on": "Resolved on (for a fatal event, the date of death)",
+            **_SERIOUSNESS_LABELS,
+        }
+        help_texts = {
+            "term": "Aligned with CTCAE v5.0. An infusion reaction is recorded with “Reaction”, "
+            "on its infusion.",
+            "grade": "CTCAE v5.0: how severe it is, which is not how serious.",
+        }
+
+    def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        term = self.fields["term"]
+        term.choices = [  # type: ignore[attr-defined]
+            ("", "— choose —"),
+            *(
+                (value, label)
+                for value, label in AdverseEventTerm.choices
+                if value in RECORDED_TERMS
+            ),
+        ]
+        self.fields["grade"].error_messages["invalid_choice"] = GRADE_REFUSAL.format(
+            grade="%(value)s"
+        )
+        course = self.fields["course"]
+        course.queryset = patient.courses.order_by("-started_on")  # type: ignore[attr-defined]
+        course.empty_label = "— none —"  # type: ignore[attr-defined]
+        course.help_text = "The course it happened on, if any."
+
+    def seriousness(self) -> list[str]:
+        return [
+            name for name in SERIOUSNESS_CRITERIA if self.cleaned_data.get(f"seriousness_{name}")
+        ]
+
+    def service_arguments(self) -> dict[str, Any]:
+        """The cleaned data as `adverse_event_record` takes it: the criteria by name."""
+        data = {k: v for k, v in self.cleaned_data.items() if k not in SERIOUSNESS_FIELDS}
+        return {**data, "seriousness": self.seriousness()}
+
+
+class AdverseEventReviewForm(Form):
+    reviewed_on = forms.DateField(widget=DATE, label="Reviewed on")
+    decision = forms.ChoiceField(
+        choices=AdverseEventDecision.choices,
+        widget=forms.RadioSelect,
+        label="Decision on infliximab",
+    )
+
+
+NOT_TESTED = ""
+
+
+class ScreeningPanelForm(Form):
+    """The screening results of one date: any of the tests, each positive, negative or
+    indeterminate; a field per test, named by its code (the panel service's refusal keys)."""
+
+    tested_on = forms.DateField(widget=DATE, label="Tested on")
+    groups = (
+        Group("tb", "Tuberculosis", TB_TESTS),
+        Group("hbv", "Hepatitis B", HBV_TESTS),
+        Group(
+            "other",
+            "Hepatitis C, HIV, varicella immunity",
+            tuple(t for t in ScreeningTest.values if t not in (*TB_TESTS, *HBV_TESTS)),
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for test, label in ScreeningTest.choices:
+            name = str(label).removeprefix("TB: ")
+            self.fields[test] = forms.ChoiceField(
+                label=name[0].upper() + name[1:],
+                required=False,
+                choices=[(NOT_TESTED, "— not tested —"), *ScreeningOutcome.choices],
+                help_text="Positive means immune." if test in IMMUNITY_TESTS else "",
+            )
+
+    def results(self) -> dict[str, str]:
+        return {
+            test: self.cleaned_data[test]
+            for test in ScreeningTest.values
+            if self.cleaned_data.get(test, NOT_TESTED) != NOT_TESTED
+        }
+
+
+class ScreeningReviewForm(Form):
+    reviewed_on = forms.DateField(
+        widget=DATE,
+        label="Specialist review recorded on",
+        help_text="The date the specialist's advice (e.g. latent TB treatment, hepatitis B "
+        "prophylaxis) was received and acted on.",
+    )
+
+
+class VaccinationForm(RecordForm):
+    class Meta:
+        model = Vaccination
+        fields = ["vaccine", "given_on"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["vaccine"].choices = [  # type: ignore[attr-defined]
+            ("", "— choose —"),
+            *(
+                (value, f"{label} — live" if value in LIVE_VACCINES else label)
+                for value, label in Vaccine.choices
+            ),
+        ]
+        self.fields[
+            "vaccine"
+        ].help_text = "Live vaccines are contraindicated on infliximab: they are marked “live”."

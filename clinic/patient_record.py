@@ -1,5 +1,6 @@
 """Reads behind the patient page's tables: the patient's infusions, labs, imaging, assessments and
-other medications, loaded once (a constant number of queries) and shown in words, newest first."""
+other medications (and the safety record, clinic.safety_selectors), loaded once (a constant
+number of queries) and shown in words, newest first."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from monitoring.guideline import Guideline
 from monitoring.guideline.history import AssessmentRow, ImagingRow
 from monitoring.guideline.rules import SUGGESTS_ACTIVITY, disease_state
 from registry.models import (
+    AdverseEvent,
     Analyte,
     ClinicalAssessment,
     DiseaseState,
@@ -25,7 +27,9 @@ from registry.models import (
     Medication,
     Patient,
     RegimenChange,
+    ScreeningResult,
     TreatmentCourse,
+    Vaccination,
 )
 from registry.products import ProductSwitch, product_switches
 
@@ -59,6 +63,10 @@ class PatientRecord:
     imaging: list[ImagingStudy]
     assessments: list[ClinicalAssessment]
     medications: list[Medication]  # oldest first
+    # The safety record, oldest first.
+    adverse_events: list[AdverseEvent]
+    screening_results: list[ScreeningResult]
+    vaccinations: list[Vaccination]
 
     @property
     def reactions(self) -> list[InfusionReaction]:
@@ -70,7 +78,7 @@ class PatientRecord:
 
 
 def load_patient_record(patient: Patient) -> PatientRecord:
-    """Eight queries, however long the record."""
+    """Eleven queries, however long the record."""
     reactions = Prefetch("reactions", InfusionReaction.objects.order_by("pk"))
     infusions = (
         Infusion.objects.filter(course__patient=patient)
@@ -89,6 +97,9 @@ def load_patient_record(patient: Patient) -> PatientRecord:
         imaging=list(patient.imaging_studies.order_by("performed_on", "pk")),
         assessments=list(patient.assessments.order_by("assessed_on", "pk")),
         medications=list(patient.medications.order_by("started_on", "pk")),
+        adverse_events=list(patient.adverse_events.order_by("onset_on", "pk")),
+        screening_results=list(patient.screening_results.order_by("tested_on", "test", "pk")),
+        vaccinations=list(patient.vaccinations.order_by("given_on", "pk")),
     )
 
 

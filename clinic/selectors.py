@@ -18,6 +18,7 @@ from monitoring.guideline.history import CourseHistory
 from monitoring.guideline.schedule import Schedule, ScheduledDose, schedule
 from monitoring.models import Alert, Severity
 from registry.models import (
+    AdverseEvent,
     Analyte,
     ClinicalAssessment,
     ImagingStudy,
@@ -28,7 +29,9 @@ from registry.models import (
     Patient,
     RegimenChange,
     Relapse,
+    ScreeningResult,
     TreatmentCourse,
+    Vaccination,
 )
 
 SEVERITY_ORDER = Case(
@@ -234,6 +237,27 @@ def timeline(
             f"{r.get_severity_display()}, {r.get_onset_display().lower()}",
         )
 
+    adverse_events = []
+    for event in record.adverse_events:
+        words = f"{event.term_words}, grade {event.grade}"
+        words += ", serious" if event.serious else ""
+        adverse_events.append({"x": _ms(event.onset_on), "label": words, "serious": event.serious})
+        row(event.onset_on, "Adverse event", words)
+    screening = []
+    for result in record.screening_results:
+        words = f"{result.get_test_display()}: {result.result_words}"
+        screening.append(
+            {"x": _ms(result.tested_on), "label": words, "flagged": result.needs_specialist}
+        )
+        row(result.tested_on, "Screening", words)
+    vaccinations = []
+    for vaccination in record.vaccinations:
+        words = vaccination.get_vaccine_display() + (" (live)" if vaccination.live else "")
+        vaccinations.append(
+            {"x": _ms(vaccination.given_on), "label": words, "live": vaccination.live}
+        )
+        row(vaccination.given_on, "Vaccination", words)
+
     events: list[dict[str, Any]] = []
     for course in record.courses:
         events.append(
@@ -286,6 +310,9 @@ def timeline(
         "assessments": assessments,
         "reactions": reactions,
         "medications": medications,
+        "adverse_events": adverse_events,
+        "screening": screening,
+        "vaccinations": vaccinations,
         "events": sorted(events, key=lambda event: event["x"]),
         "today": _ms(today),
         "next_due": next_due,
@@ -310,8 +337,8 @@ def _timeline_summary(
     points = len(rows)
     summary = (
         f"Timeline chart of {len(record.infusions)} infusions (mg/kg), CRP, ESR and infliximab "
-        f"trough levels, antibody results, reactions, MRI lesions, assessments, other medications "
-        f"and course events"
+        f"trough levels, antibody results, reactions, MRI lesions, assessments, other medications, "
+        f"adverse events, screening, vaccinations and course events"
     )
     if points:
         summary += f", {rows[-1].on:%d %b %Y} to {rows[0].on:%d %b %Y}"
@@ -449,6 +476,23 @@ _HISTORY_SOURCES = (
         "patient_id",
         lambda r, _: f"Relapse noted {_on(r.noted_on)}",
         actions=(("retreatment_course", "linked to its retreatment course"),),
+    ),
+    _Source(
+        AdverseEvent,
+        "patient_id",
+        lambda r, _: f"Adverse event of {_on(r.onset_on)} ({r.get_term_display().lower()})",
+        actions=(("reviewed_on", "reviewed"),),
+    ),
+    _Source(
+        ScreeningResult,
+        "patient_id",
+        lambda r, _: f"{r.get_test_display()} of {_on(r.tested_on)}",
+        actions=(("reviewed_on", "reviewed by a specialist"),),
+    ),
+    _Source(
+        Vaccination,
+        "patient_id",
+        lambda r, _: f"Vaccination of {_on(r.given_on)} ({r.get_vaccine_display()})",
     ),
 )
 

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from clinic import access_log, infusion_list, lab_import, notifications, views
+from clinic import access_log, infusion_list, lab_import, notifications, safety, views
 
 app_name = "clinic"
 
@@ -36,6 +36,26 @@ urlpatterns = [
     path("courses/<int:course_id>/stop/", views.stop_course, name="stop_course"),
     path("courses/<int:course_id>/relapse/", views.record_relapse, name="record_relapse"),
     path("reactions/<int:reaction_id>/review/", views.review_reaction, name="review_reaction"),
+    # The safety record: adverse events, screening results, vaccinations (clinic.safety).
+    path(
+        "patients/<int:patient_id>/adverse-events/new/",
+        safety.record_adverse_event,
+        name="record_adverse_event",
+    ),
+    path(
+        "adverse-events/<int:event_id>/review/",
+        safety.review_adverse_event,
+        name="review_adverse_event",
+    ),
+    path(
+        "patients/<int:patient_id>/screening/new/", safety.record_screening, name="record_screening"
+    ),
+    path("screening/<int:screening_id>/review/", safety.review_screening, name="review_screening"),
+    path(
+        "patients/<int:patient_id>/vaccinations/new/",
+        safety.record_vaccination,
+        name="record_vaccination",
+    ),
     path("guideline/", views.guideline, name="guideline"),
     path("lab-import/", include(lab_import.urlpatterns)),
     path(

@@ -21,7 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from audit.recording import record_read, web_kind
-from clinic import alerts, forms, patient_record, previews, selectors
+from clinic import alerts, forms, patient_record, previews, safety_selectors, selectors
 from clinic.access import (
     AuthenticatedHttpRequest,
     course_or_404,
@@ -253,10 +253,13 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
     guideline = selectors.guideline_for(patient.site.code)
     record = patient_record.load_patient_record(patient)
     history = Paginator(selectors.record_history(patient), HISTORY_PER_PAGE)
+    # What this person may do *for this patient*: their role at the patient's site (one query).
+    allowed = roles.permissions_at(request.user, patient.site_id)
     return render(
         request,
         "clinic/patient.html",
-        {
+        safety_selectors.patient_page_context(allowed, record)
+        | {
             "patient": patient,
             "age": patient.age_on(timezone.localdate()),
             "courses": [(course, overviews.get(course.pk)) for course in courses],
@@ -276,13 +279,9 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
             "current_medications": patient_record.current_medications(record, today),
             "history": history.get_page(request.GET.get("history_page")),
             "relapses": patient.relapses.select_related("course", "retreatment_course"),
-            "can_review": roles.may(request.user, roles.REVIEW_REACTION, patient.site_id),
-            "can_view_access_log": roles.may(request.user, roles.VIEW_ACCESS_LOG, patient.site_id),
-            # What this person records *for this patient*: their role at the patient's site.
-            "can": {
-                name: roles.may(request.user, f"registry.{name}", patient.site_id)
-                for name in PATIENT_PAGE_ACTIONS
-            },
+            "can_review": roles.REVIEW_REACTION in allowed,
+            "can_view_access_log": roles.VIEW_ACCESS_LOG in allowed,
+            "can": {name: f"registry.{name}" in allowed for name in PATIENT_PAGE_ACTIONS},
             "reactions_to_review": InfusionReaction.objects.filter(
                 infusion__course__patient=patient, severity="severe", reviewed_on__isnull=True
             ).select_related("infusion"),

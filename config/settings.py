@@ -372,6 +372,7 @@ SPECTACULAR_SETTINGS = {
         "RegimenReasonEnum": "registry.models.RegimenReason",
         "ReviewDecisionEnum": "registry.models.ReviewDecision",
         "MedicationStopReasonEnum": "registry.models.MedicationStopReason",
+        "AdverseEventDecisionEnum": "registry.models.AdverseEventDecision",
     },
 }
 

@@ -26,6 +26,10 @@ from simple_history.admin import SimpleHistoryAdmin
 from audit.admin import AuditedAdminMixin
 from registry import roles, services
 from registry.models import (
+    AWAITING_REVIEW,
+    GRADE_REFUSAL,
+    SERIOUSNESS_FIELDS,
+    AdverseEvent,
     ClinicalAssessment,
     ClinicalRecord,
     ImagingStudy,
@@ -39,8 +43,10 @@ from registry.models import (
     Patient,
     RegimenChange,
     Relapse,
+    ScreeningResult,
     Site,
     TreatmentCourse,
+    Vaccination,
 )
 from registry.reevaluation import one_reevaluation
 from registry.selectors import patient_prefix, staff_site_ids
@@ -748,3 +754,76 @@ class InfliximabProductAdmin(SimpleHistoryAdmin):
     ]
     search_fields = ["name", "code", "manufacturer", "ema_product_number"]
     list_filter = ["is_biosimilar"]
+
+
+# --- Safety: adverse events, screening results, vaccinations --------------------------------------
+
+
+class AwaitingReviewFilter(admin.SimpleListFilter):
+    title = "awaiting review"
+    parameter_name = "awaiting_review"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Yes: serious or of special interest, not reviewed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(AWAITING_REVIEW) if self.value() == "yes" else queryset
+
+
+@admin.register(AdverseEvent)
+class AdverseEventAdmin(PatientRecordAdmin):
+    list_display = [
+        "patient",
+        "onset_on",
+        "term",
+        "grade",
+        "serious",
+        "relation_to_infliximab",
+        "outcome",
+        "reviewed_on",
+    ]
+    list_filter = [
+        ("patient__site", SiteFilter),
+        AwaitingReviewFilter,
+        "serious",
+        "term",
+        "grade",
+        "outcome",
+    ]
+    date_hierarchy = "onset_on"
+    autocomplete_fields = ["patient", "course"]
+    fieldsets = [
+        (None, {"fields": ["patient", "course", "onset_on", "term", "specified_term", "grade"]}),
+        ("Seriousness (ICH E2A)", {"fields": ["serious", *SERIOUSNESS_FIELDS]}),
+        (
+            "Relation, action and outcome",
+            {"fields": ["relation_to_infliximab", "action_taken", "outcome", "resolved_on"]},
+        ),
+        ("Review", {"fields": ["reviewed_on", "reviewed_by", "review_decision"]}),
+    ]
+    # A review is a clinician's act, recorded with who did it (registry.services), not typed here.
+    readonly_fields = ["reviewed_on", "reviewed_by", "review_decision"]
+
+    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "grade":  # say what the grades are, not "not a valid choice"
+            kwargs["error_messages"] = {"invalid_choice": GRADE_REFUSAL.format(grade="%(value)s")}
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+
+@admin.register(ScreeningResult)
+class ScreeningResultAdmin(PatientRecordAdmin):
+    list_display = ["patient", "tested_on", "test", "result", "reviewed_on"]
+    list_filter = [("patient__site", SiteFilter), "test", "result"]
+    date_hierarchy = "tested_on"
+    readonly_fields = ["reviewed_on", "reviewed_by"]  # the review is an action, as above
+
+
+@admin.register(Vaccination)
+class VaccinationAdmin(PatientRecordAdmin):
+    list_display = ["patient", "given_on", "vaccine", "live"]
+    list_filter = [("patient__site", SiteFilter), "vaccine"]
+    date_hierarchy = "given_on"
+
+    @admin.display(boolean=True)
+    def live(self, vaccination: Vaccination) -> bool:
+        return vaccination.live

@@ -24,7 +24,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from registry import dosing, services
+from registry import demo_safety, dosing, services
 from registry.models import (
     Analyte,
     DiseaseState,
@@ -1218,6 +1218,7 @@ def seed(*, today: dt.date) -> SeedReport:
             with one_reevaluation(), transaction.atomic():
                 chart = register(demo, site=sites[code], mrn=mrn, staff=staff[code], today=today)
                 demo.scenario.build(chart)
+                demo_safety.record_safety(chart)
             registry_code = chart.patient.registry_code
         else:
             registry_code = existing.registry_code

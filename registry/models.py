@@ -23,6 +23,23 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from registry import limits
+from registry.safety_codes import (
+    CODINGS,
+    IMMUNITY_TESTS,
+    LIVE_VACCINES,
+    NAMED_TERMS,
+    NOT_NEGATIVE,
+    RECORDED_TERMS,
+    SPECIAL_INTEREST_TERMS,
+    AdverseEventTerm,
+    Coding,
+    ScreeningOutcome,
+    ScreeningTest,
+    SpecialInterest,
+    Vaccine,
+    needs_specialist,
+    special_interest,
+)
 
 ErrorDict = dict[str, list[str]]
 
@@ -1698,6 +1715,534 @@ class Medication(ClinicalRecord):
             )
 
 
+# --- Safety: adverse events, screening results, vaccinations -------------------------------------
+# An infusion reaction stays an InfusionReaction (its infusion, onset, the infusion hold, its own
+# review); the patient page lists reactions among the adverse events, coded as CTCAE's "Infusion
+# related reaction". Every other adverse event is an AdverseEvent. The managed lists and what each
+# entry means are in registry.safety_codes.
+
+
+class AdverseEventGrade(models.IntegerChoices):
+    """CTCAE v5.0 grades; a grade is the event's severity, which is not its seriousness."""
+
+    MILD = 1, "1 — mild"
+    MODERATE = 2, "2 — moderate"
+    SEVERE = 3, "3 — severe or medically significant"
+    LIFE_THREATENING = 4, "4 — life-threatening"
+    DEATH = 5, "5 — death related to the event"
+
+
+class RelationToInfliximab(models.TextChoices):
+    RELATED = "related", "Related"
+    POSSIBLY_RELATED = "possibly_related", "Possibly related"
+    UNLIKELY_RELATED = "unlikely_related", "Unlikely related"
+    UNRELATED = "unrelated", "Unrelated"
+
+
+class ActionTaken(models.TextChoices):
+    NONE = "none", "None"
+    INFUSION_DELAYED = "infusion_delayed", "Infusion delayed"
+    DOSE_REDUCED = "dose_reduced", "Dose reduced"
+    TREATMENT_INTERRUPTED = "treatment_interrupted", "Treatment interrupted"
+    TREATMENT_STOPPED = "treatment_stopped", "Treatment stopped"
+
+
+class AdverseEventOutcome(models.TextChoices):
+    RECOVERED = "recovered", "Recovered"
+    RECOVERING = "recovering", "Recovering"
+    NOT_RECOVERED = "not_recovered", "Not recovered"
+    RECOVERED_WITH_SEQUELAE = "recovered_with_sequelae", "Recovered with sequelae"
+    FATAL = "fatal", "Fatal"
+    UNKNOWN = "unknown", "Unknown"
+
+
+# The outcomes that end an event, on its resolution date (for a fatal one, the date of death).
+RESOLVED_OUTCOMES: tuple[str, ...] = (
+    AdverseEventOutcome.RECOVERED,
+    AdverseEventOutcome.RECOVERED_WITH_SEQUELAE,
+    AdverseEventOutcome.FATAL,
+)
+
+
+class AdverseEventDecision(models.TextChoices):
+    CONTINUE = "continue", "Continue infliximab"
+    HOLD = "hold", "Hold infliximab until the event resolves"
+    STOP = "stop", "Stop infliximab"
+
+
+# ICH E2A's seriousness criteria, each a field `seriousness_<name>`: kept apart from the grade (a
+# grade 3 rash can be non-serious, a grade 2 event that prolongs a stay in hospital is serious).
+SERIOUSNESS_CRITERIA: dict[str, str] = {
+    "death": "results in death",
+    "life_threatening": "is life-threatening",
+    "hospitalisation": "requires inpatient hospitalisation or prolongs an existing one",
+    "disability": "results in persistent or significant disability or incapacity",
+    "congenital_anomaly": "is a congenital anomaly or birth defect",
+    "medically_important": "is another important medical event",
+}
+SERIOUSNESS_FIELDS: tuple[str, ...] = tuple(f"seriousness_{name}" for name in SERIOUSNESS_CRITERIA)
+GRADE_REFUSAL = (
+    "The grade runs from 1 (mild) to 5 (death related to the event), as CTCAE v5.0 grades; "
+    "{grade} is outside that."
+)
+
+
+def _seriousness_field(name: str) -> models.BooleanField[bool, bool]:
+    return models.BooleanField(f"serious: {SERIOUSNESS_CRITERIA[name]}", default=False)
+
+
+def _any_criterion() -> Q:
+    met = Q()
+    for field in SERIOUSNESS_FIELDS:
+        met |= Q(**{field: True})
+    return met
+
+
+def _no_criterion() -> Q:
+    return Q(**dict.fromkeys(SERIOUSNESS_FIELDS, False))
+
+
+class AdverseEvent(ClinicalRecord):
+    """An adverse event other than an infusion reaction: what (a CTCAE term and grade), how
+    serious (ICH E2A), how related to infliximab, what was done and how it ended."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="adverse_events")
+    course = models.ForeignKey(
+        TreatmentCourse,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="adverse_events",
+        help_text="The course the event happened on, if any.",
+    )
+    onset_on = models.DateField("onset on")
+    term = models.CharField(max_length=40, choices=AdverseEventTerm.choices)
+    # Never exported (research exports carry no free text): the term's code says what it is.
+    specified_term = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="For a term that says “name it”: the event, as the clinician names it.",
+    )
+    grade = models.PositiveSmallIntegerField("CTCAE grade", choices=AdverseEventGrade.choices)
+    serious = models.BooleanField(
+        default=False, help_text="Serious per ICH E2A: it meets at least one criterion below."
+    )
+    seriousness_death = _seriousness_field("death")
+    seriousness_life_threatening = _seriousness_field("life_threatening")
+    seriousness_hospitalisation = _seriousness_field("hospitalisation")
+    seriousness_disability = _seriousness_field("disability")
+    seriousness_congenital_anomaly = _seriousness_field("congenital_anomaly")
+    seriousness_medically_important = _seriousness_field("medically_important")
+    relation_to_infliximab = models.CharField(max_length=20, choices=RelationToInfliximab.choices)
+    action_taken = models.CharField(
+        "action taken with infliximab", max_length=25, choices=ActionTaken.choices
+    )
+    outcome = models.CharField(max_length=25, choices=AdverseEventOutcome.choices)
+    resolved_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="When it ended: recovered (with or without sequelae), or the date of death.",
+    )
+    reviewed_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="A clinician's review, which every serious event and every event of special "
+        "interest needs.",
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    review_decision = models.CharField(
+        max_length=10, choices=AdverseEventDecision.choices, blank=True
+    )
+
+    class Meta:
+        ordering = ["patient", "onset_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(term__in=RECORDED_TERMS),
+                name="adverse_event_term_valid",
+                violation_error_message="Choose the event's term from the list (an infusion "
+                "reaction is recorded as a reaction to its infusion).",
+            ),
+            # clean() also refuses a name for a term that names the event itself.
+            models.CheckConstraint(
+                condition=~Q(term__in=NAMED_TERMS) | ~Q(specified_term=""),
+                name="adverse_event_named_when_its_term_asks",
+                violation_error_message="A term that says “name it” needs the event's name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(grade__gte=1, grade__lte=5),
+                name="adverse_event_grade_1_to_5",
+                violation_error_message="The grade runs from 1 (mild) to 5 (death).",
+            ),
+            models.CheckConstraint(
+                condition=(Q(serious=True) & _any_criterion())
+                | (Q(serious=False) & _no_criterion()),
+                name="adverse_event_serious_by_its_criteria",
+                violation_error_message="A serious event meets at least one seriousness "
+                "criterion, and a non-serious event none.",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome=AdverseEventOutcome.FATAL, seriousness_death=True, grade=5)
+                | (
+                    ~Q(outcome=AdverseEventOutcome.FATAL) & Q(seriousness_death=False) & ~Q(grade=5)
+                ),
+                name="adverse_event_fatal_is_death_and_grade_5",
+                violation_error_message="A fatal outcome, the criterion “results in death” and "
+                "grade 5 go together.",
+            ),
+            models.CheckConstraint(
+                condition=Q(relation_to_infliximab__in=RelationToInfliximab.values),
+                name="adverse_event_relation_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(action_taken__in=ActionTaken.values),
+                name="adverse_event_action_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=RESOLVED_OUTCOMES, resolved_on__isnull=False)
+                | (
+                    Q(outcome__in=AdverseEventOutcome.values)
+                    & ~Q(outcome__in=RESOLVED_OUTCOMES)
+                    & Q(resolved_on__isnull=True)
+                ),
+                name="adverse_event_resolved_on_with_its_outcome",
+                violation_error_message="An event that ended (recovered, or fatal) has its "
+                "resolution date, and only then.",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_on__isnull=True) | Q(resolved_on__gte=F("onset_on")),
+                name="adverse_event_resolved_after_onset",
+                violation_error_message="An event cannot end before its onset.",
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewed_on__isnull=True, reviewed_by__isnull=True, review_decision="")
+                | Q(
+                    reviewed_on__gte=F("onset_on"),
+                    reviewed_by__isnull=False,
+                    review_decision__in=AdverseEventDecision.values,
+                ),
+                name="adverse_event_review_complete",
+                violation_error_message="A review records its date (not before the onset), its "
+                "clinician and a decision.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.term_words} (grade {self.grade}) from {self.onset_on:%d %b %Y}"
+
+    @property
+    def coding(self) -> Coding:
+        return CODINGS[self.term]
+
+    @property
+    def term_words(self) -> str:
+        """The event in words: its term, or for a term that asks, the name given."""
+        if self.coding.named and self.specified_term:
+            return f"{self.get_term_display().split(' (')[0]}: {self.specified_term}"
+        return self.get_term_display()
+
+    @property
+    def special_interest(self) -> list[str]:
+        return special_interest(self.term, serious=self.serious)
+
+    @property
+    def special_interest_words(self) -> list[str]:
+        return [str(SpecialInterest(kind).label) for kind in self.special_interest]
+
+    @property
+    def seriousness_criteria(self) -> list[str]:
+        return [
+            words
+            for name, words in SERIOUSNESS_CRITERIA.items()
+            if getattr(self, f"seriousness_{name}")
+        ]
+
+    @property
+    def needs_review(self) -> bool:
+        """A serious event or one of special interest, not yet reviewed by a clinician."""
+        return self.reviewed_on is None and (self.serious or bool(self.special_interest))
+
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
+        # The grade is checked by clean(), whose refusal says what the grades are (the choices'
+        # "not a valid choice" could not).
+        super().clean_fields(exclude={*(exclude or ()), "grade"})
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        patient = self.patient if self.patient_id else None
+        _check_not_future(errors, "onset_on", self.onset_on)
+        _check_not_before_birth(errors, "onset_on", self.onset_on, patient)
+        self._check_term(errors)
+        if self.grade is None:
+            _add(errors, "grade", "Give the CTCAE grade, from 1 (mild) to 5 (death).")
+        elif self.grade not in AdverseEventGrade.values:
+            _add(errors, "grade", GRADE_REFUSAL.format(grade=self.grade))
+        self._check_seriousness(errors)
+        self._check_outcome(errors)
+        course = self.course if self.course_id else None
+        if course is not None and self.onset_on and patient is not None:
+            if course.patient_id != patient.pk:
+                _add(errors, "course", "This course belongs to another patient.")
+            elif self.onset_on < course.started_on:
+                _add(
+                    errors,
+                    "onset_on",
+                    f"The course started on {course.started_on:%d %b %Y}: an event of that "
+                    "course cannot begin before it.",
+                )
+        self._check_review(errors)
+        _raise(errors)
+
+    def _check_term(self, errors: ErrorDict) -> None:
+        self.specified_term = (self.specified_term or "").strip()
+        if self.term == AdverseEventTerm.INFUSION_RELATED_REACTION:
+            _add(
+                errors,
+                "term",
+                "An infusion reaction is recorded as a reaction to its infusion (Reaction), "
+                "which has its own review and holds further infusions when severe.",
+            )
+        elif self.term in NAMED_TERMS and not self.specified_term:
+            _add(errors, "specified_term", "Name the event: this term asks for it.")
+        elif self.term and self.term not in NAMED_TERMS and self.specified_term:
+            _add(
+                errors,
+                "specified_term",
+                "Only a term that says “name it” takes a name: this term names the event.",
+            )
+
+    def _check_seriousness(self, errors: ErrorDict) -> None:
+        met = self.seriousness_criteria
+        if self.serious and not met:
+            _add(
+                errors,
+                "serious",
+                "A serious event meets at least one seriousness criterion (ICH E2A): tick each "
+                "one it meets, or record it as not serious.",
+            )
+        elif not self.serious and met:
+            _add(
+                errors,
+                "serious",
+                f"It {' and '.join(met)}: that makes it serious (ICH E2A). Mark it serious, or "
+                "untick the criteria.",
+            )
+        fatal = self.outcome == AdverseEventOutcome.FATAL
+        if fatal and not self.seriousness_death:
+            _add(
+                errors,
+                "seriousness_death",
+                "A fatal event results in death: tick “results in death” (a serious event).",
+            )
+        elif self.seriousness_death and self.outcome and not fatal:
+            _add(errors, "outcome", "The event resulted in death: its outcome is fatal.")
+        if fatal and self.grade in AdverseEventGrade.values and self.grade != 5:
+            _add(errors, "grade", "A fatal event is grade 5 (death related to the event).")
+        elif self.grade == 5 and self.outcome and not fatal:
+            _add(errors, "outcome", "Grade 5 is death related to the event: its outcome is fatal.")
+
+    def _check_outcome(self, errors: ErrorDict) -> None:
+        _check_not_future(errors, "resolved_on", self.resolved_on)
+        ended = self.outcome in RESOLVED_OUTCOMES
+        if ended and self.resolved_on is None:
+            what = "the date of death" if self.outcome == AdverseEventOutcome.FATAL else "when"
+            _add(errors, "resolved_on", f"Give {what}: the outcome says the event ended.")
+        elif self.outcome and not ended and self.resolved_on is not None:
+            _add(
+                errors,
+                "resolved_on",
+                f"An event that is “{self.get_outcome_display().lower()}” has not ended: leave "
+                "the resolution date empty, or change the outcome.",
+            )
+        if self.resolved_on and self.onset_on and self.resolved_on < self.onset_on:
+            _add(errors, "resolved_on", "The event cannot end before its onset.")
+
+    def _check_review(self, errors: ErrorDict) -> None:
+        if self.reviewed_on is None:
+            return
+        _check_not_future(errors, "reviewed_on", self.reviewed_on)
+        if self.onset_on and self.reviewed_on < self.onset_on:
+            _add(errors, "reviewed_on", "The review is before the event's onset.")
+        if not self.reviewed_by_id:
+            _add(errors, "reviewed_by", "Record which clinician reviewed the event.")
+
+
+# A serious event or one of special interest that no clinician has reviewed yet (the record's
+# "awaiting review"; the term decides special interest, seriousness the serious infections).
+AWAITING_REVIEW = (Q(serious=True) | Q(term__in=SPECIAL_INTEREST_TERMS)) & Q(
+    reviewed_on__isnull=True
+)
+
+
+class ScreeningResult(ClinicalRecord):
+    """One dated screening test before or during treatment, and its specialist review when it is
+    not negative (latent TB, hepatitis B)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="screening_results")
+    test = models.CharField(max_length=20, choices=ScreeningTest.choices)
+    tested_on = models.DateField(help_text="When the sample was taken or the X-ray performed.")
+    result = models.CharField(
+        max_length=15,
+        choices=ScreeningOutcome.choices,
+        help_text="Chest X-ray: positive if it shows signs of TB. Anti-HBs and varicella IgG: "
+        "positive means immune.",
+    )
+    reviewed_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="A specialist review of a result that is not negative (not for immunity).",
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["patient", "tested_on", "test"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(test__in=ScreeningTest.values), name="screening_test_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(result__in=ScreeningOutcome.values), name="screening_result_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["patient", "test", "tested_on"],
+                name="screening_one_result_per_test_per_day",
+                violation_error_message="This test is already recorded for this patient on this "
+                "date: correct that result instead.",
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewed_on__isnull=True, reviewed_by__isnull=True)
+                | Q(
+                    reviewed_on__gte=F("tested_on"),
+                    reviewed_by__isnull=False,
+                    result__in=NOT_NEGATIVE,
+                )
+                & ~Q(test__in=IMMUNITY_TESTS),
+                name="screening_review_of_a_result_that_needs_one",
+                violation_error_message="A specialist review (its date, not before the test, "
+                "and its clinician) is recorded for a result that is not negative, and only then.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_test_display()} of {self.tested_on:%d %b %Y}: {self.result_words}"
+
+    @property
+    def result_words(self) -> str:
+        words = self.get_result_display().lower()
+        if self.test in IMMUNITY_TESTS and self.result == ScreeningOutcome.POSITIVE:
+            return f"{words} (immune)"
+        return words
+
+    @property
+    def needs_specialist(self) -> bool:
+        return needs_specialist(self.test, self.result)
+
+    @property
+    def awaiting_review(self) -> bool:
+        return self.needs_specialist and self.reviewed_on is None
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        _check_not_future(errors, "tested_on", self.tested_on)
+        _check_not_before_birth(
+            errors, "tested_on", self.tested_on, self.patient if self.patient_id else None
+        )
+        if self.patient_id and self.test and self.tested_on:
+            same_day = ScreeningResult.objects.filter(
+                patient_id=self.patient_id, test=self.test, tested_on=self.tested_on
+            )
+            if same_day.exclude(pk=self.pk).exists():
+                _add(
+                    errors,
+                    "tested_on",
+                    f"A {self.get_test_display()} result of {self.tested_on:%d %b %Y} is already "
+                    "recorded for this patient: correct that result instead.",
+                )
+        if self.reviewed_on is not None:
+            self._check_review(errors)
+        _raise(errors)
+
+    def _check_review(self, errors: ErrorDict) -> None:
+        assert self.reviewed_on is not None  # noqa: S101 (the caller's condition)
+        if self.test and self.result and not self.needs_specialist:
+            reason = (
+                f"a {self.result_words} {self.get_test_display()} result means immunity"
+                if self.test in IMMUNITY_TESTS
+                else "a negative result"
+            )
+            _add(errors, "reviewed_on", f"A specialist review is not recorded for {reason}.")
+        _check_not_future(errors, "reviewed_on", self.reviewed_on)
+        if self.tested_on and self.reviewed_on < self.tested_on:
+            _add(errors, "reviewed_on", "The review is before the test.")
+        if not self.reviewed_by_id:
+            _add(errors, "reviewed_by", "Record which clinician reviewed the result.")
+
+
+# A result that is not negative awaiting its specialist review.
+SCREENING_AWAITING_REVIEW = (
+    Q(result__in=NOT_NEGATIVE) & ~Q(test__in=IMMUNITY_TESTS) & Q(reviewed_on__isnull=True)
+)
+
+
+class Vaccination(ClinicalRecord):
+    """A vaccine given; whether it is live comes from the vaccine (registry.safety_codes)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="vaccinations")
+    vaccine = models.CharField(max_length=30, choices=Vaccine.choices)
+    given_on = models.DateField()
+
+    class Meta:
+        ordering = ["patient", "given_on", "vaccine"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(vaccine__in=Vaccine.values), name="vaccination_vaccine_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["patient", "vaccine", "given_on"],
+                name="vaccination_once_per_day",
+                violation_error_message="This vaccine is already recorded for this patient on "
+                "this date.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_vaccine_display()} on {self.given_on:%d %b %Y}"
+
+    @property
+    def live(self) -> bool:
+        return self.vaccine in LIVE_VACCINES
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        _check_not_future(errors, "given_on", self.given_on)
+        _check_not_before_birth(
+            errors, "given_on", self.given_on, self.patient if self.patient_id else None
+        )
+        if self.patient_id and self.vaccine and self.given_on:
+            same_day = Vaccination.objects.filter(
+                patient_id=self.patient_id, vaccine=self.vaccine, given_on=self.given_on
+            )
+            if same_day.exclude(pk=self.pk).exists():
+                _add(
+                    errors,
+                    "given_on",
+                    f"This vaccine is already recorded on {self.given_on:%d %b %Y}.",
+                )
+        _raise(errors)
+
+
 CLINICAL_MODELS: tuple[type[ClinicalRecord], ...] = (
     Patient,
     TreatmentCourse,
@@ -1709,4 +2254,7 @@ CLINICAL_MODELS: tuple[type[ClinicalRecord], ...] = (
     InfusionReaction,
     Relapse,
     Medication,
+    AdverseEvent,
+    ScreeningResult,
+    Vaccination,
 )

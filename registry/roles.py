@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 
 from registry.models import (
+    AdverseEvent,
     ClinicalAssessment,
     ImagingStudy,
     Infusion,
@@ -23,8 +24,10 @@ from registry.models import (
     RegimenChange,
     Relapse,
     Role,
+    ScreeningResult,
     Site,
     TreatmentCourse,
+    Vaccination,
 )
 
 _ALL_CLINICAL = (
@@ -38,6 +41,9 @@ _ALL_CLINICAL = (
     ClinicalAssessment,
     Relapse,
     Medication,
+    AdverseEvent,
+    ScreeningResult,
+    Vaccination,
 )
 # Nurses and infusion staff record what happens in the infusion unit.
 _NURSE_RECORDS = (Infusion, InfusionReaction, LabResult)
@@ -61,11 +67,23 @@ _ACT_ON_ALERTS = frozenset(
 
 # Clinical judgements (GUIDELINE.md "Who may act on alerts"): only a clinician reviews a reaction,
 # dismisses an urgent alert, or corrects a value the guideline engine reads (a dose, a weight, a
-# reaction's severity, a stop reason), since such a correction can clear a safety alert.
+# reaction's severity, a stop reason), since such a correction can clear a safety alert. The
+# same holds for the safety record: a clinician reviews a serious adverse event (or one of special
+# interest) and a screening result that is not negative.
 REVIEW_REACTION = "registry.review_infusionreaction"
+REVIEW_ADVERSE_EVENT = "registry.review_adverseevent"
+REVIEW_SCREENING = "registry.review_screeningresult"
 CORRECT_ENGINE_INPUT = "registry.correct_engine_input"
 DISMISS_URGENT_ALERT = "monitoring.dismiss_urgent_alert"
-_CLINICIAN_JUDGEMENTS = frozenset({REVIEW_REACTION, CORRECT_ENGINE_INPUT, DISMISS_URGENT_ALERT})
+_CLINICIAN_JUDGEMENTS = frozenset(
+    {
+        REVIEW_REACTION,
+        REVIEW_ADVERSE_EVENT,
+        REVIEW_SCREENING,
+        CORRECT_ENGINE_INPUT,
+        DISMISS_URGENT_ALERT,
+    }
+)
 
 # Who read their site's patients' records, and who signed in (the access log, audit/).
 VIEW_ACCESS_LOG = "audit.view_accesslogentry"
@@ -114,6 +132,17 @@ def may(user: User | AnonymousUser, permission: str, site_id: int) -> bool:
         return True
     role = role_at(user, site_id)
     return role is not None and permission in ROLE_PERMISSIONS[role]
+
+
+def permissions_at(user: User | AnonymousUser, site_id: int) -> frozenset[str]:
+    """Every permission `user` has at this site, in one query: for a page that offers several
+    actions (each answers as `may` would)."""
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    if getattr(user, "is_superuser", False):
+        return frozenset().union(*ROLE_PERMISSIONS.values())
+    role = role_at(user, site_id)
+    return ROLE_PERMISSIONS[role] if role is not None else frozenset()
 
 
 def require(user: User | AnonymousUser, permission: str, site_id: int, refusal: str) -> None:

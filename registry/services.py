@@ -25,6 +25,10 @@ from django.db import IntegrityError, transaction
 
 from registry import roles, safeguards
 from registry.models import (
+    SERIOUSNESS_CRITERIA,
+    SERIOUSNESS_FIELDS,
+    AdverseEvent,
+    AdverseEventDecision,
     ClinicalAssessment,
     ClinicalRecord,
     ImagingStudy,
@@ -39,9 +43,11 @@ from registry.models import (
     RegimenReason,
     Relapse,
     ReviewDecision,
+    ScreeningResult,
     Site,
     StopReason,
     TreatmentCourse,
+    Vaccination,
 )
 from registry.products import product_to_give
 from registry.reevaluation import one_reevaluation, patient_changed
@@ -82,6 +88,8 @@ def patient_id_of(record: ClinicalRecord) -> int:
             | Medication()
         ):
             return record.patient_id
+        case AdverseEvent() | ScreeningResult() | Vaccination():
+            return record.patient_id
         case Infusion() | RegimenChange():
             return record.course.patient_id
         case InfusionReaction():
@@ -101,6 +109,8 @@ def site_id_of(record: ClinicalRecord) -> int:
             | Relapse()
             | Medication()
         ):
+            return record.patient.site_id
+        case AdverseEvent() | ScreeningResult() | Vaccination():
             return record.patient.site_id
         case Infusion() | RegimenChange():
             return record.course.patient.site_id
@@ -1030,6 +1040,229 @@ def medication_correct(
     return _correct(medication, changes, by=by, policy=MEDICATION_CORRECTIONS)
 
 
+# --- Safety: adverse events, screening results, vaccinations ------------------------------------
+
+
+def _seriousness(criteria: Iterable[str]) -> dict[str, bool]:
+    """The seriousness fields of the criteria named (ICH E2A: "death", "hospitalisation", …)."""
+    named = set(criteria)
+    unknown = named - set(SERIOUSNESS_CRITERIA)
+    if unknown:
+        raise ValidationError(
+            {
+                "seriousness": f"Unknown seriousness criteria: {sorted(unknown)}; the criteria "
+                f"are {', '.join(SERIOUSNESS_CRITERIA)}."
+            }
+        )
+    return {f"seriousness_{name}": name in named for name in SERIOUSNESS_CRITERIA}
+
+
+@_action
+def adverse_event_record(
+    *,
+    patient: Patient,
+    onset_on: dt.date,
+    term: str,
+    grade: int,
+    relation_to_infliximab: str,
+    action_taken: str,
+    outcome: str,
+    serious: bool = False,
+    seriousness: Iterable[str] = (),
+    course: TreatmentCourse | None = None,
+    specified_term: str = "",
+    resolved_on: dt.date | None = None,
+    by: User,
+) -> AdverseEvent:
+    """An adverse event other than an infusion reaction (those are `reaction_record`): its grade
+    and its seriousness (ICH E2A) are separate, and a serious event names the criteria it meets."""
+    _require(by, "registry.add_adverseevent", patient.site_id, "recording an adverse event")
+    event = AdverseEvent(
+        patient=patient,
+        course=course,
+        onset_on=onset_on,
+        term=term,
+        specified_term=specified_term,
+        grade=grade,
+        serious=serious,
+        **_seriousness(seriousness),
+        relation_to_infliximab=relation_to_infliximab,
+        action_taken=action_taken,
+        outcome=outcome,
+        resolved_on=resolved_on,
+    )
+    return _store(event, by=by)
+
+
+_ADVERSE_EVENT_ENGINE_FIELDS = frozenset({"onset_on", "term", "serious", *SERIOUSNESS_FIELDS})
+_ADVERSE_EVENT_REVIEW = "review the adverse event"
+ADVERSE_EVENT_CORRECTIONS = Corrections(
+    fields=_ADVERSE_EVENT_ENGINE_FIELDS
+    | {
+        "course",
+        "specified_term",
+        "grade",
+        "relation_to_infliximab",
+        "action_taken",
+        "outcome",
+        "resolved_on",
+    },
+    engine_fields=_ADVERSE_EVENT_ENGINE_FIELDS,
+    owned={
+        "patient": "record an adverse event",
+        "reviewed_on": _ADVERSE_EVENT_REVIEW,
+        "reviewed_by": _ADVERSE_EVENT_REVIEW,
+        "review_decision": _ADVERSE_EVENT_REVIEW,
+    },
+)
+
+
+@_action
+def adverse_event_correct(
+    *, event: AdverseEvent, changes: Mapping[str, object], by: User
+) -> AdverseEvent:
+    return _correct(event, changes, by=by, policy=ADVERSE_EVENT_CORRECTIONS)
+
+
+@_action
+def adverse_event_review_record(
+    *, event: AdverseEvent, reviewed_on: dt.date, decision: str, by: User
+) -> AdverseEvent:
+    """A clinician's review of an adverse event: the decision on infliximab. "Stop infliximab"
+    also stops the patient's active course (reason: adverse event), as a reaction's review does."""
+    roles.require(
+        by,
+        roles.REVIEW_ADVERSE_EVENT,
+        event.patient.site_id,
+        "Only a clinician of this site may review an adverse event.",
+    )
+    if event.reviewed_on is not None:
+        raise ValidationError(
+            {
+                "reviewed_on": f"This event was reviewed on {event.reviewed_on:%d %b %Y} "
+                f"by {event.reviewed_by}."
+            }
+        )
+    if decision not in AdverseEventDecision.values:
+        raise ValidationError({"decision": "Choose the decision on infliximab."})
+    reviewed = _store_changes(
+        event,
+        {"reviewed_on": reviewed_on, "reviewed_by": by, "review_decision": decision},
+        by=by,
+    )
+    active = event.patient.courses.filter(stopped_on__isnull=True).first()
+    if decision == AdverseEventDecision.STOP and active is not None:
+        course_stop(
+            course=active,
+            stopped_on=reviewed_on,
+            reason=StopReason.ADVERSE_EVENT,
+            note=f"infliximab stopped after the adverse event of {event.onset_on:%d %b %Y} "
+            f"({event.get_term_display().lower()}, grade {event.grade})",
+            by=by,
+        )
+    return reviewed
+
+
+@_action
+def screening_result_record(
+    *, patient: Patient, test: str, tested_on: dt.date, result: str, by: User
+) -> ScreeningResult:
+    """A screening test's result (TB, hepatitis B and C, HIV, varicella immunity)."""
+    _require(by, "registry.add_screeningresult", patient.site_id, "recording a screening result")
+    screening = ScreeningResult(patient=patient, test=test, tested_on=tested_on, result=result)
+    return _store(screening, by=by)
+
+
+@_action
+def screening_panel_record(
+    *, patient: Patient, tested_on: dt.date, results: Mapping[str, str], by: User
+) -> dict[str, ScreeningResult]:
+    """The screening results of one date (a biologic's screening before its first dose: TB,
+    hepatitis B and C, HIV, varicella), saved together or not at all. Each goes through
+    `screening_result_record`; the refusal's keys are the tests, and `tested_on` for the date."""
+    _require(by, "registry.add_screeningresult", patient.site_id, "recording a screening result")
+    if not results:
+        raise ValidationError({NON_FIELD_ERRORS: ["Enter at least one result of this date."]})
+    errors: dict[str, list[str]] = {}
+    recorded: dict[str, ScreeningResult] = {}
+    for test, result in results.items():
+        try:
+            recorded[test] = screening_result_record(
+                patient=patient, test=test, tested_on=tested_on, result=result, by=by
+            )
+        except ValidationError as refused:
+            for name, messages in refused.message_dict.items():
+                shown = errors.setdefault("tested_on" if name == "tested_on" else test, [])
+                shown.extend(message for message in messages if message not in shown)
+    if errors:
+        raise ValidationError(errors)  # and the results saved so far are rolled back
+    return recorded
+
+
+_SCREENING_REVIEW = "review the screening result"
+SCREENING_CORRECTIONS = Corrections(
+    fields=frozenset({"test", "tested_on", "result"}),
+    engine_fields=frozenset({"test", "tested_on", "result"}),
+    owned={
+        "patient": "record a screening result",
+        "reviewed_on": _SCREENING_REVIEW,
+        "reviewed_by": _SCREENING_REVIEW,
+    },
+)
+
+
+@_action
+def screening_result_correct(
+    *, screening: ScreeningResult, changes: Mapping[str, object], by: User
+) -> ScreeningResult:
+    return _correct(screening, changes, by=by, policy=SCREENING_CORRECTIONS)
+
+
+@_action
+def screening_review_record(
+    *, screening: ScreeningResult, reviewed_on: dt.date, by: User
+) -> ScreeningResult:
+    """A clinician records that a specialist reviewed a result that is not negative (latent TB,
+    hepatitis B): before the next infusion (GUIDELINE: screening_positive)."""
+    roles.require(
+        by,
+        roles.REVIEW_SCREENING,
+        screening.patient.site_id,
+        "Only a clinician of this site may record the review of a screening result.",
+    )
+    if screening.reviewed_on is not None:
+        raise ValidationError(
+            {
+                "reviewed_on": f"This result was reviewed on {screening.reviewed_on:%d %b %Y} "
+                f"by {screening.reviewed_by}."
+            }
+        )
+    return _store_changes(screening, {"reviewed_on": reviewed_on, "reviewed_by": by}, by=by)
+
+
+@_action
+def vaccination_record(
+    *, patient: Patient, vaccine: str, given_on: dt.date, by: User
+) -> Vaccination:
+    _require(by, "registry.add_vaccination", patient.site_id, "recording a vaccination")
+    vaccination = Vaccination(patient=patient, vaccine=vaccine, given_on=given_on)
+    return _store(vaccination, by=by)
+
+
+VACCINATION_CORRECTIONS = Corrections(
+    fields=frozenset({"vaccine", "given_on"}),
+    engine_fields=frozenset({"vaccine", "given_on"}),
+    owned={"patient": "record a vaccination"},
+)
+
+
+@_action
+def vaccination_correct(
+    *, vaccination: Vaccination, changes: Mapping[str, object], by: User
+) -> Vaccination:
+    return _correct(vaccination, changes, by=by, policy=VACCINATION_CORRECTIONS)
+
+
 # --- The same actions, for doors that hold a model instance (admin, API) ------------------------
 
 
@@ -1172,7 +1405,53 @@ def record_create(*, record: ClinicalRecord, by: User) -> ClinicalRecord:
                 stop_reason=record.stop_reason,
                 by=by,
             )
+        case AdverseEvent() | ScreeningResult() | Vaccination():
+            return _safety_record_create(record, by=by)
     raise TypeError(f"not a clinical record: {record!r}")
+
+
+def _safety_record_create(
+    record: AdverseEvent | ScreeningResult | Vaccination, *, by: User
+) -> ClinicalRecord:
+    match record:
+        case AdverseEvent():
+            if record.reviewed_on or record.review_decision:
+                raise ValidationError(
+                    {"reviewed_on": "Record the adverse event, then a clinician reviews it."}
+                )
+            return adverse_event_record(
+                patient=record.patient,
+                course=record.course,
+                onset_on=record.onset_on,
+                term=record.term,
+                specified_term=record.specified_term,
+                grade=record.grade,
+                serious=record.serious,
+                seriousness=[
+                    name for name in SERIOUSNESS_CRITERIA if getattr(record, f"seriousness_{name}")
+                ],
+                relation_to_infliximab=record.relation_to_infliximab,
+                action_taken=record.action_taken,
+                outcome=record.outcome,
+                resolved_on=record.resolved_on,
+                by=by,
+            )
+        case ScreeningResult():
+            if record.reviewed_on:
+                raise ValidationError(
+                    {"reviewed_on": "Record the result, then a clinician records its review."}
+                )
+            return screening_result_record(
+                patient=record.patient,
+                test=record.test,
+                tested_on=record.tested_on,
+                result=record.result,
+                by=by,
+            )
+        case Vaccination():
+            return vaccination_record(
+                patient=record.patient, vaccine=record.vaccine, given_on=record.given_on, by=by
+            )
 
 
 def record_correct(
@@ -1200,4 +1479,10 @@ def record_correct(
             return relapse_correct(relapse=record, changes=changes, by=by)
         case Medication():
             return medication_correct(medication=record, changes=changes, by=by)
+        case AdverseEvent():
+            return adverse_event_correct(event=record, changes=changes, by=by)
+        case ScreeningResult():
+            return screening_result_correct(screening=record, changes=changes, by=by)
+        case Vaccination():
+            return vaccination_correct(vaccination=record, changes=changes, by=by)
     raise TypeError(f"not a clinical record: {record!r}")

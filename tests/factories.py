@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from registry.models import (
     ANALYTE_UNITS,
     NO_UNIT,
+    AdverseEvent,
     ClinicalAssessment,
     ImagingStudy,
     InfliximabProduct,
@@ -23,8 +24,10 @@ from registry.models import (
     RegimenChange,
     Relapse,
     Role,
+    ScreeningResult,
     Site,
     TreatmentCourse,
+    Vaccination,
 )
 
 
@@ -193,6 +196,41 @@ class MedicationFactory(factory.django.DjangoModelFactory[Medication]):
     route = "oral"
     frequency = "twice_daily"
     started_on = dt.date(2024, 6, 3)
+
+
+class AdverseEventFactory(factory.django.DjangoModelFactory[AdverseEvent]):
+    """A mild, non-serious upper respiratory infection, recovered a week later."""
+
+    class Meta:
+        model = AdverseEvent
+
+    patient = factory.SubFactory(PatientFactory)
+    onset_on = dt.date(2026, 10, 5)
+    term = "upper_respiratory_infection"
+    grade = 1
+    relation_to_infliximab = "unlikely_related"
+    action_taken = "none"
+    outcome = "recovered"
+    resolved_on = factory.LazyAttribute(lambda o: o.onset_on + dt.timedelta(days=7))
+
+
+class ScreeningResultFactory(factory.django.DjangoModelFactory[ScreeningResult]):
+    class Meta:
+        model = ScreeningResult
+
+    patient = factory.SubFactory(PatientFactory)
+    test = "tb_igra"
+    tested_on = dt.date(2024, 12, 16)
+    result = "negative"
+
+
+class VaccinationFactory(factory.django.DjangoModelFactory[Vaccination]):
+    class Meta:
+        model = Vaccination
+
+    patient = factory.SubFactory(PatientFactory)
+    vaccine = "influenza_inactivated"
+    given_on = dt.date(2025, 10, 1)
 
 
 def acting_superuser() -> User:

@@ -1,7 +1,8 @@
 // Patient timeline: one time axis in dates and two y-axes. Left: infusions in mg/kg, above a band
 // of lanes below zero for what has no scale of its own (course events and product switches,
-// reactions, antibody results, MRI, assessments, other medications as bars from start to stop),
-// named by the axis' own tick labels so no label sits on the data.
+// reactions, antibody results, MRI, assessments, other medications as bars from start to stop,
+// adverse events, screening and vaccines), named by the axis' own tick labels so no label sits
+// on the data.
 // Right: CRP, ESR and infliximab trough against their limits, with its zero on the same line.
 // "Today" and the next due dose are vertical lines (an overdue gap is shaded); their labels sit in
 // the padding above the plot. The page's "Timeline data" table carries the same points.
@@ -12,10 +13,10 @@
   const data = JSON.parse(source.textContent);
   const DAY = 864e5;
   const LANE_STEP = 0.9;
-  const lanes = ["Course", "Reactions", "Antibodies", "MRI", "Assessment", "Medications"];
+  const lanes = ["Course", "Reactions", "Antibodies", "MRI", "Assessment", "Medications", "Adverse events", "Screening · vaccines"];
   const laneY = function (name) { return -LANE_STEP * (lanes.indexOf(name) + 1); };
   const dates = [].concat(data.infusions, data.crp, data.esr, data.trough, data.antibodies, data.mri,
-    data.assessments, data.events, data.reactions, data.medications, [{x: data.today}], data.next_due ? [data.next_due] : [])
+    data.assessments, data.events, data.reactions, data.medications, data.adverse_events, data.screening, data.vaccinations, [{x: data.today}], data.next_due ? [data.next_due] : [])
     .map(function (p) { return p.x; });
   const minX = Math.min.apply(null, dates) - 10 * DAY, maxX = Math.max.apply(null, dates) + 10 * DAY;
   const day = function (ms, long) {
@@ -104,6 +105,13 @@
     {type: "scatter", label: "Assessment", data: lane("Assessment", data.assessments), yAxisID: "dose", pointStyle: "triangle", pointRadius: 6, borderColor: "#344054",
       backgroundColor: data.assessments.map(function (a) { return stateColour[a.state] || "#98a2b3"; }), lane: true},
     {type: "line", label: "Medication", data: medicationBars, yAxisID: "dose", borderColor: "#475467", backgroundColor: "#475467", borderWidth: 4, pointRadius: 3, spanGaps: false, lane: true},
+    // Serious adverse events, screens that need a specialist and live vaccines are filled red.
+    {type: "scatter", label: "Adverse event", data: lane("Adverse events", data.adverse_events.map(function (e) { return Object.assign({y: 0}, e); })), yAxisID: "dose", pointStyle: "star", pointRadius: 8, borderWidth: 2, borderColor: "#b42318",
+      backgroundColor: data.adverse_events.map(function (e) { return e.serious ? "#b42318" : "#fff"; }), lane: true},
+    {type: "scatter", label: "Screening", data: lane("Screening · vaccines", data.screening.map(function (r) { return Object.assign({y: 0}, r); })), yAxisID: "dose", pointStyle: "circle", pointRadius: 5, borderWidth: 2, borderColor: "#344054",
+      backgroundColor: data.screening.map(function (r) { return r.flagged ? "#b42318" : "#fff"; }), lane: true},
+    {type: "scatter", label: "Vaccination", data: lane("Screening · vaccines", data.vaccinations.map(function (v) { return Object.assign({y: 0}, v); })), yAxisID: "dose", pointStyle: "triangle", pointRadius: 6, borderWidth: 2, borderColor: "#067647",
+      backgroundColor: data.vaccinations.map(function (v) { return v.live ? "#b42318" : "#fff"; }), lane: true},
     legendOnly("Today", "#1d2733", [])
   ];
   if (data.trough_min !== null) datasets.splice(6, 0, {type: "line", label: "Trough target", data: across(data.trough_min), yAxisID: "markers", borderColor: "rgba(14,112,144,.5)", borderDash: [1, 3], borderWidth: 2, pointRadius: 0, pointHitRadius: 0, pointStyle: "line"});
@@ -120,6 +128,9 @@
       case "MRI": return p.modality + ": " + p.value + " active, " + p.new + " new lesions";
       case "Medication": return p.label + (p.current ? " (taken)" : "");
       case "Assessment": return "Assessment: physician global " + (p.value === null ? "—" : p.value) + (p.state ? ", " + p.state : "");
+      case "Adverse event": return "Adverse event: " + p.label;
+      case "Screening": return "Screening: " + p.label;
+      case "Vaccination": return "Vaccination: " + p.label;
       default: return item.dataset.label + ": " + item.formattedValue;
     }
   };

@@ -16,6 +16,7 @@ from api.models import ApiToken
 from monitoring.evaluation import evaluate_courses
 from monitoring.models import Alert
 from registry.models import (
+    AdverseEvent,
     ClinicalAssessment,
     ImagingStudy,
     Infusion,
@@ -25,11 +26,14 @@ from registry.models import (
     Patient,
     RegimenChange,
     Relapse,
+    ScreeningResult,
     Site,
     TreatmentCourse,
+    Vaccination,
 )
 from tests.conftest import TODAY
 from tests.factories import (
+    AdverseEventFactory,
     AssessmentFactory,
     CourseFactory,
     ImagingStudyFactory,
@@ -40,6 +44,8 @@ from tests.factories import (
     ReactionFactory,
     RegimenChangeFactory,
     RelapseFactory,
+    ScreeningResultFactory,
+    VaccinationFactory,
 )
 
 DAY = dt.timedelta(days=1)
@@ -72,6 +78,9 @@ class Record:
     medication: Medication  # naproxen, taken
     alert: Alert  # maintenance_dose_overdue, open
     new_patient: Patient  # registered, no course yet
+    adverse_event: AdverseEvent  # of the active course, not reviewed
+    screening_result: ScreeningResult  # a positive IGRA before the active course, not reviewed
+    vaccination: Vaccination
     export: Any = None  # a research export of the site (the access matrix adds one)
     retreatable: Any = None  # a relapse of a patient with no active course (the matrix adds one)
 
@@ -111,6 +120,13 @@ def build_record(site: Site, *, mrn: str) -> Record:
         medication=MedicationFactory(patient=patient, started_on=START),
         alert=alert,
         new_patient=PatientFactory(site=site, mrn=f"{mrn}-2", date_of_birth=dt.date(2015, 6, 1)),
+        adverse_event=AdverseEventFactory(
+            patient=patient, course=course, onset_on=START + 20 * DAY
+        ),
+        screening_result=ScreeningResultFactory(
+            patient=patient, tested_on=START - 30 * DAY, result="positive"
+        ),
+        vaccination=VaccinationFactory(patient=patient, given_on=START - 60 * DAY),
     )
 
 

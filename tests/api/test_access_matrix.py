@@ -90,6 +90,14 @@ TABLE: dict[str, dict[str, frozenset[str]]] = {
     "medication-list": {"GET": STAFF, "POST": CLINICAL},
     "medication-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
     "medication-stop": {"POST": CLINICAL},
+    "adverseevent-list": {"GET": STAFF, "POST": CLINICAL},
+    "adverseevent-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    "adverseevent-review": {"POST": CLINICIANS},
+    "screeningresult-list": {"GET": STAFF, "POST": CLINICAL},
+    "screeningresult-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    "screeningresult-review": {"POST": CLINICIANS},
+    "vaccination-list": {"GET": STAFF, "POST": CLINICAL},
+    "vaccination-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
     "alert-list": {"GET": STAFF},
     "alert-detail": {"GET": STAFF},
     "alert-acknowledge": {"POST": STAFF},
@@ -111,6 +119,8 @@ GATES: dict[str, frozenset[str]] = {
     "reaction-review": STAFF,
     "relapse-retreat": STAFF,
     "medication-stop": STAFF,
+    "adverseevent-review": STAFF,
+    "screeningresult-review": STAFF,
 }
 # Endpoints where a caller who may not see the record gets 404 (it does not exist for them).
 HIDDEN = {"export-download"}
@@ -190,6 +200,9 @@ TARGETS: dict[str, Callable[[Record], Any]] = {
     "medication": lambda r: r.medication,
     "alert": lambda r: r.alert,
     "export": lambda r: r.export,
+    "adverseevent": lambda r: r.adverse_event,
+    "screeningresult": lambda r: r.screening_result,
+    "vaccination": lambda r: r.vaccination,
 }
 # Where an action needs another record than its basename's (a retreatment needs a patient with no
 # active course).
@@ -255,6 +268,25 @@ CREATE: dict[str, Callable[[Record], Any]] = {
     "alert-acknowledge": lambda r: {"note": "Booked for Friday"},
     "alert-dismiss": lambda r: {"reason": "Transferred to another centre"},
     "export-list": lambda r: {"sites": [r.site.code], "format": "csv"},
+    "adverseevent-list": lambda r: {
+        "patient": r.patient.pk,
+        "course": r.course.pk,
+        "onset_on": D,
+        "term": "herpes_zoster",
+        "grade": 2,
+        "relation_to_infliximab": "possibly_related",
+        "action_taken": "infusion_delayed",
+        "outcome": "recovering",
+    },
+    "adverseevent-review": lambda r: {"reviewed_on": D, "decision": "continue"},
+    "screeningresult-list": lambda r: {
+        "patient": r.patient.pk,
+        "test": "hbv_hbsag",
+        "tested_on": D,
+        "result": "negative",
+    },
+    "screeningresult-review": lambda r: {"reviewed_on": D},
+    "vaccination-list": lambda r: {"patient": r.patient.pk, "vaccine": "hpv", "given_on": D},
 }
 
 

@@ -21,6 +21,7 @@ from audit.admin import AuditedAdminMixin
 from audit.models import AccessKind
 from monitoring.models import Alert
 from registry.models import (
+    AdverseEvent,
     ClinicalAssessment,
     ImagingStudy,
     Infusion,
@@ -30,7 +31,9 @@ from registry.models import (
     Patient,
     RegimenChange,
     Relapse,
+    ScreeningResult,
     TreatmentCourse,
+    Vaccination,
 )
 from research.models import PseudonymMapping
 from tests.api.conftest import Record, token_client
@@ -218,6 +221,11 @@ def _clinic_cases(w: World) -> dict[str, Case]:
         "clinic:stop_course": page("stop_course", r.course.pk),
         "clinic:record_relapse": page("record_relapse", r.course.pk),
         "clinic:review_reaction": page("review_reaction", r.reaction.pk),
+        "clinic:record_adverse_event": page("record_adverse_event", r.patient.pk),
+        "clinic:review_adverse_event": page("review_adverse_event", r.adverse_event.pk),
+        "clinic:record_screening": page("record_screening", r.patient.pk),
+        "clinic:review_screening": page("review_screening", r.screening_result.pk),
+        "clinic:record_vaccination": page("record_vaccination", r.patient.pk),
         "clinic:patients": page("patients", patients=_patients_of(Patient, r.site)),
         "clinic:worklist": page("worklist", patients=_patients_of(Alert, r.site)),
         "clinic:infusion_list": page("infusion_list", patients={r.patient.pk}),
@@ -264,6 +272,9 @@ API_TARGETS: dict[str, tuple[type[Model], str]] = {
     "relapse": (Relapse, "relapse"),
     "medication": (Medication, "medication"),
     "alert": (Alert, "alert"),
+    "adverseevent": (AdverseEvent, "adverse_event"),
+    "screeningresult": (ScreeningResult, "screening_result"),
+    "vaccination": (Vaccination, "vaccination"),
 }
 API_ACTIONS = {
     "course-stop": "course",
@@ -274,6 +285,8 @@ API_ACTIONS = {
     "medication-stop": "medication",
     "alert-acknowledge": "alert",
     "alert-dismiss": "alert",
+    "adverseevent-review": "adverse_event",
+    "screeningresult-review": "screening_result",
 }
 
 
@@ -333,6 +346,9 @@ ADMIN_TARGETS: dict[type[Model], Callable[[World], Model]] = {
     ClinicalAssessment: lambda w: w.record.assessment,
     Relapse: lambda w: w.record.relapse,
     Medication: lambda w: w.record.medication,
+    AdverseEvent: lambda w: w.record.adverse_event,
+    ScreeningResult: lambda w: w.record.screening_result,
+    Vaccination: lambda w: w.record.vaccination,
     Alert: lambda w: w.record.alert,
     PseudonymMapping: lambda w: w.export.pseudonyms.get(),
 }
@@ -402,6 +418,11 @@ READ_ROUTES = sorted(
             "stop_course",
             "record_relapse",
             "review_reaction",
+            "record_adverse_event",
+            "review_adverse_event",
+            "record_screening",
+            "review_screening",
+            "record_vaccination",
             "patients",
             "worklist",
             "infusion_list",

@@ -91,6 +91,9 @@ SCOPED: dict[str, Callable[[AtSite], models.Model]] = {
     "registry.clinicalassessment": lambda at: at.records.assessment,
     "registry.relapse": lambda at: at.records.relapse,
     "registry.medication": lambda at: at.records.medication,
+    "registry.adverseevent": lambda at: at.records.adverse_event,
+    "registry.screeningresult": lambda at: at.records.screening_result,
+    "registry.vaccination": lambda at: at.records.vaccination,
     "monitoring.alert": _alert,
     "monitoring.evaluationrun": lambda at: EvaluationRun.objects.create(
         kind="command", as_of=TODAY, site=at.site, status="done", courses=7

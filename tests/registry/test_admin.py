@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from registry.models import (
+    AdverseEvent,
     ClinicalAssessment,
     ClinicalRecord,
     ImagingStudy,
@@ -28,10 +29,13 @@ from registry.models import (
     Patient,
     RegimenChange,
     Relapse,
+    ScreeningResult,
     Site,
     TreatmentCourse,
+    Vaccination,
 )
 from tests.factories import (
+    AdverseEventFactory,
     AssessmentFactory,
     CourseFactory,
     ImagingStudyFactory,
@@ -43,6 +47,8 @@ from tests.factories import (
     ReactionFactory,
     RegimenChangeFactory,
     RelapseFactory,
+    ScreeningResultFactory,
+    VaccinationFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -78,6 +84,9 @@ class SiteRecords:
     assessment: ClinicalAssessment
     relapse: Relapse
     medication: Medication
+    adverse_event: AdverseEvent
+    screening_result: ScreeningResult
+    vaccination: Vaccination
 
 
 def make_site_records(site: Site, family_name: str, mrn: str) -> SiteRecords:
@@ -107,6 +116,9 @@ def make_site_records(site: Site, family_name: str, mrn: str) -> SiteRecords:
             course=stopped, patient=relapsed, noted_on=dt.date(2026, 6, 1)
         ),
         medication=MedicationFactory.create(patient=patient),
+        adverse_event=AdverseEventFactory.create(patient=patient, course=course),
+        screening_result=ScreeningResultFactory.create(patient=patient, result="positive"),
+        vaccination=VaccinationFactory.create(patient=patient),
     )
 
 

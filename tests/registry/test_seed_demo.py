@@ -20,7 +20,10 @@ from django.db.models import F
 
 from registry.demo import ANTIBODY_ASSAY, DEMO_PASSWORD, PATIENTS, TITRE_UNIT
 from registry.models import (
+    AWAITING_REVIEW,
     CLINICAL_MODELS,
+    SCREENING_AWAITING_REVIEW,
+    AdverseEvent,
     ClinicalAssessment,
     ImagingStudy,
     Infusion,
@@ -32,10 +35,13 @@ from registry.models import (
     RegimenChange,
     Relapse,
     Role,
+    ScreeningResult,
     Site,
     TreatmentCourse,
+    Vaccination,
 )
 from registry.products import product_switches
+from registry.safety_codes import ScreeningTest
 from tests.conftest import TODAY
 
 pytestmark = pytest.mark.django_db
@@ -439,6 +445,57 @@ def test_it_gives_naproxen_before_infliximab_and_current_co_medications(output):
     assert set(Medication.objects.values_list("stop_reason", flat=True)) == {
         "", "inefficacy", "completed",
     }  # fmt: skip
+
+
+# --- The safety record ----------------------------------------------------------------------------
+
+
+def test_every_patient_is_screened_for_tb_and_hepatitis_b_before_the_first_course(output):
+    for patient in Patient.objects.prefetch_related("courses", "screening_results"):
+        first = min(course.started_on for course in patient.courses.all())
+        before = {s.test for s in patient.screening_results.all() if s.tested_on < first}
+        assert {"tb_igra", "hbv_hbsag", "hbv_anti_hbc"} <= before, patient
+
+
+def test_one_patient_has_the_complete_screening_panel(output):
+    """Every test, latent TB by IGRA (a tuberculin skin test is the other way to screen)."""
+    panel = set(ScreeningTest.values) - {ScreeningTest.TB_SKIN_TEST}
+    complete = [
+        patient
+        for patient in Patient.objects.prefetch_related("screening_results")
+        if {s.test for s in patient.screening_results.all()} == panel
+    ]
+    assert len(complete) == 1
+
+
+def test_it_shows_a_serious_adverse_event_awaiting_review_and_reviewed_ones(output):
+    awaiting = AdverseEvent.objects.filter(AWAITING_REVIEW)
+    assert awaiting.filter(serious=True, term="lung_infection").count() == 1
+    reviewed = AdverseEvent.objects.filter(reviewed_on__isnull=False)
+    assert set(reviewed.values_list("term", flat=True)) == {"other_infection", "psoriasis"}
+    assert AdverseEvent.objects.filter(serious=False, term="upper_respiratory_infection").exists()
+
+
+def test_it_shows_a_positive_tb_screen_awaiting_review_and_a_reviewed_one(output):
+    assert (
+        ScreeningResult.objects.filter(
+            SCREENING_AWAITING_REVIEW, test="tb_igra", result="positive"
+        ).count()
+        == 1
+    )
+    assert (
+        ScreeningResult.objects.filter(
+            reviewed_on__isnull=False, test="tb_igra", result="indeterminate"
+        ).count()
+        == 1
+    )
+
+
+def test_it_shows_a_live_vaccine_given_during_a_course(output):
+    [mmr] = Vaccination.objects.filter(vaccine="mmr")
+    course = mmr.patient.courses.get(stopped_on__isnull=True)
+    assert mmr.live
+    assert mmr.given_on > course.started_on
 
 
 # --- Idempotence, history, output ----------------------------------------------------------------
