@@ -101,6 +101,9 @@ _ANALYTE_NAMES = {
     Analyte.ESR: "ESR",
     Analyte.INFLIXIMAB_TROUGH: "Infliximab trough",
     Analyte.ANTI_INFLIXIMAB_ANTIBODIES: "Anti-infliximab antibodies",
+    Analyte.NEUTROPHILS: "Neutrophil count",
+    Analyte.PLATELETS: "Platelet count",
+    Analyte.ALT: "ALT",
 }
 
 
