@@ -47,7 +47,7 @@ from registry.lab_import import (
     lab_results_import,
 )
 from registry.lab_import import csv_rows as lab_csv_rows
-from registry.models import Analyte, LabResult, lab_units_listed
+from registry.models import Analyte, LabResult, fixed_units_listed, lab_units_listed
 
 UPLOAD_FIELD = "file"
 
@@ -190,8 +190,8 @@ class LabImportRowSerializer(serializers.Serializer[Any]):
         required=False,
         allow_blank=True,
         max_length=20,
-        help_text="The unit measured in, in any usual spelling (ug/ml is µg/mL): for CRP, ESR "
-        "and the trough level their fixed unit (mg/L, mm/h, µg/mL) or empty; for antibodies "
+        help_text="The unit measured in, in any usual spelling (ug/ml is µg/mL): for the tests "
+        f"with a fixed unit that unit ({fixed_units_listed()}) or empty; for antibodies "
         f"{lab_units_listed(Analyte.ANTI_INFLIXIMAB_ANTIBODIES)}; for other tests "
         f"{lab_units_listed(Analyte.OTHER)}.",
     )
@@ -311,8 +311,8 @@ class LabImportView(APIView):
             "header not counted). A row whose result (patient, analyte, analyte_name, "
             "collected_on, value, antibodies_positive) is stored already is reported as already "
             "recorded and not stored again, so a file can be sent again safely. A unit is one of "
-            "its test's (see the unit column); when sent for CRP, ESR or the trough level, it "
-            "must be the test's (mg/L, mm/h, µg/mL). "
+            "its test's (see the unit column); when sent for a test with a fixed unit, it must "
+            f"be that unit ({fixed_units_listed()}). "
             "At most LAB_IMPORT_MAX_ROWS rows (default 5,000) and LAB_IMPORT_MAX_BYTES bytes "
             "(default 2 MB) per import: more is refused with 413."
         ),

@@ -37,6 +37,7 @@ from registry.models import (
     StopReason,
     TreatmentCourse,
     Vaccination,
+    fixed_units_listed,
     lab_units_listed,
 )
 from registry.safety_codes import SpecialInterest
@@ -306,7 +307,7 @@ class LabResultSerializer(RecordSerializer):
     unit = serializers.CharField(
         required=False,
         allow_blank=True,
-        help_text="CRP mg/L, ESR mm/h, trough µg/mL (set when empty); antibodies: "
+        help_text=f"{fixed_units_listed()} (set when empty); antibodies: "
         f"{lab_units_listed(Analyte.ANTI_INFLIXIMAB_ANTIBODIES)}; "
         f"other tests: {lab_units_listed(Analyte.OTHER)}.",
     )

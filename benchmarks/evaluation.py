@@ -1,7 +1,7 @@
 """`make bench`: generate a synthetic registry, then measure the nightly evaluation against a floor.
 
 The floor is the cheapest possible way to read what the evaluation reads: the scope query, then
-for each chunk of 500 courses the nine queries of `monitoring.evaluation.load_histories` (same
+for each chunk of 500 courses the ten queries of `monitoring.evaluation.load_histories` (same
 tables, columns and order, the patients' other courses included), with plain psycopg, fetching
 every row; no ORM, no engine, no writes.
 The evaluation itself runs twice, synchronously (`run_evaluation`, the command's path): on the
@@ -32,6 +32,7 @@ import psycopg
 
 from benchmarks import database
 from benchmarks.generate import SEED, Generated, generate, patients_for_courses
+from monitoring.guideline.history import MEDICATIONS_READ
 
 DEFAULT_COURSES = 100_000
 CHUNK_SIZE = 500
@@ -112,7 +113,15 @@ LOADS: tuple[tuple[str, str, str], ...] = (
         " ORDER BY started_on",
         BY_PATIENT,
     ),
+    (
+        "medications",  # of those a rule reads: methotrexate
+        "SELECT patient_id, id, drug, started_on, stopped_on FROM registry_medication"
+        " WHERE patient_id = ANY(%s) AND drug = ANY(%s) ORDER BY started_on, id",
+        BY_PATIENT,
+    ),
 )
+# The parameters of a load after the ids.
+MORE_PARAMS: dict[str, list[Any]] = {"medications": [sorted(MEDICATIONS_READ)]}
 
 
 def max_rss_mb() -> float:
@@ -161,10 +170,9 @@ def floor(url: str, as_of: dt.date, watch_days: int, chunk_size: int) -> tuple[f
             courses = conn.execute(COURSES_SQL, [chunk]).fetchall()
             patient_ids = sorted({row[1] for row in courses})
             rows += len(courses)
-            for _name, query, by in LOADS:
-                rows += len(
-                    conn.execute(query, [chunk if by == BY_COURSE else patient_ids]).fetchall()
-                )
+            for name, query, by in LOADS:
+                ids_of = chunk if by == BY_COURSE else patient_ids
+                rows += len(conn.execute(query, [ids_of, *MORE_PARAMS.get(name, [])]).fetchall())
         return time.perf_counter() - started, rows
 
 
@@ -323,7 +331,7 @@ def print_evaluation(
     section(f"Nightly evaluation: {in_scope:,} courses in scope, {n_chunks} chunks of {chunk_size}")
     print(f"  {'':46s} {'seconds':>9s} {'courses/s':>10s} {'× floor':>8s}")
     print(
-        f"  {'floor: psycopg, 9 queries/chunk (median)':46s} {floor_s:>9.1f} "
+        f"  {'floor: psycopg, 10 queries/chunk (median)':46s} {floor_s:>9.1f} "
         f"{in_scope / floor_s:>10,.0f} {1:>8.2f}"
     )
     print(

@@ -11,7 +11,10 @@ Shape (fixed seed, so two runs with the same N and the same day give the same re
   some; assessments every 2–3 months (a week-10 one for most) and at visits after stopping;
 - about 3 % of infusions followed by a reaction (10 % of those severe, most reviewed by the site's
   clinician: one synthetic user per site, `bench-clinician-sNN`, kept across runs);
-- a few dosing errors and stale weights; some unrecorded relapses after stopping.
+- a few dosing errors and stale weights; some unrecorded relapses after stopping;
+- methotrexate with infliximab for about 20 % of patients (some stopped later), with a blood count
+  (neutrophils, platelets) and ALT every 2–4 months while on it, lapsing for some (from a random
+  stream of its own, so the rest of the registry is what it was without it).
 
 Every database constraint holds (dates up to today, weights, the 10 mg/kg ceiling, one infusion per
 course per day, lab ranges, courses of a patient never overlapping, one regimen change per day).
@@ -145,6 +148,18 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "course_id",
         "retreatment_course_id",
     ),
+    "registry_medication": (
+        "drug",
+        "drug_name",
+        "dose",
+        "dose_unit",
+        "route",
+        "frequency",
+        "started_on",
+        "stopped_on",
+        "stop_reason",
+        "patient_id",
+    ),
 }
 # Parents before children, so that each batch's foreign keys point at rows already written.
 TABLES = tuple(COLUMNS)
@@ -180,6 +195,7 @@ class Registry:
         self.clinicians = clinicians  # user id of each site's clinician, site n at index n - 1
         self.reviewer = NULL  # the clinician of the current patient's site
         self.rng = random.Random(seed)  # noqa: S311 - reproducible synthetic data, not secrets
+        self.co_rng = random.Random(seed + 1)  # noqa: S311 - methotrexate and its bloods
         self.today = today.toordinal()
         # Dates as ordinals; their ISO text from a table (formatting dates is the hot path).
         self.base = self.today - 100 * 366
@@ -308,6 +324,47 @@ class Registry:
                 course_ids[0],
                 course_ids[1],
             )
+        self._methotrexate(patient_id, first_start)
+
+    # --- Methotrexate with infliximab ------------------------------------------------------------
+
+    def _methotrexate(self, patient_id: int, first_start: int) -> None:
+        """Weekly methotrexate for about one patient in five, from around the first course's
+        start; its blood count and ALT every 2–4 months, with a lapse for some."""
+        r, today = self.co_rng, self.today
+        if r.random() >= 0.2:
+            return
+        start = min(today, first_start + r.randint(-120, 400))
+        stop = start + r.randint(90, 900) if r.random() < 0.3 else None
+        if stop is not None and stop > today:
+            stop = None
+        self._row(
+            "registry_medication",
+            "methotrexate",
+            "",
+            "15.000",
+            "mg/m2",
+            "subcutaneous" if r.random() < 0.6 else "oral",
+            "weekly",
+            self._day(start),
+            self._day(stop),
+            "" if stop is None else "remission",
+            patient_id,
+        )
+        lapse = today - r.randint(100, 300) if r.random() < 0.15 else today
+        on = start - r.randint(0, 7)
+        while on <= min(stop or today, lapse):
+            day = self._day(on)
+            for analyte, value, unit in (
+                ("neutrophils", f"{r.uniform(1.6, 7.5):.1f}", "×10⁹/L"),
+                ("platelets", f"{r.randint(150, 450)}", "×10⁹/L"),
+                ("alt", f"{r.randint(8, 60)}", "U/L"),
+            ):
+                self._row(
+                    "registry_labresult", day, analyte, "", value, unit, NULL, "", NULL, NULL,
+                    patient_id,
+                )  # fmt: skip
+            on += r.randint(60, 120)
 
     # --- One course ------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ Every finding carries a `due_on` (monitoring.guideline.rules), but it is not alw
   "due today", "due in 3 d";
 - the **next dose** a premedication is for (premedication_advised): "next dose in 3 d";
 - a **check** that falls due (response_assessment_due, markers_overdue, imaging_overdue,
-  post_stop_follow_up_due): "due since 04 Nov 2026", and how long;
+  post_stop_follow_up_due, methotrexate_monitoring_due): "due since 04 Nov 2026", and how long;
 - a **past fact** (dose_given_early, dose_mismatch, infusion_too_fast, low_trough,
   antibodies_detected, early_discontinuation, taper_readiness): the date it happened, no clock
   (a count of days since an infusion or a stop would read like lateness);
@@ -32,6 +32,7 @@ RULE_TIMING: dict[str, tuple[str, str]] = {
     "markers_overdue": (CHECK, "due since"),
     "imaging_overdue": (CHECK, "due since"),
     "post_stop_follow_up_due": (CHECK, "visit due since"),
+    "methotrexate_monitoring_due": (CHECK, "due since"),
     "dose_given_early": (FACT, "given"),
     "dose_mismatch": (FACT, "given"),
     "infusion_too_fast": (FACT, "given"),
@@ -47,8 +48,9 @@ RULE_TIMING: dict[str, tuple[str, str]] = {
 # The worklist's legend of the column: what "When" says, per kind of rule.
 LEGEND = (
     "When: for a dose, how many days it is overdue or until it is due; for a check (markers, MRI, "
-    "response assessment, follow-up visit), since when it is due; for a past fact (an early, "
-    "mismatched or short infusion, a result, a stop, readiness to taper), the date it happened; "
+    "response assessment, follow-up visit, methotrexate's bloods), since when it is due; for a "
+    "past fact (an early, mismatched or short infusion, a result, a stop, readiness to taper), the "
+    "date it happened; "
     "for what awaits a decision (an interruption, a relapse, a severe reaction), its date and how "
     "long ago."
 )

@@ -101,6 +101,9 @@ _ANALYTE_NAMES = {
     Analyte.ESR: "ESR",
     Analyte.INFLIXIMAB_TROUGH: "Infliximab trough",
     Analyte.ANTI_INFLIXIMAB_ANTIBODIES: "Anti-infliximab antibodies",
+    Analyte.NEUTROPHILS: "Neutrophil count",
+    Analyte.PLATELETS: "Platelet count",
+    Analyte.ALT: "ALT",
 }
 
 
@@ -296,6 +299,11 @@ _KEYS: dict[str, tuple[str, Callable[[Any], str] | None]] = {
     "reaction_infusion": ("Infusion it followed", None),
     "given_without_premedication": ("Given since without premedication", None),
     "given_since": ("Infusions given since", None),
+    "methotrexate_since": ("On methotrexate since", date_text),
+    "last_neutrophils": ("Latest neutrophil count", None),
+    "last_platelets": ("Latest platelet count", None),
+    "last_alt": ("Latest ALT", None),
+    "monitoring_interval_days": ("Blood count and ALT due every", days_text),
 }
 # Shown with the alert itself, in words that fit its rule (see clinic.alert_timing).
 _SHOWN_WITH_THE_ALERT = frozenset({"due_on"})

@@ -247,7 +247,10 @@ class InfusionForm(ProductChoiceForm):
 
 # The results of one draw; each field is named `<analyte>_<LabResult field>`, so a refusal of the
 # panel service (`<analyte>.<field>`) lands on its field.
-MEASURED = (Analyte.CRP, Analyte.ESR, Analyte.INFLIXIMAB_TROUGH)
+MARKERS = (Analyte.CRP, Analyte.ESR, Analyte.INFLIXIMAB_TROUGH)
+# Methotrexate's safety bloods: a blood count's neutrophils and platelets, and ALT.
+SAFETY_BLOODS = (Analyte.NEUTROPHILS, Analyte.PLATELETS, Analyte.ALT)
+MEASURED = (*MARKERS, *SAFETY_BLOODS)  # a value in the test's fixed unit, and the lab's range
 ANTIBODIES, OTHER = Analyte.ANTI_INFLIXIMAB_ANTIBODIES, Analyte.OTHER
 DETECTED, NOT_DETECTED = "detected", "not_detected"
 
@@ -274,17 +277,20 @@ def _unit(label: str, analyte: str) -> forms.ChoiceField:
     return forms.ChoiceField(label=label, required=False, choices=choices)
 
 
+def _measured_group(analyte: str) -> Group:
+    fields = (f"{analyte}_value", f"{analyte}_reference_low", f"{analyte}_reference_high")
+    return Group(analyte, Analyte(analyte).label, fields)
+
+
 class LabPanelForm(Form):
-    """One draw: its date, then any of CRP, ESR, trough, antibodies and one other test."""
+    """One draw: its date, then any of CRP, ESR, trough, antibodies, the neutrophil and platelet
+    counts, ALT and one other test."""
 
     collected_on = forms.DateField(widget=DATE, label="Collected on")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for analyte in MEASURED:
-            label = Analyte(analyte).label
-            self.fields[f"{analyte}_value"] = _number(label)
-            self.fields.update(_reference_fields(analyte))
+        self._add_measured(MARKERS)
         self.fields[f"{ANTIBODIES}_antibodies_positive"] = forms.ChoiceField(
             label="Result",
             required=False,
@@ -302,6 +308,7 @@ class LabPanelForm(Form):
             max_length=100,
             help_text="The lab's assay, e.g. ELISA (drug-sensitive).",
         )
+        self._add_measured(SAFETY_BLOODS)
         self.fields[f"{OTHER}_analyte_name"] = forms.CharField(
             label="Test",
             required=False,
@@ -312,15 +319,13 @@ class LabPanelForm(Form):
         self.fields[f"{OTHER}_unit"] = _unit("Unit", OTHER)
         self.fields.update(_reference_fields(OTHER))
 
+    def _add_measured(self, analytes: tuple[str, ...]) -> None:
+        for analyte in analytes:
+            self.fields[f"{analyte}_value"] = _number(Analyte(analyte).label)
+            self.fields.update(_reference_fields(analyte))
+
     groups = (
-        *(
-            Group(
-                analyte,
-                Analyte(analyte).label,
-                (f"{analyte}_value", f"{analyte}_reference_low", f"{analyte}_reference_high"),
-            )
-            for analyte in MEASURED
-        ),
+        *(_measured_group(analyte) for analyte in MARKERS),
         Group(
             ANTIBODIES,
             Analyte.ANTI_INFLIXIMAB_ANTIBODIES.label,
@@ -332,6 +337,7 @@ class LabPanelForm(Form):
             (f"{ANTIBODIES}_value", f"{ANTIBODIES}_unit", f"{ANTIBODIES}_assay_name"),
             shown_if=f"{ANTIBODIES}_antibodies_positive",
         ),
+        *(_measured_group(analyte) for analyte in SAFETY_BLOODS),
         Group(
             OTHER,
             "Another test",

@@ -49,7 +49,7 @@ from registry.lab_import import (
     lab_results_import,
     lab_results_preview,
 )
-from registry.models import Analyte, lab_units_listed
+from registry.models import Analyte, fixed_units_listed, lab_units_listed
 
 SESSION_KEY = "clinic_lab_import"
 UPLOAD_FIELD = "file"
@@ -229,6 +229,7 @@ def _upload_page(
             "max_rows": f"{settings.LAB_IMPORT_MAX_ROWS:,}",
             "max_bytes": max_bytes(),
             "analytes": Analyte.choices,
+            "fixed_units": fixed_units_listed(),
             "antibody_units": lab_units_listed(Analyte.ANTI_INFLIXIMAB_ANTIBODIES),
             "other_units": lab_units_listed(Analyte.OTHER),
             "example_code": EXAMPLE_CODE,

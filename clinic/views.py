@@ -464,7 +464,8 @@ def _patient_entry(
 
 @staff_required
 def record_lab(request: AuthenticatedHttpRequest, patient_id: int) -> HttpResponse:
-    """The results of one draw (any of CRP, ESR, trough, antibodies, another test), all or none."""
+    """The results of one draw (any of CRP, ESR, trough, antibodies, neutrophils, platelets, ALT,
+    another test), all or none."""
     patient = patient_or_404(request, patient_id)
     require_perm(request, "registry.add_labresult", patient.site_id)
     form = forms.LabPanelForm(_post(request), initial={"collected_on": timezone.localdate()})

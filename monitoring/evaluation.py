@@ -27,12 +27,14 @@ from django.utils import timezone
 
 from monitoring.guideline import DEFAULT, Finding, Guideline, evaluate_course
 from monitoring.guideline.history import (
+    MEDICATIONS_READ,
     AssessmentRow,
     CourseHistory,
     Exposure,
     ImagingRow,
     InfusionRow,
     LabRow,
+    MedicationRow,
     ReactionRow,
     RegimenRow,
 )
@@ -61,6 +63,7 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabResult,
+    Medication,
     RegimenChange,
     Relapse,
     Site,
@@ -159,7 +162,7 @@ def _dates(queryset: QuerySet[Any], owner: str, date_field: str) -> dict[int, li
 
 def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
     """The plain histories of these courses, with the exposure of their patients' other courses,
-    in nine queries whatever their number."""
+    in ten queries whatever their number."""
     courses = list(
         TreatmentCourse.objects.filter(pk__in=course_ids)
         .order_by("pk")
@@ -223,6 +226,13 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
         AssessmentRow,
     )
     relapses = _dates(Relapse.objects.filter(course_id__in=ids), "course_id", "noted_on")
+    medications = _group(
+        Medication.objects.filter(**by_patient, drug__in=sorted(MEDICATIONS_READ)).order_by(
+            "started_on", "pk"
+        ),
+        "patient_id",
+        MedicationRow,
+    )
 
     histories = []
     for (pk, patient_id, code, site_code, started_on, dose, weeks, interval, stopped_on,
@@ -250,6 +260,7 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
                 assessments=tuple(assessments[patient_id]),
                 reactions=tuple(r for r in patient_reactions if r.infusion_id in own_ids),
                 relapses_noted_on=tuple(relapses[pk]),
+                medications=tuple(medications[patient_id]),
                 next_course_started_on=min(later_starts, default=None),
                 exposure=Exposure(
                     infusions=tuple(i for i in patient_infusions if i.course_id != pk),

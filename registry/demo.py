@@ -75,6 +75,12 @@ ANTIBODY_ASSAY = "Anti-infliximab ELISA (drug-sensitive)"
 TITRE_UNIT = LabUnit.AU_ML
 CRP_UPPER_NORMAL_MG_L = Decimal("5")
 ESR_UPPER_NORMAL_MM_H = Decimal("20")
+# Methotrexate's safety bloods of one draw: (test, value, the lab's range), a child's usual values.
+SAFETY_BLOODS: tuple[tuple[Analyte, str, str, str], ...] = (
+    (Analyte.NEUTROPHILS, "3.4", "1.5", "8"),
+    (Analyte.PLATELETS, "290", "150", "450"),
+    (Analyte.ALT, "17", "0", "40"),
+)
 # The infliximab product each site's courses plan (its tender), by product code.
 SITE_PRODUCTS = {"north": "inflectra", "south": "remicade"}
 
@@ -269,6 +275,23 @@ class Chart:
             value=Decimal(48) if positive else None,
             unit=TITRE_UNIT,
             assay_name=ANTIBODY_ASSAY,
+            by=self.staff.nurse,
+        )
+
+    def safety_bloods(self, day: dt.date, draw: int) -> None:
+        """A blood count and ALT on methotrexate, as one lab panel; `draw` varies the values."""
+        services.lab_panel_record(
+            patient=self.patient,
+            collected_on=day,
+            results={
+                analyte: services.LabValue(
+                    analyte,
+                    Decimal(value) * Decimal(str(1 + (draw % 3 - 1) / 20)),
+                    reference_low=Decimal(low),
+                    reference_high=Decimal(high),
+                )
+                for analyte, value, low, high in SAFETY_BLOODS
+            },
             by=self.staff.nurse,
         )
 
@@ -952,6 +975,8 @@ class DemoPatient:
     scenario: Scenario
     consent: Consent = Consent.GIVEN
     co_therapy: tuple[CoTherapy, ...] = ()  # besides the naproxen every patient took first
+    # Weeks ago a blood count and ALT were drawn: methotrexate's monitoring (GUIDELINE.md).
+    safety_bloods_weeks_ago: tuple[int, ...] = ()
 
 
 F, M = Sex.FEMALE, Sex.MALE
@@ -1048,6 +1073,8 @@ PATIENTS: tuple[DemoPatient, ...] = (
         15,
         drug_levels(50, 46, "0.4", antibodies=True),
         co_therapy=(methotrexate(weeks_ago=3, mg_per_m2=15, route=Route.SUBCUTANEOUS),),
+        # A baseline the day methotrexate started, and the first 2-weekly check: up to date.
+        safety_bloods_weeks_ago=(3, 1),
     ),
     DemoPatient(
         "Lena",
@@ -1056,6 +1083,8 @@ PATIENTS: tuple[DemoPatient, ...] = (
         11,
         intensified(50, 38, (30, 46), mg_per_kg=10),
         co_therapy=(methotrexate(weeks_ago=30, mg_per_m2=10, route=Route.ORAL),),
+        # 2-weekly, then monthly after starting; none for the last 16 weeks: monitoring is due.
+        safety_bloods_weeks_ago=(30, 28, 26, 24, 20, 16),
     ),
     DemoPatient("Noor", "Saffronby", F, 16, intensified(44, 22, (22, 40), interval_weeks=6)),
     # New patients go at the end: the index gives the MRN, which an existing demo keeps.
@@ -1111,6 +1140,8 @@ def register(demo: DemoPatient, *, site: Site, mrn: str, staff: SiteStaff, today
     nsaid_before_infliximab(chart, until=treated_from)
     for therapy in demo.co_therapy:
         take(chart, therapy)
+    for draw, weeks in enumerate(demo.safety_bloods_weeks_ago):
+        chart.safety_bloods(chart.weeks_ago(weeks), draw)
     return chart
 
 

@@ -19,9 +19,10 @@ stores every new result or nothing:
   The database's unique constraint backs this; a result stored by someone else between the check
   and the insert refuses the import (send it again: that result is then already recorded).
 - **Units** are managed codes (`ANALYTE_LAB_UNITS`): a row's unit in any usual spelling (mg/l,
-  ug/mL, μg/mL, mcg/mL, mm/hr, au/ml, 10^9/l) is stored as its code. CRP, ESR and the trough level
-  have fixed units (mg/L, mm/h, µg/mL): a row may name the unit it was measured in, and one that is
-  not the test's unit refuses the row (a CRP in mg/dL would otherwise be stored ten times too low).
+  ug/mL, μg/mL, mcg/mL, mm/hr, au/ml, 10^9/l) is stored as its code. CRP, ESR, the trough level,
+  the neutrophil and platelet counts and ALT have fixed units (mg/L, mm/h, µg/mL, ×10⁹/L, ×10⁹/L,
+  U/L; `ANALYTE_UNITS`): a row may name the unit it was measured in, and one that is not the
+  test's unit refuses the row (a CRP in mg/dL would otherwise be stored ten times too low).
   Antibody and other tests take one of their units, or none; any other refuses the row, naming
   the units the test takes.
 - **Preview**: `lab_results_preview(rows=…, by=…)` validates the same rows the same way and stores

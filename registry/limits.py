@@ -20,6 +20,11 @@ VIAL_MG = 100
 CRP_MAX_MG_L = Decimal("1000")
 ESR_MAX_MM_H = Decimal("200")
 TROUGH_MAX_UG_ML = Decimal("500")
+# Methotrexate's safety bloods. Far above any count or enzyme level a patient survives with, and
+# low enough to refuse a count typed per µL (4500 neutrophils/µL is 4.5 ×10⁹/L) or a unit slip.
+NEUTROPHILS_MAX_10E9_L = Decimal("300")
+PLATELETS_MAX_10E9_L = Decimal("5000")
+ALT_MAX_U_L = Decimal("50000")
 
 SCORE_MAX = Decimal("10")
 CHAQ_MAX = Decimal("3")

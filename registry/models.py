@@ -862,6 +862,11 @@ class Analyte(models.TextChoices):
     ESR = "esr", "ESR (mm/h)"
     INFLIXIMAB_TROUGH = "ifx_trough", "Infliximab trough level (µg/mL)"
     ANTI_INFLIXIMAB_ANTIBODIES = "anti_ifx", "Anti-infliximab antibodies"
+    # Methotrexate's safety bloods (GUIDELINE.md methotrexate_monitoring_due): the blood count's
+    # neutrophils and platelets, and ALT.
+    NEUTROPHILS = "neutrophils", "Neutrophil count (×10⁹/L)"
+    PLATELETS = "platelets", "Platelet count (×10⁹/L)"
+    ALT = "alt", "ALT (U/L)"
     OTHER = "other", "Other"
 
 
@@ -907,6 +912,9 @@ ANALYTE_UNITS: dict[str, str] = {
     Analyte.CRP: LabUnit.MG_L,
     Analyte.ESR: LabUnit.MM_H,
     Analyte.INFLIXIMAB_TROUGH: LabUnit.UG_ML,
+    Analyte.NEUTROPHILS: LabUnit.CELLS_10E9_L,
+    Analyte.PLATELETS: LabUnit.CELLS_10E9_L,
+    Analyte.ALT: LabUnit.U_L,
 }
 # The units each test may be recorded in: the one home of the lists (the forms' choices, the
 # import's and the API's checks, the database's constraint, the export's dictionary).
@@ -931,12 +939,25 @@ ANALYTE_LOINC: dict[str, str] = {
     Analyte.CRP: "1988-5",
     Analyte.ESR: "4537-7",
     Analyte.INFLIXIMAB_TROUGH: "39803-2",
+    # Neutrophils [#/volume] in Blood by Automated count; Platelets [#/volume] in Blood by
+    # Automated count; Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma.
+    Analyte.NEUTROPHILS: "751-8",
+    Analyte.PLATELETS: "777-3",
+    Analyte.ALT: "1742-6",
 }
 ANALYTE_MAXIMUM: dict[str, Decimal] = {
     Analyte.CRP: limits.CRP_MAX_MG_L,
     Analyte.ESR: limits.ESR_MAX_MM_H,
     Analyte.INFLIXIMAB_TROUGH: limits.TROUGH_MAX_UG_ML,
+    Analyte.NEUTROPHILS: limits.NEUTROPHILS_MAX_10E9_L,
+    Analyte.PLATELETS: limits.PLATELETS_MAX_10E9_L,
+    Analyte.ALT: limits.ALT_MAX_U_L,
 }
+
+
+# A unit written under another name that is the same unit for this test: enzyme activity in IU/L
+# is in U/L (1 IU = 1 U = 1 µmol/min), and labs write either for ALT.
+SAME_UNIT: dict[tuple[str, str], str] = {(Analyte.ALT, LabUnit.IU_L): LabUnit.U_L}
 
 
 def lab_unit_refusal(analyte: str, unit: str) -> str | None:
@@ -960,6 +981,14 @@ def lab_units_listed(analyte: str) -> str:
     allowed = ANALYTE_LAB_UNITS[analyte]
     named = ", ".join(unit for unit in allowed if unit != NO_UNIT)
     return f"{named}, or none" if NO_UNIT in allowed else named
+
+
+def fixed_units_listed() -> str:
+    """The tests with a fixed unit, each with it: "CRP mg/L, ESR mm/h, …, ALT U/L"."""
+    return ", ".join(
+        f"{str(Analyte(analyte).label).split(' (')[0]} {unit}"
+        for analyte, unit in ANALYTE_UNITS.items()
+    )
 
 
 def _lab_unit_allowed() -> Q:
@@ -999,14 +1028,16 @@ class LabResult(ClinicalRecord):
         decimal_places=3,
         null=True,
         blank=True,
-        help_text="CRP in mg/L, ESR in mm/h, trough in µg/mL; antibodies: titre if reported.",
+        help_text="CRP in mg/L, ESR in mm/h, trough in µg/mL, neutrophil and platelet counts in "
+        "×10⁹/L, ALT in U/L; antibodies: titre if reported.",
     )
     unit = models.CharField(
         max_length=20,
         blank=True,
         choices=LabUnit.choices,
-        help_text="Set from the analyte for CRP, ESR and the trough level; for antibodies and "
-        "other tests one of the units the test is recorded in, or none.",
+        help_text="Set from the analyte for the tests with a fixed unit (CRP, ESR, the trough "
+        "level, neutrophils, platelets, ALT); for antibodies and other tests one of the units the "
+        "test is recorded in, or none.",
     )
     # Never exported, never typed: written by migration 0008, cleared when reviewed.
     unit_to_review = models.CharField(
@@ -1127,9 +1158,11 @@ class LabResult(ClinicalRecord):
         _raise(errors)
 
     def _check_unit(self, errors: ErrorDict) -> None:
-        """A fixed unit is set when none is given; any other unit must be one of the test's."""
+        """A fixed unit is set when none is given (and for its other name); any other unit must
+        be one of the test's."""
         if self.analyte in ANALYTE_UNITS and self.unit == NO_UNIT:
             self.unit = ANALYTE_UNITS[self.analyte]
+        self.unit = SAME_UNIT.get((self.analyte, self.unit), self.unit)
         refusal = lab_unit_refusal(self.analyte, self.unit)
         if refusal:
             _add(errors, "unit", refusal)

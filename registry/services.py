@@ -1014,7 +1014,8 @@ def medication_stop(
     return _store_changes(medication, {"stopped_on": stopped_on, "stop_reason": reason}, by=by)
 
 
-# No rule of the guideline reads medications yet: when one does, its fields become engine fields.
+# methotrexate_monitoring_due reads which drug is taken and when: correcting those can clear it.
+_MEDICATION_ENGINE_FIELDS = frozenset({"drug", "started_on", "stopped_on"})
 MEDICATION_CORRECTIONS = Corrections(
     fields=frozenset(
         {
@@ -1029,6 +1030,7 @@ MEDICATION_CORRECTIONS = Corrections(
             "stop_reason",
         }
     ),
+    engine_fields=_MEDICATION_ENGINE_FIELDS,
     owned={"patient": "record a medication"},
 )
 

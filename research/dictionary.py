@@ -40,6 +40,7 @@ from registry.models import (
 
 ORPHA_CRMO = "ORPHA:324964"
 LOINC_CRP, LOINC_ESR, LOINC_INFLIXIMAB, LOINC_WEIGHT = "1988-5", "4537-7", "39803-2", "29463-7"
+LOINC_NEUTROPHILS, LOINC_PLATELETS, LOINC_ALT = "751-8", "777-3", "1742-6"
 AGE_CAP = "90+"  # HIPAA Safe Harbor: ages over 89 are one category
 PEDCNO_LEVELS = ("PedCNO70", "PedCNO50", "PedCNO30", "none")
 # A text cell beginning with one of these is a formula to a spreadsheet (OWASP); the quote itself
@@ -306,7 +307,8 @@ INFUSIONS = Table(
 
 LABS = Table(
     "labs",
-    "Laboratory results: markers, drug levels and anti-drug antibodies.",
+    "Laboratory results: markers, drug levels, anti-drug antibodies and methotrexate's safety "
+    "bloods (neutrophils, platelets, ALT).",
     (
         PSEUDONYM,
         _day("collected_day", "Sample collection"),
@@ -314,7 +316,8 @@ LABS = Table(
         _text(
             "loinc_code",
             "LOINC code of the analyte",
-            f"{LOINC_CRP} CRP | {LOINC_ESR} ESR | {LOINC_INFLIXIMAB} infliximab level",
+            f"{LOINC_CRP} CRP | {LOINC_ESR} ESR | {LOINC_INFLIXIMAB} infliximab level | "
+            f"{LOINC_NEUTROPHILS} neutrophils | {LOINC_PLATELETS} platelets | {LOINC_ALT} ALT",
             code_system="LOINC",
         ),
         _decimal("value", "Result (antibodies: titre, if reported)", "see unit", 10, 3),

@@ -699,7 +699,8 @@ TABULAR_CONTENTS = (
 FHIR_CONTENTS = (
     "Files: FHIR R4 bulk data, one NDJSON file per resource type, and manifest.json in the Bulk\n"
     "Data shape (type, url, count; its extension: the disclosure control applied). Codes:\n"
-    "ORPHA:324964, LOINC 1988-5 CRP, 4537-7 ESR, 39803-2 infliximab level, 29463-7 body weight."
+    "ORPHA:324964, LOINC 1988-5 CRP, 4537-7 ESR, 39803-2 infliximab level, 751-8 neutrophils,\n"
+    "777-3 platelets, 1742-6 ALT, 29463-7 body weight."
 )
 PRECISION_TEXT = {
     "day": "exact days",

@@ -52,6 +52,21 @@ LAB_CODES: dict[str, dict[str, str]] = {
     "crp": {"system": LOINC, "code": "1988-5", "display": "C reactive protein"},
     "esr": {"system": LOINC, "code": "4537-7", "display": "Erythrocyte sedimentation rate"},
     "ifx_trough": {"system": LOINC, "code": "39803-2", "display": "Infliximab"},
+    "neutrophils": {
+        "system": LOINC,
+        "code": "751-8",
+        "display": "Neutrophils [#/volume] in Blood by Automated count",
+    },
+    "platelets": {
+        "system": LOINC,
+        "code": "777-3",
+        "display": "Platelets [#/volume] in Blood by Automated count",
+    },
+    "alt": {
+        "system": LOINC,
+        "code": "1742-6",
+        "display": "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
+    },
     "anti_ifx": {"system": f"{BASE}/CodeSystem/analyte", "code": "anti_ifx"},
     "other": {"system": f"{BASE}/CodeSystem/analyte", "code": "other"},
 }

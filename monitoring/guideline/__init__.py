@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitoring.guideline.findings import Finding, RuleInfo, Severity
-from monitoring.guideline.history import CourseHistory, Exposure, ReactionRow
+from monitoring.guideline.history import CourseHistory, Exposure, MedicationRow, ReactionRow
 from monitoring.guideline.parameters import DEFAULT, Guideline
 from monitoring.guideline.rules import RULES, Context
 from monitoring.guideline.schedule import schedule
@@ -34,10 +34,10 @@ __all__ = [
 
 
 def _nothing_after(history: CourseHistory, as_of: dt.date) -> bool:
-    """Nothing in the history is dated after `as_of` (the nightly case): its rows are ordered by
-    date, so their last ones say it."""
+    """Nothing in the history is dated after `as_of` (the nightly case): most rows are ordered by
+    date, so their last ones say it; the latest of the others (reviews, stops) is taken."""
     last_days = [
-        rows[-1] for rows in (
+        max(rows) for rows in (
             [i.given_on for i in history.infusions[-1:]],
             [i.given_on for i in history.exposure.infusions[-1:]],
             [c.effective_on for c in history.regimen_changes[-1:]],
@@ -48,6 +48,7 @@ def _nothing_after(history: CourseHistory, as_of: dt.date) -> bool:
             [day for day in (history.stopped_on, history.next_course_started_on) if day],
             [r.reviewed_on for r in (*history.reactions, *history.exposure.reactions)
              if r.reviewed_on],
+            [day for m in history.medications for day in (m.started_on, m.stopped_on) if day],
         ) if rows
     ]  # fmt: skip
     return all(day <= as_of for day in last_days)
@@ -67,6 +68,11 @@ def cut_at(history: CourseHistory, as_of: dt.date) -> CourseHistory:
     def known_date(day: dt.date | None) -> dt.date | None:
         return day if day is not None and day <= as_of else None
 
+    def taken(medication: MedicationRow) -> MedicationRow:
+        if known_date(medication.stopped_on) == medication.stopped_on:
+            return medication
+        return dataclasses.replace(medication, stopped_on=None)  # the stop is not known yet
+
     def reviewed(reaction: ReactionRow) -> ReactionRow:
         if known_date(reaction.reviewed_on) == reaction.reviewed_on:
             return reaction
@@ -84,6 +90,7 @@ def cut_at(history: CourseHistory, as_of: dt.date) -> CourseHistory:
         stop_reason=history.stop_reason if known_date(history.stopped_on) else "",
         relapses_noted_on=tuple(day for day in history.relapses_noted_on if day <= as_of),
         next_course_started_on=known_date(history.next_course_started_on),
+        medications=tuple(taken(m) for m in history.medications if m.started_on <= as_of),
         exposure=Exposure(
             infusions=other_infusions,
             reactions=tuple(

@@ -1,8 +1,9 @@
 """The plain, frozen history of one course: everything the rules read, and nothing else.
 
-Built by `monitoring.evaluation` from the database (or by a test by hand). Lab results, imaging and
-assessments belong to the patient, so a course's history carries all of the patient's; each rule
-picks the dates it cares about. The patient's other courses come along as their infliximab
+Built by `monitoring.evaluation` from the database (or by a test by hand). Lab results, imaging,
+assessments and medications belong to the patient, so a course's history carries all of the
+patient's (of medications, only the drugs a rule reads: `MEDICATIONS_READ`); each rule picks the
+dates it cares about. The patient's other courses come along as their infliximab
 **exposure** (GUIDELINE.md "Exposure: what carries across courses"): their infusions and reactions,
 so a gap, an antibody or a reaction carries into a retreatment.
 
@@ -18,6 +19,10 @@ from decimal import Decimal
 
 # Plain strings, mirroring registry's choices; the engine imports nothing from Django.
 CRP, ESR, TROUGH, ANTIBODIES = "crp", "esr", "ifx_trough", "anti_ifx"
+NEUTROPHILS, PLATELETS, ALT = "neutrophils", "platelets", "alt"
+METHOTREXATE = "methotrexate"
+# The drugs besides infliximab that a rule reads: the loader loads no other medication.
+MEDICATIONS_READ = frozenset({METHOTREXATE})
 MRI_MODALITIES = frozenset({"wb_mri", "mri"})
 TAPER, INTENSIFICATION = "taper", "intensification"
 ACTIVE, INACTIVE = "active", "inactive"
@@ -113,6 +118,21 @@ class AssessmentRow:
 
 
 @dataclass(frozen=True)
+class MedicationRow:
+    """One entry of a drug besides infliximab, at one dose: a dose change stops the entry and
+    starts another, so a patient's time on a drug may be several entries end to end."""
+
+    id: int
+    drug: str
+    started_on: dt.date
+    stopped_on: dt.date | None = None  # None: still taken
+
+    def is_current_on(self, day: dt.date) -> bool:
+        """Taken on `day`: started by then and not stopped by then (a stop on `day` counts)."""
+        return self.started_on <= day and (self.stopped_on is None or self.stopped_on > day)
+
+
+@dataclass(frozen=True)
 class ReactionRow:
     id: int
     infusion_id: int
@@ -147,6 +167,7 @@ class CourseHistory:
     assessments: tuple[AssessmentRow, ...] = ()  # the patient's, ordered by date
     reactions: tuple[ReactionRow, ...] = ()  # to this course's infusions
     relapses_noted_on: tuple[dt.date, ...] = ()  # relapses recorded against this course, by date
+    medications: tuple[MedicationRow, ...] = ()  # the patient's, of MEDICATIONS_READ, by start
     next_course_started_on: dt.date | None = None  # the patient's next course, if any
     exposure: Exposure = Exposure()  # the patient's other courses
     site_code: str = field(default="", compare=False)
@@ -180,6 +201,22 @@ class CourseHistory:
 
     def infusions_until(self, as_of: dt.date) -> tuple[InfusionRow, ...]:
         return tuple(i for i in self.infusions if i.given_on <= as_of)
+
+    def taking_since(self, drug: str, day: dt.date) -> dt.date | None:
+        """Since when the patient has taken `drug` without a break up to `day` (entries end to end,
+        as after a dose change, count as one time on it); None when it is not taken on `day`."""
+        entries = [m for m in self.medications if m.drug == drug]
+        current = [m for m in entries if m.is_current_on(day)]
+        if not current:
+            return None
+        since = min(m.started_on for m in current)
+        earlier = True
+        while earlier:
+            earlier = False
+            for m in entries:
+                if m.started_on < since and m.stopped_on is not None and m.stopped_on >= since:
+                    since, earlier = m.started_on, True
+        return since
 
     # --- Exposure across courses ---------------------------------------------------------------
 

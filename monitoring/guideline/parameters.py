@@ -44,6 +44,11 @@ def _param(
 
 SOURCE_DOC = "Source document (infliximab in CRMO summary)"
 LABEL = "Infliximab label"
+# Methotrexate's monitoring in adult rheumatology, applied to CRMO (hence grade B): blood count and
+# liver enzymes at least every 12 weeks once the dose is stable.
+METHOTREXATE_MONITORING_SOURCES = (
+    "BSR/BHPR 2017 non-biologic DMARD guideline (Ledingham 2017); ACR 2008 (Saag 2008)"
+)
 
 
 @dataclass(frozen=True)
@@ -371,6 +376,16 @@ class Guideline:
         note="uneventful infusions before a shortened infusion",
         minimum=1,
         maximum=10,
+    )
+    methotrexate_monitoring_days: int = _param(
+        98,
+        grade="B",
+        source=METHOTREXATE_MONITORING_SOURCES,
+        unit="days",
+        note="a neutrophil count, a platelet count and an ALT at least this often on methotrexate: "
+        "every 12 weeks once the dose is stable (84 days) and a 2-week grace",
+        minimum=28,
+        maximum=182,
     )
 
     def with_overrides(self, overrides: dict[str, Any]) -> Guideline:

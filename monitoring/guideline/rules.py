@@ -1,4 +1,4 @@
-"""The 17 rules of GUIDELINE.md (version 2), one pure function each, named by rule id.
+"""The rules of GUIDELINE.md (version 2), one pure function each, named by rule id.
 
 Each takes a `Context`: the course history (already cut at `as_of`: see `evaluate`), the date, the
 guideline parameters and the course's schedule (computed once per evaluation), and returns its
@@ -22,6 +22,7 @@ from monitoring.guideline.findings import Finding, RuleInfo, Severity, plain
 from monitoring.guideline.history import (
     ACTIVE,
     ADVERSE_EVENT,
+    ALT,
     ANTIBODIES,
     CRP,
     DELAYED,
@@ -29,6 +30,9 @@ from monitoring.guideline.history import (
     INACTIVE,
     INEFFICACY,
     INTENSIFICATION,
+    METHOTREXATE,
+    NEUTROPHILS,
+    PLATELETS,
     REVIEW_STOP,
     SEVERE,
     TAPER,
@@ -1447,3 +1451,103 @@ def severe_reaction_review(ctx: Context) -> list[Finding]:
             )
         )
     return findings
+
+
+# --- Co-medication -----------------------------------------------------------------------------
+
+METHOTREXATE_MONITORING = (
+    "On methotrexate, check a full blood count and liver enzymes (ALT) at least every 12 weeks "
+    "once the dose is stable, and more often after starting it or changing the dose."
+)
+# The blood count's neutrophils and platelets, and ALT: what methotrexate's marrow and liver
+# toxicity shows in (GUIDELINE.md methotrexate_monitoring_due), in the order the text names them.
+METHOTREXATE_TESTS = (
+    (NEUTROPHILS, "neutrophil count"),
+    (PLATELETS, "platelet count"),
+    (ALT, "ALT"),
+)
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _last_result(name: str, lab: LabRow | None, as_of: dt.date) -> str:
+    if lab is None:
+        return f"the {name} (none recorded)"
+    days = (as_of - lab.collected_on).days
+    return f"the {name} (last on {_date(lab.collected_on)}, {days} days ago)"
+
+
+def _latest_of(history: CourseHistory, analyte: str) -> LabRow | None:
+    results = [lab for lab in history.labs if lab.analyte == analyte]
+    return results[-1] if results else None
+
+
+@rule(
+    raises=(
+        "on methotrexate (an entry started by the date and not stopped by it) during an active "
+        "infliximab course, with no neutrophil count, no platelet count or no ALT in the last "
+        "methotrexate_monitoring_days (each one missing is named, with its last date)"
+    ),
+    title="Methotrexate: blood count and ALT due",
+    severity="info",
+    grade="B",
+    quote=METHOTREXATE_MONITORING,
+    source="registry guideline after BSR/BHPR 2017 (Ledingham 2017) and ACR 2008 (Saag 2008): "
+    "methotrexate in adult rheumatic disease",
+    key="due date (the earliest of the missing tests')",
+    clears="a neutrophil count, a platelet count and an ALT within the interval; methotrexate "
+    "stopped; course stopped",
+    clears_on_stop=True,
+)
+def methotrexate_monitoring_due(ctx: Context) -> list[Finding]:
+    history, g, as_of = ctx.history, ctx.g, ctx.as_of
+    if not history.is_on_treatment(as_of):
+        return []
+    since = history.taking_since(METHOTREXATE, as_of)
+    if since is None:
+        return []
+    interval = g.methotrexate_monitoring_days
+    latest = {analyte: _latest_of(history, analyte) for analyte, _name in METHOTREXATE_TESTS}
+    due: dict[str, dt.date] = {}  # the missing tests: since when each is due
+    for analyte, _name in METHOTREXATE_TESTS:
+        lab = latest[analyte]
+        if lab is not None and (as_of - lab.collected_on).days <= interval:
+            continue  # in time ("within 98 days": 98 days ago still counts)
+        # Due `interval` days after the last result, but never before methotrexate started.
+        due[analyte] = since if lab is None else max(since, lab.collected_on + _days(interval))
+    if not due:
+        return []
+    first_due = min(due.values())
+    missing = [name for analyte, name in METHOTREXATE_TESTS if analyte in due]
+    gaps = [
+        _last_result(name, latest[analyte], as_of)
+        for analyte, name in METHOTREXATE_TESTS
+        if analyte in due
+    ]
+    draw = []
+    if NEUTROPHILS in due or PLATELETS in due:
+        draw.append("a full blood count")
+    if ALT in due:
+        draw.append("ALT")
+    detail = (
+        f"On methotrexate since {_date(since)}: a blood count (neutrophils and platelets) and ALT "
+        f"are due at least every {interval} days. Missing: {_listed(gaps)}. Draw "
+        f"{' and '.join(draw)} and record the results."
+    )
+    return [
+        _finding(
+            "methotrexate_monitoring_due",
+            Severity.INFO,
+            first_due.isoformat(),
+            detail,
+            due_on=first_due,
+            methotrexate_since=since,
+            missing=missing,
+            last_neutrophils=_lab(lab) if (lab := latest[NEUTROPHILS]) else None,
+            last_platelets=_lab(lab) if (lab := latest[PLATELETS]) else None,
+            last_alt=_lab(lab) if (lab := latest[ALT]) else None,
+            monitoring_interval_days=interval,
+        )
+    ]

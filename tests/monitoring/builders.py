@@ -12,6 +12,7 @@ from monitoring.guideline.history import (
     ImagingRow,
     InfusionRow,
     LabRow,
+    MedicationRow,
     ReactionRow,
     RegimenRow,
 )
@@ -97,9 +98,17 @@ def reaction(
     return ReactionRow(next(_ids), on.id, severity, onset, reviewed_on, decision)
 
 
+def methotrexate(start: int, stop: int | None = None) -> MedicationRow:
+    """A methotrexate entry from day `start` (until day `stop`, or still taken)."""
+    return MedicationRow(
+        next(_ids), "methotrexate", day(start), None if stop is None else day(stop)
+    )
+
+
 def history(**fields) -> CourseHistory:
     fields.setdefault("started_on", D0)
-    for name in ("infusions", "regimen_changes", "labs", "imaging", "assessments", "reactions"):
+    names = ("infusions", "regimen_changes", "labs", "imaging", "assessments", "reactions")
+    for name in (*names, "medications"):
         fields[name] = tuple(fields.get(name, ()))
     fields.setdefault("course_id", 1)
     return CourseHistory(patient_code="CRMO-000001", **fields)
@@ -112,7 +121,7 @@ def retreatment(
     infusions and reactions become its exposure; patient-level rows (labs, imaging, assessments)
     carry over unless given."""
     course_id = course_id or earlier.course_id + 1
-    for name in ("labs", "imaging", "assessments"):
+    for name in ("labs", "imaging", "assessments", "medications"):
         fields.setdefault(name, getattr(earlier, name))
     exposure = Exposure(
         infusions=(*earlier.exposure.infusions, *earlier.infusions),

@@ -18,6 +18,7 @@ from tests.factories import (
     ImagingStudyFactory,
     InfusionFactory,
     LabResultFactory,
+    MedicationFactory,
     PatientFactory,
     ReactionFactory,
     RegimenChangeFactory,
@@ -49,6 +50,8 @@ def rich_course():
     LabResultFactory(patient=course.patient, collected_on=course.started_on, analyte="crp")
     ImagingStudyFactory(patient=course.patient, performed_on=course.started_on)
     AssessmentFactory(patient=course.patient, assessed_on=course.started_on)
+    MedicationFactory(patient=course.patient, drug="methotrexate", started_on=course.started_on)
+    LabResultFactory(patient=course.patient, collected_on=course.started_on, analyte="alt")
     return course
 
 
@@ -61,6 +64,7 @@ def test_it_loads_a_chunk_in_a_constant_number_of_queries(django_assert_max_num_
         histories = load_histories(many)
     assert len(histories) == 12
     assert all(len(h.infusions) == 3 and len(h.reactions) == 1 for h in histories)
+    assert all(len(h.medications) == 1 for h in histories)
 
 
 def test_it_evaluates_a_chunk_in_a_constant_number_of_queries(django_assert_max_num_queries):

@@ -25,12 +25,14 @@ from monitoring.evaluation import load_histories
 from monitoring.guideline import RULES, CourseHistory, Finding, Severity, evaluate
 from monitoring.guideline.history import AssessmentRow, InfusionRow
 from monitoring.guideline.schedule import INDUCTION, MAINTENANCE, schedule
+from registry.models import ANALYTE_UNITS
 from tests.factories import (
     AssessmentFactory,
     CourseFactory,
     ImagingStudyFactory,
     InfusionFactory,
     LabResultFactory,
+    MedicationFactory,
     PatientFactory,
     ReactionFactory,
     RegimenChangeFactory,
@@ -46,6 +48,7 @@ from tests.monitoring.builders import (
     infusion,
     infusions,
     lab,
+    methotrexate,
     mri,
     reaction,
     regimen,
@@ -146,7 +149,7 @@ def clears(rule_id: str) -> Any:
 
 def test_every_rule_has_a_clearing_property():
     assert set(RULES) == CLEARING_TESTED
-    assert len(RULES) == 17
+    assert len(RULES) == 18
 
 
 # Doses ------------------------------------------------------------------------------------------
@@ -708,6 +711,57 @@ def test_severe_reaction_review_clears_when_a_clinician_records_the_review(data)
     assert bool(found(after, as_of, "severe_reaction_review")) is (reviewed_on > as_of)
 
 
+# Co-medication --------------------------------------------------------------------------------
+
+METHOTREXATE_TESTS = ("neutrophils", "platelets", "alt")
+
+
+def methotrexate_lapsed(data: st.DataObject) -> tuple[CourseHistory, int, int, Finding]:
+    """An active course, methotrexate since `started`, and at least one of its bloods not in
+    the last 98 days; returns (history, started, as of, the finding)."""
+    days = draw_adherent(data)
+    started = data.draw(st.integers(-400, 300), label="methotrexate started")
+    last = {
+        analyte: data.draw(st.one_of(st.none(), st.integers(-500, 300)), label=f"last {analyte}")
+        for analyte in METHOTREXATE_TESTS
+    }
+    known = [n for n in last.values() if n is not None]
+    as_of = max([started, days[-1], *known]) + data.draw(st.integers(0, 300), label="as of")
+    lapsed = [a for a, n in last.items() if n is None or as_of - n > 98]
+    assume(lapsed)
+    due = min(started if (n := last[a]) is None else max(started, n + 98) for a in lapsed)
+    labs = [lab(n, analyte, 3) for analyte, n in last.items() if n is not None]
+    before = course(infusions=infusions(*days), labs=labs, medications=[methotrexate(started)])
+    return (
+        before,
+        started,
+        as_of,
+        raised(before, as_of, "methotrexate_monitoring_due", day(due).isoformat()),
+    )
+
+
+@clears("methotrexate_monitoring_due")
+@RULE_EXAMPLES
+@given(data=st.data())
+def test_methotrexate_monitoring_due_clears_when_its_bloods_are_recorded(data):
+    before, _started, as_of, finding = methotrexate_lapsed(data)
+    assert finding.severity is INFO
+    drawn = [
+        lab(data.draw(st.integers(as_of - 98, as_of), label=f"{analyte} on"), analyte, 2)
+        for analyte in METHOTREXATE_TESTS
+    ]
+    assert found(add(before, labs=drawn), as_of, "methotrexate_monitoring_due") == []
+
+
+@RULE_EXAMPLES
+@given(data=st.data())
+def test_methotrexate_monitoring_due_clears_when_methotrexate_stops(data):
+    before, started, as_of, _finding = methotrexate_lapsed(data)
+    stopped = data.draw(st.integers(started, as_of), label="methotrexate stopped")
+    after = dataclasses.replace(before, medications=(methotrexate(started, stopped),))
+    assert found(after, as_of, "methotrexate_monitoring_due") == []
+
+
 # --- 2. An adherent course on any regimen sequence raises no dose alert ------------------------
 
 DOSE_RULES = {
@@ -843,7 +897,8 @@ A_AS_OF = D0.replace(year=2026, month=3, day=16)
 
 def patient_a(site: Any) -> list[int]:
     """Two courses (a re-exposure after 2025's), reactions, labs, imaging, assessments, a
-    relapse and a regimen change: enough that B's rows, if read, would change A's findings."""
+    relapse, a regimen change and methotrexate with a lapsed blood count: enough that B's rows,
+    if read, would change A's findings."""
     patient = PatientFactory(site=site)
     first = CourseFactory(
         patient=patient, started_on=D0, stopped_on=day(200), stop_reason="remission"
@@ -871,6 +926,11 @@ def patient_a(site: Any) -> list[int]:
         patient=patient, collected_on=day(150), analyte="ifx_trough", value=Decimal("2")
     )
     ImagingStudyFactory(patient=patient, performed_on=day(-4))
+    MedicationFactory(
+        patient=patient, drug="methotrexate", dose_unit="mg/m2", frequency="weekly",
+        started_on=day(250),
+    )  # fmt: skip
+    LabResultFactory(patient=patient, collected_on=day(240), analyte="alt", value=Decimal("20"))
     AssessmentFactory(patient=patient, assessed_on=day(70))
     AssessmentFactory(patient=patient, assessed_on=day(300), clinically_active_lesions=2)
     return [first.pk, second.pk]
@@ -890,7 +950,9 @@ b_lab = st.one_of(
     st.tuples(st.just("esr"), b_days, st.integers(0, 150), st.none()),
     st.tuples(st.just("ifx_trough"), b_days, st.integers(0, 40), st.none()),
     st.tuples(st.just("anti_ifx"), b_days, st.none(), st.booleans()),
-)
+    st.tuples(st.sampled_from(["neutrophils", "platelets", "alt"]), b_days, st.integers(0, 90),
+              st.none()),
+)  # fmt: skip
 b_data = st.fixed_dictionaries(
     {
         "first_course_infusions": st.lists(b_infusion, max_size=5, unique_by=lambda i: i[0]),
@@ -914,6 +976,10 @@ b_data = st.fixed_dictionaries(
             st.tuples(b_days, st.integers(0, 10), st.integers(0, 3)), max_size=2
         ),
         "imaging": st.lists(st.tuples(b_days, st.integers(0, 5)), max_size=2),
+        # methotrexate: an entry from a day, stopped after some days or (None) still taken
+        "methotrexate": st.one_of(
+            st.none(), st.tuples(b_days, st.one_of(st.none(), st.integers(0, 200)))
+        ),
     }
 )
 
@@ -945,9 +1011,7 @@ def write_patient_b(patient: Any, first_course: Any, data: dict[str, Any]) -> in
             collected_on=day(n),
             analyte=analyte,
             value=None if value is None else Decimal(value),
-            unit="AU/mL"
-            if analyte == "anti_ifx"
-            else {"crp": "mg/L", "esr": "mm/h"}.get(analyte, "µg/mL"),
+            unit=ANALYTE_UNITS.get(analyte, "AU/mL"),
             antibodies_positive=positive,
         )
     for n, pain, lesions in data["assessments"]:
@@ -959,6 +1023,13 @@ def write_patient_b(patient: Any, first_course: Any, data: dict[str, Any]) -> in
         )
     for n, active in data["imaging"]:
         ImagingStudyFactory(patient=patient, performed_on=day(n), active_lesions=active)
+    if data["methotrexate"] is not None:
+        start, length = data["methotrexate"]
+        MedicationFactory(
+            patient=patient, drug="methotrexate", started_on=day(start),
+            stopped_on=None if length is None else day(start + length),
+            stop_reason="" if length is None else "remission",
+        )  # fmt: skip
     return len(written)
 
 
@@ -973,6 +1044,7 @@ def test_evaluating_one_patient_never_reads_anothers_data(data):
         findings_before = [summary(evaluate(h, A_AS_OF)) for h in before]
         assert len(before) == 2
         assert any(findings_before), "A's findings must be worth comparing"
+        assert "methotrexate_monitoring_due" in {f[0] for f in findings_before[-1]}
 
         patient_b = PatientFactory(site=site)
         b_first = CourseFactory(
@@ -987,4 +1059,5 @@ def test_evaluating_one_patient_never_reads_anothers_data(data):
         [b_history, *_] = load_histories(b_ids)
         assert len(b_history.all_infusions) == b_infusions
         assert len(b_history.labs) == len(data["labs"])
+        assert len(b_history.medications) == (data["methotrexate"] is not None)
         transaction.set_rollback(True)

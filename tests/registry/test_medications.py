@@ -189,3 +189,20 @@ def test_a_correction_changes_only_the_allowed_fields(patient, data_manager_a, s
 
     medication.refresh_from_db()
     assert medication.dose == Decimal("7.5")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"drug": "sulfasalazine"}, {"started_on": dt.date(2026, 6, 1)},
+     {"stopped_on": dt.date(2026, 6, 1), "stop_reason": "remission"}],
+)  # fmt: skip
+def test_what_the_guideline_reads_of_a_medication_only_a_clinician_corrects(
+    patient, data_manager_a, clinician_a, changes
+):
+    # methotrexate_monitoring_due reads the drug and when it was taken: a correction can clear it.
+    medication = record(patient, drug="methotrexate", dose_unit="mg/m2", frequency="weekly")
+    with pytest.raises(PermissionDenied, match="Only a clinician of this site may correct"):
+        services.medication_correct(medication=medication, changes=changes, by=data_manager_a)
+    services.medication_correct(medication=medication, changes=changes, by=clinician_a)
+    medication.refresh_from_db()
+    assert {name: getattr(medication, name) for name in changes} == changes

@@ -18,6 +18,8 @@ from django.core.management import call_command
 from django.db import transaction
 from django.db.models import F
 
+from monitoring.evaluation import evaluate_courses
+from monitoring.models import Alert
 from registry.demo import ANTIBODY_ASSAY, DEMO_PASSWORD, PATIENTS, TITRE_UNIT
 from registry.models import (
     AWAITING_REVIEW,
@@ -496,6 +498,26 @@ def test_it_shows_a_live_vaccine_given_during_a_course(output):
     course = mmr.patient.courses.get(stopped_on__isnull=True)
     assert mmr.live
     assert mmr.given_on > course.started_on
+
+
+def test_it_has_methotrexate_with_its_bloods_due_for_one_patient_and_up_to_date_for_another(
+    output,
+):
+    on_methotrexate = Patient.objects.filter(
+        medications__drug="methotrexate", medications__stopped_on__isnull=True
+    )
+    courses = TreatmentCourse.objects.filter(patient__in=on_methotrexate, stopped_on__isnull=True)
+    evaluate_courses(list(courses.values_list("pk", flat=True)), TODAY)
+    due = {
+        alert.course.patient.given_name: alert
+        for alert in Alert.objects.filter(rule="methotrexate_monitoring_due", status="open")
+    }
+    assert set(due) == {"Lena"}
+    assert due["Lena"].due_on == TODAY - dt.timedelta(weeks=16) + dt.timedelta(days=98)
+    finn = on_methotrexate.get(given_name="Finn")
+    drawn = finn.lab_results.filter(analyte__in=["neutrophils", "platelets", "alt"])
+    assert drawn.count() == 6
+    assert drawn.filter(collected_on=finn.medications.get(drug="methotrexate").started_on)
 
 
 # --- Idempotence, history, output ----------------------------------------------------------------

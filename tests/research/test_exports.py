@@ -15,6 +15,8 @@ import pytest
 
 from monitoring.models import Alert
 from registry.models import (
+    ANALYTE_LOINC,
+    Analyte,
     ClinicalAssessment,
     ImagingStudy,
     Infusion,
@@ -27,7 +29,7 @@ from registry.models import (
     TreatmentCourse,
 )
 from research.dictionary import INFUSIONS, LABS, PATIENTS, TABLES
-from research.fhir import RESOURCE_FILES, UCUM_UNITS
+from research.fhir import LAB_CODES, LOINC, RESOURCE_FILES, UCUM_UNITS
 from research.models import PseudonymMapping
 from tests.conftest import TODAY
 from tests.research.support import archive_text, csv_rows, entries, manifest
@@ -228,3 +230,30 @@ def test_every_managed_lab_unit_has_its_ucum_code():
     assert {unit: unit in UCUM_UNITS for unit in LabUnit.values} == dict.fromkeys(
         LabUnit.values, True
     )
+
+
+def test_every_analyte_has_a_fhir_code_and_the_model_s_loinc_code():
+    assert set(LAB_CODES) == set(Analyte.values)
+    for analyte, code in ANALYTE_LOINC.items():
+        assert (LAB_CODES[analyte]["system"], LAB_CODES[analyte]["code"]) == (LOINC, code)
+    allowed = next(column.allowed for column in LABS.columns if column.name == "loinc_code")
+    assert all(code in allowed for code in ANALYTE_LOINC.values())
+
+
+def test_methotrexate_s_bloods_are_exported_with_their_loinc_codes_and_ucum_units(demo):
+    table = csv_rows(entries(demo["csv"])["labs.csv"], LABS)
+    analyte, loinc, unit = (LABS.header.index(name) for name in ("analyte", "loinc_code", "unit"))
+    exported = {(row[analyte], row[loinc], row[unit]) for row in table}
+    assert {("neutrophils", "751-8", "×10⁹/L"), ("platelets", "777-3", "×10⁹/L"),
+            ("alt", "1742-6", "U/L")} <= exported  # fmt: skip
+    ndjson = entries(demo["fhir"])["Observation.ndjson"].decode()
+    observations = [json.loads(line) for line in ndjson.splitlines()]
+    [alt, *_] = [o for o in observations if o["code"]["coding"][0]["code"] == "1742-6"]
+    assert alt["valueQuantity"] | {"value": None} == {
+        "value": None,
+        "unit": "U/L",
+        "system": "http://unitsofmeasure.org",
+        "code": "U/L",
+    }
+    [neutrophils, *_] = [o for o in observations if o["code"]["coding"][0]["code"] == "751-8"]
+    assert neutrophils["valueQuantity"]["code"] == "10*9/L"
