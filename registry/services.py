@@ -583,6 +583,19 @@ def reaction_record(
     return _store(reaction, by=by)
 
 
+def _refuse_a_second_review(
+    record: InfusionReaction | AdverseEvent | ScreeningResult, noun: str
+) -> None:
+    """A review is recorded once: a reaction's, an adverse event's, a screening result's."""
+    if record.reviewed_on is not None:
+        raise ValidationError(
+            {
+                "reviewed_on": f"This {noun} was reviewed on {record.reviewed_on:%d %b %Y} "
+                f"by {record.reviewed_by}."
+            }
+        )
+
+
 @_action
 def reaction_review_record(
     *,
@@ -601,13 +614,7 @@ def reaction_review_record(
         course.patient.site_id,
         "Only a clinician of this site may review a reaction.",
     )
-    if reaction.reviewed_on is not None:
-        raise ValidationError(
-            {
-                "reviewed_on": f"This reaction was reviewed on {reaction.reviewed_on:%d %b %Y} "
-                f"by {reaction.reviewed_by}."
-            }
-        )
+    _refuse_a_second_review(reaction, "reaction")
     if decision not in ReviewDecision.values:
         raise ValidationError({"decision": "Choose the decision on further infusions."})
     reviewed = _store_changes(
@@ -1138,13 +1145,7 @@ def adverse_event_review_record(
         event.patient.site_id,
         "Only a clinician of this site may review an adverse event.",
     )
-    if event.reviewed_on is not None:
-        raise ValidationError(
-            {
-                "reviewed_on": f"This event was reviewed on {event.reviewed_on:%d %b %Y} "
-                f"by {event.reviewed_by}."
-            }
-        )
+    _refuse_a_second_review(event, "event")
     if decision not in AdverseEventDecision.values:
         raise ValidationError({"decision": "Choose the decision on infliximab."})
     reviewed = _store_changes(
@@ -1232,13 +1233,7 @@ def screening_review_record(
         screening.patient.site_id,
         "Only a clinician of this site may record the review of a screening result.",
     )
-    if screening.reviewed_on is not None:
-        raise ValidationError(
-            {
-                "reviewed_on": f"This result was reviewed on {screening.reviewed_on:%d %b %Y} "
-                f"by {screening.reviewed_by}."
-            }
-        )
+    _refuse_a_second_review(screening, "result")
     return _store_changes(screening, {"reviewed_on": reviewed_on, "reviewed_by": by}, by=by)
 
 
