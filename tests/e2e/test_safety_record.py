@@ -59,3 +59,26 @@ def test_the_timeline_draws_adverse_events_screening_and_vaccines(page: Page, cl
         "window.registryTimeline.scales.dose.ticks.filter(t => t.value < 0).map(t => t.label)"
     )
     assert {"Adverse events", "Screening · vaccines"} <= set(lanes)
+
+
+def test_a_select_with_long_choices_stays_in_its_column(page: Page, clinician_a):
+    """The adverse-event terms are long: the term's select keeps to its column on a desktop
+    screen, not over the grade beside it (a grid item shrinks only with min-width 0)."""
+    course = followed_course(clinician_a.memberships.get().site, family_name="Okafor")
+    page.set_viewport_size({"width": 1300, "height": 1000})
+    sign_in(page, clinician_a.username)
+    page.goto(f"/patients/{course.patient_id}/adverse-events/new/")
+
+    boxes = [
+        page.get_by_label(label).bounding_box() for label in ("Onset on", "Term", "CTCAE grade")
+    ]
+    assert all(boxes), boxes
+    onset, term, grade = boxes
+    assert onset["y"] == term["y"] == grade["y"]  # one row of three columns
+    assert term["x"] + term["width"] <= grade["x"]
+    form = page.locator("form.entry-form").bounding_box()
+    assert form is not None
+    for label in ("Term", "CTCAE grade", "Outcome", "Course"):
+        box = page.get_by_label(label).bounding_box()
+        assert box is not None, label
+        assert box["x"] + box["width"] <= form["x"] + form["width"], label
