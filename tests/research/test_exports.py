@@ -16,6 +16,7 @@ import pytest
 from monitoring.models import Alert
 from registry.models import (
     ANALYTE_LOINC,
+    AdverseEvent,
     Analyte,
     ClinicalAssessment,
     ImagingStudy,
@@ -23,6 +24,7 @@ from registry.models import (
     InfusionReaction,
     LabResult,
     LabUnit,
+    Medication,
     Patient,
     RegimenChange,
     Relapse,
@@ -47,6 +49,8 @@ FREE_TEXT = (
     (Relapse, "evidence"),
     (Alert, "title"),
     (Alert, "explanation"),
+    (Medication, "drug_name"),
+    (AdverseEvent, "specified_term"),
 )
 
 
