@@ -798,10 +798,12 @@ README = """CRMO infliximab registry: de-identified research export {export_id}
 Built in {month} from the patients of sites {sites} with research consent at the time of the
 export. Format: {format}.
 
-What was removed. No names, medical record numbers, dates of birth, addresses, contact details or
-free text (notes, report text, symptoms, evidence: every text field a person types stays in the
-registry; units are managed codes). Each patient appears under a random pseudonym made for this
-export only; the same patient has a different pseudonym in another export.
+What was removed. No names, medical record numbers, dates of birth, addresses, contact details,
+infusion lot numbers or free text (notes, report text, symptoms, evidence, the name given to an
+"other" drug or adverse event: every text field a person types stays in the registry; units,
+drugs, products, adverse-event terms, screening tests and vaccines are managed codes). Each patient
+appears under a random pseudonym made for this export only; the same patient has a different
+pseudonym in another export.
 
 Dates. {dates}
 No calendar date or time is published: the export's own dates are given as a month at most (this
@@ -848,7 +850,12 @@ FHIR_CONTENTS = (
     "Files: FHIR R4 bulk data, one NDJSON file per resource type, and manifest.json in the Bulk\n"
     "Data shape (type, url, count; its extension: the disclosure control applied). Codes:\n"
     "ORPHA:324964, LOINC 1988-5 CRP, 4537-7 ESR, 39803-2 infliximab level, 751-8 neutrophils,\n"
-    "777-3 platelets, 1742-6 ALT, 29463-7 body weight."
+    "777-3 platelets, 1742-6 ALT, 29463-7 body weight, 5196-1 HBsAg (other screening tests: no\n"
+    "single LOINC code chosen, the registry's own codes); infliximab ATC L04AB02 and RxNorm\n"
+    "191831 (a Medication per product, with the product list's codes); co-medications by WHO ATC,\n"
+    "routes by SNOMED CT; adverse events by MedDRA where CTCAE v5.0 has the term, seriousness\n"
+    "serious | non-serious; vaccines by CVX where one code is certain. Codes under\n"
+    f"{fhir.BASE}/CodeSystem/ are the registry's own lists."
 )
 PRECISION_TEXT = {
     "day": "exact days",
