@@ -288,7 +288,8 @@ def _product(what: str) -> tuple[Column, ...]:
 
 COURSES = Table(
     "courses",
-    "One row per infliximab course, with outcome measures computed by the registry.",
+    "One row per infliximab course, with outcome measures computed by the registry (notes are "
+    "never exported).",
     (
         PSEUDONYM,
         COURSE_NUMBER,
@@ -638,8 +639,12 @@ TABLES: tuple[Table, ...] = (
 DICTIONARY_HEADER = ("table", "column", "meaning", "type", "unit", "allowed_values", "code_system")
 
 
+TABLE_ROW = "(table)"  # a table's own row: what a row is, and what is never exported
+
+
 def dictionary_rows() -> Iterator[tuple[str, ...]]:
     for table in TABLES:
+        yield (table.name, TABLE_ROW, table.description, "", "", "", "")
         for c in table.columns:
             yield (table.name, c.name, c.meaning, c.type.value, c.unit, c.allowed, c.code_system)
     yield ("(every CSV file)", "(text cells)", CSV_TEXT_CELLS, ColumnType.TEXT.value, "", "", "")

@@ -842,9 +842,9 @@ FHIR_DATES = (
 FHIR_TIME = "; the Bulk Data transactionTime is the first\ninstant of that month"
 TABULAR_CONTENTS = (
     "Files: one {suffix} per table (long format, one row per event), data_dictionary.csv (every\n"
-    "column: meaning, type, unit, allowed values, code system) and manifest.json (row counts,\n"
-    "SHA-256 checksums, guideline version, the disclosure control applied, small cells).\n\n"
-    + textwrap.fill(CSV_TEXT_CELLS, width=99)
+    "table: what a row is and what is never exported; every column: meaning, type, unit, allowed\n"
+    "values, code system) and manifest.json (row counts, SHA-256 checksums, guideline version,\n"
+    "the disclosure control applied, small cells).\n\n" + textwrap.fill(CSV_TEXT_CELLS, width=99)
 )
 FHIR_CONTENTS = (
     "Files: FHIR R4 bulk data, one NDJSON file per resource type, and manifest.json in the Bulk\n"
