@@ -229,3 +229,23 @@ LIVE_VACCINES: frozenset[str] = frozenset(
         Vaccine.TYPHOID_ORAL,
     }
 )
+
+
+# --- Codes of other code systems, only where the registry is certain of them ---------------------
+
+# LOINC codes of the screening tests. Only HBsAg has one the registry is certain of: the others
+# have several LOINC codes (by method, specimen, qualitative or quantitative), and the registry
+# records no method, so it chooses none rather than guess one (the exports say so).
+SCREENING_LOINC: dict[str, str] = {
+    ScreeningTest.HBV_SURFACE_ANTIGEN: "5196-1",  # Hepatitis B virus surface Ag [Presence]
+}
+# CDC CVX codes (HL7 table 0292) of the vaccines where one code is certainly this vaccine (checked
+# against the CDC's CVX table); the rest are coded in the registry's own code system only: their
+# CVX code depends on a formulation the registry does not record (rotavirus RV1 or RV5, a
+# trivalent or quadrivalent influenza, …).
+VACCINE_CVX: dict[str, str] = {
+    Vaccine.MMR: "03",
+    Vaccine.VARICELLA: "21",
+    Vaccine.YELLOW_FEVER: "37",
+    Vaccine.TYPHOID_INJECTED: "101",  # typhoid Vi capsular polysaccharide
+}

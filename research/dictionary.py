@@ -25,22 +25,47 @@ from monitoring.guideline import RULES
 from monitoring.models import AlertStatus, Severity
 from registry.models import (
     ANALYTE_LAB_UNITS,
+    INFLIXIMAB_ATC,
+    MEDICATION_ATC,
     NO_UNIT,
+    SERIOUSNESS_CRITERIA,
+    ActionTaken,
+    AdverseEventDecision,
+    AdverseEventGrade,
+    AdverseEventOutcome,
     Analyte,
     DiseaseState,
+    DoseUnit,
+    DrugClass,
+    Frequency,
     Impression,
+    MedicationDrug,
+    MedicationStopReason,
     Modality,
     ReactionOnset,
     ReactionOutcome,
     ReactionSeverity,
     RegimenReason,
+    RelationToInfliximab,
+    Route,
     Sex,
     StopReason,
+)
+from registry.safety_codes import (
+    LIVE_VACCINES,
+    RECORDED_TERMS,
+    SCREENING_LOINC,
+    ScreeningOutcome,
+    ScreeningTest,
+    SpecialInterest,
+    Vaccine,
 )
 
 ORPHA_CRMO = "ORPHA:324964"
 LOINC_CRP, LOINC_ESR, LOINC_INFLIXIMAB, LOINC_WEIGHT = "1988-5", "4537-7", "39803-2", "29463-7"
 LOINC_NEUTROPHILS, LOINC_PLATELETS, LOINC_ALT = "751-8", "777-3", "1742-6"
+# Said where a column's code is left empty rather than guessed.
+NO_SINGLE_LOINC = "no single LOINC code chosen"
 AGE_CAP = "90+"  # HIPAA Safe Harbor: ages over 89 are one category
 PEDCNO_LEVELS = ("PedCNO70", "PedCNO50", "PedCNO30", "none")
 # A text cell beginning with one of these is a formula to a spreadsheet (OWASP); the quote itself
@@ -221,9 +246,50 @@ PATIENTS = Table(
     ),
 )
 
+# An infusion's or a course's infliximab product, as the registry's managed product list codes it
+# (its code and the codes the list carries). Not its brand name or manufacturer (text a superuser
+# types into the list), nor, for an infusion, its lot: see INFUSIONS.
+PRODUCT_LIST = "the registry's infliximab product list (codes seeded: remicade, the originator; "
+PRODUCT_LIST += "inflectra, remsima, flixabi, zessly, biosimilars)"
+
+
+def _product(what: str) -> tuple[Column, ...]:
+    return (
+        _text(
+            "product_code",
+            f"{what}: its code in the registry's product list (empty: not recorded)",
+            f"a code of {PRODUCT_LIST}",
+            code_system="registry infliximab product list",
+        ),
+        _text(
+            "product_atc_code",
+            "WHO ATC code of the product's substance (every product of the list is infliximab)",
+            f"{INFLIXIMAB_ATC} infliximab",
+            code_system="WHO ATC",
+        ),
+        _boolean(
+            "product_biosimilar", "The product is a biosimilar (false: the originator, Remicade)"
+        ),
+        _text(
+            "product_ema_number",
+            "The product's European Medicines Agency product number (EPAR), as the list has it",
+            "EMEA/H/C/ and 6 digits",
+            code_system="EMA product number",
+        ),
+        _text(
+            "product_rxnorm_cui",
+            "The product's RxNorm branded-drug concept (SBD), where the list has one (the "
+            "ingredient is RxNorm 191831 whatever the product)",
+            "digits",
+            code_system="RxNorm",
+        ),
+    )
+
+
 COURSES = Table(
     "courses",
-    "One row per infliximab course, with outcome measures computed by the registry.",
+    "One row per infliximab course, with outcome measures computed by the registry (notes are "
+    "never exported).",
     (
         PSEUDONYM,
         COURSE_NUMBER,
@@ -234,6 +300,7 @@ COURSES = Table(
         _decimal("planned_dose_mg_per_kg", "Planned dose", "mg/kg", 4, 2),
         _text("induction_weeks", "Weeks of the induction doses", "e.g. 0;2;6"),
         _integer("maintenance_interval_weeks", "Planned maintenance interval", "weeks"),
+        *_product("The product planned for the course"),
         _integer(
             "days_on_treatment",
             "Start to stop; while on treatment, start to the last infusion given (never to the "
@@ -279,7 +346,9 @@ REGIMEN_CHANGES = Table(
 
 INFUSIONS = Table(
     "infusions",
-    "One row per infliximab infusion given.",
+    "One row per infliximab infusion given (notes and lot numbers are never exported: a lot "
+    "number is not typed freely, but a rare lot dates and places an infusion; pharmacovigilance "
+    "traces lots from the identified record).",
     (
         PSEUDONYM,
         COURSE_NUMBER,
@@ -302,6 +371,7 @@ INFUSIONS = Table(
         _boolean("premedication_corticosteroid", "Corticosteroid given before the infusion"),
         _boolean("premedication_antipyretic", "Antipyretic given before the infusion"),
         _boolean("intensified", "Given while a clinician's intensification was in force"),
+        *_product("The product given"),
     ),
 )
 
@@ -407,6 +477,149 @@ ALERTS = Table(
     ),
 )
 
+MEDICATIONS = Table(
+    "medications",
+    "Drugs other than infliximab (co-medication): one row per drug at one dose, a dose change "
+    "being a new row (the name of an “other” drug is free text and never exported).",
+    (
+        PSEUDONYM,
+        _text(
+            "drug",
+            "The drug, from the registry's list (other: not on the list)",
+            _choices(MedicationDrug.values),
+        ),
+        _text(
+            "atc_code",
+            "WHO ATC code of the drug (empty: an other drug); methotrexate as an "
+            "immunosuppressant (L04AX03)",
+            _choices([f"{code} {drug}" for drug, code in MEDICATION_ATC.items()]),
+            code_system="WHO ATC",
+        ),
+        _text("drug_class", "The drug's class", _choices(DrugClass.values)),
+        _decimal("dose", "Dose per administration (empty: not recorded)", "see dose_unit", 8, 3),
+        _text("dose_unit", "Unit of the dose", _choices(DoseUnit.values), code_system="UCUM"),
+        _text("route", "Route of administration", _choices(Route.values)),
+        _text("frequency", "How often it is given", _choices(Frequency.values)),
+        _day("started_day", "Started"),
+        _day("stopped_day", "Stopped (empty: still taken)"),
+        _text("stop_reason", "Why it was stopped", _choices(MedicationStopReason.values)),
+    ),
+)
+
+ADVERSE_EVENTS = Table(
+    "adverse_events",
+    "Adverse events other than infusion reactions (those are the reactions table): CTCAE v5.0 "
+    "term and grade, ICH E2A seriousness, relation to infliximab, action and outcome (the name "
+    "given to an “other” event is free text and never exported).",
+    (
+        PSEUDONYM,
+        _integer(
+            "course_number",
+            "The patient's course the event happened on: 1 = first, … (empty: not during one)",
+        ),
+        _day("onset_day", "Onset"),
+        _text("term", "The event's term, from the registry's list", _choices(list(RECORDED_TERMS))),
+        _text(
+            "ctcae_term",
+            "The term's CTCAE v5.0 term; events CTCAE has no term for as CTCAE codes them, "
+            "“<system organ class> - Other, specify: <the registry's name>” (an “other” event: "
+            "“… - Other, specify” alone)",
+            code_system="CTCAE v5.0",
+        ),
+        _text(
+            "meddra_code",
+            "MedDRA lowest level term code of the CTCAE term, where the term list carries one "
+            "(empty: an “Other, specify” term, whose MedDRA code is not guessed)",
+            code_system="MedDRA (LLT)",
+        ),
+        Column(
+            "grade",
+            ColumnType.INTEGER,
+            "CTCAE v5.0 grade (the event's severity, not its seriousness)",
+            allowed=" | ".join(
+                f"{grade.value} {grade.label.split(' — ')[1]}" for grade in AdverseEventGrade
+            ),
+        ),
+        _boolean("serious", "Serious per ICH E2A: it meets at least one criterion below"),
+        *(
+            _boolean(f"seriousness_{name}", f"ICH E2A seriousness criterion: the event {words}")
+            for name, words in SERIOUSNESS_CRITERIA.items()
+        ),
+        _boolean(
+            "special_interest",
+            "An adverse event of special interest of TNF inhibitors (derived from the term, and "
+            "for infections from their seriousness)",
+        ),
+        _text(
+            "special_interest_kinds",
+            "Which events of special interest it is, separated by ; (empty: none)",
+            _choices(SpecialInterest.values),
+        ),
+        _text(
+            "relation_to_infliximab",
+            "Relation to infliximab as judged",
+            _choices(RelationToInfliximab.values),
+        ),
+        _text("action_taken", "Action taken with infliximab", _choices(ActionTaken.values)),
+        _text("outcome", "Outcome", _choices(AdverseEventOutcome.values)),
+        _day("resolved_day", "The event ended: recovered, or the date of death (empty: not ended)"),
+        _boolean(
+            "reviewed",
+            "A clinician reviewed it (every serious event and every event of special interest "
+            "needs a review; others may have none)",
+        ),
+        _text(
+            "review_decision",
+            "The reviewing clinician's decision on infliximab (empty: not reviewed)",
+            _choices(AdverseEventDecision.values),
+        ),
+    ),
+)
+
+SCREENING_RESULTS = Table(
+    "screening_results",
+    "Screening tests before or during treatment (latent TB, hepatitis B and C, HIV, varicella "
+    "immunity), one row per test and date.",
+    (
+        PSEUDONYM,
+        _day("tested_day", "Sample taken or X-ray performed"),
+        _text("test", "The test", _choices(ScreeningTest.values)),
+        _text(
+            "loinc_code",
+            f"LOINC code of the test; empty: {NO_SINGLE_LOINC} (the test has several LOINC codes "
+            "by method or specimen, which the registry does not record, or none: a chest X-ray)",
+            _choices([f"{code} {test}" for test, code in SCREENING_LOINC.items()] + ["empty"]),
+            code_system="LOINC",
+        ),
+        _text(
+            "result",
+            "The result (chest X-ray: positive if it shows signs of TB; hbv_anti_hbs and "
+            "varicella_igg: positive means immune)",
+            _choices(ScreeningOutcome.values),
+        ),
+        _boolean(
+            "reviewed",
+            "A specialist reviewed the result (only a result that is not negative is reviewed, "
+            "and never one of the tests of immunity)",
+        ),
+    ),
+)
+
+VACCINATIONS = Table(
+    "vaccinations",
+    "Vaccines given.",
+    (
+        PSEUDONYM,
+        _day("given_day", "Vaccine given"),
+        _text("vaccine", "The vaccine, from the registry's list", _choices(Vaccine.values)),
+        _boolean(
+            "live",
+            "A live attenuated vaccine (contraindicated on infliximab): "
+            + ", ".join(sorted(LIVE_VACCINES)),
+        ),
+    ),
+)
+
 TABLES: tuple[Table, ...] = (
     PATIENTS,
     COURSES,
@@ -418,12 +631,20 @@ TABLES: tuple[Table, ...] = (
     REACTIONS,
     RELAPSES,
     ALERTS,
+    MEDICATIONS,
+    ADVERSE_EVENTS,
+    SCREENING_RESULTS,
+    VACCINATIONS,
 )
 DICTIONARY_HEADER = ("table", "column", "meaning", "type", "unit", "allowed_values", "code_system")
 
 
+TABLE_ROW = "(table)"  # a table's own row: what a row is, and what is never exported
+
+
 def dictionary_rows() -> Iterator[tuple[str, ...]]:
     for table in TABLES:
+        yield (table.name, TABLE_ROW, table.description, "", "", "", "")
         for c in table.columns:
             yield (table.name, c.name, c.meaning, c.type.value, c.unit, c.allowed, c.code_system)
     yield ("(every CSV file)", "(text cells)", CSV_TEXT_CELLS, ColumnType.TEXT.value, "", "", "")

@@ -34,16 +34,24 @@ from monitoring.guideline.parameters import BASE_VERSION
 from monitoring.models import Alert
 from registry.models import (
     ANALYTE_LOINC,
+    MEDICATION_ATC,
+    MEDICATION_CLASS,
+    SERIOUSNESS_FIELDS,
+    AdverseEvent,
     ClinicalAssessment,
     ImagingStudy,
     Infusion,
     InfusionReaction,
     LabResult,
+    Medication,
     RegimenChange,
     RegimenReason,
     Relapse,
+    ScreeningResult,
     TreatmentCourse,
+    Vaccination,
 )
+from registry.safety_codes import CODINGS, LIVE_VACCINES, SCREENING_LOINC, special_interest
 from research import fhir
 from research.archive import Archive, Entry, HashingWriter
 from research.deidentify import (
@@ -58,6 +66,7 @@ from research.deidentify import (
     suppression_plan,
 )
 from research.dictionary import (
+    ADVERSE_EVENTS,
     ALERTS,
     ASSESSMENTS,
     COURSES,
@@ -66,11 +75,14 @@ from research.dictionary import (
     IMAGING,
     INFUSIONS,
     LABS,
+    MEDICATIONS,
     PATIENTS,
     REACTIONS,
     REGIMEN_CHANGES,
     RELAPSES,
+    SCREENING_RESULTS,
     TABLES,
+    VACCINATIONS,
     Table,
     dictionary_rows,
     text_cell,
@@ -233,6 +245,22 @@ def _dose_number(infusion: str) -> Subquery:
     return Subquery(earlier, output_field=IntegerField())
 
 
+def _product_fields(product: str) -> tuple[str, ...]:
+    """The product columns' fields (dictionary `_product`), through the product foreign key."""
+    return tuple(
+        f"{product}__{name}"
+        for name in ("code", "atc_code", "is_biosimilar", "ema_product_number", "rxnorm_cui")
+    )
+
+
+def _product(code: str | None, *codes: object) -> Row:
+    """An infusion's or a course's product columns: all empty without a product, and a code
+    the list leaves blank (no RxNorm concept) empty rather than an empty text."""
+    if code is None:
+        return (None,) * (1 + len(codes))
+    return (code, *(value if value != "" else None for value in codes))
+
+
 def _stream(queryset: QuerySet[Any], *fields: str) -> Iterator[Row]:
     return queryset.values_list(*fields).iterator(chunk_size=CHUNK_ROWS)
 
@@ -320,12 +348,13 @@ def course_rows(scope: ExportScope) -> Iterator[Row]:
         "planned_dose_mg_per_kg",
         "induction_weeks",
         "maintenance_interval_weeks",
+        *_product_fields("product"),
     )
     for chunk in _batches(rows, COURSE_CHUNK):
         histories = {h.course_id: h for h in load_histories([row[0] for row in chunk])}
         assessments = _assessment_measurements({row[1] for row in chunk})
         for (pk, patient_id, pseudonym, day_zero, born_on, number, started_on, stopped_on,
-             stop_reason, dose, weeks, interval) in chunk:  # fmt: skip
+             stop_reason, dose, weeks, interval, *product) in chunk:  # fmt: skip
             history = histories[pk]
             outcomes = course_outcomes(
                 history,
@@ -343,6 +372,7 @@ def course_rows(scope: ExportScope) -> Iterator[Row]:
                 dose,
                 ";".join(str(week) for week in weeks),
                 interval,
+                *_product(*product),
                 *dataclasses.astuple(
                     dataclasses.replace(
                         outcomes,
@@ -376,7 +406,8 @@ def infusion_rows(scope: ExportScope) -> Iterator[Row]:
         regimen_reason=Subquery(in_force.values("reason")[:1]),
     )
     for (pseudonym, day_zero, course, dose_number, first_given_on, given_on, weight, weighed_on,
-         dose, minutes, antihistamine, corticosteroid, antipyretic, intensified) in _stream(
+         dose, minutes, antihistamine, corticosteroid, antipyretic, intensified,
+         *product) in _stream(
         infusions.order_by("pseudonym", "given_on"),
         "pseudonym",
         "patient_day_zero",
@@ -392,6 +423,7 @@ def infusion_rows(scope: ExportScope) -> Iterator[Row]:
         "premedication_corticosteroid",
         "premedication_antipyretic",
         "regimen_reason",
+        *_product_fields("product"),
     ):  # fmt: skip
         yield (
             pseudonym,
@@ -408,6 +440,7 @@ def infusion_rows(scope: ExportScope) -> Iterator[Row]:
             corticosteroid,
             antipyretic,
             intensified == RegimenReason.INTENSIFICATION,
+            *_product(*product),
         )
 
 
@@ -564,6 +597,117 @@ def alert_rows(scope: ExportScope) -> Iterator[Row]:
         )
 
 
+def medication_rows(scope: ExportScope) -> Iterator[Row]:
+    # Never drug_name: the name of an "other" drug is free text.
+    medications = scope.rows(Medication.objects.all(), "patient", "started_on")
+    for (pseudonym, day_zero, drug, dose, unit, route, frequency, started_on, stopped_on,
+         stop_reason) in _stream(
+        medications.order_by("pseudonym", "started_on", "pk"),
+        "pseudonym",
+        "patient_day_zero",
+        "drug",
+        "dose",
+        "dose_unit",
+        "route",
+        "frequency",
+        "started_on",
+        "stopped_on",
+        "stop_reason",
+    ):  # fmt: skip
+        yield (
+            pseudonym,
+            drug,
+            MEDICATION_ATC.get(drug),
+            MEDICATION_CLASS[drug],
+            dose,
+            unit or None,
+            route,
+            frequency,
+            scope.day(started_on, day_zero),
+            scope.day(stopped_on, day_zero),
+            stop_reason or None,
+        )
+
+
+def adverse_event_rows(scope: ExportScope) -> Iterator[Row]:
+    # Never specified_term (the name given to an "other" event) nor who reviewed it.
+    events = scope.rows(AdverseEvent.objects.all(), "patient", "onset_on").annotate(
+        course_number=_course_number("course")
+    )
+    for (pseudonym, day_zero, course, onset_on, term, grade, serious, *criteria, relation, action,
+         outcome, resolved_on, reviewed_on, decision) in _stream(
+        events.order_by("pseudonym", "onset_on", "pk"),
+        "pseudonym",
+        "patient_day_zero",
+        "course_number",
+        "onset_on",
+        "term",
+        "grade",
+        "serious",
+        *SERIOUSNESS_FIELDS,
+        "relation_to_infliximab",
+        "action_taken",
+        "outcome",
+        "resolved_on",
+        "reviewed_on",
+        "review_decision",
+    ):  # fmt: skip
+        coding = CODINGS[term]
+        kinds = special_interest(term, serious=serious)
+        yield (
+            pseudonym,
+            course,
+            scope.day(onset_on, day_zero),
+            term,
+            coding.ctcae_term,
+            coding.meddra_llt or None,
+            grade,
+            serious,
+            *criteria,
+            bool(kinds),
+            ";".join(kinds) or None,
+            relation,
+            action,
+            outcome,
+            scope.day(resolved_on, day_zero),
+            reviewed_on is not None,
+            decision or None,
+        )
+
+
+def screening_rows(scope: ExportScope) -> Iterator[Row]:
+    results = scope.rows(ScreeningResult.objects.all(), "patient", "tested_on")
+    for pseudonym, day_zero, tested_on, test, result, reviewed_on in _stream(
+        results.order_by("pseudonym", "tested_on", "test"),
+        "pseudonym",
+        "patient_day_zero",
+        "tested_on",
+        "test",
+        "result",
+        "reviewed_on",
+    ):
+        yield (
+            pseudonym,
+            scope.day(tested_on, day_zero),
+            test,
+            SCREENING_LOINC.get(test),
+            result,
+            reviewed_on is not None,
+        )
+
+
+def vaccination_rows(scope: ExportScope) -> Iterator[Row]:
+    vaccinations = scope.rows(Vaccination.objects.all(), "patient", "given_on")
+    for pseudonym, day_zero, given_on, vaccine in _stream(
+        vaccinations.order_by("pseudonym", "given_on", "vaccine"),
+        "pseudonym",
+        "patient_day_zero",
+        "given_on",
+        "vaccine",
+    ):
+        yield (pseudonym, scope.day(given_on, day_zero), vaccine, vaccine in LIVE_VACCINES)
+
+
 TABLE_ROWS: dict[str, Callable[[ExportScope], Iterator[Row]]] = {
     PATIENTS.name: patient_rows,
     COURSES.name: course_rows,
@@ -575,6 +719,10 @@ TABLE_ROWS: dict[str, Callable[[ExportScope], Iterator[Row]]] = {
     REACTIONS.name: reaction_rows,
     RELAPSES.name: relapse_rows,
     ALERTS.name: alert_rows,
+    MEDICATIONS.name: medication_rows,
+    ADVERSE_EVENTS.name: adverse_event_rows,
+    SCREENING_RESULTS.name: screening_rows,
+    VACCINATIONS.name: vaccination_rows,
 }
 
 
@@ -650,10 +798,12 @@ README = """CRMO infliximab registry: de-identified research export {export_id}
 Built in {month} from the patients of sites {sites} with research consent at the time of the
 export. Format: {format}.
 
-What was removed. No names, medical record numbers, dates of birth, addresses, contact details or
-free text (notes, report text, symptoms, evidence: every text field a person types stays in the
-registry; units are managed codes). Each patient appears under a random pseudonym made for this
-export only; the same patient has a different pseudonym in another export.
+What was removed. No names, medical record numbers, dates of birth, addresses, contact details,
+infusion lot numbers or free text (notes, report text, symptoms, evidence, the name given to an
+"other" drug or adverse event: every text field a person types stays in the registry; units,
+drugs, products, adverse-event terms, screening tests and vaccines are managed codes). Each patient
+appears under a random pseudonym made for this export only; the same patient has a different
+pseudonym in another export.
 
 Dates. {dates}
 No calendar date or time is published: the export's own dates are given as a month at most (this
@@ -692,15 +842,20 @@ FHIR_DATES = (
 FHIR_TIME = "; the Bulk Data transactionTime is the first\ninstant of that month"
 TABULAR_CONTENTS = (
     "Files: one {suffix} per table (long format, one row per event), data_dictionary.csv (every\n"
-    "column: meaning, type, unit, allowed values, code system) and manifest.json (row counts,\n"
-    "SHA-256 checksums, guideline version, the disclosure control applied, small cells).\n\n"
-    + textwrap.fill(CSV_TEXT_CELLS, width=99)
+    "table: what a row is and what is never exported; every column: meaning, type, unit, allowed\n"
+    "values, code system) and manifest.json (row counts, SHA-256 checksums, guideline version,\n"
+    "the disclosure control applied, small cells).\n\n" + textwrap.fill(CSV_TEXT_CELLS, width=99)
 )
 FHIR_CONTENTS = (
     "Files: FHIR R4 bulk data, one NDJSON file per resource type, and manifest.json in the Bulk\n"
     "Data shape (type, url, count; its extension: the disclosure control applied). Codes:\n"
     "ORPHA:324964, LOINC 1988-5 CRP, 4537-7 ESR, 39803-2 infliximab level, 751-8 neutrophils,\n"
-    "777-3 platelets, 1742-6 ALT, 29463-7 body weight."
+    "777-3 platelets, 1742-6 ALT, 29463-7 body weight, 5196-1 HBsAg (other screening tests: no\n"
+    "single LOINC code chosen, the registry's own codes); infliximab ATC L04AB02 and RxNorm\n"
+    "191831 (a Medication per product, with the product list's codes); co-medications by WHO ATC,\n"
+    "routes by SNOMED CT; adverse events by MedDRA where CTCAE v5.0 has the term, seriousness\n"
+    "serious | non-serious; vaccines by CVX where one code is certain. Codes under\n"
+    f"{fhir.BASE}/CodeSystem/ are the registry's own lists."
 )
 PRECISION_TEXT = {
     "day": "exact days",

@@ -15,17 +15,23 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from registry.models import INFLIXIMAB_ATC, INFLIXIMAB_RXNORM, ROUTE_SNOMED
+from registry.safety_codes import VACCINE_CVX, ScreeningTest
 from research.archive import Archive, HashingWriter
 from research.dictionary import (
+    ADVERSE_EVENTS,
     ALERTS,
     COURSES,
     IMAGING,
     INFUSIONS,
     LABS,
     LOINC_WEIGHT,
+    MEDICATIONS,
     ORPHA_CRMO,
     PATIENTS,
     REACTIONS,
+    SCREENING_RESULTS,
+    VACCINATIONS,
     Table,
 )
 
@@ -33,9 +39,18 @@ DAY_ZERO = dt.date(2000, 1, 1)
 BASE = "https://crmo-registry.example.org/fhir"
 UCUM = "http://unitsofmeasure.org"
 LOINC = "http://loinc.org"
+ATC = "http://www.whocc.no/atc"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+SNOMED = "http://snomed.info/sct"
+CVX = "http://hl7.org/fhir/sid/cvx"
+MEDDRA = "http://terminology.hl7.org/CodeSystem/mdr"
+TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
+# The substance (RxNorm's ingredient concept, WHO ATC), and an infusion or a course without a
+# recorded product.
 INFLIXIMAB = {
     "coding": [
-        {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "191831"},
+        {"system": RXNORM, "code": INFLIXIMAB_RXNORM},
+        {"system": ATC, "code": INFLIXIMAB_ATC},
     ],
     "text": "infliximab",
 }
@@ -113,6 +128,32 @@ ADVERSE_EVENT_OUTCOME = {
     "unknown": "unknown",
 }
 
+# The registry's outcomes of an adverse event in FHIR R4's adverse-event-outcome codes.
+EVENT_OUTCOME = {
+    "recovered": "resolved",
+    "recovering": "recovering",
+    "not_recovered": "ongoing",
+    "recovered_with_sequelae": "resolvedWithSequelae",
+    "fatal": "fatal",
+    "unknown": "unknown",
+}
+# A CTCAE grade as FHIR R4's adverse-event-severity (mild | moderate | severe); the grade itself
+# is an extension.
+GRADE_SEVERITY = {1: "mild", 2: "moderate", 3: "severe", 4: "severe", 5: "severe"}
+SCREENING_INTERPRETATION = {"positive": "POS", "negative": "NEG", "indeterminate": "IND"}
+# FHIR Timing of each medication frequency (as_needed: asNeededBoolean, no timing).
+FREQUENCY_TIMING: dict[str, dict[str, Any]] = {
+    "once_daily": {"frequency": 1, "period": 1, "periodUnit": "d"},
+    "twice_daily": {"frequency": 2, "period": 1, "periodUnit": "d"},
+    "three_times_daily": {"frequency": 3, "period": 1, "periodUnit": "d"},
+    "weekly": {"frequency": 1, "period": 1, "periodUnit": "wk"},
+    "every_2_weeks": {"frequency": 1, "period": 2, "periodUnit": "wk"},
+    "every_4_weeks": {"frequency": 1, "period": 4, "periodUnit": "wk"},
+    "every_3_months": {"frequency": 1, "period": 3, "periodUnit": "mo"},
+    "every_6_months": {"frequency": 1, "period": 6, "periodUnit": "mo"},
+    "once": {"count": 1},
+}
+
 Rows = Callable[[Table], Iterator[tuple[Any, ...]]]
 Resource = dict[str, Any]
 
@@ -146,8 +187,52 @@ def _extension(name: str, kind: str, value: Any) -> dict[str, Any]:
     return {"url": f"{BASE}/StructureDefinition/{name}", f"value{kind}": value}
 
 
+def _registry_code(system: str, code: str) -> dict[str, str]:
+    """A code of one of the registry's own lists (its code system under BASE)."""
+    return {"system": f"{BASE}/CodeSystem/{system}", "code": code}
+
+
 def _without_empty(resource: Resource) -> Resource:
     return {key: value for key, value in resource.items() if value not in (None, [], {})}
+
+
+def _medication_id(product_code: str) -> str:
+    return f"product-{product_code}"
+
+
+def _medication(row: dict[str, Any]) -> dict[str, Any]:
+    """A course's or an infusion's medication[x]: its product's Medication, else infliximab."""
+    if row["product_code"] is None:
+        return {"medicationCodeableConcept": INFLIXIMAB}
+    return {
+        "medicationReference": {"reference": f"Medication/{_medication_id(row['product_code'])}"}
+    }
+
+
+def medication(row: dict[str, Any]) -> Resource:
+    """The infliximab product of a course or an infusion row: its codes as the product list has
+    them (no brand name or manufacturer: text typed into the list)."""
+    coding = [
+        _registry_code("infliximab-product", row["product_code"]),
+        {"system": ATC, "code": row["product_atc_code"]},
+    ]
+    if row["product_rxnorm_cui"]:
+        coding.append({"system": RXNORM, "code": row["product_rxnorm_cui"]})
+    identifier = (
+        [{"system": f"{BASE}/sid/ema-product-number", "value": number}]
+        if (number := row["product_ema_number"])
+        else []
+    )
+    return _without_empty(
+        {
+            "resourceType": "Medication",
+            "id": _medication_id(row["product_code"]),
+            "identifier": identifier,
+            "code": {"coding": coding},
+            "extension": [_extension("biosimilar", "Boolean", row["product_biosimilar"])],
+            "ingredient": [{"itemCodeableConcept": INFLIXIMAB, "isActive": True}],
+        }
+    )
 
 
 def patient(row: dict[str, Any], _n: int) -> Resource:
@@ -181,7 +266,7 @@ def medication_request(row: dict[str, Any], _n: int) -> Resource:
                 else None
             ),
             "intent": "order",
-            "medicationCodeableConcept": INFLIXIMAB,
+            **_medication(row),
             "subject": _patient(row["patient_pseudonym"]),
             "authoredOn": _date(row["started_day"]),
             "reasonCode": [CRMO],
@@ -211,7 +296,7 @@ def medication_administration(row: dict[str, Any], _n: int) -> Resource:
         "resourceType": "MedicationAdministration",
         "id": _administration_id(row),
         "status": "completed",
-        "medicationCodeableConcept": INFLIXIMAB,
+        **_medication(row),
         "subject": _patient(row["patient_pseudonym"]),
         "effectiveDateTime": _date(row["given_day"]),
         "request": {"reference": f"MedicationRequest/{_course_id(row)}"},
@@ -320,6 +405,179 @@ def adverse_event(row: dict[str, Any], n: int) -> Resource:
     }
 
 
+def medication_statement(row: dict[str, Any], n: int) -> Resource:
+    """A co-medication: its drug (ATC where the list has one; an "other" drug by the registry's
+    code only, its name never), the period taken and the dosage (route as SNOMED CT)."""
+    coding = [_registry_code("medication-drug", row["drug"])]
+    if row["atc_code"]:
+        coding.append({"system": ATC, "code": row["atc_code"]})
+    dosage: dict[str, Any] = {
+        "route": {
+            "coding": [
+                {"system": SNOMED, "code": ROUTE_SNOMED[row["route"]]},
+                _registry_code("route", row["route"]),
+            ]
+        },
+        "timing": {
+            "code": {"coding": [_registry_code("medication-frequency", row["frequency"])]},
+            **(
+                {"repeat": FREQUENCY_TIMING[row["frequency"]]}
+                if row["frequency"] in FREQUENCY_TIMING
+                else {}
+            ),
+        },
+    }
+    if row["frequency"] == "as_needed":
+        dosage["asNeededBoolean"] = True
+    if row["dose"] is not None:
+        dosage["doseAndRate"] = [{"doseQuantity": _ucum(row["dose"], row["dose_unit"])}]
+    stopped = row["stopped_day"] is not None
+    return _without_empty(
+        {
+            "resourceType": "MedicationStatement",
+            "id": f"medication-{n}",
+            "status": ("completed" if row["stop_reason"] == "completed" else "stopped")
+            if stopped
+            else "active",
+            "statusReason": (
+                [{"coding": [_registry_code("medication-stop-reason", row["stop_reason"])]}]
+                if stopped
+                else None
+            ),
+            "category": {
+                "coding": [_registry_code("drug-class", row["drug_class"])],
+            },
+            "medicationCodeableConcept": {"coding": coding},
+            "subject": _patient(row["patient_pseudonym"]),
+            "effectivePeriod": _without_empty(
+                {"start": _date(row["started_day"]), "end": _date(row["stopped_day"])}
+            ),
+            "dosage": [dosage],
+        }
+    )
+
+
+def _ucum(value: Decimal, code: str) -> dict[str, Any]:
+    """A quantity whose unit is stored as its UCUM code (a medication's dose)."""
+    return {"value": _number(value), "unit": code, "system": UCUM, "code": code}
+
+
+def recorded_adverse_event(row: dict[str, Any], n: int) -> Resource:
+    """An adverse event besides an infusion reaction: its CTCAE term (MedDRA where the term list
+    carries the code), ICH E2A seriousness and the criteria met, grade, outcome, the suspected
+    course, the review."""
+    event = [_registry_code("adverse-event-term", row["term"])]
+    if row["meddra_code"]:
+        event.insert(0, {"system": MEDDRA, "code": row["meddra_code"]})
+    criteria = [
+        _extension("seriousness-criterion", "Code", column.removeprefix("seriousness_"))
+        for column in row
+        if column.startswith("seriousness_") and row[column]
+    ]
+    kinds = (row["special_interest_kinds"] or "").split(";")
+    extensions = [
+        _extension("ctcae-grade", "Integer", row["grade"]),
+        *criteria,
+        *(_extension("special-interest", "Code", kind) for kind in kinds if kind),
+        _extension("action-taken", "Code", row["action_taken"]),
+        _extension("reviewed", "Boolean", row["reviewed"]),
+    ]
+    if row["resolved_day"] is not None:
+        extensions.append(_extension("resolved-date", "Date", _date(row["resolved_day"])))
+    if row["review_decision"]:
+        extensions.append(_extension("review-decision", "Code", row["review_decision"]))
+    suspect: dict[str, Any] = {
+        "instance": (
+            {"reference": f"MedicationRequest/{_course_id(row)}"}
+            if row["course_number"] is not None
+            else {"display": "infliximab"}
+        ),
+        "causality": [
+            {
+                "assessment": {
+                    "coding": [
+                        _registry_code("relation-to-infliximab", row["relation_to_infliximab"])
+                    ]
+                }
+            }
+        ],
+    }
+    serious = "serious" if row["serious"] else "non-serious"
+    return {
+        "resourceType": "AdverseEvent",
+        "id": f"adverse-event-{n}",
+        "actuality": "actual",
+        "event": {"coding": event, "text": row["ctcae_term"]},
+        "subject": _patient(row["patient_pseudonym"]),
+        "date": _date(row["onset_day"]),
+        "seriousness": {
+            "coding": [{"system": f"{TERMINOLOGY}/adverse-event-seriousness", "code": serious}]
+        },
+        "severity": {
+            "coding": [
+                {
+                    "system": f"{TERMINOLOGY}/adverse-event-severity",
+                    "code": GRADE_SEVERITY[row["grade"]],
+                }
+            ]
+        },
+        "outcome": {
+            "coding": [
+                {
+                    "system": f"{TERMINOLOGY}/adverse-event-outcome",
+                    "code": EVENT_OUTCOME[row["outcome"]],
+                }
+            ]
+        },
+        "suspectEntity": [suspect],
+        "extension": extensions,
+    }
+
+
+def screening_observation(row: dict[str, Any], n: int) -> Resource:
+    code = [_registry_code("screening-test", row["test"])]
+    if row["loinc_code"]:
+        code.insert(0, {"system": LOINC, "code": row["loinc_code"]})
+    imaging = row["test"] == ScreeningTest.TB_CHEST_XRAY
+    return {
+        "resourceType": "Observation",
+        "id": f"screening-{n}",
+        "status": "final",
+        "category": [_category("imaging" if imaging else "laboratory")],
+        "code": {"coding": code},
+        "subject": _patient(row["patient_pseudonym"]),
+        "effectiveDateTime": _date(row["tested_day"]),
+        "valueCodeableConcept": {"coding": [_registry_code("screening-result", row["result"])]},
+        "interpretation": [
+            {
+                "coding": [
+                    {
+                        "system": f"{TERMINOLOGY}/v3-ObservationInterpretation",
+                        "code": SCREENING_INTERPRETATION[row["result"]],
+                    }
+                ]
+            }
+        ],
+        "extension": [_extension("specialist-reviewed", "Boolean", row["reviewed"])],
+    }
+
+
+def immunization(row: dict[str, Any], n: int) -> Resource:
+    """A vaccination: the registry's vaccine code, and CVX where one code is certain."""
+    coding = [_registry_code("vaccine", row["vaccine"])]
+    if cvx := VACCINE_CVX.get(row["vaccine"]):
+        coding.append({"system": CVX, "code": cvx})
+    return {
+        "resourceType": "Immunization",
+        "id": f"vaccination-{n}",
+        "status": "completed",
+        "vaccineCode": {"coding": coding},
+        "patient": _patient(row["patient_pseudonym"]),
+        "occurrenceDateTime": _date(row["given_day"]),
+        "extension": [_extension("live-vaccine", "Boolean", row["live"])],
+    }
+
+
 def detected_issue(row: dict[str, Any], n: int) -> Resource:
     return _without_empty(
         {
@@ -354,25 +612,50 @@ def detected_issue(row: dict[str, Any], n: int) -> Resource:
 class ResourceFile:
     resource_type: str
     sources: tuple[tuple[Table, Callable[[dict[str, Any], int], Resource]], ...]
+    # The Medication file: one resource per product the files before it referenced, gathered
+    # while they were written (the tables hold products only as an infusion's or a course's).
+    products_referenced: bool = False
 
 
 RESOURCE_FILES = (
     ResourceFile("Patient", ((PATIENTS, patient),)),
     ResourceFile("MedicationRequest", ((COURSES, medication_request),)),
     ResourceFile("MedicationAdministration", ((INFUSIONS, medication_administration),)),
-    ResourceFile("Observation", ((LABS, lab_observation), (INFUSIONS, weight_observation))),
+    ResourceFile("Medication", (), products_referenced=True),
+    ResourceFile("MedicationStatement", ((MEDICATIONS, medication_statement),)),
+    ResourceFile(
+        "Observation",
+        (
+            (LABS, lab_observation),
+            (INFUSIONS, weight_observation),
+            (SCREENING_RESULTS, screening_observation),
+        ),
+    ),
     ResourceFile("ImagingStudy", ((IMAGING, imaging_study),)),
-    ResourceFile("AdverseEvent", ((REACTIONS, adverse_event),)),
+    ResourceFile(
+        "AdverseEvent", ((REACTIONS, adverse_event), (ADVERSE_EVENTS, recorded_adverse_event))
+    ),
+    ResourceFile("Immunization", ((VACCINATIONS, immunization),)),
     ResourceFile("DetectedIssue", ((ALERTS, detected_issue),)),
 )
 
 
-def _resources(file: ResourceFile, rows_of: Rows) -> Iterator[Resource]:
+def _resources(
+    file: ResourceFile, rows_of: Rows, products: dict[str, Resource]
+) -> Iterator[Resource]:
+    """The file's resources; the products its rows name are noted in `products` (one per code:
+    memory grows with the product list, not with the registry)."""
+    if file.products_referenced:
+        yield from (products[code] for code in sorted(products))
+        return
     n = 0
     for table, convert in file.sources:
         for row in rows_of(table):
             n += 1
-            yield convert(dict(zip(table.header, row, strict=True)), n)
+            values = dict(zip(table.header, row, strict=True))
+            if (code := values.get("product_code")) is not None and code not in products:
+                products[code] = medication(values)
+            yield convert(values, n)
 
 
 def write_bundle(
@@ -386,11 +669,12 @@ def write_bundle(
 ) -> dict[str, int]:
     """One NDJSON file per resource type, then the bulk data manifest; returns counts by type."""
     counts: dict[str, int] = {}
+    products: dict[str, Resource] = {}
     for done, file in enumerate(RESOURCE_FILES, start=1):
 
         def write(out: HashingWriter, file: ResourceFile = file) -> int:
             count = 0
-            for resource in _resources(file, rows_of):
+            for resource in _resources(file, rows_of, products):
                 out.write(json.dumps(resource, ensure_ascii=False).encode() + b"\n")
                 count += 1
             return count

@@ -16,6 +16,7 @@ import pytest
 from monitoring.models import Alert
 from registry.models import (
     ANALYTE_LOINC,
+    AdverseEvent,
     Analyte,
     ClinicalAssessment,
     ImagingStudy,
@@ -23,6 +24,7 @@ from registry.models import (
     InfusionReaction,
     LabResult,
     LabUnit,
+    Medication,
     Patient,
     RegimenChange,
     Relapse,
@@ -47,6 +49,8 @@ FREE_TEXT = (
     (Relapse, "evidence"),
     (Alert, "title"),
     (Alert, "explanation"),
+    (Medication, "drug_name"),
+    (AdverseEvent, "specified_term"),
 )
 
 
@@ -185,8 +189,10 @@ def test_the_manifest_counts_and_checksums_every_table(demo):
 def test_the_data_dictionary_describes_every_column(demo):
     dictionary = entries(demo["csv"])["data_dictionary.csv"].decode().splitlines()
     assert dictionary[0] == "table,column,meaning,type,unit,allowed_values,code_system"
-    # One row per column, and the last on how text cells are written.
-    assert len(dictionary) - 1 == sum(len(table.columns) for table in TABLES) + 1
+    # One row per table (what a row is, what is never exported), one per column, and the last
+    # on how text cells are written.
+    assert len(dictionary) - 1 == sum(len(table.columns) + 1 for table in TABLES) + 1
+    assert any(line.startswith("infusions,(table),") and "lot" in line for line in dictionary)
     assert dictionary[-1].startswith('(every CSV file),(text cells),"A text cell that begins')
     assert any("4537-7" in line for line in dictionary)
 

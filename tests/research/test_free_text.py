@@ -41,6 +41,21 @@ EXPORTED = {
     "registry.Site.code",
     # alerts.guideline_version: written by the engine (the guideline parameters' version).
     "monitoring.Alert.guideline_version",
+    # An infusion's and a course's product (infusions, courses; FHIR's Medication): the codes of
+    # the managed product list, which a superuser keeps (a slug, an EMA number and an RxNorm
+    # concept, each format-validated). Not its name nor its manufacturer.
+    "registry.InfliximabProduct.code",
+    "registry.InfliximabProduct.ema_product_number",
+    "registry.InfliximabProduct.rxnorm_cui",
+}
+# The safety record's free text (issue 15): each planted, none exported.
+SAFETY_FREE_TEXT = {
+    "registry.Medication.drug_name",
+    "registry.AdverseEvent.specified_term",
+    "registry.Infusion.lot_number",
+    "registry.Infusion.notes",
+    "registry.InfliximabProduct.name",
+    "registry.InfliximabProduct.manufacturer",
 }
 # People's names, logins and e-mails are identifiers too, though auth is not the project's app.
 OUTSIDE_THE_PROJECT = (User,)
@@ -188,6 +203,8 @@ def test_it_plants_every_free_text_field_of_every_model(planted_exports, db):
         "auth.User.last_name",
     } <= set(fields)
     assert "registry.LabResult.unit" not in fields
+    assert set(fields) >= SAFETY_FREE_TEXT
+    assert {label.rsplit(".", 1)[0] for label in SAFETY_FREE_TEXT} <= set(planted)
     assert all(len(MARKER.format(0)) < (f.max_length or 1000) for f in fields.values())
 
 
@@ -196,8 +213,10 @@ def test_no_free_text_reaches_any_file_of_any_format(planted_exports, db):
     assert {fmt: "manifest.json" in texts for fmt, texts in files.items()} == dict.fromkeys(
         ExportFormat.values, True
     )
-    leaks = {label: where for label, where in found_in(files).items() if label not in EXPORTED}
+    found = found_in(files)
+    leaks = {label: where for label, where in found.items() if label not in EXPORTED}
     assert not leaks, f"free text reached the exports: {leaks}"
+    assert not SAFETY_FREE_TEXT & set(found)
 
 
 def test_every_field_exported_on_purpose_is_free_text_and_still_exported(planted_exports, db):
@@ -210,3 +229,6 @@ def test_every_field_exported_on_purpose_is_free_text_and_still_exported(planted
     assert {label: label in found for label in EXPORTED} == dict.fromkeys(EXPORTED, True)
     assert "csv/patients.csv" in found["registry.Site.code"]
     assert "parquet/alerts.parquet" in found["monitoring.Alert.guideline_version"]
+    assert {"csv/infusions.csv", "csv/courses.csv", "fhir/Medication.ndjson"} <= found[
+        "registry.InfliximabProduct.code"
+    ]

@@ -19,15 +19,19 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from monitoring.models import Alert
 from registry.models import (
+    AdverseEvent,
     ClinicalAssessment,
     ImagingStudy,
     Infusion,
     InfusionReaction,
     LabResult,
+    Medication,
     Patient,
     RegimenChange,
     Relapse,
+    ScreeningResult,
     TreatmentCourse,
+    Vaccination,
 )
 from research.archive import ZIP_ENTRY_TIME
 from research.deidentify import SMALL_CELL_PATIENTS
@@ -80,6 +84,10 @@ def _real_dates() -> set[str]:
         (RegimenChange, ("effective_on",)),
         (Relapse, ("noted_on",)),
         (Alert, ("due_on",)),
+        (Medication, ("started_on", "stopped_on")),
+        (AdverseEvent, ("onset_on", "resolved_on", "reviewed_on")),
+        (ScreeningResult, ("tested_on", "reviewed_on")),
+        (Vaccination, ("given_on",)),
     ):
         for row in model.objects.values_list(*fields):
             days |= {day for day in row if day}
