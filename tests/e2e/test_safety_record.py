@@ -3,7 +3,7 @@ only once it is serious, and the timeline's lanes of adverse events, screening a
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FloatRect, Page, expect
 
 from registry import services
 from tests.clinic.record_builders import followed_course
@@ -69,16 +69,16 @@ def test_a_select_with_long_choices_stays_in_its_column(page: Page, clinician_a)
     sign_in(page, clinician_a.username)
     page.goto(f"/patients/{course.patient_id}/adverse-events/new/")
 
-    boxes = [
-        page.get_by_label(label).bounding_box() for label in ("Onset on", "Term", "CTCAE grade")
-    ]
-    assert all(boxes), boxes
-    onset, term, grade = boxes
+    def box_of(label: str) -> FloatRect:
+        box = page.get_by_label(label).bounding_box()
+        assert box is not None, label
+        return box
+
+    onset, term, grade = (box_of(label) for label in ("Onset on", "Term", "CTCAE grade"))
     assert onset["y"] == term["y"] == grade["y"]  # one row of three columns
     assert term["x"] + term["width"] <= grade["x"]
     form = page.locator("form.entry-form").bounding_box()
     assert form is not None
     for label in ("Term", "CTCAE grade", "Outcome", "Course"):
-        box = page.get_by_label(label).bounding_box()
-        assert box is not None, label
+        box = box_of(label)
         assert box["x"] + box["width"] <= form["x"] + form["width"], label
