@@ -1,7 +1,8 @@
 """The demo registry's safety record: every patient screened for latent TB and hepatitis B before
-the first course (as the label asks), and the patients whose record shows the rest — a serious
-adverse event awaiting a clinician's review, reviewed ones, an event of special interest, a
-positive TB screen awaiting its specialist review, a reviewed indeterminate one, the complete
+each course (as the label asks; a retreatment is screened again), and the patients whose record
+shows the rest — a serious adverse event awaiting a clinician's review, reviewed ones, an event of
+special interest, a positive TB screen awaiting its specialist review (screening_positive), a
+reviewed indeterminate one, a screen without its anti-HBc (screening_missing), the complete
 screening panel and a live vaccine given during a course.
 
 Written through `registry.services` as the site's clinician, after the patient's courses (the
@@ -65,9 +66,11 @@ def _screen(chart: Chart, tested_on: dt.date, results: dict[str, str]) -> None:
 
 
 def screened_before_treatment(chart: Chart, results: dict[str, str] = BASELINE) -> None:
-    first = _first_course(chart)
-    if first is not None:
-        _screen(chart, first.started_on - dt.timedelta(days=chart.rng.randint(14, 35)), results)
+    """`results` two to five weeks before the first course, and the baseline screen again before
+    each retreatment (GUIDELINE: screening_missing judges each course on its own start)."""
+    for number, course in enumerate(chart.patient.courses.order_by("started_on")):
+        tested_on = course.started_on - dt.timedelta(days=chart.rng.randint(14, 35))
+        _screen(chart, tested_on, results if number == 0 else BASELINE)
 
 
 # --- The situations -------------------------------------------------------------------------------
@@ -196,6 +199,19 @@ def indeterminate_igra_reviewed(chart: Chart) -> None:
     )
 
 
+def hepatitis_b_core_antibody_missing(chart: Chart) -> None:
+    """The screen before the first dose had the IGRA and HBsAg, but not anti-HBc: a resolved
+    hepatitis B infection, which infliximab can reactivate, would go unseen."""
+    screened_before_treatment(
+        chart,
+        {
+            ScreeningTest.TB_IGRA: NEGATIVE,
+            ScreeningTest.HBV_SURFACE_ANTIGEN: NEGATIVE,
+            ScreeningTest.HBV_SURFACE_ANTIBODY: POSITIVE,
+        },
+    )
+
+
 def live_vaccine_on_treatment(chart: Chart) -> None:
     """The second MMR dose given at school five weeks ago, during the course."""
     screened_before_treatment(chart)
@@ -216,6 +232,7 @@ SITUATIONS: dict[str, Callable[[Chart], None]] = {
     "Yarrowfen": paradoxical_psoriasis,
     "Willowick": positive_tb_rescreen,
     "Tansyford": indeterminate_igra_reviewed,
+    "Pebbleton": hepatitis_b_core_antibody_missing,
     "Mossgrove": live_vaccine_on_treatment,
 }
 

@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from monitoring.guideline.findings import Finding, RuleInfo, Severity, plain
@@ -1577,23 +1578,27 @@ SCREENING_SOURCE = (
     "(Terrault 2018)"
 )
 # The tests as the alert names them.
-SCREENING_NAMES = {
-    TB_IGRA: "IGRA (TB)",
-    TB_SKIN_TEST: "tuberculin skin test",
-    TB_CHEST_XRAY: "chest X-ray (TB)",
-    HBV_SURFACE_ANTIGEN: "HBsAg",
-    HBV_CORE_ANTIBODY: "anti-HBc",
-}
+SCREENING_NAMES = MappingProxyType(
+    {
+        TB_IGRA: "IGRA (TB)",
+        TB_SKIN_TEST: "tuberculin skin test",
+        TB_CHEST_XRAY: "chest X-ray (TB)",
+        HBV_SURFACE_ANTIGEN: "HBsAg",
+        HBV_CORE_ANTIBODY: "anti-HBc",
+    }
+)
 # What a result that is not negative may mean, and who reviews it.
-SCREENING_MEANING = {
-    TB_IGRA: "latent or active tuberculosis must be excluded or treated (a TB specialist)",
-    TB_SKIN_TEST: "latent or active tuberculosis must be excluded or treated (a TB specialist)",
-    TB_CHEST_XRAY: "signs of tuberculosis on the X-ray (a TB specialist)",
-    HBV_SURFACE_ANTIGEN: "a hepatitis B infection that infliximab can flare (a hepatologist: "
-    "antiviral prophylaxis)",
-    HBV_CORE_ANTIBODY: "a past hepatitis B infection that infliximab can reactivate (a "
-    "hepatologist: prophylaxis or HBV DNA monitoring)",
-}
+SCREENING_MEANING = MappingProxyType(
+    {
+        TB_IGRA: "latent or active tuberculosis must be excluded or treated (a TB specialist)",
+        TB_SKIN_TEST: "latent or active tuberculosis must be excluded or treated (a TB specialist)",
+        TB_CHEST_XRAY: "signs of tuberculosis on the X-ray (a TB specialist)",
+        HBV_SURFACE_ANTIGEN: "a hepatitis B infection that infliximab can flare (a hepatologist: "
+        "antiviral prophylaxis)",
+        HBV_CORE_ANTIBODY: "a past hepatitis B infection that infliximab can reactivate (a "
+        "hepatologist: prophylaxis or HBV DNA monitoring)",
+    }
+)
 TB_SCREEN_WORDS = "a TB screen (an IGRA or a tuberculin skin test; a chest X-ray alone is not one)"
 
 

@@ -53,6 +53,7 @@ from tests.monitoring.builders import (
     reaction,
     regimen,
     retreatment,
+    screening,
 )
 
 W, U, INFO = Severity.WARNING, Severity.URGENT, Severity.INFO
@@ -149,7 +150,7 @@ def clears(rule_id: str) -> Any:
 
 def test_every_rule_has_a_clearing_property():
     assert set(RULES) == CLEARING_TESTED
-    assert len(RULES) == 18
+    assert len(RULES) == 20
 
 
 # Doses ------------------------------------------------------------------------------------------
@@ -709,6 +710,96 @@ def test_severe_reaction_review_clears_when_a_clinician_records_the_review(data)
     after = dataclasses.replace(before, reactions=(reviewed,))
     # Cleared once the review is dated; a review dated after the evaluation is not known yet.
     assert bool(found(after, as_of, "severe_reaction_review")) is (reviewed_on > as_of)
+
+
+# Screening --------------------------------------------------------------------------------------
+
+BASELINE_TESTS = ("tb_igra", "hbv_hbsag", "hbv_anti_hbc")
+OUTCOMES = st.sampled_from(["negative", "positive", "indeterminate"])
+
+
+@clears("screening_missing")
+@RULE_EXAMPLES
+@given(data=st.data())
+def test_screening_missing_clears_when_the_missing_results_are_recorded(data):
+    """Some of the screen taken in time, some too early or never; recording the rest, at any
+    date from 365 days before the start to the evaluation (late screening counts), clears it."""
+    days = draw_adherent(data, fewest=0)
+    start = data.draw(st.integers(-30, 30), label="course start")
+    as_of = max([start, *days]) + data.draw(st.integers(-40, 800), label="as of")
+    assume(as_of >= -365 + start)
+    taken = []
+    for test in BASELINE_TESTS:
+        when = data.draw(
+            st.one_of(
+                st.none(), st.integers(start - 900, start - 366), st.integers(start - 365, as_of)
+            ),
+            label=f"{test} on",
+        )
+        if when is not None:
+            taken.append(screening(when, test, data.draw(OUTCOMES, label=f"{test} result")))
+    chest_xray = data.draw(st.booleans(), label="a chest X-ray too")
+    if chest_xray:  # never a TB screen on its own
+        taken.append(screening(min(as_of, start), "tb_chest_xray"))
+    counted = {s.test for s in taken if s.tested_on >= day(start - 365)}
+    assume(not set(BASELINE_TESTS) <= counted)
+    before = course(
+        started_on=day(start), infusions=[infusion(start + n) for n in days], screenings=taken
+    )
+    finding = raised(before, as_of, "screening_missing", "course")
+    assert finding.severity is (U if as_of >= start else W)
+    assert finding.due_on == day(start)
+
+    late = [
+        screening(data.draw(st.integers(start - 365, as_of), label=f"{test} recorded"), test)
+        for test in BASELINE_TESTS
+        if test not in counted
+    ]
+    assert found(add_screenings(before, late), as_of, "screening_missing") == []
+
+
+@RULE_EXAMPLES
+@given(data=st.data())
+def test_a_skin_test_is_a_tb_screen_as_an_igra_is(data):
+    start, as_of = 0, data.draw(st.integers(0, 400), label="as of")
+    skin = screening(data.draw(st.integers(-365, as_of), label="skin test on"), "tb_skin_test")
+    hbv = [screening(-10, "hbv_hbsag"), screening(-10, "hbv_anti_hbc")]
+    assert (
+        found(course(started_on=day(start), screenings=[skin, *hbv]), as_of, "screening_missing")
+        == []
+    )
+    assert keys(course(started_on=day(start), screenings=hbv), as_of, "screening_missing") == {
+        "course"
+    }
+
+
+def add_screenings(history_: CourseHistory, rows: list[Any]) -> CourseHistory:
+    screenings = sorted((*history_.screenings, *rows), key=lambda s: (s.tested_on, s.id))
+    return dataclasses.replace(history_, screenings=tuple(screenings))
+
+
+@clears("screening_positive")
+@RULE_EXAMPLES
+@given(data=st.data())
+def test_screening_positive_clears_when_a_clinician_records_the_specialist_review(data):
+    days = draw_adherent(data, fewest=0)
+    as_of = max([0, *days]) + data.draw(st.integers(0, 400), label="as of")
+    test = data.draw(
+        st.sampled_from(["tb_igra", "tb_skin_test", "tb_chest_xray", "hbv_hbsag", "hbv_anti_hbc"])
+    )
+    tested_on = data.draw(st.integers(-400, as_of), label="tested on")
+    result = data.draw(st.sampled_from(["positive", "indeterminate"]), label="result")
+    found_one = screening(tested_on, test, result)
+    before = course(infusions=infusions(*days), screenings=[found_one])
+    finding = raised(before, as_of, "screening_positive", f"screening-{found_one.id}")
+    assert finding.severity is U
+
+    reviewed_on = data.draw(st.integers(tested_on, as_of + 30), label="reviewed on")
+    after = dataclasses.replace(
+        before, screenings=(dataclasses.replace(found_one, reviewed_on=day(reviewed_on)),)
+    )
+    # Cleared once the review is dated; a review dated after the evaluation is not known yet.
+    assert bool(found(after, as_of, "screening_positive")) is (reviewed_on > as_of)
 
 
 # Co-medication --------------------------------------------------------------------------------
