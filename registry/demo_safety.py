@@ -20,6 +20,7 @@ from registry.models import (
     ActionTaken,
     AdverseEventDecision,
     AdverseEventOutcome,
+    Infusion,
     RelationToInfliximab,
     TreatmentCourse,
 )
@@ -175,12 +176,15 @@ def complete_screening_and_a_cold(chart: Chart) -> None:
 
 
 def positive_tb_rescreen(chart: Chart) -> None:
-    """The yearly re-screen on treatment: a positive IGRA ten days ago, the chest X-ray clear;
-    the specialist's review is not yet recorded."""
+    """The yearly re-screen on treatment, two days after the last infusion: a positive IGRA, the
+    chest X-ray clear; the specialist's review is not yet recorded, so the next infusion is held
+    (and none was given after the sample)."""
     screened_before_treatment(chart)
+    last = Infusion.objects.filter(course=_active_course(chart)).order_by("given_on").last()
+    assert last is not None  # noqa: S101
     _screen(
         chart,
-        chart.today - dt.timedelta(days=10),
+        min(chart.today, last.given_on + dt.timedelta(days=2)),
         {ScreeningTest.TB_IGRA: POSITIVE, ScreeningTest.TB_CHEST_XRAY: NEGATIVE},
     )
 

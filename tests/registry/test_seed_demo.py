@@ -499,8 +499,8 @@ def test_screening_positive_shows_for_kai_s_positive_igra_alone(output):
 
 
 def test_no_demo_infusion_is_given_while_a_tb_or_hepatitis_b_result_awaits_its_review(output):
-    """The screening hold (registry.safeguards): the demo's positive IGRA came after Kai's last
-    infusion, and the reviewed indeterminate one was reviewed before Theo's first."""
+    """The screening hold (registry.safeguards): the demo's positive IGRA was taken after Kai's
+    last infusion, and the indeterminate one was reviewed before Theo's first."""
     for held in ScreeningResult.objects.filter(SCREENING_HOLDS_INFUSIONS):
         assert not Infusion.objects.filter(
             course__patient=held.patient, given_on__gte=held.tested_on
