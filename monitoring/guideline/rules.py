@@ -1716,6 +1716,8 @@ def screening_positive(ctx: Context) -> list[Finding]:
     findings = []
     for screening in history.screenings:
         # The history is cut at as_of: a later result is not there, a later review not known.
+        if screening.test not in SCREENING_NAMES:  # not a TB or hepatitis B screen: not read
+            continue
         if not screening.needs_specialist or screening.reviewed_on is not None:
             continue
         name = SCREENING_NAMES[screening.test]
