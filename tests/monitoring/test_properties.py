@@ -37,7 +37,9 @@ from tests.factories import (
     ReactionFactory,
     RegimenChangeFactory,
     RelapseFactory,
+    ScreeningResultFactory,
     SiteFactory,
+    screen,
 )
 from tests.monitoring.builders import (
     D0,
@@ -988,7 +990,8 @@ A_AS_OF = D0.replace(year=2026, month=3, day=16)
 
 def patient_a(site: Any) -> list[int]:
     """Two courses (a re-exposure after 2025's), reactions, labs, imaging, assessments, a
-    relapse, a regimen change and methotrexate with a lapsed blood count: enough that B's rows,
+    relapse, a regimen change, methotrexate with a lapsed blood count and a screen too old for the
+    retreatment: enough that B's rows,
     if read, would change A's findings."""
     patient = PatientFactory(site=site)
     first = CourseFactory(
@@ -1024,6 +1027,8 @@ def patient_a(site: Any) -> list[int]:
     LabResultFactory(patient=patient, collected_on=day(240), analyte="alt", value=Decimal("20"))
     AssessmentFactory(patient=patient, assessed_on=day(70))
     AssessmentFactory(patient=patient, assessed_on=day(300), clinically_active_lesions=2)
+    # Screened before the first course only: the retreatment's screening is missing.
+    screen(patient, day(-20))
     return [first.pk, second.pk]
 
 
@@ -1070,6 +1075,16 @@ b_data = st.fixed_dictionaries(
         # methotrexate: an entry from a day, stopped after some days or (None) still taken
         "methotrexate": st.one_of(
             st.none(), st.tuples(b_days, st.one_of(st.none(), st.integers(0, 200)))
+        ),
+        # screening: (day, test, result), one result per test and day, positive ones unreviewed
+        "screenings": st.lists(
+            st.tuples(
+                b_days,
+                st.sampled_from(["tb_igra", "tb_chest_xray", "hbv_hbsag", "hbv_anti_hbc"]),
+                st.sampled_from(["negative", "positive", "indeterminate"]),
+            ),
+            max_size=4,
+            unique_by=lambda row: (row[0], row[1]),
         ),
     }
 )
@@ -1121,6 +1136,8 @@ def write_patient_b(patient: Any, first_course: Any, data: dict[str, Any]) -> in
             stopped_on=None if length is None else day(start + length),
             stop_reason="" if length is None else "remission",
         )  # fmt: skip
+    for n, test, result in data["screenings"]:
+        ScreeningResultFactory(patient=patient, test=test, tested_on=day(n), result=result)
     return len(written)
 
 
@@ -1136,6 +1153,7 @@ def test_evaluating_one_patient_never_reads_anothers_data(data):
         assert len(before) == 2
         assert any(findings_before), "A's findings must be worth comparing"
         assert "methotrexate_monitoring_due" in {f[0] for f in findings_before[-1]}
+        assert "screening_missing" in {f[0] for f in findings_before[-1]}
 
         patient_b = PatientFactory(site=site)
         b_first = CourseFactory(
@@ -1151,4 +1169,5 @@ def test_evaluating_one_patient_never_reads_anothers_data(data):
         assert len(b_history.all_infusions) == b_infusions
         assert len(b_history.labs) == len(data["labs"])
         assert len(b_history.medications) == (data["methotrexate"] is not None)
+        assert len(b_history.screenings) == len(data["screenings"])
         transaction.set_rollback(True)
