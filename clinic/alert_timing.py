@@ -51,8 +51,8 @@ RULE_TIMING: dict[str, tuple[str, str]] = {
 
 # The worklist's legend of the column: what "When" says, per kind of rule.
 LEGEND = (
-    "When: for a dose (or the screening due by a course's start), how many days it is overdue or "
-    "until it is due; for a check (markers, MRI, "
+    "When: for a dose, how many days it is overdue or until it is due (so too for the screening "
+    "due by a course's start); for a check (markers, MRI, "
     "response assessment, follow-up visit, methotrexate's bloods), since when it is due; for a "
     "past fact (an early, mismatched or short infusion, a result, a stop, readiness to taper), the "
     "date it happened; "
