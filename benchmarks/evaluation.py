@@ -1,7 +1,7 @@
 """`make bench`: generate a synthetic registry, then measure the nightly evaluation against a floor.
 
 The floor is the cheapest possible way to read what the evaluation reads: the scope query, then
-for each chunk of 500 courses the ten queries of `monitoring.evaluation.load_histories` (same
+for each chunk of 500 courses the eleven queries of `monitoring.evaluation.load_histories` (same
 tables, columns and order, the patients' other courses included), with plain psycopg, fetching
 every row; no ORM, no engine, no writes.
 The evaluation itself runs twice, synchronously (`run_evaluation`, the command's path): on the
@@ -32,7 +32,7 @@ import psycopg
 
 from benchmarks import database
 from benchmarks.generate import SEED, Generated, generate, patients_for_courses
-from monitoring.guideline.history import MEDICATIONS_READ
+from monitoring.guideline.history import MEDICATIONS_READ, SCREENINGS_READ
 
 DEFAULT_COURSES = 100_000
 CHUNK_SIZE = 500
@@ -119,9 +119,18 @@ LOADS: tuple[tuple[str, str, str], ...] = (
         " WHERE patient_id = ANY(%s) AND drug = ANY(%s) ORDER BY started_on, id",
         BY_PATIENT,
     ),
+    (
+        "screenings",  # of those a rule reads: TB and hepatitis B
+        "SELECT patient_id, id, test, tested_on, result, reviewed_on FROM registry_screeningresult"
+        " WHERE patient_id = ANY(%s) AND test = ANY(%s) ORDER BY tested_on, id",
+        BY_PATIENT,
+    ),
 )
 # The parameters of a load after the ids.
-MORE_PARAMS: dict[str, list[Any]] = {"medications": [sorted(MEDICATIONS_READ)]}
+MORE_PARAMS: dict[str, list[Any]] = {
+    "medications": [sorted(MEDICATIONS_READ)],
+    "screenings": [sorted(SCREENINGS_READ)],
+}
 
 
 def max_rss_mb() -> float:
@@ -331,7 +340,7 @@ def print_evaluation(
     section(f"Nightly evaluation: {in_scope:,} courses in scope, {n_chunks} chunks of {chunk_size}")
     print(f"  {'':46s} {'seconds':>9s} {'courses/s':>10s} {'× floor':>8s}")
     print(
-        f"  {'floor: psycopg, 10 queries/chunk (median)':46s} {floor_s:>9.1f} "
+        f"  {'floor: psycopg, 11 queries/chunk (median)':46s} {floor_s:>9.1f} "
         f"{in_scope / floor_s:>10,.0f} {1:>8.2f}"
     )
     print(

@@ -14,7 +14,11 @@ Shape (fixed seed, so two runs with the same N and the same day give the same re
 - a few dosing errors and stale weights; some unrecorded relapses after stopping;
 - methotrexate with infliximab for about 20 % of patients (some stopped later), with a blood count
   (neutrophils, platelets) and ALT every 2–4 months while on it, lapsing for some (from a random
-  stream of its own, so the rest of the registry is what it was without it).
+  stream of its own, so the rest of the registry is what it was without it);
+- TB (IGRA, or a tuberculin skin test for some) and hepatitis B (HBsAg, anti-HBc) screening two to
+  eight weeks before each course for about 95 % of courses (the rest raise screening_missing); a
+  positive anti-HBc for about 2 % of them, reviewed by the site's clinician (from a stream of its
+  own too).
 
 Every database constraint holds (dates up to today, weights, the 10 mg/kg ceiling, one infusion per
 course per day, lab ranges, courses of a patient never overlapping, one regimen change per day).
@@ -160,6 +164,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "stop_reason",
         "patient_id",
     ),
+    "registry_screeningresult": (
+        "test",
+        "tested_on",
+        "result",
+        "reviewed_on",
+        "patient_id",
+        "reviewed_by_id",
+    ),
 }
 # Parents before children, so that each batch's foreign keys point at rows already written.
 TABLES = tuple(COLUMNS)
@@ -196,6 +208,7 @@ class Registry:
         self.reviewer = NULL  # the clinician of the current patient's site
         self.rng = random.Random(seed)  # noqa: S311 - reproducible synthetic data, not secrets
         self.co_rng = random.Random(seed + 1)  # noqa: S311 - methotrexate and its bloods
+        self.screen_rng = random.Random(seed + 2)  # noqa: S311 - screening before each course
         self.today = today.toordinal()
         # Dates as ordinals; their ISO text from a table (formatting dates is the hot path).
         self.base = self.today - 100 * 366
@@ -325,6 +338,35 @@ class Registry:
                 course_ids[1],
             )
         self._methotrexate(patient_id, first_start)
+        self._screening(patient_id, born, [start for start, _stop, _reason in plans])
+
+    # --- Screening before each course ------------------------------------------------------------
+
+    def _screening(self, patient_id: int, born: int, starts: list[int]) -> None:
+        """TB and hepatitis B screening before most courses (never after today, never before
+        birth); a positive anti-HBc now and then, with its specialist review."""
+        r, today = self.screen_rng, self.today
+        for start in starts:
+            if r.random() < 0.05:
+                continue  # not on record: screening_missing
+            on = max(born, min(today, start - r.randint(14, 56)))
+            tb = "tb_igra" if r.random() < 0.8 else "tb_skin_test"
+            core = "positive" if r.random() < 0.02 else "negative"
+            for test, result in (
+                (tb, "negative"),
+                ("hbv_hbsag", "negative"),
+                ("hbv_anti_hbc", core),
+            ):
+                reviewed = min(today, on + r.randint(3, 21)) if result == "positive" else None
+                self._row(
+                    "registry_screeningresult",
+                    test,
+                    self._day(on),
+                    result,
+                    self._day(reviewed),
+                    patient_id,
+                    NULL if reviewed is None else self.reviewer,
+                )
 
     # --- Methotrexate with infliximab ------------------------------------------------------------
 

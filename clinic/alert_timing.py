@@ -3,6 +3,8 @@
 Every finding carries a `due_on` (monitoring.guideline.rules), but it is not always a due date:
 - a **dose** (induction_dose_missed, maintenance_dose_overdue): the dose's due date: "12 d overdue",
   "due today", "due in 3 d";
+- the **start** a screening is needed by (screening_missing): the course's start, read as a dose's
+  due date: "due in 3 d", "40 d overdue";
 - the **next dose** a premedication is for (premedication_advised): "next dose in 3 d";
 - a **check** that falls due (response_assessment_due, markers_overdue, imaging_overdue,
   post_stop_follow_up_due, methotrexate_monitoring_due): "due since 04 Nov 2026", and how long;
@@ -10,7 +12,7 @@ Every finding carries a `due_on` (monitoring.guideline.rules), but it is not alw
   antibodies_detected, early_discontinuation, taper_readiness): the date it happened, no clock
   (a count of days since an infusion or a stop would read like lateness);
 - something that happened and **awaits a decision** (treatment_interrupted,
-  relapse_after_stopping, severe_reaction_review): its date and how long ago.
+  relapse_after_stopping, severe_reaction_review, screening_positive): its date and how long ago.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ DOSE, NEXT_DOSE, CHECK, FACT, AWAITING = "dose", "next_dose", "check", "fact", "
 RULE_TIMING: dict[str, tuple[str, str]] = {
     "induction_dose_missed": (DOSE, "due"),
     "maintenance_dose_overdue": (DOSE, "due"),
+    "screening_missing": (DOSE, "due"),
     "premedication_advised": (NEXT_DOSE, "next dose"),
     "response_assessment_due": (CHECK, "due since"),
     "markers_overdue": (CHECK, "due since"),
@@ -43,16 +46,18 @@ RULE_TIMING: dict[str, tuple[str, str]] = {
     "treatment_interrupted": (AWAITING, "since"),
     "relapse_after_stopping": (AWAITING, "first sign"),
     "severe_reaction_review": (AWAITING, "reaction"),
+    "screening_positive": (AWAITING, "result of"),
 }
 
 # The worklist's legend of the column: what "When" says, per kind of rule.
 LEGEND = (
-    "When: for a dose, how many days it is overdue or until it is due; for a check (markers, MRI, "
+    "When: for a dose, how many days it is overdue or until it is due (so too for the screening "
+    "due by a course's start); for a check (markers, MRI, "
     "response assessment, follow-up visit, methotrexate's bloods), since when it is due; for a "
     "past fact (an early, mismatched or short infusion, a result, a stop, readiness to taper), the "
     "date it happened; "
-    "for what awaits a decision (an interruption, a relapse, a severe reaction), its date and how "
-    "long ago."
+    "for what awaits a decision (an interruption, a relapse, a severe reaction, a screen not "
+    "negative), its date and how long ago."
 )
 
 

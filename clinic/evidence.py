@@ -2,9 +2,10 @@
 words, dates as "04 Nov 2026", values with their units, rows as one sentence each.
 
 The keys are those the rules of `monitoring.guideline.rules` give `_finding(...)`, and the rows are
-its `_infusion`, `_lab`, `_mri`, `_assessment` and `_reaction` dicts (JSON: dates as ISO text,
-decimals as text). A key this module does not know is still shown: labelled from its name, its
-value formatted by its suffix (`_on` a date, `_mg` milligrams, …) or by the shape of its row.
+its `_infusion`, `_lab`, `_mri`, `_assessment`, `_reaction` and `_screening` dicts (JSON: dates as
+ISO text, decimals as text). A key this module does not know is still shown: labelled from its
+name, its value formatted by its suffix (`_on` a date, `_mg` milligrams, …) or by the shape of its
+row.
 Record ids are never shown: they mean nothing to a reader.
 """
 
@@ -24,6 +25,7 @@ from registry.models import (
     ReactionSeverity,
     StopReason,
 )
+from registry.safety_codes import ScreeningOutcome, ScreeningTest
 
 Line = tuple[str, str | list[str]]
 NOT_RECORDED = "none recorded"
@@ -186,6 +188,16 @@ def reaction_text(row: dict[str, Any]) -> str:
     return " ".join(part for part in (severity, onset, "reaction") if part).capitalize()
 
 
+def screening_text(row: dict[str, Any]) -> str:
+    """ "Hepatitis B core antibody (anti-HBc), 03 Mar 2026: positive; no specialist review"."""
+    test = str(dict(ScreeningTest.choices).get(row.get("test", ""), "Screening"))
+    when = f"{test}, {date_text(row['tested_on'])}"
+    result = _choice(ScreeningOutcome, row.get("result", "")) or "no result"
+    reviewed = row.get("reviewed_on")
+    review = f"reviewed {date_text(reviewed)}" if reviewed else "no specialist review"
+    return f"{when}: {result}; {review}"
+
+
 # A row is known by the field that dates it (the rules' row dicts carry the model's field names).
 _ROWS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("given_on", infusion_text),
@@ -193,6 +205,7 @@ _ROWS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("performed_on", imaging_text),
     ("assessed_on", assessment_text),
     ("onset", reaction_text),
+    ("tested_on", screening_text),
 )
 
 
@@ -304,6 +317,12 @@ _KEYS: dict[str, tuple[str, Callable[[Any], str] | None]] = {
     "last_platelets": ("Latest platelet count", None),
     "last_alt": ("Latest ALT", None),
     "monitoring_interval_days": ("Blood count and ALT due every", days_text),
+    "course_started_on": ("Course started on", date_text),
+    "counts_from": ("A screen counts if taken from", date_text),
+    "screening_window_days": ("Screening window before the start", days_text),
+    "infusions_given": ("Infusions of this course given", str),
+    "retrospective": ("Retrospective (first infusion long ago)", _yes_no),
+    "screening": ("Screening result", None),
 }
 # Shown with the alert itself, in words that fit its rule (see clinic.alert_timing).
 _SHOWN_WITH_THE_ALERT = frozenset({"due_on"})

@@ -44,6 +44,7 @@ class Hold:
 
     message: str
     reaction_id: int | None = None  # a severe reaction a clinician's review would lift
+    screening_id: int | None = None  # a TB or hepatitis B result a specialist review would lift
     refused: bool = True  # the registry refuses the infusion (else: ask a clinician first)
 
 
@@ -62,8 +63,10 @@ class DueInfusion:
     antibodies: Alert | None = None
     premedication: Alert | None = None
     severe_reaction_hold: Hold | None = None
+    screening_hold: Hold | None = None
     can_record: bool = False
     can_review: bool = False
+    can_review_screening: bool = False
 
     @property
     def days_to_due(self) -> int:
@@ -108,7 +111,7 @@ class DueInfusion:
 
     @property
     def holds(self) -> list[Hold]:
-        found = [self.severe_reaction_hold] if self.severe_reaction_hold else []
+        found = [hold for hold in (self.severe_reaction_hold, self.screening_hold) if hold]
         if self.antibodies is not None:
             # The registry does not refuse the dose, but the guideline asks for a decision first.
             ask = f"{self.antibodies.title}: ask a clinician before giving it."
@@ -176,8 +179,10 @@ def _with_holds_and_permissions(user: User, rows: list[DueInfusion]) -> list[Due
     for alert in alerts:
         open_alerts.setdefault((alert.course_id, alert.rule), alert)
     reactions = safeguards.infusion_holds(row.patient.pk for row in rows)
+    screenings = safeguards.screening_holds(row.patient.pk for row in rows)
     may_record = roles.sites_where(user, ADD_INFUSION)
     may_review = roles.sites_where(user, roles.REVIEW_REACTION)
+    may_review_screening = roles.sites_where(user, roles.REVIEW_SCREENING)
     complete = []
     for row in rows:
         reaction = reactions.get(row.patient.pk)
@@ -185,6 +190,12 @@ def _with_holds_and_permissions(user: User, rows: list[DueInfusion]) -> list[Due
         if reaction is not None:
             unreviewed = reaction.severity == ReactionSeverity.SEVERE and not reaction.reviewed_on
             hold = Hold(safeguards.hold_message(reaction), reaction.pk if unreviewed else None)
+        screening = screenings.get(row.patient.pk)
+        screening_hold = (
+            Hold(safeguards.screening_hold_message(screening), screening_id=screening.pk)
+            if screening is not None
+            else None
+        )
         site_id = row.patient.site_id
         complete.append(
             dataclasses.replace(
@@ -192,8 +203,10 @@ def _with_holds_and_permissions(user: User, rows: list[DueInfusion]) -> list[Due
                 antibodies=open_alerts.get((row.course_id, ANTIBODIES_RULE)),
                 premedication=open_alerts.get((row.course_id, PREMEDICATION_RULE)),
                 severe_reaction_hold=hold,
-                can_record=site_id in may_record and hold is None,
+                screening_hold=screening_hold,
+                can_record=site_id in may_record and hold is None and screening_hold is None,
                 can_review=site_id in may_review,
+                can_review_screening=site_id in may_review_screening,
             )
         )
     return sorted_rows(complete, "due")

@@ -28,6 +28,7 @@ from django.utils import timezone
 from monitoring.guideline import DEFAULT, Finding, Guideline, evaluate_course
 from monitoring.guideline.history import (
     MEDICATIONS_READ,
+    SCREENINGS_READ,
     AssessmentRow,
     CourseHistory,
     Exposure,
@@ -37,6 +38,7 @@ from monitoring.guideline.history import (
     MedicationRow,
     ReactionRow,
     RegimenRow,
+    ScreeningRow,
 )
 from monitoring.models import (
     ACKNOWLEDGED_PAST_FACT,
@@ -66,6 +68,7 @@ from registry.models import (
     Medication,
     RegimenChange,
     Relapse,
+    ScreeningResult,
     Site,
     TreatmentCourse,
 )
@@ -162,7 +165,7 @@ def _dates(queryset: QuerySet[Any], owner: str, date_field: str) -> dict[int, li
 
 def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
     """The plain histories of these courses, with the exposure of their patients' other courses,
-    in ten queries whatever their number."""
+    in eleven queries whatever their number."""
     courses = list(
         TreatmentCourse.objects.filter(pk__in=course_ids)
         .order_by("pk")
@@ -233,6 +236,13 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
         "patient_id",
         MedicationRow,
     )
+    screenings = _group(
+        ScreeningResult.objects.filter(**by_patient, test__in=sorted(SCREENINGS_READ)).order_by(
+            "tested_on", "pk"
+        ),
+        "patient_id",
+        ScreeningRow,
+    )
 
     histories = []
     for (pk, patient_id, code, site_code, started_on, dose, weeks, interval, stopped_on,
@@ -261,6 +271,7 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
                 reactions=tuple(r for r in patient_reactions if r.infusion_id in own_ids),
                 relapses_noted_on=tuple(relapses[pk]),
                 medications=tuple(medications[patient_id]),
+                screenings=tuple(screenings[patient_id]),
                 next_course_started_on=min(later_starts, default=None),
                 exposure=Exposure(
                     infusions=tuple(i for i in patient_infusions if i.course_id != pk),

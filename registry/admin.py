@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.admin import AuditedAdminMixin
@@ -28,6 +29,7 @@ from registry import roles, services
 from registry.models import (
     AWAITING_REVIEW,
     GRADE_REFUSAL,
+    SCREENING_AWAITING_REVIEW,
     SERIOUSNESS_FIELDS,
     AdverseEvent,
     ClinicalAssessment,
@@ -810,12 +812,55 @@ class AdverseEventAdmin(PatientRecordAdmin):
         return super().formfield_for_choice_field(db_field, request, **kwargs)
 
 
+class ScreeningAwaitingReviewFilter(admin.SimpleListFilter):
+    title = "awaiting review"
+    parameter_name = "awaiting_review"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Yes: positive or indeterminate, no specialist review")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(SCREENING_AWAITING_REVIEW) if self.value() == "yes" else queryset
+
+
 @admin.register(ScreeningResult)
 class ScreeningResultAdmin(PatientRecordAdmin):
     list_display = ["patient", "tested_on", "test", "result", "reviewed_on"]
-    list_filter = [("patient__site", SiteFilter), "test", "result"]
+    list_filter = [
+        ("patient__site", SiteFilter),
+        ScreeningAwaitingReviewFilter,
+        "test",
+        "result",
+    ]
     date_hierarchy = "tested_on"
     readonly_fields = ["reviewed_on", "reviewed_by"]  # the review is an action, as above
+    actions = ["record_specialist_review"]
+
+    @admin.action(
+        description="Record the specialist review, dated today (lifts the hold on infusions)",
+        permissions=["change"],
+    )
+    def record_specialist_review(
+        self, request: HttpRequest, queryset: QuerySet[ScreeningResult]
+    ) -> None:
+        """The clinic's "record the specialist review" (GUIDELINE: screening_positive), through
+        the same action: only a clinician of the site may, and only of a result that needs it."""
+        count = 0
+        by = roles.acting(request.user)
+        for screening in queryset.select_related("patient"):
+            try:
+                services.screening_review_record(
+                    screening=screening, reviewed_on=timezone.localdate(), by=by
+                )
+                count += 1
+            except (PermissionDenied, ValidationError) as refused:
+                reason = (
+                    " ".join(refused.messages)
+                    if isinstance(refused, ValidationError)
+                    else str(refused)
+                )
+                self.message_user(request, f"{screening}: {reason}", messages.WARNING)
+        self.message_user(request, f"{count} specialist review(s) recorded.")
 
 
 @admin.register(Vaccination)

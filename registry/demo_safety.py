@@ -1,7 +1,8 @@
 """The demo registry's safety record: every patient screened for latent TB and hepatitis B before
-the first course (as the label asks), and the patients whose record shows the rest — a serious
-adverse event awaiting a clinician's review, reviewed ones, an event of special interest, a
-positive TB screen awaiting its specialist review, a reviewed indeterminate one, the complete
+each course (as the label asks; a retreatment is screened again), and the patients whose record
+shows the rest — a serious adverse event awaiting a clinician's review, reviewed ones, an event of
+special interest, a positive TB screen awaiting its specialist review (screening_positive), a
+reviewed indeterminate one, a screen without its anti-HBc (screening_missing), the complete
 screening panel and a live vaccine given during a course.
 
 Written through `registry.services` as the site's clinician, after the patient's courses (the
@@ -19,6 +20,7 @@ from registry.models import (
     ActionTaken,
     AdverseEventDecision,
     AdverseEventOutcome,
+    Infusion,
     RelationToInfliximab,
     TreatmentCourse,
 )
@@ -65,9 +67,11 @@ def _screen(chart: Chart, tested_on: dt.date, results: dict[str, str]) -> None:
 
 
 def screened_before_treatment(chart: Chart, results: dict[str, str] = BASELINE) -> None:
-    first = _first_course(chart)
-    if first is not None:
-        _screen(chart, first.started_on - dt.timedelta(days=chart.rng.randint(14, 35)), results)
+    """`results` two to five weeks before the first course, and the baseline screen again before
+    each retreatment (GUIDELINE: screening_missing judges each course on its own start)."""
+    for number, course in enumerate(chart.patient.courses.order_by("started_on")):
+        tested_on = course.started_on - dt.timedelta(days=chart.rng.randint(14, 35))
+        _screen(chart, tested_on, results if number == 0 else BASELINE)
 
 
 # --- The situations -------------------------------------------------------------------------------
@@ -172,12 +176,15 @@ def complete_screening_and_a_cold(chart: Chart) -> None:
 
 
 def positive_tb_rescreen(chart: Chart) -> None:
-    """The yearly re-screen on treatment: a positive IGRA ten days ago, the chest X-ray clear;
-    the specialist's review is not yet recorded."""
+    """The yearly re-screen on treatment, two days after the last infusion: a positive IGRA, the
+    chest X-ray clear; the specialist's review is not yet recorded, so the next infusion is held
+    (and none was given after the sample)."""
     screened_before_treatment(chart)
+    last = Infusion.objects.filter(course=_active_course(chart)).order_by("given_on").last()
+    assert last is not None  # noqa: S101
     _screen(
         chart,
-        chart.today - dt.timedelta(days=10),
+        min(chart.today, last.given_on + dt.timedelta(days=2)),
         {ScreeningTest.TB_IGRA: POSITIVE, ScreeningTest.TB_CHEST_XRAY: NEGATIVE},
     )
 
@@ -193,6 +200,19 @@ def indeterminate_igra_reviewed(chart: Chart) -> None:
         screening=indeterminate,
         reviewed_on=tested_on + dt.timedelta(days=14),
         by=chart.staff.clinician,
+    )
+
+
+def hepatitis_b_core_antibody_missing(chart: Chart) -> None:
+    """The screen before the first dose had the IGRA and HBsAg, but not anti-HBc: a resolved
+    hepatitis B infection, which infliximab can reactivate, would go unseen."""
+    screened_before_treatment(
+        chart,
+        {
+            ScreeningTest.TB_IGRA: NEGATIVE,
+            ScreeningTest.HBV_SURFACE_ANTIGEN: NEGATIVE,
+            ScreeningTest.HBV_SURFACE_ANTIBODY: POSITIVE,
+        },
     )
 
 
@@ -216,6 +236,7 @@ SITUATIONS: dict[str, Callable[[Chart], None]] = {
     "Yarrowfen": paradoxical_psoriasis,
     "Willowick": positive_tb_rescreen,
     "Tansyford": indeterminate_igra_reviewed,
+    "Pebbleton": hepatitis_b_core_antibody_missing,
     "Mossgrove": live_vaccine_on_treatment,
 }
 

@@ -25,6 +25,7 @@ from simple_history.models import HistoricalRecords
 from registry import limits
 from registry.safety_codes import (
     CODINGS,
+    HOLDING_TESTS,
     IMMUNITY_TESTS,
     LIVE_VACCINES,
     NAMED_TERMS,
@@ -2227,6 +2228,8 @@ class ScreeningResult(ClinicalRecord):
 SCREENING_AWAITING_REVIEW = (
     Q(result__in=NOT_NEGATIVE) & ~Q(test__in=IMMUNITY_TESTS) & Q(reviewed_on__isnull=True)
 )
+# Of those, the TB and hepatitis B results: they hold the patient's infusions until the review.
+SCREENING_HOLDS_INFUSIONS = SCREENING_AWAITING_REVIEW & Q(test__in=HOLDING_TESTS)
 
 
 class Vaccination(ClinicalRecord):

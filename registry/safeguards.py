@@ -17,11 +17,13 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from registry.models import (
     HOLDS_INFUSIONS,
+    SCREENING_HOLDS_INFUSIONS,
     Infusion,
     InfusionReaction,
     RegimenChange,
     RegimenReason,
     ReviewDecision,
+    ScreeningResult,
 )
 
 
@@ -61,15 +63,23 @@ def _plain(value: Decimal) -> str:
     return text
 
 
-# --- Severe reaction hold -------------------------------------------------------------------------
+# --- Holds: a severe reaction, a TB or hepatitis B screen awaiting its specialist ----------------
 
 
-def check_no_infusion_hold(*, patient_id: int) -> None:
+def check_no_infusion_hold(*, patient_id: int, given_on: dt.date | None = None) -> None:
     """No infusion while a severe reaction awaits a clinician's review, or after one that made a
-    clinician stop infliximab (any course of the patient: exposure spans courses)."""
+    clinician stop infliximab (any course of the patient: exposure spans courses); nor while a
+    positive or indeterminate TB or hepatitis B result taken by `given_on` (by any date, without
+    one) awaits its specialist review (GUIDELINE: screening_positive)."""
+    messages = []
     reaction = infusion_holds([patient_id]).get(patient_id)
     if reaction is not None:
-        raise ValidationError({NON_FIELD_ERRORS: [hold_message(reaction)]})
+        messages.append(hold_message(reaction))
+    screening = screening_holds([patient_id], given_on=given_on).get(patient_id)
+    if screening is not None:
+        messages.append(screening_hold_message(screening))
+    if messages:
+        raise ValidationError({NON_FIELD_ERRORS: messages})
 
 
 def infusion_holds(patient_ids: Iterable[int]) -> dict[int, InfusionReaction]:
@@ -97,6 +107,31 @@ def hold_message(reaction: InfusionReaction) -> str:
     return (
         f"The severe reaction to the infusion of {given_on} has not been reviewed by a "
         "clinician: no further infusion until it is (GUIDELINE: severe reaction hold)."
+    )
+
+
+def screening_holds(
+    patient_ids: Iterable[int], *, given_on: dt.date | None = None
+) -> dict[int, ScreeningResult]:
+    """The TB or hepatitis B result that holds each patient's infusions (the earliest), by
+    patient; one query. With `given_on`, only a result taken by then holds an infusion of that
+    day: an infusion given before the sample was taken is a past one (a late entry)."""
+    results = ScreeningResult.objects.filter(SCREENING_HOLDS_INFUSIONS).filter(
+        patient_id__in=list(patient_ids)
+    )
+    if given_on is not None:
+        results = results.filter(tested_on__lte=given_on)
+    holds: dict[int, ScreeningResult] = {}
+    for result in results.order_by("tested_on", "pk"):
+        holds.setdefault(result.patient_id, result)
+    return holds
+
+
+def screening_hold_message(screening: ScreeningResult) -> str:
+    return (
+        f"{screening.get_test_display()} of {_date(screening.tested_on)} is "
+        f"{screening.result_words}, and no specialist review is recorded: no further infusion "
+        "until a clinician records the specialist's review of it (GUIDELINE: screening_positive)."
     )
 
 

@@ -184,6 +184,14 @@ IMMUNITY_TESTS: tuple[str, ...] = (
 # A result that is not clearly negative calls for a specialist's review before the next infusion
 # (latent TB, hepatitis B reactivation): every test but the tests of immunity.
 NOT_NEGATIVE: tuple[str, ...] = (ScreeningOutcome.POSITIVE, ScreeningOutcome.INDETERMINATE)
+# The tests whose result, not negative and not yet reviewed, holds every infusion (GUIDELINE:
+# screening_positive): latent TB and hepatitis B, as the label warns of them. Hepatitis C and HIV
+# wait on their review in the record ("awaiting review") without holding infusions.
+HOLDING_TESTS: tuple[str, ...] = (
+    *TB_TESTS,
+    ScreeningTest.HBV_SURFACE_ANTIGEN,
+    ScreeningTest.HBV_CORE_ANTIBODY,
+)
 
 
 def needs_specialist(test: str, result: str) -> bool:

@@ -498,7 +498,8 @@ def infusion_record(
     notes: str = "",
     by: User,
 ) -> Infusion:
-    """Record an infusion given. Refused while a severe reaction awaits review; a dose above the
+    """Record an infusion given. Refused while a severe reaction awaits review, or a TB or
+    hepatitis B result taken by its date awaits its specialist review; a dose above the
     caps needs a clinician's intensification; a weight far from the previous one needs
     `weight_confirmed`; the weight keeps the date it was measured. Without a `product`, the
     infusion is given with the previous infusion's of the course (else the course's)."""
@@ -507,7 +508,7 @@ def infusion_record(
     unknown = given - set(PREMEDICATIONS)
     if unknown:
         raise ValidationError({"premedication": f"Unknown premedication: {sorted(unknown)}."})
-    safeguards.check_no_infusion_hold(patient_id=course.patient_id)
+    safeguards.check_no_infusion_hold(patient_id=course.patient_id, given_on=given_on)
     infusion = Infusion(
         course=course,
         given_on=given_on,

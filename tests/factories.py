@@ -224,6 +224,16 @@ class ScreeningResultFactory(factory.django.DjangoModelFactory[ScreeningResult])
     result = "negative"
 
 
+def screen(patient: Patient, tested_on: dt.date, **results: str) -> list[ScreeningResult]:
+    """The screening before a biologic on `tested_on`: IGRA, HBsAg and anti-HBc, negative unless
+    `results` says otherwise (by test, e.g. hbv_anti_hbc="positive")."""
+    tests = {"tb_igra": "negative", "hbv_hbsag": "negative", "hbv_anti_hbc": "negative"}
+    return [
+        ScreeningResultFactory(patient=patient, test=test, tested_on=tested_on, result=result)
+        for test, result in (tests | results).items()
+    ]
+
+
 class VaccinationFactory(factory.django.DjangoModelFactory[Vaccination]):
     class Meta:
         model = Vaccination

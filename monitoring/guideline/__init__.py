@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitoring.guideline.findings import Finding, RuleInfo, Severity
-from monitoring.guideline.history import CourseHistory, Exposure, MedicationRow, ReactionRow
+from monitoring.guideline.history import (
+    CourseHistory,
+    Exposure,
+    MedicationRow,
+    ReactionRow,
+    ScreeningRow,
+)
 from monitoring.guideline.parameters import DEFAULT, Guideline
 from monitoring.guideline.rules import RULES, Context
 from monitoring.guideline.schedule import schedule
@@ -49,6 +55,7 @@ def _nothing_after(history: CourseHistory, as_of: dt.date) -> bool:
             [r.reviewed_on for r in (*history.reactions, *history.exposure.reactions)
              if r.reviewed_on],
             [day for m in history.medications for day in (m.started_on, m.stopped_on) if day],
+            [day for s in history.screenings for day in (s.tested_on, s.reviewed_on) if day],
         ) if rows
     ]  # fmt: skip
     return all(day <= as_of for day in last_days)
@@ -73,6 +80,11 @@ def cut_at(history: CourseHistory, as_of: dt.date) -> CourseHistory:
             return medication
         return dataclasses.replace(medication, stopped_on=None)  # the stop is not known yet
 
+    def screened(screening: ScreeningRow) -> ScreeningRow:
+        if known_date(screening.reviewed_on) == screening.reviewed_on:
+            return screening
+        return dataclasses.replace(screening, reviewed_on=None)  # the review is not known yet
+
     def reviewed(reaction: ReactionRow) -> ReactionRow:
         if known_date(reaction.reviewed_on) == reaction.reviewed_on:
             return reaction
@@ -91,6 +103,7 @@ def cut_at(history: CourseHistory, as_of: dt.date) -> CourseHistory:
         relapses_noted_on=tuple(day for day in history.relapses_noted_on if day <= as_of),
         next_course_started_on=known_date(history.next_course_started_on),
         medications=tuple(taken(m) for m in history.medications if m.started_on <= as_of),
+        screenings=tuple(screened(s) for s in history.screenings if s.tested_on <= as_of),
         exposure=Exposure(
             infusions=other_infusions,
             reactions=tuple(

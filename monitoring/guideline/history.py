@@ -1,8 +1,9 @@
 """The plain, frozen history of one course: everything the rules read, and nothing else.
 
 Built by `monitoring.evaluation` from the database (or by a test by hand). Lab results, imaging,
-assessments and medications belong to the patient, so a course's history carries all of the
-patient's (of medications, only the drugs a rule reads: `MEDICATIONS_READ`); each rule picks the
+assessments, medications and screening results belong to the patient, so a course's history
+carries all of the patient's (of medications, only the drugs a rule reads: `MEDICATIONS_READ`; of
+screening results, only the TB and hepatitis B tests: `SCREENINGS_READ`); each rule picks the
 dates it cares about. The patient's other courses come along as their infliximab
 **exposure** (GUIDELINE.md "Exposure: what carries across courses"): their infusions and reactions,
 so a gap, an antibody or a reaction carries into a retreatment.
@@ -23,6 +24,19 @@ NEUTROPHILS, PLATELETS, ALT = "neutrophils", "platelets", "alt"
 METHOTREXATE = "methotrexate"
 # The drugs besides infliximab that a rule reads: the loader loads no other medication.
 MEDICATIONS_READ = frozenset({METHOTREXATE})
+# Screening before a biologic (GUIDELINE.md screening_missing, screening_positive).
+TB_IGRA, TB_SKIN_TEST, TB_CHEST_XRAY = "tb_igra", "tb_skin_test", "tb_chest_xray"
+HBV_SURFACE_ANTIGEN, HBV_CORE_ANTIBODY = "hbv_hbsag", "hbv_anti_hbc"
+# A screen of latent TB is an IGRA or a tuberculin skin test: a chest X-ray alone is not one (it
+# looks for active disease, and follows a positive screen).
+TB_SCREENS = (TB_IGRA, TB_SKIN_TEST)
+# Hepatitis B needs both: HBsAg finds a current infection, anti-HBc a resolved one that can
+# reactivate. Anti-HBs (immunity) is neither, and is not read.
+HBV_SCREENS = (HBV_SURFACE_ANTIGEN, HBV_CORE_ANTIBODY)
+# The tests the rules read: the loader loads no other screening result (not hepatitis C, HIV,
+# anti-HBs or varicella immunity).
+SCREENINGS_READ = frozenset({*TB_SCREENS, TB_CHEST_XRAY, *HBV_SCREENS})
+POSITIVE, INDETERMINATE = "positive", "indeterminate"
 MRI_MODALITIES = frozenset({"wb_mri", "mri"})
 TAPER, INTENSIFICATION = "taper", "intensification"
 ACTIVE, INACTIVE = "active", "inactive"
@@ -133,6 +147,23 @@ class MedicationRow:
 
 
 @dataclass(frozen=True)
+class ScreeningRow:
+    """One dated TB or hepatitis B screening result, and the specialist review of one that is
+    not negative."""
+
+    id: int
+    test: str
+    tested_on: dt.date
+    result: str  # positive | negative | indeterminate
+    reviewed_on: dt.date | None = None
+
+    @property
+    def needs_specialist(self) -> bool:
+        """Positive or indeterminate (every test read is one of infection, not of immunity)."""
+        return self.result in (POSITIVE, INDETERMINATE)
+
+
+@dataclass(frozen=True)
 class ReactionRow:
     id: int
     infusion_id: int
@@ -168,6 +199,7 @@ class CourseHistory:
     reactions: tuple[ReactionRow, ...] = ()  # to this course's infusions
     relapses_noted_on: tuple[dt.date, ...] = ()  # relapses recorded against this course, by date
     medications: tuple[MedicationRow, ...] = ()  # the patient's, of MEDICATIONS_READ, by start
+    screenings: tuple[ScreeningRow, ...] = ()  # the patient's, of SCREENINGS_READ, by date
     next_course_started_on: dt.date | None = None  # the patient's next course, if any
     exposure: Exposure = Exposure()  # the patient's other courses
     site_code: str = field(default="", compare=False)

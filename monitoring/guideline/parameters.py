@@ -50,6 +50,14 @@ METHOTREXATE_MONITORING_SOURCES = (
     "BSR/BHPR 2017 non-biologic DMARD guideline (Ledingham 2017); ACR 2008 (Saag 2008)"
 )
 
+# Screening before a biologic: latent TB (the label's boxed warning) and hepatitis B (the label's
+# warning of HBV reactivation), as the rheumatology and liver societies ask it.
+SCREENING_SOURCES = (
+    "Infliximab label (boxed warning: tuberculosis; warnings: hepatitis B reactivation); BSR 2019 "
+    "biologic DMARD safety guideline (Holroyd 2019); AASLD 2018 hepatitis B guidance (Terrault "
+    "2018)"
+)
+
 
 @dataclass(frozen=True)
 class Guideline:
@@ -386,6 +394,16 @@ class Guideline:
         "every 12 weeks once the dose is stable (84 days) and a 2-week grace",
         minimum=28,
         maximum=182,
+    )
+    screening_window_days: int = _param(
+        365,
+        grade="B",
+        source=SCREENING_SOURCES,
+        unit="days",
+        note="a TB screen (IGRA or tuberculin skin test) and hepatitis B (HBsAg and anti-HBc) "
+        "count for a course if taken at most this many days before its start, or since",
+        minimum=30,
+        maximum=730,
     )
 
     def with_overrides(self, overrides: dict[str, Any]) -> Guideline:

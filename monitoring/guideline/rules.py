@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from monitoring.guideline.findings import Finding, RuleInfo, Severity, plain
@@ -27,6 +28,9 @@ from monitoring.guideline.history import (
     CRP,
     DELAYED,
     ESR,
+    HBV_CORE_ANTIBODY,
+    HBV_SCREENS,
+    HBV_SURFACE_ANTIGEN,
     INACTIVE,
     INEFFICACY,
     INTENSIFICATION,
@@ -36,6 +40,10 @@ from monitoring.guideline.history import (
     REVIEW_STOP,
     SEVERE,
     TAPER,
+    TB_CHEST_XRAY,
+    TB_IGRA,
+    TB_SCREENS,
+    TB_SKIN_TEST,
     TROUGH,
     WORSE,
     AssessmentRow,
@@ -44,6 +52,7 @@ from monitoring.guideline.history import (
     InfusionRow,
     LabRow,
     ReactionRow,
+    ScreeningRow,
 )
 from monitoring.guideline.parameters import Guideline
 from monitoring.guideline.schedule import INDUCTION, MAINTENANCE, Schedule, ScheduledDose
@@ -1551,3 +1560,187 @@ def methotrexate_monitoring_due(ctx: Context) -> list[Finding]:
             monitoring_interval_days=interval,
         )
     ]
+
+
+# --- Screening before and during treatment -----------------------------------------------------
+
+SCREENING_BEFORE = (
+    "Before infliximab, screen for latent tuberculosis (an IGRA or a tuberculin skin test) and for "
+    "hepatitis B (HBsAg and anti-HBc), and act on what is found before the first infusion."
+)
+SCREENING_REVIEW = (
+    "A positive or indeterminate TB or hepatitis B screen is reviewed by a specialist (latent TB "
+    "treatment, antiviral prophylaxis or monitoring) before the next infusion."
+)
+SCREENING_SOURCE = (
+    "registry guideline after the infliximab label (boxed warning: serious infections and "
+    "tuberculosis; warnings: hepatitis B reactivation), BSR 2019 (Holroyd 2019) and AASLD 2018 "
+    "(Terrault 2018)"
+)
+# The tests as the alert names them.
+SCREENING_NAMES = MappingProxyType(
+    {
+        TB_IGRA: "IGRA (TB)",
+        TB_SKIN_TEST: "tuberculin skin test",
+        TB_CHEST_XRAY: "chest X-ray (TB)",
+        HBV_SURFACE_ANTIGEN: "HBsAg",
+        HBV_CORE_ANTIBODY: "anti-HBc",
+    }
+)
+# What a result that is not negative may mean, and who reviews it.
+SCREENING_MEANING = MappingProxyType(
+    {
+        TB_IGRA: "latent or active tuberculosis must be excluded or treated (a TB specialist)",
+        TB_SKIN_TEST: "latent or active tuberculosis must be excluded or treated (a TB specialist)",
+        TB_CHEST_XRAY: "signs of tuberculosis on the X-ray (a TB specialist)",
+        HBV_SURFACE_ANTIGEN: "a hepatitis B infection that infliximab can flare (a hepatologist: "
+        "antiviral prophylaxis)",
+        HBV_CORE_ANTIBODY: "a past hepatitis B infection that infliximab can reactivate (a "
+        "hepatologist: prophylaxis or HBV DNA monitoring)",
+    }
+)
+TB_SCREEN_WORDS = "a TB screen (an IGRA or a tuberculin skin test; a chest X-ray alone is not one)"
+
+
+def _screening(row: ScreeningRow) -> dict[str, Any]:
+    return dataclasses.asdict(row)
+
+
+def _latest_screen(history: CourseHistory, tests: Iterable[str]) -> ScreeningRow | None:
+    found = [s for s in history.screenings if s.test in tests]
+    return max(found, key=lambda s: (s.tested_on, s.id), default=None)
+
+
+@rule(
+    raises=(
+        "a course not stopped without a TB screen (an IGRA or a tuberculin skin test, any result) "
+        "or without both HBsAg and anti-HBc (any result) taken at most screening_window_days "
+        "before its start, or since (each course on its own start; the missing tests are named)"
+    ),
+    title="TB or hepatitis B screening not recorded",
+    severity="warning before the course starts; urgent from its start",
+    grade="B",
+    quote=SCREENING_BEFORE,
+    source=SCREENING_SOURCE,
+    key="course",
+    clears="the missing results recorded (a late screen counts); course stopped",
+    clears_on_stop=True,
+)
+def screening_missing(ctx: Context) -> list[Finding]:
+    history, g, as_of = ctx.history, ctx.g, ctx.as_of
+    if history.is_stopped(as_of):
+        return []
+    window = g.screening_window_days
+    start = history.started_on
+    counts_from = start - _days(window)
+    # Any result counts as screened (a positive one is screening_positive's); one taken after the
+    # start counts too: late screening is still screening.
+    taken = {s.test for s in history.screenings if s.tested_on >= counts_from}
+    missing_tests: list[tuple[str, ...]] = [] if taken & set(TB_SCREENS) else [TB_SCREENS]
+    missing_tests += [(test,) for test in HBV_SCREENS if test not in taken]
+    if not missing_tests:
+        return []
+    hbv = [SCREENING_NAMES[test] for test in HBV_SCREENS if test not in taken]
+    missing = [TB_SCREEN_WORDS] if TB_SCREENS in missing_tests else []
+    missing += [f"hepatitis B: {_listed(hbv)}"] if hbv else []
+    started = as_of >= start
+    detail = (
+        f"Missing: {_listed(missing)}, none taken within {window} days before this course's start "
+        f"({_date(start)}) or since."
+    )
+    older = [  # a missing test's last result, too old to count
+        f"{SCREENING_NAMES[s.test]} of {_date(s.tested_on)}"
+        for tests in missing_tests
+        if (s := _latest_screen(history, tests)) is not None
+    ]
+    if older:
+        detail += f" Too long before the start to count: the {_listed(older)}."
+    given = history.infusions_until(as_of)
+    retrospective = bool(given) and (as_of - given[0].given_on).days > window
+    if not started:
+        detail += f" Screen before the first infusion, planned for {_date(start)}."
+    elif retrospective:
+        detail += (
+            f" Retrospective: this course's first infusion ({_date(given[0].given_on)}) was more "
+            f"than {window} days ago, and it goes on: record the screening done before it, if "
+            "there was one; if not, screen now."
+        )
+    else:
+        detail += (
+            " No infusion is safe until the results are known: record the screening done before "
+            "the course, or screen now."
+        )
+    if given:
+        detail += f" {len(given)} infusion(s) of this course were given without it on record."
+    return [
+        _finding(
+            "screening_missing",
+            Severity.URGENT if started else Severity.WARNING,
+            "course",
+            detail,
+            due_on=start,
+            course_started_on=start,
+            missing=[
+                "TB screen (IGRA or tuberculin skin test)"
+                if tests == TB_SCREENS
+                else SCREENING_NAMES[tests[0]]
+                for tests in missing_tests
+            ],
+            counts_from=counts_from,
+            screening_window_days=window,
+            infusions_given=len(given),
+            retrospective=retrospective,
+        )
+    ]
+
+
+@rule(
+    raises=(
+        "a positive or indeterminate TB screen (IGRA, tuberculin skin test, chest X-ray) or "
+        "hepatitis B screen (HBsAg, anti-HBc; not anti-HBs) dated before or during a course not "
+        "stopped, without a specialist review (infusions refused until it is recorded)"
+    ),
+    title="TB or hepatitis B screen: specialist review before the next infusion",
+    severity="urgent",
+    grade="B",
+    quote=SCREENING_REVIEW,
+    source=SCREENING_SOURCE,
+    key="screening result",
+    clears="a clinician records the specialist review; course stopped",
+    clears_on_stop=True,
+)
+def screening_positive(ctx: Context) -> list[Finding]:
+    history, as_of = ctx.history, ctx.as_of
+    if history.is_stopped(as_of):
+        return []
+    findings = []
+    for screening in history.screenings:
+        # The history is cut at as_of: a later result is not there, a later review not known.
+        if screening.test not in SCREENING_NAMES:  # not a TB or hepatitis B screen: not read
+            continue
+        if not screening.needs_specialist or screening.reviewed_on is not None:
+            continue
+        name = SCREENING_NAMES[screening.test]
+        given_since = [
+            _infusion(i) for i in history.all_infusions if i.given_on >= screening.tested_on
+        ]
+        detail = (
+            f"The {name} of {_date(screening.tested_on)} is {screening.result}, and no specialist "
+            f"review is recorded: {SCREENING_MEANING[screening.test]}. A specialist reviews it "
+            "before the next infusion; the registry refuses an infusion until a clinician records "
+            "that review."
+        )
+        if given_since:
+            detail += f" {len(given_since)} infusion(s) were given since the test without one."
+        findings.append(
+            _finding(
+                "screening_positive",
+                Severity.URGENT,
+                f"screening-{screening.id}",
+                detail,
+                due_on=screening.tested_on,
+                screening=_screening(screening),
+                given_since=given_since,
+            )
+        )
+    return findings

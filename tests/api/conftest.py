@@ -79,7 +79,9 @@ class Record:
     alert: Alert  # maintenance_dose_overdue, open
     new_patient: Patient  # registered, no course yet
     adverse_event: AdverseEvent  # of the active course, not reviewed
-    screening_result: ScreeningResult  # a positive IGRA before the active course, not reviewed
+    # A positive hepatitis C antibody before the active course, not reviewed: it awaits its review
+    # without holding infusions (a TB or hepatitis B one would: tests/api/test_screening_hold.py).
+    screening_result: ScreeningResult
     vaccination: Vaccination
     export: Any = None  # a research export of the site (the access matrix adds one)
     retreatable: Any = None  # a relapse of a patient with no active course (the matrix adds one)
@@ -124,7 +126,7 @@ def build_record(site: Site, *, mrn: str) -> Record:
             patient=patient, course=course, onset_on=START + 20 * DAY
         ),
         screening_result=ScreeningResultFactory(
-            patient=patient, tested_on=START - 30 * DAY, result="positive"
+            patient=patient, test="hcv_antibody", tested_on=START - 30 * DAY, result="positive"
         ),
         vaccination=VaccinationFactory(patient=patient, given_on=START - 60 * DAY),
     )

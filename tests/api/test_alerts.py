@@ -9,8 +9,10 @@ from tests.api.conftest import token_client
 
 pytestmark = pytest.mark.django_db
 
-# What the engine raised for the record of each site (see tests/api/conftest.py), by due date.
+# What the engine raised for the record of each site (see tests/api/conftest.py), by due date
+# (the most severe first on a day): its active course has no TB or hepatitis B screen on record.
 RAISED = [
+    ("screening_missing", "urgent", "2026-08-04"),
     ("markers_overdue", "info", "2026-08-04"),
     ("response_assessment_due", "warning", "2026-10-13"),
     ("maintenance_dose_overdue", "warning", "2026-11-10"),
@@ -38,18 +40,20 @@ def test_filters(record_a, record_b, as_nurse):
         ("maintenance_dose_overdue", "north", "acknowledged")
     ]
     assert [r for r, _s, _st in listed(as_nurse, status="open")] == [
+        "screening_missing",
         "markers_overdue",
         "response_assessment_due",
         "premedication_advised",
     ]
     assert [r for r, _s, _st in listed(as_nurse, due_before="2026-10-13")] == [
+        "screening_missing",
         "markers_overdue",
         "response_assessment_due",
     ]
     assert len(listed(as_nurse, due_after="2026-10-14")) == 2
     assert len(listed(as_nurse, due_after="2026-10-13", due_before="2026-10-13")) == 1
-    assert len(listed(as_nurse, site="north")) == 4
-    assert len(listed(as_nurse, course=record_a.course.pk)) == 4
+    assert len(listed(as_nurse, site="north")) == 5
+    assert len(listed(as_nurse, course=record_a.course.pk)) == 5
     # Another site's code is refused like any value that is not a choice (test_edges.py).
     for bad in (
         {"severity": "panic"},
@@ -66,7 +70,13 @@ def test_ordering(record_a, as_nurse):
     due = [a["due_on"] for a in as_nurse.get("/api/v1/alerts/?ordering=-due_on").json()["results"]]
     assert due == sorted(due, reverse=True)
     severities = as_nurse.get("/api/v1/alerts/?ordering=severity").json()["results"]
-    assert [a["severity"] for a in severities] == ["info", "warning", "warning", "warning"]
+    assert [a["severity"] for a in severities] == [
+        "info",
+        "urgent",
+        "warning",
+        "warning",
+        "warning",
+    ]
 
 
 def test_an_alert_explains_itself(record_a, as_nurse):

@@ -15,6 +15,7 @@ from monitoring.guideline.history import (
     MedicationRow,
     ReactionRow,
     RegimenRow,
+    ScreeningRow,
 )
 
 D0 = dt.date(2025, 1, 6)
@@ -105,10 +106,27 @@ def methotrexate(start: int, stop: int | None = None) -> MedicationRow:
     )
 
 
+def screening(
+    n: int, test: str, result: str = "negative", reviewed: int | None = None
+) -> ScreeningRow:
+    """A TB or hepatitis B result taken on day `n` (reviewed by a specialist on day `reviewed`)."""
+    return ScreeningRow(
+        next(_ids), test, day(n), result, None if reviewed is None else day(reviewed)
+    )
+
+
+BASELINE_SCREEN = ("tb_igra", "hbv_hbsag", "hbv_anti_hbc")
+
+
+def screened(n: int) -> list[ScreeningRow]:
+    """The screening before a biologic, all negative, on day `n`: IGRA, HBsAg and anti-HBc."""
+    return [screening(n, test) for test in BASELINE_SCREEN]
+
+
 def history(**fields) -> CourseHistory:
     fields.setdefault("started_on", D0)
     names = ("infusions", "regimen_changes", "labs", "imaging", "assessments", "reactions")
-    for name in (*names, "medications"):
+    for name in (*names, "medications", "screenings"):
         fields[name] = tuple(fields.get(name, ()))
     fields.setdefault("course_id", 1)
     return CourseHistory(patient_code="CRMO-000001", **fields)
@@ -121,7 +139,7 @@ def retreatment(
     infusions and reactions become its exposure; patient-level rows (labs, imaging, assessments)
     carry over unless given."""
     course_id = course_id or earlier.course_id + 1
-    for name in ("labs", "imaging", "assessments", "medications"):
+    for name in ("labs", "imaging", "assessments", "medications", "screenings"):
         fields.setdefault(name, getattr(earlier, name))
     exposure = Exposure(
         infusions=(*earlier.exposure.infusions, *earlier.infusions),

@@ -22,7 +22,7 @@ from monitoring.models import (
 )
 from registry.models import Patient
 from tests.conftest import TODAY, _member
-from tests.factories import CourseFactory, InfusionFactory, PatientFactory
+from tests.factories import CourseFactory, InfusionFactory, PatientFactory, screen
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +75,7 @@ def alert_at(site, *, days_ago_last: int = 70, registry_code: str | None = None)
     fields = {"registry_code": registry_code} if registry_code else {}
     start = TODAY - (days_ago_last + 42) * DAY
     course = CourseFactory(patient=PatientFactory(site=site, **fields), started_on=start)
+    screen(course.patient, start - 20 * DAY)  # screened: the overdue dose is the only alert
     for offset in (0, 14, 42):
         InfusionFactory(course=course, given_on=start + offset * DAY)
     evaluate_courses([course.pk], TODAY)

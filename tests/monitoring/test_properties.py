@@ -37,7 +37,9 @@ from tests.factories import (
     ReactionFactory,
     RegimenChangeFactory,
     RelapseFactory,
+    ScreeningResultFactory,
     SiteFactory,
+    screen,
 )
 from tests.monitoring.builders import (
     D0,
@@ -53,6 +55,7 @@ from tests.monitoring.builders import (
     reaction,
     regimen,
     retreatment,
+    screening,
 )
 
 W, U, INFO = Severity.WARNING, Severity.URGENT, Severity.INFO
@@ -149,7 +152,7 @@ def clears(rule_id: str) -> Any:
 
 def test_every_rule_has_a_clearing_property():
     assert set(RULES) == CLEARING_TESTED
-    assert len(RULES) == 18
+    assert len(RULES) == 20
 
 
 # Doses ------------------------------------------------------------------------------------------
@@ -711,6 +714,96 @@ def test_severe_reaction_review_clears_when_a_clinician_records_the_review(data)
     assert bool(found(after, as_of, "severe_reaction_review")) is (reviewed_on > as_of)
 
 
+# Screening --------------------------------------------------------------------------------------
+
+BASELINE_TESTS = ("tb_igra", "hbv_hbsag", "hbv_anti_hbc")
+OUTCOMES = st.sampled_from(["negative", "positive", "indeterminate"])
+
+
+@clears("screening_missing")
+@RULE_EXAMPLES
+@given(data=st.data())
+def test_screening_missing_clears_when_the_missing_results_are_recorded(data):
+    """Some of the screen taken in time, some too early or never; recording the rest, at any
+    date from 365 days before the start to the evaluation (late screening counts), clears it."""
+    days = draw_adherent(data, fewest=0)
+    start = data.draw(st.integers(-30, 30), label="course start")
+    as_of = max([start, *days]) + data.draw(st.integers(-40, 800), label="as of")
+    assume(as_of >= -365 + start)
+    taken = []
+    for test in BASELINE_TESTS:
+        when = data.draw(
+            st.one_of(
+                st.none(), st.integers(start - 900, start - 366), st.integers(start - 365, as_of)
+            ),
+            label=f"{test} on",
+        )
+        if when is not None:
+            taken.append(screening(when, test, data.draw(OUTCOMES, label=f"{test} result")))
+    chest_xray = data.draw(st.booleans(), label="a chest X-ray too")
+    if chest_xray:  # never a TB screen on its own
+        taken.append(screening(min(as_of, start), "tb_chest_xray"))
+    counted = {s.test for s in taken if s.tested_on >= day(start - 365)}
+    assume(not set(BASELINE_TESTS) <= counted)
+    before = course(
+        started_on=day(start), infusions=[infusion(start + n) for n in days], screenings=taken
+    )
+    finding = raised(before, as_of, "screening_missing", "course")
+    assert finding.severity is (U if as_of >= start else W)
+    assert finding.due_on == day(start)
+
+    late = [
+        screening(data.draw(st.integers(start - 365, as_of), label=f"{test} recorded"), test)
+        for test in BASELINE_TESTS
+        if test not in counted
+    ]
+    assert found(add_screenings(before, late), as_of, "screening_missing") == []
+
+
+@RULE_EXAMPLES
+@given(data=st.data())
+def test_a_skin_test_is_a_tb_screen_as_an_igra_is(data):
+    start, as_of = 0, data.draw(st.integers(0, 400), label="as of")
+    skin = screening(data.draw(st.integers(-365, as_of), label="skin test on"), "tb_skin_test")
+    hbv = [screening(-10, "hbv_hbsag"), screening(-10, "hbv_anti_hbc")]
+    assert (
+        found(course(started_on=day(start), screenings=[skin, *hbv]), as_of, "screening_missing")
+        == []
+    )
+    assert keys(course(started_on=day(start), screenings=hbv), as_of, "screening_missing") == {
+        "course"
+    }
+
+
+def add_screenings(history_: CourseHistory, rows: list[Any]) -> CourseHistory:
+    screenings = sorted((*history_.screenings, *rows), key=lambda s: (s.tested_on, s.id))
+    return dataclasses.replace(history_, screenings=tuple(screenings))
+
+
+@clears("screening_positive")
+@RULE_EXAMPLES
+@given(data=st.data())
+def test_screening_positive_clears_when_a_clinician_records_the_specialist_review(data):
+    days = draw_adherent(data, fewest=0)
+    as_of = max([0, *days]) + data.draw(st.integers(0, 400), label="as of")
+    test = data.draw(
+        st.sampled_from(["tb_igra", "tb_skin_test", "tb_chest_xray", "hbv_hbsag", "hbv_anti_hbc"])
+    )
+    tested_on = data.draw(st.integers(-400, as_of), label="tested on")
+    result = data.draw(st.sampled_from(["positive", "indeterminate"]), label="result")
+    found_one = screening(tested_on, test, result)
+    before = course(infusions=infusions(*days), screenings=[found_one])
+    finding = raised(before, as_of, "screening_positive", f"screening-{found_one.id}")
+    assert finding.severity is U
+
+    reviewed_on = data.draw(st.integers(tested_on, as_of + 30), label="reviewed on")
+    after = dataclasses.replace(
+        before, screenings=(dataclasses.replace(found_one, reviewed_on=day(reviewed_on)),)
+    )
+    # Cleared once the review is dated; a review dated after the evaluation is not known yet.
+    assert bool(found(after, as_of, "screening_positive")) is (reviewed_on > as_of)
+
+
 # Co-medication --------------------------------------------------------------------------------
 
 METHOTREXATE_TESTS = ("neutrophils", "platelets", "alt")
@@ -897,7 +990,8 @@ A_AS_OF = D0.replace(year=2026, month=3, day=16)
 
 def patient_a(site: Any) -> list[int]:
     """Two courses (a re-exposure after 2025's), reactions, labs, imaging, assessments, a
-    relapse, a regimen change and methotrexate with a lapsed blood count: enough that B's rows,
+    relapse, a regimen change, methotrexate with a lapsed blood count and a screen too old for the
+    retreatment: enough that B's rows,
     if read, would change A's findings."""
     patient = PatientFactory(site=site)
     first = CourseFactory(
@@ -933,6 +1027,8 @@ def patient_a(site: Any) -> list[int]:
     LabResultFactory(patient=patient, collected_on=day(240), analyte="alt", value=Decimal("20"))
     AssessmentFactory(patient=patient, assessed_on=day(70))
     AssessmentFactory(patient=patient, assessed_on=day(300), clinically_active_lesions=2)
+    # Screened before the first course only: the retreatment's screening is missing.
+    screen(patient, day(-20))
     return [first.pk, second.pk]
 
 
@@ -979,6 +1075,16 @@ b_data = st.fixed_dictionaries(
         # methotrexate: an entry from a day, stopped after some days or (None) still taken
         "methotrexate": st.one_of(
             st.none(), st.tuples(b_days, st.one_of(st.none(), st.integers(0, 200)))
+        ),
+        # screening: (day, test, result), one result per test and day, positive ones unreviewed
+        "screenings": st.lists(
+            st.tuples(
+                b_days,
+                st.sampled_from(["tb_igra", "tb_chest_xray", "hbv_hbsag", "hbv_anti_hbc"]),
+                st.sampled_from(["negative", "positive", "indeterminate"]),
+            ),
+            max_size=4,
+            unique_by=lambda row: (row[0], row[1]),
         ),
     }
 )
@@ -1030,6 +1136,8 @@ def write_patient_b(patient: Any, first_course: Any, data: dict[str, Any]) -> in
             stopped_on=None if length is None else day(start + length),
             stop_reason="" if length is None else "remission",
         )  # fmt: skip
+    for n, test, result in data["screenings"]:
+        ScreeningResultFactory(patient=patient, test=test, tested_on=day(n), result=result)
     return len(written)
 
 
@@ -1045,6 +1153,7 @@ def test_evaluating_one_patient_never_reads_anothers_data(data):
         assert len(before) == 2
         assert any(findings_before), "A's findings must be worth comparing"
         assert "methotrexate_monitoring_due" in {f[0] for f in findings_before[-1]}
+        assert "screening_missing" in {f[0] for f in findings_before[-1]}
 
         patient_b = PatientFactory(site=site)
         b_first = CourseFactory(
@@ -1060,4 +1169,5 @@ def test_evaluating_one_patient_never_reads_anothers_data(data):
         assert len(b_history.all_infusions) == b_infusions
         assert len(b_history.labs) == len(data["labs"])
         assert len(b_history.medications) == (data["methotrexate"] is not None)
+        assert len(b_history.screenings) == len(data["screenings"])
         transaction.set_rollback(True)

@@ -117,7 +117,10 @@ def make_site_records(site: Site, family_name: str, mrn: str) -> SiteRecords:
         ),
         medication=MedicationFactory.create(patient=patient),
         adverse_event=AdverseEventFactory.create(patient=patient, course=course),
-        screening_result=ScreeningResultFactory.create(patient=patient, result="positive"),
+        # Awaiting its review without holding infusions (a TB or hepatitis B result would).
+        screening_result=ScreeningResultFactory.create(
+            patient=patient, test="hcv_antibody", result="positive"
+        ),
         vaccination=VaccinationFactory.create(patient=patient),
     )
 
