@@ -28,8 +28,10 @@ from django.utils import timezone
 from monitoring.guideline import DEFAULT, Finding, Guideline, evaluate_course
 from monitoring.guideline.history import (
     MEDICATIONS_READ,
+    AdverseEventRow,
     AssessmentRow,
     CourseHistory,
+    CourseSpan,
     Exposure,
     ImagingRow,
     InfusionRow,
@@ -37,6 +39,8 @@ from monitoring.guideline.history import (
     MedicationRow,
     ReactionRow,
     RegimenRow,
+    VaccinationRow,
+    attached_course,
 )
 from monitoring.models import (
     ACKNOWLEDGED_PAST_FACT,
@@ -58,6 +62,7 @@ from monitoring.models import (
     SiteGuideline,
 )
 from registry.models import (
+    AdverseEvent,
     ClinicalAssessment,
     ImagingStudy,
     Infusion,
@@ -68,6 +73,14 @@ from registry.models import (
     Relapse,
     Site,
     TreatmentCourse,
+    Vaccination,
+)
+from registry.safety_codes import (
+    LIVE_VACCINES,
+    SPECIAL_INTEREST_TERMS,
+    AdverseEventTerm,
+    SpecialInterest,
+    special_interest,
 )
 
 logger = logging.getLogger(__name__)
@@ -162,7 +175,7 @@ def _dates(queryset: QuerySet[Any], owner: str, date_field: str) -> dict[int, li
 
 def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
     """The plain histories of these courses, with the exposure of their patients' other courses,
-    in ten queries whatever their number."""
+    in twelve queries whatever their number."""
     courses = list(
         TreatmentCourse.objects.filter(pk__in=course_ids)
         .order_by("pk")
@@ -185,13 +198,15 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
     # Every course of these patients: their starts, and the exposure across courses.
     patient_of: dict[int, int] = {}
     course_starts: dict[int, list[dt.date]] = defaultdict(list)
-    for course_id, patient_id, started_on in _fetch(
+    spans: dict[int, list[CourseSpan]] = defaultdict(list)
+    for course_id, patient_id, started_on, course_stopped_on in _fetch(
         TreatmentCourse.objects.filter(**by_patient)
         .order_by("started_on")
-        .values_list("pk", "patient_id", "started_on")
+        .values_list("pk", "patient_id", "started_on", "stopped_on")
     ):
         patient_of[course_id] = patient_id
         course_starts[patient_id].append(started_on)
+        spans[patient_id].append(CourseSpan(course_id, started_on, course_stopped_on))
     every_course = {"course_id__in": list(patient_of)}
     infusions: dict[int, list[InfusionRow]] = defaultdict(list)
     for course_id, rows in _group(
@@ -233,6 +248,14 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
         "patient_id",
         MedicationRow,
     )
+    live_vaccinations = _group(
+        Vaccination.objects.filter(**by_patient, vaccine__in=sorted(LIVE_VACCINES)).order_by(
+            "given_on", "pk"
+        ),
+        "patient_id",
+        VaccinationRow,
+    )
+    events = _events_by_course(by_patient, spans)
 
     histories = []
     for (pk, patient_id, code, site_code, started_on, dose, weeks, interval, stopped_on,
@@ -261,6 +284,8 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
                 reactions=tuple(r for r in patient_reactions if r.infusion_id in own_ids),
                 relapses_noted_on=tuple(relapses[pk]),
                 medications=tuple(medications[patient_id]),
+                live_vaccinations=tuple(live_vaccinations[patient_id]),
+                adverse_events=tuple(events[pk]),
                 next_course_started_on=min(later_starts, default=None),
                 exposure=Exposure(
                     infusions=tuple(i for i in patient_infusions if i.course_id != pk),
@@ -269,6 +294,42 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
             )
         )
     return histories
+
+
+_EVENT_COLUMNS = ("pk", "onset_on", "term", "serious", "reviewed_on", "review_decision")
+
+
+def _events_by_course(
+    by_patient: dict[str, list[int]], spans: dict[int, list[CourseSpan]]
+) -> dict[int, list[AdverseEventRow]]:
+    """The adverse events that need a clinician's review (serious, or of special interest: the
+    record's AWAITING_REVIEW, reviewed ones included, so a history cut before the review still
+    sees them), each on the one course `attached_course` picks, by onset."""
+    by_course: dict[int, list[AdverseEventRow]] = defaultdict(list)
+    needing_review = AdverseEvent.objects.filter(
+        Q(serious=True) | Q(term__in=SPECIAL_INTEREST_TERMS), **by_patient
+    ).order_by("onset_on", "pk")
+    for row in _fetch(needing_review.values_list("patient_id", "course_id", *_EVENT_COLUMNS)):
+        patient_id, course_id, pk, onset_on, term, serious, reviewed_on, decision = row
+        course = attached_course(course_id, onset_on, tuple(spans[patient_id]))
+        if course is None:
+            continue  # no course at all: nothing to raise it on
+        by_course[course].append(
+            AdverseEventRow(
+                id=pk,
+                onset_on=onset_on,
+                term=term,
+                serious=serious,
+                reviewed_on=reviewed_on,
+                review_decision=decision,
+                term_label=str(AdverseEventTerm(term).label).replace(" (name it)", ""),
+                special_interest=tuple(
+                    str(SpecialInterest(kind).label).lower()
+                    for kind in special_interest(term, serious=serious)
+                ),
+            )
+        )
+    return by_course
 
 
 # --- Reconciling ---------------------------------------------------------------------------------

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitoring.guideline.findings import Finding, RuleInfo, Severity
-from monitoring.guideline.history import CourseHistory, Exposure, MedicationRow, ReactionRow
+from monitoring.guideline.history import (
+    AdverseEventRow,
+    CourseHistory,
+    Exposure,
+    MedicationRow,
+    ReactionRow,
+    VaccinationRow,
+)
 from monitoring.guideline.parameters import DEFAULT, Guideline
 from monitoring.guideline.rules import RULES, Context
 from monitoring.guideline.schedule import schedule
@@ -49,6 +56,8 @@ def _nothing_after(history: CourseHistory, as_of: dt.date) -> bool:
             [r.reviewed_on for r in (*history.reactions, *history.exposure.reactions)
              if r.reviewed_on],
             [day for m in history.medications for day in (m.started_on, m.stopped_on) if day],
+            [day for v in history.live_vaccinations for day in (v.given_on, v.reviewed_on) if day],
+            [day for e in history.adverse_events for day in (e.onset_on, e.reviewed_on) if day],
         ) if rows
     ]  # fmt: skip
     return all(day <= as_of for day in last_days)
@@ -78,6 +87,16 @@ def cut_at(history: CourseHistory, as_of: dt.date) -> CourseHistory:
             return reaction
         return dataclasses.replace(reaction, reviewed_on=None, review_decision="")  # not yet
 
+    def vaccination_known(vaccination: VaccinationRow) -> VaccinationRow:
+        if known_date(vaccination.reviewed_on) == vaccination.reviewed_on:
+            return vaccination
+        return dataclasses.replace(vaccination, reviewed_on=None, review_decision="")  # not yet
+
+    def event_known(event: AdverseEventRow) -> AdverseEventRow:
+        if known_date(event.reviewed_on) == event.reviewed_on:
+            return event
+        return dataclasses.replace(event, reviewed_on=None, review_decision="")  # not yet
+
     return dataclasses.replace(
         history,
         infusions=infusions,
@@ -91,6 +110,10 @@ def cut_at(history: CourseHistory, as_of: dt.date) -> CourseHistory:
         relapses_noted_on=tuple(day for day in history.relapses_noted_on if day <= as_of),
         next_course_started_on=known_date(history.next_course_started_on),
         medications=tuple(taken(m) for m in history.medications if m.started_on <= as_of),
+        live_vaccinations=tuple(
+            vaccination_known(v) for v in history.live_vaccinations if v.given_on <= as_of
+        ),
+        adverse_events=tuple(event_known(e) for e in history.adverse_events if e.onset_on <= as_of),
         exposure=Exposure(
             infusions=other_infusions,
             reactions=tuple(
