@@ -10,7 +10,8 @@ Every finding carries a `due_on` (monitoring.guideline.rules), but it is not alw
   antibodies_detected, early_discontinuation, taper_readiness): the date it happened, no clock
   (a count of days since an infusion or a stop would read like lateness);
 - something that happened and **awaits a decision** (treatment_interrupted,
-  relapse_after_stopping, severe_reaction_review): its date and how long ago.
+  relapse_after_stopping, severe_reaction_review, live_vaccine_on_treatment,
+  serious_adverse_event_review): its date and how long ago.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ RULE_TIMING: dict[str, tuple[str, str]] = {
     "treatment_interrupted": (AWAITING, "since"),
     "relapse_after_stopping": (AWAITING, "first sign"),
     "severe_reaction_review": (AWAITING, "reaction"),
+    "live_vaccine_on_treatment": (AWAITING, "vaccine given"),
+    "serious_adverse_event_review": (AWAITING, "onset"),
 }
 
 # The worklist's legend of the column: what "When" says, per kind of rule.
@@ -51,8 +54,8 @@ LEGEND = (
     "response assessment, follow-up visit, methotrexate's bloods), since when it is due; for a "
     "past fact (an early, mismatched or short infusion, a result, a stop, readiness to taper), the "
     "date it happened; "
-    "for what awaits a decision (an interruption, a relapse, a severe reaction), its date and how "
-    "long ago."
+    "for what awaits a decision (an interruption, a relapse, a severe reaction, a live vaccine, a "
+    "serious adverse event), its date and how long ago."
 )
 
 
