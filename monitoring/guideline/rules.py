@@ -1576,8 +1576,8 @@ def _vaccination(row: VaccinationRow) -> dict[str, Any]:
     severity="urgent",
     grade="B",
     quote=LIVE_VACCINE,
-    source=f"registry guideline after the {LIVE_VACCINE_SOURCE}; the interval is a registry "
-    "default (live_vaccine_interval_days, grade C)",
+    source=f"registry guideline after the {LIVE_VACCINE_SOURCE}; the interval, "
+    "live_vaccine_interval_days, is a registry default of grade C",
     key="vaccination",
     clears="a clinician records the review of the vaccination (infusion deferred, or risk "
     "accepted); course stopped",

@@ -42,12 +42,14 @@ from tests.factories import (
 from tests.monitoring.builders import (
     D0,
     adherent_days,
+    adverse_event,
     assessment,
     day,
     history,
     infusion,
     infusions,
     lab,
+    live_vaccine,
     methotrexate,
     mri,
     reaction,
@@ -149,7 +151,7 @@ def clears(rule_id: str) -> Any:
 
 def test_every_rule_has_a_clearing_property():
     assert set(RULES) == CLEARING_TESTED
-    assert len(RULES) == 18
+    assert len(RULES) == 20
 
 
 # Doses ------------------------------------------------------------------------------------------
@@ -760,6 +762,67 @@ def test_methotrexate_monitoring_due_clears_when_methotrexate_stops(data):
     stopped = data.draw(st.integers(started, as_of), label="methotrexate stopped")
     after = dataclasses.replace(before, medications=(methotrexate(started, stopped),))
     assert found(after, as_of, "methotrexate_monitoring_due") == []
+
+
+# Safety: live vaccines, serious adverse events ------------------------------------------------
+
+
+def live_vaccine_raised(data: st.DataObject) -> tuple[CourseHistory, Any, int]:
+    """An active course given on schedule and a live vaccine near it that raises the rule;
+    returns (history, the vaccination, as of)."""
+    days = draw_adherent(data)
+    given_on = data.draw(st.integers(-120, days[-1] + 60), label="vaccine given")
+    vaccine = live_vaccine(
+        given_on, vaccine=data.draw(st.sampled_from(["mmr", "bcg", "varicella"]))
+    )
+    before = course(infusions=infusions(*days), live_vaccinations=[vaccine])
+    as_of = max(given_on, days[-1]) + data.draw(st.integers(0, 60), label="as of")
+    key = f"vaccination-{vaccine.id}"
+    assume(key in keys(before, as_of, "live_vaccine_on_treatment"))
+    return before, vaccine, as_of
+
+
+@clears("live_vaccine_on_treatment")
+@RULE_EXAMPLES
+@given(data=st.data())
+def test_live_vaccine_on_treatment_clears_when_a_clinician_reviews_it(data):
+    before, vaccine, as_of = live_vaccine_raised(data)
+    finding = raised(before, as_of, "live_vaccine_on_treatment", f"vaccination-{vaccine.id}")
+    assert finding.severity is U
+    decision = data.draw(st.sampled_from(["infusion_deferred", "risk_accepted"]))
+    reviewed_on = data.draw(st.integers(offset(vaccine.given_on), as_of + 30), label="reviewed on")
+    reviewed = dataclasses.replace(vaccine, reviewed_on=day(reviewed_on), review_decision=decision)
+    after = dataclasses.replace(before, live_vaccinations=(reviewed,))
+    # Cleared once the review is dated; a review dated after the evaluation is not known yet.
+    assert bool(found(after, as_of, "live_vaccine_on_treatment")) is (reviewed_on > as_of)
+
+
+@clears("serious_adverse_event_review")
+@RULE_EXAMPLES
+@given(data=st.data())
+def test_serious_adverse_event_review_clears_when_reviewed_and_not_when_the_course_stops(data):
+    days = draw_adherent(data)
+    onset = data.draw(st.integers(-60, days[-1] + 100), label="onset")
+    serious = data.draw(st.booleans(), label="serious")
+    event = adverse_event(
+        onset,
+        term="lung_infection" if serious else "psoriasis",
+        serious=serious,
+        special_interest=() if serious else ("paradoxical psoriasis",),
+    )
+    as_of = max(onset, days[-1]) + data.draw(st.integers(0, 200), label="as of")
+    before = course(infusions=infusions(*days), adverse_events=[event])
+    assert raised(before, as_of, "serious_adverse_event_review", f"event-{event.id}").severity is U
+    # The course's stop (on or after the onset) does not clear it.
+    stopped_on = data.draw(st.integers(max(onset, days[-1]), as_of), label="stopped on")
+    stopped = dataclasses.replace(before, stopped_on=day(stopped_on), stop_reason="adverse_event")
+    raised(stopped, as_of, "serious_adverse_event_review", f"event-{event.id}")
+    decision = data.draw(st.sampled_from(["continue", "hold", "stop"]))
+    reviewed_on = data.draw(st.integers(onset, as_of + 30), label="reviewed on")
+    reviewed = dataclasses.replace(event, reviewed_on=day(reviewed_on), review_decision=decision)
+    for history_ in (before, stopped):
+        after = dataclasses.replace(history_, adverse_events=(reviewed,))
+        assert bool(found(after, as_of, "serious_adverse_event_review")) is (reviewed_on > as_of)
 
 
 # --- 2. An adherent course on any regimen sequence raises no dose alert ------------------------

@@ -146,6 +146,7 @@ def test_the_rules_that_clear_on_stop_are_those_of_the_guideline_table():
         "premedication_advised",
         "low_trough",
         "methotrexate_monitoring_due",
+        "live_vaccine_on_treatment",
     } == CLEARS_ON_STOP_RULES
     assert all(RULES[rule_id][0].clears_on_stop for rule_id in CLEARS_ON_STOP_RULES)
 
