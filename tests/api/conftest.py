@@ -80,7 +80,7 @@ class Record:
     new_patient: Patient  # registered, no course yet
     adverse_event: AdverseEvent  # of the active course, not reviewed
     screening_result: ScreeningResult  # a positive IGRA before the active course, not reviewed
-    vaccination: Vaccination
+    vaccination: Vaccination  # a live one (MMR) before the active course, not reviewed
     export: Any = None  # a research export of the site (the access matrix adds one)
     retreatable: Any = None  # a relapse of a patient with no active course (the matrix adds one)
 
@@ -126,7 +126,7 @@ def build_record(site: Site, *, mrn: str) -> Record:
         screening_result=ScreeningResultFactory(
             patient=patient, tested_on=START - 30 * DAY, result="positive"
         ),
-        vaccination=VaccinationFactory(patient=patient, given_on=START - 60 * DAY),
+        vaccination=VaccinationFactory(patient=patient, vaccine="mmr", given_on=START - 60 * DAY),
     )
 
 
