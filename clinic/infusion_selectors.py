@@ -44,6 +44,12 @@ SECTIONS = (
 )
 ANTIBODIES_RULE, PREMEDICATION_RULE = "antibodies_detected", "premedication_advised"
 ADD_INFUSION = "registry.add_infusion"
+# Whoever reviews a reaction reviews a live vaccine and an adverse event (one permission query).
+_CLINICIANS_REVIEW_ALL = all(
+    {roles.REVIEW_VACCINATION, roles.REVIEW_ADVERSE_EVENT} <= permissions
+    for permissions in roles.ROLE_PERMISSIONS.values()
+    if roles.REVIEW_REACTION in permissions
+)
 
 
 @dataclass(frozen=True)
@@ -246,7 +252,7 @@ def _with_holds_and_permissions(
     may_record = roles.sites_where(user, ADD_INFUSION)
     may_review = roles.sites_where(user, roles.REVIEW_REACTION)
     # A live vaccine's and an adverse event's reviews are a clinician's, as a reaction's is.
-    may_review_safety = roles.sites_where(user, roles.REVIEW_VACCINATION)
+    may_review_safety = may_review if _CLINICIANS_REVIEW_ALL else set()
     events = _adverse_event_holds([row.patient.pk for row in rows], today)
     complete = []
     for row in rows:
