@@ -27,6 +27,7 @@ from monitoring.guideline.history import AssessmentRow, InfusionRow
 from monitoring.guideline.schedule import INDUCTION, MAINTENANCE, schedule
 from registry.models import ANALYTE_UNITS
 from tests.factories import (
+    AdverseEventFactory,
     AssessmentFactory,
     CourseFactory,
     ImagingStudyFactory,
@@ -38,6 +39,7 @@ from tests.factories import (
     RegimenChangeFactory,
     RelapseFactory,
     SiteFactory,
+    VaccinationFactory,
 )
 from tests.monitoring.builders import (
     D0,
@@ -960,8 +962,9 @@ A_AS_OF = D0.replace(year=2026, month=3, day=16)
 
 def patient_a(site: Any) -> list[int]:
     """Two courses (a re-exposure after 2025's), reactions, labs, imaging, assessments, a
-    relapse, a regimen change and methotrexate with a lapsed blood count: enough that B's rows,
-    if read, would change A's findings."""
+    relapse, a regimen change, methotrexate with a lapsed blood count, a live vaccine and a
+    serious adverse event without a course: enough that B's rows, if read, would change A's
+    findings."""
     patient = PatientFactory(site=site)
     first = CourseFactory(
         patient=patient, started_on=D0, stopped_on=day(200), stop_reason="remission"
@@ -996,6 +999,11 @@ def patient_a(site: Any) -> list[int]:
     LabResultFactory(patient=patient, collected_on=day(240), analyte="alt", value=Decimal("20"))
     AssessmentFactory(patient=patient, assessed_on=day(70))
     AssessmentFactory(patient=patient, assessed_on=day(300), clinically_active_lesions=2)
+    VaccinationFactory(patient=patient, vaccine="mmr", given_on=day(380))
+    AdverseEventFactory(
+        patient=patient, onset_on=day(390), term="lung_infection", grade=3, serious=True,
+        seriousness_hospitalisation=True, resolved_on=day(400),
+    )  # fmt: skip
     return [first.pk, second.pk]
 
 
@@ -1043,6 +1051,13 @@ b_data = st.fixed_dictionaries(
         "methotrexate": st.one_of(
             st.none(), st.tuples(b_days, st.one_of(st.none(), st.integers(0, 200)))
         ),
+        "live_vaccines": st.lists(
+            st.tuples(b_days, st.sampled_from(["mmr", "bcg", "varicella"])),
+            max_size=2,
+            unique_by=lambda v: v,
+        ),
+        # serious adverse events without a course: the loader attaches each to one of B's
+        "serious_events": st.lists(b_days, max_size=2),
     }
 )
 
@@ -1093,6 +1108,12 @@ def write_patient_b(patient: Any, first_course: Any, data: dict[str, Any]) -> in
             stopped_on=None if length is None else day(start + length),
             stop_reason="" if length is None else "remission",
         )  # fmt: skip
+    for n, vaccine in data["live_vaccines"]:
+        VaccinationFactory(patient=patient, vaccine=vaccine, given_on=day(n))
+    for n in data["serious_events"]:
+        AdverseEventFactory(patient=patient, onset_on=day(n), term="sepsis", grade=4,
+                            serious=True, seriousness_life_threatening=True,
+                            resolved_on=day(n + 5))  # fmt: skip
     return len(written)
 
 
@@ -1108,6 +1129,9 @@ def test_evaluating_one_patient_never_reads_anothers_data(data):
         assert len(before) == 2
         assert any(findings_before), "A's findings must be worth comparing"
         assert "methotrexate_monitoring_due" in {f[0] for f in findings_before[-1]}
+        assert {"live_vaccine_on_treatment", "serious_adverse_event_review"} <= {
+            f[0] for f in findings_before[-1]
+        }
 
         patient_b = PatientFactory(site=site)
         b_first = CourseFactory(
@@ -1123,4 +1147,7 @@ def test_evaluating_one_patient_never_reads_anothers_data(data):
         assert len(b_history.all_infusions) == b_infusions
         assert len(b_history.labs) == len(data["labs"])
         assert len(b_history.medications) == (data["methotrexate"] is not None)
+        assert len(b_history.live_vaccinations) == len(data["live_vaccines"])
+        b_histories = load_histories(b_ids)
+        assert sum(len(h.adverse_events) for h in b_histories) == len(data["serious_events"])
         transaction.set_rollback(True)
