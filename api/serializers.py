@@ -37,6 +37,7 @@ from registry.models import (
     StopReason,
     TreatmentCourse,
     Vaccination,
+    VaccinationReviewDecision,
     fixed_units_listed,
     lab_units_listed,
 )
@@ -812,6 +813,9 @@ class AdverseEventSerializer(RecordSerializer):
         read_only_fields = ["reviewed_on", *TIMESTAMPS]
 
 
+_VACCINATION_REVIEW = (
+    "A clinician records the review of a live vaccine with POST /api/v1/vaccinations/{id}/review/."
+)
 _SCREENING_REVIEW = (
     "A clinician records the review with POST /api/v1/screening-results/{id}/review/."
 )
@@ -868,14 +872,39 @@ class ScreeningResultSerializer(RecordSerializer):
     ]
 )
 class VaccinationSerializer(RecordSerializer):
+    owned_fields = {
+        "reviewed_on": _VACCINATION_REVIEW,
+        "reviewed_by": _VACCINATION_REVIEW,
+        "review_decision": _VACCINATION_REVIEW,
+        "review_note": _VACCINATION_REVIEW,
+    }
     live = serializers.BooleanField(
         read_only=True, help_text="A live vaccine (contraindicated on infliximab)."
+    )
+    # Blank until a clinician reviews it (DRF drops allow_blank on a read-only model field).
+    review_decision = serializers.ChoiceField(
+        choices=VaccinationReviewDecision.choices, allow_blank=True, read_only=True
+    )
+    reviewed_by: Any = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
     )
 
     class Meta:
         model = Vaccination
-        fields = ["id", "patient", "vaccine", "given_on", "live", *TIMESTAMPS]
-        read_only_fields = list(TIMESTAMPS)
+        fields = [
+            "id",
+            "patient",
+            "vaccine",
+            "given_on",
+            "live",
+            "reviewed_on",
+            "reviewed_by",
+            "review_decision",
+            "review_note",
+            *TIMESTAMPS,
+        ]
+        # The review is an action (POST …/vaccinations/{id}/review/), with its clinician.
+        read_only_fields = ["reviewed_on", "review_note", *TIMESTAMPS]
 
 
 @extend_schema_serializer(
@@ -901,3 +930,26 @@ class AdverseEventReviewSerializer(serializers.Serializer):
 )
 class ScreeningReviewSerializer(serializers.Serializer):
     reviewed_on = serializers.DateField(help_text="When the specialist's review was recorded.")
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Infusion deferred",
+            value={
+                "reviewed_on": "2026-11-20",
+                "decision": "infusion_deferred",
+                "note": "MMR at the GP; next infusion after the 90 days",
+            },
+            request_only=True,
+        )
+    ]
+)
+class VaccinationReviewSerializer(serializers.Serializer):
+    reviewed_on = serializers.DateField()
+    decision = serializers.ChoiceField(
+        choices=VaccinationReviewDecision.choices,
+        help_text="On the infusions after a live vaccine: deferred until the interval has passed, "
+        "or the risk accepted.",
+    )
+    note = serializers.CharField(required=False, allow_blank=True, default="")

@@ -465,6 +465,24 @@ class VaccinationViewSet(RecordViewSet):
     filterset_fields = ["patient", "vaccine"]
     ordering_fields = ["given_on"]
     ordering = ["given_on", "pk"]
+    action_verbs = {"review": "review"}
+
+    @extend_schema(
+        request=s.VaccinationReviewSerializer,
+        responses={200: s.VaccinationSerializer, 400: ERROR, 403: ERROR, 404: ERROR},
+        description="A clinician of the site records the review of a live vaccine given on or "
+        "near infliximab (the guideline's live_vaccine_on_treatment): the infusion deferred, or "
+        "the risk accepted, and a note. Refused for a vaccine that is not live.",
+    )
+    @action(detail=True, methods=["post"])
+    def review(self, request: Request, pk: str | None = None) -> Response:
+        target = self.get_object()  # 404 before the body is read
+        body = s.VaccinationReviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        vaccination = services.vaccination_review_record(
+            vaccination=target, by=roles.acting(request.user), **body.validated_data
+        )
+        return self._answer(vaccination)
 
 
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):

@@ -1,7 +1,7 @@
 """`make bench`: generate a synthetic registry, then measure the nightly evaluation against a floor.
 
 The floor is the cheapest possible way to read what the evaluation reads: the scope query, then
-for each chunk of 500 courses the eleven queries of `monitoring.evaluation.load_histories` (same
+for each chunk of 500 courses the thirteen queries of `monitoring.evaluation.load_histories` (same
 tables, columns and order, the patients' other courses included), with plain psycopg, fetching
 every row; no ORM, no engine, no writes.
 The evaluation itself runs twice, synchronously (`run_evaluation`, the command's path): on the
@@ -33,6 +33,7 @@ import psycopg
 from benchmarks import database
 from benchmarks.generate import SEED, Generated, generate, patients_for_courses
 from monitoring.guideline.history import MEDICATIONS_READ, SCREENINGS_READ
+from registry.safety_codes import LIVE_VACCINES, SPECIAL_INTEREST_TERMS
 
 DEFAULT_COURSES = 100_000
 CHUNK_SIZE = 500
@@ -108,9 +109,9 @@ LOADS: tuple[tuple[str, str, str], ...] = (
         BY_COURSE,
     ),
     (
-        "course starts",
-        "SELECT patient_id, started_on FROM registry_treatmentcourse WHERE patient_id = ANY(%s)"
-        " ORDER BY started_on",
+        "course starts",  # and stops: which course an adverse event's review lives on
+        "SELECT id, patient_id, started_on, stopped_on FROM registry_treatmentcourse"
+        " WHERE patient_id = ANY(%s) ORDER BY started_on",
         BY_PATIENT,
     ),
     (
@@ -125,11 +126,27 @@ LOADS: tuple[tuple[str, str, str], ...] = (
         " WHERE patient_id = ANY(%s) AND test = ANY(%s) ORDER BY tested_on, id",
         BY_PATIENT,
     ),
+    (
+        "live vaccinations",
+        "SELECT patient_id, id, vaccine, given_on, reviewed_on, review_decision"
+        " FROM registry_vaccination WHERE patient_id = ANY(%s) AND vaccine = ANY(%s)"
+        " ORDER BY given_on, id",
+        BY_PATIENT,
+    ),
+    (
+        "adverse events",  # that need a clinician's review: serious, or of special interest
+        "SELECT patient_id, course_id, id, onset_on, term, serious, reviewed_on, review_decision"
+        " FROM registry_adverseevent WHERE patient_id = ANY(%s) AND (serious OR term = ANY(%s))"
+        " ORDER BY onset_on, id",
+        BY_PATIENT,
+    ),
 )
 # The parameters of a load after the ids.
 MORE_PARAMS: dict[str, list[Any]] = {
     "medications": [sorted(MEDICATIONS_READ)],
     "screenings": [sorted(SCREENINGS_READ)],
+    "live vaccinations": [sorted(LIVE_VACCINES)],
+    "adverse events": [sorted(SPECIAL_INTEREST_TERMS)],
 }
 
 
@@ -340,7 +357,7 @@ def print_evaluation(
     section(f"Nightly evaluation: {in_scope:,} courses in scope, {n_chunks} chunks of {chunk_size}")
     print(f"  {'':46s} {'seconds':>9s} {'courses/s':>10s} {'× floor':>8s}")
     print(
-        f"  {'floor: psycopg, 11 queries/chunk (median)':46s} {floor_s:>9.1f} "
+        f"  {'floor: psycopg, 13 queries/chunk (median)':46s} {floor_s:>9.1f} "
         f"{in_scope / floor_s:>10,.0f} {1:>8.2f}"
     )
     print(

@@ -12,7 +12,8 @@ Every finding carries a `due_on` (monitoring.guideline.rules), but it is not alw
   antibodies_detected, early_discontinuation, taper_readiness): the date it happened, no clock
   (a count of days since an infusion or a stop would read like lateness);
 - something that happened and **awaits a decision** (treatment_interrupted,
-  relapse_after_stopping, severe_reaction_review, screening_positive): its date and how long ago.
+  relapse_after_stopping, severe_reaction_review, screening_positive, live_vaccine_on_treatment,
+  serious_adverse_event_review): its date and how long ago.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ RULE_TIMING: dict[str, tuple[str, str]] = {
     "relapse_after_stopping": (AWAITING, "first sign"),
     "severe_reaction_review": (AWAITING, "reaction"),
     "screening_positive": (AWAITING, "result of"),
+    "live_vaccine_on_treatment": (AWAITING, "vaccine given"),
+    "serious_adverse_event_review": (AWAITING, "onset"),
 }
 
 # The worklist's legend of the column: what "When" says, per kind of rule.
@@ -57,7 +60,7 @@ LEGEND = (
     "past fact (an early, mismatched or short infusion, a result, a stop, readiness to taper), the "
     "date it happened; "
     "for what awaits a decision (an interruption, a relapse, a severe reaction, a screen not "
-    "negative), its date and how long ago."
+    "negative, a live vaccine, a serious adverse event), its date and how long ago."
 )
 
 

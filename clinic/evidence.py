@@ -25,7 +25,7 @@ from registry.models import (
     ReactionSeverity,
     StopReason,
 )
-from registry.safety_codes import ScreeningOutcome, ScreeningTest
+from registry.safety_codes import ScreeningOutcome, ScreeningTest, Vaccine
 
 Line = tuple[str, str | list[str]]
 NOT_RECORDED = "none recorded"
@@ -258,6 +258,22 @@ def _moved_by_change(_value: Any) -> str:
     return "yes"
 
 
+def _vaccination(row: dict[str, Any]) -> str:
+    """ "Measles, mumps and rubella (MMR), given 04 Nov 2026"."""
+    vaccine = str(dict(Vaccine.choices).get(row.get("vaccine", ""), "Live vaccine"))
+    return f"{vaccine}, given {date_text(row.get('given_on'))}"
+
+
+def _adverse_event(row: dict[str, Any]) -> str:
+    """ "Lung infection (pneumonia), serious, from 04 Nov 2026"."""
+    serious = ", serious" if row.get("serious") else ""
+    return f"{row.get('term', 'adverse event')}{serious}, from {date_text(row.get('onset_on'))}"
+
+
+def _listed_words(value: Any) -> str:
+    return ", ".join(str(item) for item in value) if value else "none"
+
+
 # key → (label, how its value reads; None: the default by suffix and shape).
 _KEYS: dict[str, tuple[str, Callable[[Any], str] | None]] = {
     "day_zero": ("Day 0 (first infusion)", date_text),
@@ -323,13 +339,30 @@ _KEYS: dict[str, tuple[str, Callable[[Any], str] | None]] = {
     "infusions_given": ("Infusions of this course given", str),
     "retrospective": ("Retrospective (first infusion long ago)", _yes_no),
     "screening": ("Screening result", None),
+    "vaccination": ("Live vaccine", _vaccination),
+    "infused_within": ("Infusions within the interval after it", None),
+    "next_due_on": ("Next infusion due", date_text),
+    "earliest_infusion_on": ("Earliest date for the next infusion", date_text),
+    "live_vaccine_interval_days": ("No infusion within", days_text),
+    "adverse_event": ("Adverse event", _adverse_event),
+    "special_interest": ("Of special interest", _listed_words),
 }
 # Shown with the alert itself, in words that fit its rule (see clinic.alert_timing).
 _SHOWN_WITH_THE_ALERT = frozenset({"due_on"})
 # Said only when there is something to say: no regimen change moved the due date; a relapse's
 # kinds of evidence are alternatives, and the ones it did not find are noise.
 _OMITTED_WHEN_EMPTY = frozenset(
-    {"regimen_change_id", "mri", "assessments", "suggestive_assessments", "raised_markers"}
+    {
+        "regimen_change_id",
+        "mri",
+        "assessments",
+        "suggestive_assessments",
+        "raised_markers",
+        "infused_within",
+        "next_due_on",
+        "earliest_infusion_on",
+        "special_interest",
+    }
 )
 _ORDER = {key: position for position, key in enumerate(_KEYS)}
 

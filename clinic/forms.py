@@ -39,6 +39,7 @@ from registry.models import (
     StopReason,
     TreatmentCourse,
     Vaccination,
+    VaccinationReviewDecision,
 )
 from registry.safety_codes import (
     HBV_TESTS,
@@ -683,6 +684,21 @@ class AdverseEventReviewForm(Form):
         choices=AdverseEventDecision.choices,
         widget=forms.RadioSelect,
         label="Decision on infliximab",
+    )
+
+
+class VaccinationReviewForm(Form):
+    reviewed_on = forms.DateField(widget=DATE, label="Reviewed on")
+    decision = forms.ChoiceField(
+        choices=VaccinationReviewDecision.choices,
+        widget=forms.RadioSelect,
+        label="Decision on the infusions",
+    )
+    note = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Note",
+        help_text="Why: e.g. the vaccine's indication, the patient's state, when to infuse.",
     )
 
 

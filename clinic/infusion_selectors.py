@@ -1,9 +1,9 @@
 """Reads behind the infusion list: who is due for a dose (overdue, today, this week) at the user's
 sites, with what the infusion unit needs to prepare it, and the vials pharmacy needs each day.
 
-A constant number of queries whatever the number of courses: the schedules come from the engine's
-bulk loader (`clinic.selectors.course_overviews`); alerts, holds and permissions are read once for
-all rows.
+A constant number of queries whatever the number of courses: the schedules (and the patients' live
+vaccines) come from the engine's bulk loader (`clinic.selectors.course_overviews`); alerts, holds
+(severe reactions, adverse events awaiting review) and permissions are read once for all rows.
 """
 
 from __future__ import annotations
@@ -24,7 +24,15 @@ from monitoring.guideline.history import CourseHistory, InfusionRow
 from monitoring.models import ACTIONABLE_STATUSES, Alert
 from registry import roles, safeguards
 from registry.dosing import ExpectedDose, expected_dose
-from registry.models import Patient, ReactionSeverity, Site, TreatmentCourse
+from registry.models import (
+    AWAITING_REVIEW,
+    AdverseEvent,
+    Patient,
+    ReactionSeverity,
+    Site,
+    TreatmentCourse,
+)
+from registry.safety_codes import Vaccine
 from registry.selectors import staff_site_ids
 
 WEEK_DAYS = 7
@@ -36,6 +44,12 @@ SECTIONS = (
 )
 ANTIBODIES_RULE, PREMEDICATION_RULE = "antibodies_detected", "premedication_advised"
 ADD_INFUSION = "registry.add_infusion"
+# Whoever reviews a reaction reviews a live vaccine and an adverse event (one permission query).
+_CLINICIANS_REVIEW_ALL = all(
+    {roles.REVIEW_VACCINATION, roles.REVIEW_ADVERSE_EVENT} <= permissions
+    for permissions in roles.ROLE_PERMISSIONS.values()
+    if roles.REVIEW_REACTION in permissions
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,8 @@ class Hold:
     reaction_id: int | None = None  # a severe reaction a clinician's review would lift
     screening_id: int | None = None  # a TB or hepatitis B result a specialist review would lift
     refused: bool = True  # the registry refuses the infusion (else: ask a clinician first)
+    vaccination_id: int | None = None  # a live vaccine a clinician's review would lift
+    adverse_event_id: int | None = None  # a serious adverse event a clinician's review would lift
 
 
 @dataclass(frozen=True)
@@ -64,9 +80,13 @@ class DueInfusion:
     premedication: Alert | None = None
     severe_reaction_hold: Hold | None = None
     screening_hold: Hold | None = None
+    # Ask a clinician first: an unreviewed live vaccine, an unreviewed serious adverse event.
+    live_vaccine_hold: Hold | None = None
+    adverse_event_holds: tuple[Hold, ...] = ()
     can_record: bool = False
     can_review: bool = False
     can_review_screening: bool = False
+    can_review_safety: bool = False  # a live vaccine's, an adverse event's review
 
     @property
     def days_to_due(self) -> int:
@@ -116,6 +136,9 @@ class DueInfusion:
             # The registry does not refuse the dose, but the guideline asks for a decision first.
             ask = f"{self.antibodies.title}: ask a clinician before giving it."
             found.append(Hold(ask, refused=False))
+        if self.live_vaccine_hold is not None:
+            found.append(self.live_vaccine_hold)
+        found.extend(self.adverse_event_holds)
         return found
 
     @property
@@ -131,6 +154,49 @@ def _latest_weight(history: CourseHistory) -> InfusionRow | None:
         key=lambda i: (i.weight_measured_on or i.given_on, i.given_on),
         default=None,
     )
+
+
+def _live_vaccine_hold(history: CourseHistory, given_on: dt.date, interval: int) -> Hold | None:
+    """Ask a clinician first: a live vaccine no clinician reviewed, given at most `interval` days
+    (live_vaccine_interval_days) before the day the dose would be given (GUIDELINE.md
+    live_vaccine_on_treatment)."""
+    recent = [
+        v
+        for v in history.live_vaccinations
+        if v.reviewed_on is None and 0 <= (given_on - v.given_on).days <= interval
+    ]
+    if not recent:
+        return None
+    vaccine = recent[-1]
+    earliest = vaccine.given_on + dt.timedelta(days=interval + 1)
+    return Hold(
+        f"Live vaccine ({Vaccine(vaccine.vaccine).label}) given {vaccine.given_on:%d %b %Y}, not "
+        f"reviewed: no infusion before {earliest:%d %b %Y} ({interval} days after it) unless a "
+        "clinician accepts the risk. Ask a clinician first.",
+        refused=False,
+        vaccination_id=vaccine.id,
+    )
+
+
+def _adverse_event_holds(patient_ids: list[int], today: dt.date) -> dict[int, tuple[Hold, ...]]:
+    """Ask a clinician first: each serious adverse event (or one of special interest) of the
+    patient that no clinician has reviewed (GUIDELINE.md serious_adverse_event_review), whichever
+    course it belongs to. One query."""
+    holds: dict[int, list[Hold]] = defaultdict(list)
+    awaiting = AdverseEvent.objects.filter(
+        AWAITING_REVIEW, patient_id__in=patient_ids, onset_on__lte=today
+    ).order_by("onset_on", "pk")
+    for event in awaiting:
+        kind = "Serious adverse event" if event.serious else "Adverse event of special interest"
+        holds[event.patient_id].append(
+            Hold(
+                f"{kind} ({event.get_term_display().replace(' (name it)', '')}, from "
+                f"{event.onset_on:%d %b %Y}) awaiting a clinician's review. Ask a clinician first.",
+                refused=False,
+                adverse_event_id=event.pk,
+            )
+        )
+    return {patient_id: tuple(found) for patient_id, found in holds.items()}
 
 
 def infusions_due(
@@ -152,6 +218,8 @@ def infusions_due(
         if dose is None or dose.due_on > horizon:
             continue
         patient = course_of[course_id].patient
+        guideline = guidelines.get(patient.site.code, DEFAULT)
+        given_on = max(dose.due_on, today)
         rows.append(
             DueInfusion(
                 course_id=course_id,
@@ -163,13 +231,18 @@ def infusions_due(
                 mg_per_kg=overview.dose_mg_per_kg,
                 interval_weeks=overview.interval_weeks,
                 weight=_latest_weight(overview.history),
-                weight_max_age_days=guidelines.get(patient.site.code, DEFAULT).weight_max_age_days,
+                weight_max_age_days=guideline.weight_max_age_days,
+                live_vaccine_hold=_live_vaccine_hold(
+                    overview.history, given_on, guideline.live_vaccine_interval_days
+                ),
             )
         )
-    return _with_holds_and_permissions(user, rows)
+    return _with_holds_and_permissions(user, rows, today)
 
 
-def _with_holds_and_permissions(user: User, rows: list[DueInfusion]) -> list[DueInfusion]:
+def _with_holds_and_permissions(
+    user: User, rows: list[DueInfusion], today: dt.date
+) -> list[DueInfusion]:
     alerts = Alert.objects.filter(
         course_id__in=[row.course_id for row in rows],
         rule__in=(ANTIBODIES_RULE, PREMEDICATION_RULE),
@@ -183,6 +256,9 @@ def _with_holds_and_permissions(user: User, rows: list[DueInfusion]) -> list[Due
     may_record = roles.sites_where(user, ADD_INFUSION)
     may_review = roles.sites_where(user, roles.REVIEW_REACTION)
     may_review_screening = roles.sites_where(user, roles.REVIEW_SCREENING)
+    # A live vaccine's and an adverse event's reviews are a clinician's, as a reaction's is.
+    may_review_safety = may_review if _CLINICIANS_REVIEW_ALL else set()
+    events = _adverse_event_holds([row.patient.pk for row in rows], today)
     complete = []
     for row in rows:
         reaction = reactions.get(row.patient.pk)
@@ -204,9 +280,11 @@ def _with_holds_and_permissions(user: User, rows: list[DueInfusion]) -> list[Due
                 premedication=open_alerts.get((row.course_id, PREMEDICATION_RULE)),
                 severe_reaction_hold=hold,
                 screening_hold=screening_hold,
+                adverse_event_holds=events.get(row.patient.pk, ()),
                 can_record=site_id in may_record and hold is None and screening_hold is None,
                 can_review=site_id in may_review,
                 can_review_screening=site_id in may_review_screening,
+                can_review_safety=site_id in may_review_safety,
             )
         )
     return sorted_rows(complete, "due")

@@ -1,6 +1,7 @@
 """The safety record's pages: adverse events and their clinician's review, screening results and
-their specialist's review, vaccinations; and what the patient page shows of them. Thin views over
-`registry.services`, laid out like every other entry page (clinic.views' `_entry`)."""
+their specialist's review, vaccinations and a clinician's review of a live one; and what the
+patient page shows of them. Thin views over `registry.services`, laid out like every other entry
+page (clinic.views' `_entry`)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from django.utils import timezone
 from audit.recording import record_read, web_kind
 from clinic import forms
 from clinic.access import AuthenticatedHttpRequest, patient_or_404, require_perm, staff_required
+from clinic.selectors import guideline_for
 from clinic.views import _entry, _patient_entry, _post
 from registry import roles, services
-from registry.models import AdverseEvent, ScreeningResult
+from registry.models import AdverseEvent, ScreeningResult, Vaccination
 from registry.selectors import patients_for
 
 # --- Adverse events -------------------------------------------------------------------------------
@@ -138,3 +140,37 @@ def record_vaccination(request: AuthenticatedHttpRequest, patient_id: int) -> Ht
         title="Record a vaccination",
         done="Vaccination recorded.",
     )
+
+
+@staff_required
+def review_vaccination(request: AuthenticatedHttpRequest, vaccination_id: int) -> HttpResponse:
+    """A clinician's review of a live vaccine given on or near infliximab (the guideline's
+    live_vaccine_on_treatment): the infusion deferred, or the risk accepted."""
+    vaccination = get_object_or_404(
+        Vaccination.objects.select_related("patient__site").filter(
+            patient__in=patients_for(request.user)
+        ),
+        pk=vaccination_id,
+    )
+    patient = vaccination.patient
+    record_read(request, kind=web_kind(request), patients=[patient])
+    require_perm(request, roles.REVIEW_VACCINATION, patient.site_id)
+    form = forms.VaccinationReviewForm(
+        _post(request), initial={"reviewed_on": timezone.localdate()}
+    )
+
+    def save() -> None:
+        data = form.cleaned_data
+        services.vaccination_review_record(
+            vaccination=vaccination, reviewed_on=data["reviewed_on"], decision=data["decision"],
+            note=data["note"], by=request.user,
+        )  # fmt: skip
+
+    return _entry(
+        request, patient, form, save,
+        title=f"Review the {vaccination.get_vaccine_display()} of "
+        f"{vaccination.given_on:%d %b %Y}",
+        done="Review recorded.",
+        extra={"intro": "clinic/forms/_vaccination_review_intro.html", "vaccination": vaccination,
+               "interval_days": guideline_for(patient.site.code).live_vaccine_interval_days},
+    )  # fmt: skip

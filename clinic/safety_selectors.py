@@ -115,6 +115,13 @@ def screening_table(record: PatientRecord) -> RecordTable[ScreeningLine]:
 class VaccinationLine:
     vaccination: Vaccination
 
+    @property
+    def review(self) -> str:
+        v = self.vaccination
+        if v.reviewed_on:
+            return f"reviewed {on(v.reviewed_on)}: {v.get_review_decision_display()}"
+        return "not reviewed" if v.live else "—"
+
 
 def vaccination_table(record: PatientRecord) -> RecordTable[VaccinationLine]:
     return RecordTable([VaccinationLine(v) for v in reversed(record.vaccinations)])
@@ -134,4 +141,5 @@ def patient_page_context(allowed: frozenset[str], record: PatientRecord) -> dict
         "can_safety": {name: f"registry.{name}" in allowed for name in PATIENT_PAGE_ACTIONS},
         "can_review_adverse_event": roles.REVIEW_ADVERSE_EVENT in allowed,
         "can_review_screening": roles.REVIEW_SCREENING in allowed,
+        "can_review_vaccination": roles.REVIEW_VACCINATION in allowed,
     }

@@ -56,6 +56,11 @@ urlpatterns = [
         safety.record_vaccination,
         name="record_vaccination",
     ),
+    path(
+        "vaccinations/<int:vaccination_id>/review/",
+        safety.review_vaccination,
+        name="review_vaccination",
+    ),
     path("guideline/", views.guideline, name="guideline"),
     path("lab-import/", include(lab_import.urlpatterns)),
     path(

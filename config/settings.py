@@ -373,6 +373,7 @@ SPECTACULAR_SETTINGS = {
         "ReviewDecisionEnum": "registry.models.ReviewDecision",
         "MedicationStopReasonEnum": "registry.models.MedicationStopReason",
         "AdverseEventDecisionEnum": "registry.models.AdverseEventDecision",
+        "VaccinationReviewDecisionEnum": "registry.models.VaccinationReviewDecision",
     },
 }
 

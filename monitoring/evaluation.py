@@ -29,8 +29,10 @@ from monitoring.guideline import DEFAULT, Finding, Guideline, evaluate_course
 from monitoring.guideline.history import (
     MEDICATIONS_READ,
     SCREENINGS_READ,
+    AdverseEventRow,
     AssessmentRow,
     CourseHistory,
+    CourseSpan,
     Exposure,
     ImagingRow,
     InfusionRow,
@@ -39,6 +41,8 @@ from monitoring.guideline.history import (
     ReactionRow,
     RegimenRow,
     ScreeningRow,
+    VaccinationRow,
+    attached_course,
 )
 from monitoring.models import (
     ACKNOWLEDGED_PAST_FACT,
@@ -60,6 +64,7 @@ from monitoring.models import (
     SiteGuideline,
 )
 from registry.models import (
+    AdverseEvent,
     ClinicalAssessment,
     ImagingStudy,
     Infusion,
@@ -71,6 +76,14 @@ from registry.models import (
     ScreeningResult,
     Site,
     TreatmentCourse,
+    Vaccination,
+)
+from registry.safety_codes import (
+    LIVE_VACCINES,
+    SPECIAL_INTEREST_TERMS,
+    AdverseEventTerm,
+    SpecialInterest,
+    special_interest,
 )
 
 logger = logging.getLogger(__name__)
@@ -165,7 +178,7 @@ def _dates(queryset: QuerySet[Any], owner: str, date_field: str) -> dict[int, li
 
 def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
     """The plain histories of these courses, with the exposure of their patients' other courses,
-    in eleven queries whatever their number."""
+    in thirteen queries whatever their number."""
     courses = list(
         TreatmentCourse.objects.filter(pk__in=course_ids)
         .order_by("pk")
@@ -188,13 +201,15 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
     # Every course of these patients: their starts, and the exposure across courses.
     patient_of: dict[int, int] = {}
     course_starts: dict[int, list[dt.date]] = defaultdict(list)
-    for course_id, patient_id, started_on in _fetch(
+    spans: dict[int, list[CourseSpan]] = defaultdict(list)
+    for course_id, patient_id, started_on, course_stopped_on in _fetch(
         TreatmentCourse.objects.filter(**by_patient)
         .order_by("started_on")
-        .values_list("pk", "patient_id", "started_on")
+        .values_list("pk", "patient_id", "started_on", "stopped_on")
     ):
         patient_of[course_id] = patient_id
         course_starts[patient_id].append(started_on)
+        spans[patient_id].append(CourseSpan(course_id, started_on, course_stopped_on))
     every_course = {"course_id__in": list(patient_of)}
     infusions: dict[int, list[InfusionRow]] = defaultdict(list)
     for course_id, rows in _group(
@@ -243,6 +258,14 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
         "patient_id",
         ScreeningRow,
     )
+    live_vaccinations = _group(
+        Vaccination.objects.filter(**by_patient, vaccine__in=sorted(LIVE_VACCINES)).order_by(
+            "given_on", "pk"
+        ),
+        "patient_id",
+        VaccinationRow,
+    )
+    events = _events_by_course(by_patient, spans)
 
     histories = []
     for (pk, patient_id, code, site_code, started_on, dose, weeks, interval, stopped_on,
@@ -272,6 +295,8 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
                 relapses_noted_on=tuple(relapses[pk]),
                 medications=tuple(medications[patient_id]),
                 screenings=tuple(screenings[patient_id]),
+                live_vaccinations=tuple(live_vaccinations[patient_id]),
+                adverse_events=tuple(events[pk]),
                 next_course_started_on=min(later_starts, default=None),
                 exposure=Exposure(
                     infusions=tuple(i for i in patient_infusions if i.course_id != pk),
@@ -280,6 +305,42 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
             )
         )
     return histories
+
+
+_EVENT_COLUMNS = ("pk", "onset_on", "term", "serious", "reviewed_on", "review_decision")
+
+
+def _events_by_course(
+    by_patient: dict[str, list[int]], spans: dict[int, list[CourseSpan]]
+) -> dict[int, list[AdverseEventRow]]:
+    """The adverse events that need a clinician's review (serious, or of special interest: the
+    record's AWAITING_REVIEW, reviewed ones included, so a history cut before the review still
+    sees them), each on the one course `attached_course` picks, by onset."""
+    by_course: dict[int, list[AdverseEventRow]] = defaultdict(list)
+    needing_review = AdverseEvent.objects.filter(
+        Q(serious=True) | Q(term__in=SPECIAL_INTEREST_TERMS), **by_patient
+    ).order_by("onset_on", "pk")
+    for row in _fetch(needing_review.values_list("patient_id", "course_id", *_EVENT_COLUMNS)):
+        patient_id, course_id, pk, onset_on, term, serious, reviewed_on, decision = row
+        course = attached_course(course_id, onset_on, tuple(spans[patient_id]))
+        if course is None:
+            continue  # no course at all: nothing to raise it on
+        by_course[course].append(
+            AdverseEventRow(
+                id=pk,
+                onset_on=onset_on,
+                term=term,
+                serious=serious,
+                reviewed_on=reviewed_on,
+                review_decision=decision,
+                term_label=str(AdverseEventTerm(term).label).replace(" (name it)", ""),
+                special_interest=tuple(
+                    str(SpecialInterest(kind).label).lower()
+                    for kind in special_interest(term, serious=serious)
+                ),
+            )
+        )
+    return by_course
 
 
 # --- Reconciling ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ than an error page; saving then runs the action for real, once per page (one re-
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.contrib import admin, messages
@@ -32,6 +33,7 @@ from registry.models import (
     SCREENING_AWAITING_REVIEW,
     SERIOUSNESS_FIELDS,
     AdverseEvent,
+    AdverseEventDecision,
     ClinicalAssessment,
     ClinicalRecord,
     ImagingStudy,
@@ -49,6 +51,7 @@ from registry.models import (
     Site,
     TreatmentCourse,
     Vaccination,
+    VaccinationReviewDecision,
 )
 from registry.reevaluation import one_reevaluation
 from registry.selectors import patient_prefix, staff_site_ids
@@ -761,6 +764,28 @@ class InfliximabProductAdmin(SimpleHistoryAdmin):
 # --- Safety: adverse events, screening results, vaccinations --------------------------------------
 
 
+def _review_each(
+    model_admin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    records: QuerySet[Any],
+    review: Callable[[Any, User], object],
+) -> None:
+    """A clinician's review of each selected record, dated today, through its service: each
+    refusal (another site, already reviewed, not live) is said, the others are recorded."""
+    count = 0
+    by = roles.acting(request.user)
+    for record in records:
+        try:
+            review(record, by)
+            count += 1
+        except (PermissionDenied, ValidationError) as refused:
+            reason = (
+                "; ".join(refused.messages) if isinstance(refused, ValidationError) else refused
+            )
+            model_admin.message_user(request, f"{record}: {reason}", messages.WARNING)
+    model_admin.message_user(request, f"{count} review(s) recorded.")
+
+
 class AwaitingReviewFilter(admin.SimpleListFilter):
     title = "awaiting review"
     parameter_name = "awaiting_review"
@@ -803,8 +828,29 @@ class AdverseEventAdmin(PatientRecordAdmin):
         ),
         ("Review", {"fields": ["reviewed_on", "reviewed_by", "review_decision"]}),
     ]
-    # A review is a clinician's act, recorded with who did it (registry.services), not typed here.
+    # A review is a clinician's act, recorded with who did it (registry.services), not typed here:
+    # the actions record it today. "Stop infliximab" also stops the course: it is decided on the
+    # review page or through the API, where that is said, not ticked in a list.
     readonly_fields = ["reviewed_on", "reviewed_by", "review_decision"]
+    actions = ["review_continue", "review_hold"]
+
+    def _review(self, request: HttpRequest, events: QuerySet[AdverseEvent], decision: str) -> None:
+        _review_each(
+            self,
+            request,
+            events.select_related("patient"),
+            lambda event, by: services.adverse_event_review_record(
+                event=event, reviewed_on=timezone.localdate(), decision=decision, by=by
+            ),
+        )
+
+    @admin.action(description="Review today: continue infliximab")
+    def review_continue(self, request: HttpRequest, queryset: QuerySet[AdverseEvent]) -> None:
+        self._review(request, queryset, AdverseEventDecision.CONTINUE)
+
+    @admin.action(description="Review today: hold infliximab until the event resolves")
+    def review_hold(self, request: HttpRequest, queryset: QuerySet[AdverseEvent]) -> None:
+        self._review(request, queryset, AdverseEventDecision.HOLD)
 
     def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "grade":  # say what the grades are, not "not a valid choice"
@@ -865,9 +911,34 @@ class ScreeningResultAdmin(PatientRecordAdmin):
 
 @admin.register(Vaccination)
 class VaccinationAdmin(PatientRecordAdmin):
-    list_display = ["patient", "given_on", "vaccine", "live"]
-    list_filter = [("patient__site", SiteFilter), "vaccine"]
+    list_display = ["patient", "given_on", "vaccine", "live", "reviewed_on", "review_decision"]
+    list_filter = [("patient__site", SiteFilter), "vaccine", "review_decision"]
     date_hierarchy = "given_on"
+    # A live vaccine's review is a clinician's act (registry.services), recorded by the actions.
+    readonly_fields = ["reviewed_on", "reviewed_by", "review_decision", "review_note"]
+    actions = ["review_infusion_deferred", "review_risk_accepted"]
+
+    def _review(
+        self, request: HttpRequest, vaccinations: QuerySet[Vaccination], decision: str
+    ) -> None:
+        _review_each(
+            self,
+            request,
+            vaccinations.select_related("patient"),
+            lambda vaccination, by: services.vaccination_review_record(
+                vaccination=vaccination, reviewed_on=timezone.localdate(), decision=decision, by=by
+            ),
+        )
+
+    @admin.action(description="Review a live vaccine today: infusion deferred")
+    def review_infusion_deferred(
+        self, request: HttpRequest, queryset: QuerySet[Vaccination]
+    ) -> None:
+        self._review(request, queryset, VaccinationReviewDecision.INFUSION_DEFERRED)
+
+    @admin.action(description="Review a live vaccine today: risk accepted")
+    def review_risk_accepted(self, request: HttpRequest, queryset: QuerySet[Vaccination]) -> None:
+        self._review(request, queryset, VaccinationReviewDecision.RISK_ACCEPTED)
 
     @admin.display(boolean=True)
     def live(self, vaccination: Vaccination) -> bool:

@@ -3,7 +3,8 @@ each course (as the label asks; a retreatment is screened again), and the patien
 shows the rest — a serious adverse event awaiting a clinician's review, reviewed ones, an event of
 special interest, a positive TB screen awaiting its specialist review (screening_positive), a
 reviewed indeterminate one, a screen without its anti-HBc (screening_missing), the complete
-screening panel and a live vaccine given during a course.
+screening panel, a live vaccine given during a course awaiting a clinician's review and one
+reviewed.
 
 Written through `registry.services` as the site's clinician, after the patient's courses (the
 dates are counted from them), inside the patient's own seeding transaction.
@@ -23,6 +24,7 @@ from registry.models import (
     Infusion,
     RelationToInfliximab,
     TreatmentCourse,
+    VaccinationReviewDecision,
 )
 from registry.safety_codes import AdverseEventTerm, ScreeningOutcome, ScreeningTest, Vaccine
 
@@ -227,6 +229,25 @@ def live_vaccine_on_treatment(chart: Chart) -> None:
     )
 
 
+def live_vaccine_reviewed(chart: Chart) -> None:
+    """A varicella vaccine given at the GP's seven weeks ago, during the course: a clinician
+    reviewed it two days later and deferred the next infusion (GUIDELINE.md
+    live_vaccine_on_treatment: the review clears the alert)."""
+    screened_before_treatment(chart, {**BASELINE, ScreeningTest.VARICELLA_IGG: NEGATIVE})
+    given_on = chart.weeks_ago(7)
+    vaccination = services.vaccination_record(
+        patient=chart.patient, vaccine=Vaccine.VARICELLA, given_on=given_on,
+        by=chart.staff.clinician,
+    )  # fmt: skip
+    services.vaccination_review_record(
+        vaccination=vaccination,
+        reviewed_on=given_on + dt.timedelta(days=2),
+        decision=VaccinationReviewDecision.INFUSION_DEFERRED,
+        note="Not immune to varicella; no rash since. Next infusion after the 90 days.",
+        by=chart.staff.clinician,
+    )
+
+
 # The demo patients (by family name, registry.demo.PATIENTS) whose safety record shows more than
 # the baseline screening.
 SITUATIONS: dict[str, Callable[[Chart], None]] = {
@@ -238,6 +259,7 @@ SITUATIONS: dict[str, Callable[[Chart], None]] = {
     "Tansyford": indeterminate_igra_reviewed,
     "Pebbleton": hepatitis_b_core_antibody_missing,
     "Mossgrove": live_vaccine_on_treatment,
+    "Sorrelby": live_vaccine_reviewed,
 }
 
 

@@ -2232,12 +2232,44 @@ SCREENING_AWAITING_REVIEW = (
 SCREENING_HOLDS_INFUSIONS = SCREENING_AWAITING_REVIEW & Q(test__in=HOLDING_TESTS)
 
 
+NOT_LIVE_REFUSAL = (
+    "{vaccine} is not a live vaccine: only a live vaccine is reviewed (an inactivated one is no "
+    "concern on infliximab)."
+)
+
+
+class VaccinationReviewDecision(models.TextChoices):
+    """A clinician's decision after a live vaccine near infliximab (GUIDELINE.md
+    live_vaccine_on_treatment)."""
+
+    INFUSION_DEFERRED = "infusion_deferred", "Infusion deferred until the interval has passed"
+    RISK_ACCEPTED = "risk_accepted", "Risk accepted: infusions go on as planned"
+
+
 class Vaccination(ClinicalRecord):
-    """A vaccine given; whether it is live comes from the vaccine (registry.safety_codes)."""
+    """A vaccine given; whether it is live comes from the vaccine (registry.safety_codes). A live
+    vaccine near infliximab is reviewed by a clinician (its decision on the infusions)."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="vaccinations")
     vaccine = models.CharField(max_length=30, choices=Vaccine.choices)
     given_on = models.DateField()
+    reviewed_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="A clinician's review of a live vaccine given on or near infliximab.",
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    review_decision = models.CharField(
+        max_length=20, choices=VaccinationReviewDecision.choices, blank=True
+    )
+    # Never exported (research exports carry no free text).
+    review_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["patient", "given_on", "vaccine"]
@@ -2251,6 +2283,22 @@ class Vaccination(ClinicalRecord):
                 violation_error_message="This vaccine is already recorded for this patient on "
                 "this date.",
             ),
+            models.CheckConstraint(
+                condition=Q(reviewed_on__isnull=True, reviewed_by__isnull=True, review_decision="")
+                | Q(
+                    reviewed_on__gte=F("given_on"),
+                    reviewed_by__isnull=False,
+                    review_decision__in=VaccinationReviewDecision.values,
+                ),
+                name="vaccination_review_complete",
+                violation_error_message="A review records its date (not before the vaccine), its "
+                "clinician and a decision.",
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewed_on__isnull=True) | Q(vaccine__in=sorted(LIVE_VACCINES)),
+                name="vaccination_review_of_a_live_vaccine",
+                violation_error_message="Only a live vaccine is reviewed.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -2259,6 +2307,12 @@ class Vaccination(ClinicalRecord):
     @property
     def live(self) -> bool:
         return self.vaccine in LIVE_VACCINES
+
+    @property
+    def awaiting_review(self) -> bool:
+        """A live vaccine no clinician has reviewed (whether it needs one depends on the
+        patient's infusions: the guideline's live_vaccine_on_treatment says when)."""
+        return self.live and self.reviewed_on is None
 
     def clean(self) -> None:
         errors: ErrorDict = {}
@@ -2276,7 +2330,21 @@ class Vaccination(ClinicalRecord):
                     "given_on",
                     f"This vaccine is already recorded on {self.given_on:%d %b %Y}.",
                 )
+        if self.reviewed_on is not None:
+            self._check_review(errors)
         _raise(errors)
+
+    def _check_review(self, errors: ErrorDict) -> None:
+        assert self.reviewed_on is not None  # noqa: S101 (the caller's condition)
+        if self.vaccine and not self.live:
+            _add(errors, "vaccine", NOT_LIVE_REFUSAL.format(vaccine=self.get_vaccine_display()))
+        _check_not_future(errors, "reviewed_on", self.reviewed_on)
+        if self.given_on and self.reviewed_on < self.given_on:
+            _add(errors, "reviewed_on", "The review is before the vaccine was given.")
+        if not self.reviewed_by_id:
+            _add(errors, "reviewed_by", "Record which clinician reviewed the vaccination.")
+        if not self.review_decision:
+            _add(errors, "review_decision", "Choose the decision on the infusions.")
 
 
 CLINICAL_MODELS: tuple[type[ClinicalRecord], ...] = (

@@ -69,10 +69,11 @@ _ACT_ON_ALERTS = frozenset(
 # dismisses an urgent alert, or corrects a value the guideline engine reads (a dose, a weight, a
 # reaction's severity, a stop reason), since such a correction can clear a safety alert. The
 # same holds for the safety record: a clinician reviews a serious adverse event (or one of special
-# interest) and a screening result that is not negative.
+# interest), a screening result that is not negative, and a live vaccine given near infliximab.
 REVIEW_REACTION = "registry.review_infusionreaction"
 REVIEW_ADVERSE_EVENT = "registry.review_adverseevent"
 REVIEW_SCREENING = "registry.review_screeningresult"
+REVIEW_VACCINATION = "registry.review_vaccination"
 CORRECT_ENGINE_INPUT = "registry.correct_engine_input"
 DISMISS_URGENT_ALERT = "monitoring.dismiss_urgent_alert"
 _CLINICIAN_JUDGEMENTS = frozenset(
@@ -80,6 +81,7 @@ _CLINICIAN_JUDGEMENTS = frozenset(
         REVIEW_REACTION,
         REVIEW_ADVERSE_EVENT,
         REVIEW_SCREENING,
+        REVIEW_VACCINATION,
         CORRECT_ENGINE_INPUT,
         DISMISS_URGENT_ALERT,
     }

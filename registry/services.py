@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 
 from registry import roles, safeguards
 from registry.models import (
+    NOT_LIVE_REFUSAL,
     SERIOUSNESS_CRITERIA,
     SERIOUSNESS_FIELDS,
     AdverseEvent,
@@ -48,6 +49,7 @@ from registry.models import (
     StopReason,
     TreatmentCourse,
     Vaccination,
+    VaccinationReviewDecision,
 )
 from registry.products import product_to_give
 from registry.reevaluation import one_reevaluation, patient_changed
@@ -585,9 +587,10 @@ def reaction_record(
 
 
 def _refuse_a_second_review(
-    record: InfusionReaction | AdverseEvent | ScreeningResult, noun: str
+    record: InfusionReaction | AdverseEvent | ScreeningResult | Vaccination, noun: str
 ) -> None:
-    """A review is recorded once: a reaction's, an adverse event's, a screening result's."""
+    """A review is recorded once: a reaction's, an adverse event's, a screening result's, a live
+    vaccination's."""
     if record.reviewed_on is not None:
         raise ValidationError(
             {
@@ -1247,10 +1250,17 @@ def vaccination_record(
     return _store(vaccination, by=by)
 
 
+_VACCINATION_REVIEW = "review the vaccination"
 VACCINATION_CORRECTIONS = Corrections(
     fields=frozenset({"vaccine", "given_on"}),
     engine_fields=frozenset({"vaccine", "given_on"}),
-    owned={"patient": "record a vaccination"},
+    owned={
+        "patient": "record a vaccination",
+        "reviewed_on": _VACCINATION_REVIEW,
+        "reviewed_by": _VACCINATION_REVIEW,
+        "review_decision": _VACCINATION_REVIEW,
+        "review_note": _VACCINATION_REVIEW,
+    },
 )
 
 
@@ -1259,6 +1269,38 @@ def vaccination_correct(
     *, vaccination: Vaccination, changes: Mapping[str, object], by: User
 ) -> Vaccination:
     return _correct(vaccination, changes, by=by, policy=VACCINATION_CORRECTIONS)
+
+
+@_action
+def vaccination_review_record(
+    *, vaccination: Vaccination, reviewed_on: dt.date, decision: str, note: str = "", by: User
+) -> Vaccination:
+    """A clinician's review of a live vaccine given on or near infliximab (GUIDELINE.md
+    live_vaccine_on_treatment): the infusion deferred until the interval has passed, or the risk
+    accepted, and why. Refused for a vaccine that is not live."""
+    roles.require(
+        by,
+        roles.REVIEW_VACCINATION,
+        vaccination.patient.site_id,
+        "Only a clinician of this site may review a vaccination.",
+    )
+    if not vaccination.live:
+        raise ValidationError(
+            {"vaccine": NOT_LIVE_REFUSAL.format(vaccine=vaccination.get_vaccine_display())}
+        )
+    _refuse_a_second_review(vaccination, "vaccination")
+    if decision not in VaccinationReviewDecision.values:
+        raise ValidationError({"decision": "Choose the decision on the infusions."})
+    return _store_changes(
+        vaccination,
+        {
+            "reviewed_on": reviewed_on,
+            "reviewed_by": by,
+            "review_decision": decision,
+            "review_note": note.strip(),
+        },
+        by=by,
+    )
 
 
 # --- The same actions, for doors that hold a model instance (admin, API) ------------------------
@@ -1447,6 +1489,10 @@ def _safety_record_create(
                 by=by,
             )
         case Vaccination():
+            if record.reviewed_on or record.review_decision or record.review_note:
+                raise ValidationError(
+                    {"reviewed_on": "Record the vaccination, then a clinician reviews it."}
+                )
             return vaccination_record(
                 patient=record.patient, vaccine=record.vaccine, given_on=record.given_on, by=by
             )

@@ -12,11 +12,13 @@ from typing import Any
 
 from monitoring.guideline.findings import Finding, RuleInfo, Severity
 from monitoring.guideline.history import (
+    AdverseEventRow,
     CourseHistory,
     Exposure,
     MedicationRow,
     ReactionRow,
     ScreeningRow,
+    VaccinationRow,
 )
 from monitoring.guideline.parameters import DEFAULT, Guideline
 from monitoring.guideline.rules import RULES, Context
@@ -56,6 +58,8 @@ def _nothing_after(history: CourseHistory, as_of: dt.date) -> bool:
              if r.reviewed_on],
             [day for m in history.medications for day in (m.started_on, m.stopped_on) if day],
             [day for s in history.screenings for day in (s.tested_on, s.reviewed_on) if day],
+            [day for v in history.live_vaccinations for day in (v.given_on, v.reviewed_on) if day],
+            [day for e in history.adverse_events for day in (e.onset_on, e.reviewed_on) if day],
         ) if rows
     ]  # fmt: skip
     return all(day <= as_of for day in last_days)
@@ -90,6 +94,16 @@ def cut_at(history: CourseHistory, as_of: dt.date) -> CourseHistory:
             return reaction
         return dataclasses.replace(reaction, reviewed_on=None, review_decision="")  # not yet
 
+    def vaccination_known(vaccination: VaccinationRow) -> VaccinationRow:
+        if known_date(vaccination.reviewed_on) == vaccination.reviewed_on:
+            return vaccination
+        return dataclasses.replace(vaccination, reviewed_on=None, review_decision="")  # not yet
+
+    def event_known(event: AdverseEventRow) -> AdverseEventRow:
+        if known_date(event.reviewed_on) == event.reviewed_on:
+            return event
+        return dataclasses.replace(event, reviewed_on=None, review_decision="")  # not yet
+
     return dataclasses.replace(
         history,
         infusions=infusions,
@@ -104,6 +118,10 @@ def cut_at(history: CourseHistory, as_of: dt.date) -> CourseHistory:
         next_course_started_on=known_date(history.next_course_started_on),
         medications=tuple(taken(m) for m in history.medications if m.started_on <= as_of),
         screenings=tuple(screened(s) for s in history.screenings if s.tested_on <= as_of),
+        live_vaccinations=tuple(
+            vaccination_known(v) for v in history.live_vaccinations if v.given_on <= as_of
+        ),
+        adverse_events=tuple(event_known(e) for e in history.adverse_events if e.onset_on <= as_of),
         exposure=Exposure(
             infusions=other_infusions,
             reactions=tuple(

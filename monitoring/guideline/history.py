@@ -1,10 +1,12 @@
 """The plain, frozen history of one course: everything the rules read, and nothing else.
 
 Built by `monitoring.evaluation` from the database (or by a test by hand). Lab results, imaging,
-assessments, medications and screening results belong to the patient, so a course's history
-carries all of the patient's (of medications, only the drugs a rule reads: `MEDICATIONS_READ`; of
-screening results, only the TB and hepatitis B tests: `SCREENINGS_READ`); each rule picks the
-dates it cares about. The patient's other courses come along as their infliximab
+assessments, medications, screening results and live vaccinations belong to the patient, so a
+course's history carries all of the patient's (of medications, only the drugs a rule reads:
+`MEDICATIONS_READ`; of screening results, only the TB and hepatitis B tests: `SCREENINGS_READ`; of
+vaccinations, only the live ones); each rule picks the dates it cares about. An adverse event that
+needs a clinician's review belongs to one course (`attached_course`), whose history alone carries
+it. The patient's other courses come along as their infliximab
 **exposure** (GUIDELINE.md "Exposure: what carries across courses"): their infusions and reactions,
 so a gap, an antibody or a reaction carries into a retreatment.
 
@@ -164,6 +166,34 @@ class ScreeningRow:
 
 
 @dataclass(frozen=True)
+class VaccinationRow:
+    """A live vaccine given to the patient (the loader loads no other), and its clinician's
+    review (GUIDELINE.md live_vaccine_on_treatment)."""
+
+    id: int
+    vaccine: str
+    given_on: dt.date
+    reviewed_on: dt.date | None = None
+    review_decision: str = ""
+
+
+@dataclass(frozen=True)
+class AdverseEventRow:
+    """An adverse event that needs a clinician's review: serious (ICH E2A) or of special interest.
+    `term_label` and `special_interest` are the registry's words for its term (the engine knows
+    no labels); the name a clinician typed for a "name it" term is not carried (free text)."""
+
+    id: int
+    onset_on: dt.date
+    term: str
+    serious: bool
+    reviewed_on: dt.date | None = None
+    review_decision: str = ""
+    term_label: str = ""
+    special_interest: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ReactionRow:
     id: int
     infusion_id: int
@@ -200,6 +230,8 @@ class CourseHistory:
     relapses_noted_on: tuple[dt.date, ...] = ()  # relapses recorded against this course, by date
     medications: tuple[MedicationRow, ...] = ()  # the patient's, of MEDICATIONS_READ, by start
     screenings: tuple[ScreeningRow, ...] = ()  # the patient's, of SCREENINGS_READ, by date
+    live_vaccinations: tuple[VaccinationRow, ...] = ()  # the patient's, by date
+    adverse_events: tuple[AdverseEventRow, ...] = ()  # attached to this course, by onset
     next_course_started_on: dt.date | None = None  # the patient's next course, if any
     exposure: Exposure = Exposure()  # the patient's other courses
     site_code: str = field(default="", compare=False)
@@ -279,6 +311,33 @@ class CourseHistory:
     def is_latest_course(self) -> bool:
         """No later course has started: patient-level alerts live on this course."""
         return self.next_course_started_on is None
+
+
+@dataclass(frozen=True)
+class CourseSpan:
+    """One of the patient's courses, as `attached_course` reads it."""
+
+    id: int
+    started_on: dt.date
+    stopped_on: dt.date | None = None
+
+
+def attached_course(
+    event_course_id: int | None, onset_on: dt.date, courses: tuple[CourseSpan, ...]
+) -> int | None:
+    """The one course an adverse event's review alert lives on (GUIDELINE.md
+    serious_adverse_event_review): the course it was recorded against; without one, the patient's
+    course on treatment at its onset (started by then, not stopped before it); else the patient's
+    latest course (by start). One event, one course: its alert is raised once, not per course."""
+    if event_course_id is not None:
+        return event_course_id
+    ordered = sorted(courses, key=lambda c: (c.started_on, c.id))
+    for course in ordered:
+        if course.started_on <= onset_on and (
+            course.stopped_on is None or course.stopped_on >= onset_on
+        ):
+            return course.id
+    return ordered[-1].id if ordered else None
 
 
 def _by_date(row: InfusionRow) -> tuple[dt.date, int]:

@@ -405,6 +405,17 @@ class Guideline:
         minimum=30,
         maximum=730,
     )
+    live_vaccine_interval_days: int = _param(
+        90,
+        grade="C",
+        source=f"Registry default after the {LABEL.lower()} (live vaccines not concurrently)",
+        unit="days",
+        note="no infusion within this many days after a live vaccine, and no live vaccine on "
+        "treatment: the label says only “not concurrently”; about 3 months, longer than a "
+        "maintenance interval, is the registry's reading, to be confirmed by the clinic",
+        minimum=28,
+        maximum=365,
+    )
 
     def with_overrides(self, overrides: dict[str, Any]) -> Guideline:
         unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}

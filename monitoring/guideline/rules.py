@@ -46,6 +46,7 @@ from monitoring.guideline.history import (
     TB_SKIN_TEST,
     TROUGH,
     WORSE,
+    AdverseEventRow,
     AssessmentRow,
     CourseHistory,
     ImagingRow,
@@ -53,6 +54,7 @@ from monitoring.guideline.history import (
     LabRow,
     ReactionRow,
     ScreeningRow,
+    VaccinationRow,
 )
 from monitoring.guideline.parameters import Guideline
 from monitoring.guideline.schedule import INDUCTION, MAINTENANCE, Schedule, ScheduledDose
@@ -1741,6 +1743,160 @@ def screening_positive(ctx: Context) -> list[Finding]:
                 due_on=screening.tested_on,
                 screening=_screening(screening),
                 given_since=given_since,
+            )
+        )
+    return findings
+
+
+# --- Safety: live vaccines, serious adverse events ----------------------------------------------
+
+LIVE_VACCINE = "It is recommended that live vaccines not be given concurrently with [infliximab]."
+LIVE_VACCINE_SOURCE = "infliximab label (Remicade SmPC, sections 4.4 and 4.5)"
+
+
+def _vaccination(row: VaccinationRow) -> dict[str, Any]:
+    return {"id": row.id, "vaccine": row.vaccine, "given_on": row.given_on}
+
+
+@rule(
+    raises=(
+        "an unreviewed live vaccine, on an active course: given on treatment (on or after one of "
+        "the course's infusions), or followed by an infusion within live_vaccine_interval_days "
+        "(it happened); or given before the course's next infusion, which is due within "
+        "live_vaccine_interval_days of it (the alert names the earliest date it may be given)"
+    ),
+    title="Live vaccine on infliximab: clinician review",
+    severity="urgent",
+    grade="B",
+    quote=LIVE_VACCINE,
+    source=f"registry guideline after the {LIVE_VACCINE_SOURCE}; the interval, "
+    "live_vaccine_interval_days, is a registry default of grade C",
+    key="vaccination",
+    clears="a clinician records the review of the vaccination (infusion deferred, or risk "
+    "accepted); course stopped",
+    clears_on_stop=True,
+)
+def live_vaccine_on_treatment(ctx: Context) -> list[Finding]:
+    history, g, as_of = ctx.history, ctx.g, ctx.as_of
+    if not history.is_on_treatment(as_of):
+        return []
+    interval = g.live_vaccine_interval_days
+    next_dose = ctx.schedule.next_dose
+    findings = []
+    for vaccination in history.live_vaccinations:
+        if vaccination.reviewed_on is not None:
+            continue
+        given_on = vaccination.given_on
+        closes_on = given_on + _days(interval)  # the last day an infusion is "within" it
+        on_treatment_since = [i for i in history.infusions if i.given_on <= given_on]
+        infused_within = [i for i in history.infusions if given_on <= i.given_on <= closes_on]
+        earliest = closes_on + _days(1)
+        upcoming = next_dose is not None and next_dose.due_on < earliest and as_of < earliest
+        if not (on_treatment_since or infused_within or upcoming):
+            continue  # long enough before this course's infusions: no concern
+        parts = [f"A live vaccine was given on {_date(given_on)}"]
+        if on_treatment_since:
+            parts.append(
+                f", on treatment (the course's last infusion before it: "
+                f"{_date(on_treatment_since[-1].given_on)})"
+            )
+        if infused_within:
+            parts.append(
+                f"; {len(infused_within)} infusion(s) followed within {interval} days "
+                f"(first {_date(infused_within[0].given_on)})"
+            )
+        detail = "".join(parts) + "."
+        if upcoming and next_dose is not None:
+            detail += (
+                f" The next infusion is due {_date(next_dose.due_on)}: not before "
+                f"{_date(earliest)} ({interval} days after the vaccine) unless a clinician accepts "
+                "the risk."
+            )
+        detail += (
+            " Live vaccines are not given on infliximab: a clinician assesses the patient "
+            "(vaccine-strain infection) and records a review: defer the infusion, or accept the "
+            "risk."
+        )
+        findings.append(
+            _finding(
+                "live_vaccine_on_treatment",
+                Severity.URGENT,
+                f"vaccination-{vaccination.id}",
+                detail,
+                due_on=given_on,
+                vaccination=_vaccination(vaccination),
+                infused_within=[_infusion(i) for i in infused_within],
+                next_due_on=next_dose.due_on if upcoming and next_dose else None,
+                earliest_infusion_on=earliest if upcoming else None,
+                live_vaccine_interval_days=interval,
+            )
+        )
+    return findings
+
+
+SERIOUS_EVENT_REVIEW = (
+    "A serious adverse event (it results in death, is life-threatening, requires or prolongs "
+    "hospitalisation, results in persistent or significant disability, is a congenital anomaly, "
+    "or is another important medical event) or an event of special interest of a TNF inhibitor "
+    "is reviewed by a clinician: the decision on infliximab."
+)
+
+
+def _event(row: AdverseEventRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "onset_on": row.onset_on,
+        "term": row.term_label or row.term,
+        "serious": row.serious,
+    }
+
+
+@rule(
+    raises=(
+        "an adverse event (not an infusion reaction: severe_reaction_review) that is serious "
+        "(ICH E2A) or of special interest, with no clinician review; raised once, on the course "
+        "it was recorded against, else the course on treatment at its onset, else the patient's "
+        "latest course"
+    ),
+    title="Serious adverse event: clinician review",
+    severity="urgent",
+    grade="B",
+    quote=SERIOUS_EVENT_REVIEW,
+    source="registry guideline after ICH E2A (1994: seriousness) and the infliximab label "
+    "(warnings: serious infections, tuberculosis, malignancy, demyelination, lupus-like syndrome, "
+    "psoriasis)",
+    key="adverse event",
+    clears="a clinician records the review (continue, hold or stop infliximab); not the course's "
+    "stop: an event that led to stopping still needs its review",
+)
+def serious_adverse_event_review(ctx: Context) -> list[Finding]:
+    history, as_of = ctx.history, ctx.as_of
+    findings = []
+    for event in history.adverse_events:
+        if event.reviewed_on is not None:
+            continue
+        what = []
+        if event.serious:
+            what.append("serious")
+        if event.special_interest:
+            what.append(f"of special interest ({', '.join(event.special_interest)})")
+        detail = (
+            f"An adverse event ({event.term_label or event.term}) began on "
+            f"{_date(event.onset_on)} and is {' and '.join(what)}: no "
+            "clinician review is recorded. A clinician reviews it and records the decision on "
+            "infliximab (continue, hold until it resolves, or stop)."
+        )
+        if history.is_stopped(as_of):
+            detail += " The course has stopped; the event still needs its review."
+        findings.append(
+            _finding(
+                "serious_adverse_event_review",
+                Severity.URGENT,
+                f"event-{event.id}",
+                detail,
+                due_on=event.onset_on,
+                adverse_event=_event(event),
+                special_interest=list(event.special_interest),
             )
         )
     return findings

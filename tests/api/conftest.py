@@ -82,7 +82,7 @@ class Record:
     # A positive hepatitis C antibody before the active course, not reviewed: it awaits its review
     # without holding infusions (a TB or hepatitis B one would: tests/api/test_screening_hold.py).
     screening_result: ScreeningResult
-    vaccination: Vaccination
+    vaccination: Vaccination  # a live one (MMR) before the active course, not reviewed
     export: Any = None  # a research export of the site (the access matrix adds one)
     retreatable: Any = None  # a relapse of a patient with no active course (the matrix adds one)
 
@@ -128,7 +128,7 @@ def build_record(site: Site, *, mrn: str) -> Record:
         screening_result=ScreeningResultFactory(
             patient=patient, test="hcv_antibody", tested_on=START - 30 * DAY, result="positive"
         ),
-        vaccination=VaccinationFactory(patient=patient, given_on=START - 60 * DAY),
+        vaccination=VaccinationFactory(patient=patient, vaccine="mmr", given_on=START - 60 * DAY),
     )
 
 

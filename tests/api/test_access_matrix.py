@@ -98,6 +98,7 @@ TABLE: dict[str, dict[str, frozenset[str]]] = {
     "screeningresult-review": {"POST": CLINICIANS},
     "vaccination-list": {"GET": STAFF, "POST": CLINICAL},
     "vaccination-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    "vaccination-review": {"POST": CLINICIANS},
     "alert-list": {"GET": STAFF},
     "alert-detail": {"GET": STAFF},
     "alert-acknowledge": {"POST": STAFF},
@@ -121,6 +122,7 @@ GATES: dict[str, frozenset[str]] = {
     "medication-stop": STAFF,
     "adverseevent-review": STAFF,
     "screeningresult-review": STAFF,
+    "vaccination-review": STAFF,
 }
 # Endpoints where a caller who may not see the record gets 404 (it does not exist for them).
 HIDDEN = {"export-download"}
@@ -286,6 +288,7 @@ CREATE: dict[str, Callable[[Record], Any]] = {
         "result": "negative",
     },
     "screeningresult-review": lambda r: {"reviewed_on": D},
+    "vaccination-review": lambda r: {"reviewed_on": D, "decision": "risk_accepted"},
     "vaccination-list": lambda r: {"patient": r.patient.pk, "vaccine": "hpv", "given_on": D},
 }
 

@@ -225,3 +225,80 @@ def test_a_vaccine_date_before_birth_is_refused_and_a_live_one_says_so(record_a,
     assert given.status_code == 201, given.json()
     assert given.json()["live"] is True
     assert Vaccination.objects.filter(vaccine="varicella").count() == 1
+
+
+def vaccination_review_url(vaccination: Vaccination) -> str:
+    return f"{VACCINATIONS}{vaccination.pk}/review/"
+
+
+def test_a_clinician_reviews_a_live_vaccination_once(record_a, as_clinician, clinician_a):
+    vaccination = record_a.vaccination  # MMR, before the course
+    body = {"reviewed_on": D, "decision": "infusion_deferred", "note": "  after the 90 days "}
+    reviewed = as_clinician.post(vaccination_review_url(vaccination), body, format="json")
+    assert reviewed.status_code == 200, reviewed.json()
+    shown = reviewed.json()
+    assert (shown["reviewed_on"], shown["reviewed_by"], shown["review_decision"]) == (
+        D,
+        clinician_a.username,
+        "infusion_deferred",
+    )
+    assert shown["review_note"] == "after the 90 days"
+    again = as_clinician.post(vaccination_review_url(vaccination), body, format="json")
+    assert again.status_code == 400
+    assert again.json()["errors"] == {
+        "reviewed_on": [f"This vaccination was reviewed on 20 Nov 2026 by {clinician_a}."]
+    }
+
+
+def test_a_vaccine_that_is_not_live_is_not_reviewed(record_a, as_clinician):
+    body = {"patient": record_a.patient.pk, "vaccine": "hepatitis_a", "given_on": D}
+    given = as_clinician.post(VACCINATIONS, body, format="json").json()
+    refused = as_clinician.post(
+        f"{VACCINATIONS}{given['id']}/review/",
+        {"reviewed_on": D, "decision": "risk_accepted"},
+        format="json",
+    )
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "detail": REFUSED,
+        "errors": {
+            "vaccine": [
+                "Hepatitis A is not a live vaccine: only a live vaccine is reviewed (an "
+                "inactivated one is no concern on infliximab)."
+            ]
+        },
+    }
+    assert Vaccination.objects.get(pk=given["id"]).reviewed_on is None
+
+
+def test_a_vaccination_review_needs_its_decision_and_a_clinician(
+    record_a, as_clinician, as_nurse, as_data_manager
+):
+    url = vaccination_review_url(record_a.vaccination)
+    missing = as_clinician.post(url, {"reviewed_on": D}, format="json")
+    assert missing.status_code == 400
+    assert list(missing.json()["errors"]) == ["decision"]
+    before = as_clinician.post(
+        url, {"reviewed_on": "2026-01-01", "decision": "risk_accepted"}, format="json"
+    )
+    assert before.status_code == 400
+    assert before.json()["errors"] == {
+        "reviewed_on": ["The review is before the vaccine was given."]
+    }
+    for client in (as_nurse, as_data_manager):
+        refused = client.post(url, {"reviewed_on": D, "decision": "risk_accepted"}, format="json")
+        assert refused.status_code == 403
+    assert Vaccination.objects.get(pk=record_a.vaccination.pk).reviewed_on is None
+
+
+def test_a_review_sent_with_the_vaccination_names_the_action(record_a, as_clinician):
+    body = {"patient": record_a.patient.pk, "vaccine": "bcg", "given_on": D,
+            "review_decision": "risk_accepted"}  # fmt: skip
+    refused = as_clinician.post(VACCINATIONS, body, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {
+        "review_decision": [
+            "A clinician records the review of a live vaccine with POST "
+            "/api/v1/vaccinations/{id}/review/."
+        ]
+    }

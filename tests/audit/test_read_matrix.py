@@ -226,6 +226,7 @@ def _clinic_cases(w: World) -> dict[str, Case]:
         "clinic:record_screening": page("record_screening", r.patient.pk),
         "clinic:review_screening": page("review_screening", r.screening_result.pk),
         "clinic:record_vaccination": page("record_vaccination", r.patient.pk),
+        "clinic:review_vaccination": page("review_vaccination", r.vaccination.pk),
         "clinic:patients": page("patients", patients=_patients_of(Patient, r.site)),
         "clinic:worklist": page("worklist", patients=_patients_of(Alert, r.site)),
         "clinic:infusion_list": page("infusion_list", patients={r.patient.pk}),
@@ -287,6 +288,7 @@ API_ACTIONS = {
     "alert-dismiss": "alert",
     "adverseevent-review": "adverse_event",
     "screeningresult-review": "screening_result",
+    "vaccination-review": "vaccination",
 }
 
 
@@ -423,6 +425,7 @@ READ_ROUTES = sorted(
             "record_screening",
             "review_screening",
             "record_vaccination",
+            "review_vaccination",
             "patients",
             "worklist",
             "infusion_list",

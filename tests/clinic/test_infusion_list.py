@@ -16,6 +16,7 @@ from registry.models import Role
 from tests.clinic.support import table_rows
 from tests.conftest import TODAY
 from tests.factories import (
+    AdverseEventFactory,
     CourseFactory,
     InfusionFactory,
     LabResultFactory,
@@ -23,6 +24,7 @@ from tests.factories import (
     PatientFactory,
     ReactionFactory,
     RegimenChangeFactory,
+    VaccinationFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -274,6 +276,87 @@ def test_positive_antibodies_put_the_dose_on_hold_for_a_clinician(client, nurse_
     assert "ask a clinician before giving it" in row_html(page, course)
 
 
+def test_an_unreviewed_live_vaccine_within_90_days_asks_a_clinician_first(
+    client, nurse_a, clinician_a
+):
+    course = due_course(nurse_a.memberships.get().site, 2)  # dose 2 due in 2 days
+    vaccine = VaccinationFactory(patient=course.patient, vaccine="mmr", given_on=TODAY - 5 * DAY)
+    review = reverse("clinic:review_vaccination", args=[vaccine.pk])
+    record = reverse("clinic:record_infusion", args=[course.pk])
+    client.force_login(nurse_a)
+    as_nurse = row_html(client.get(INFUSION_LIST), course)
+    client.force_login(clinician_a)
+    page = client.get(INFUSION_LIST)
+    as_clinician = row_html(page, course)
+    [hold] = row_of(page, course).holds
+    assert (hold.refused, hold.vaccination_id) == (False, vaccine.pk)
+    for row in (as_nurse, as_clinician):
+        assert (
+            "Live vaccine (Measles, mumps and rubella (MMR)) given 19 Nov 2026, not reviewed: no "
+            "infusion before 18 Feb 2027 (90 days after it) unless a clinician accepts the risk. "
+            "Ask a clinician first."
+        ) in row
+        assert record in row  # asked, not refused
+    assert review not in as_nurse
+    assert review in as_clinician
+
+
+@pytest.mark.parametrize(
+    ("vaccine", "days_ago", "reviewed", "held"),
+    [
+        ("mmr", 88, False, True),  # 90 days before the due date (in 2 days)
+        ("mmr", 89, False, False),  # 91 days before it
+        ("mmr", 5, True, False),  # reviewed
+        ("influenza_inactivated", 5, False, False),  # not live
+    ],
+)
+def test_the_live_vaccine_hold_counts_90_days_before_the_dose(
+    client, nurse_a, clinician_a, vaccine, days_ago, reviewed, held
+):
+    course = due_course(nurse_a.memberships.get().site, 2)
+    review = {"reviewed_on": TODAY, "reviewed_by": clinician_a, "review_decision": "risk_accepted"}
+    VaccinationFactory(patient=course.patient, vaccine=vaccine, given_on=TODAY - days_ago * DAY,
+                       **(review if reviewed else {}))  # fmt: skip
+    client.force_login(nurse_a)
+    assert bool(row_of(client.get(INFUSION_LIST), course).holds) is held
+
+
+def test_an_overdue_dose_counts_from_today(client, nurse_a):
+    course = due_course(nurse_a.memberships.get().site, -3)  # overdue: it would be given today
+    VaccinationFactory(patient=course.patient, vaccine="bcg", given_on=TODAY - DAY)
+    client.force_login(nurse_a)
+    assert row_of(client.get(INFUSION_LIST), course).holds
+
+
+def test_a_serious_adverse_event_awaiting_review_asks_a_clinician_first(
+    client, nurse_a, clinician_a
+):
+    course = due_course(nurse_a.memberships.get().site, 0)
+    event = AdverseEventFactory(
+        patient=course.patient, onset_on=TODAY - 4 * DAY, term="lung_infection", grade=3,
+        serious=True, seriousness_hospitalisation=True, outcome="recovering", resolved_on=None,
+    )  # fmt: skip
+    AdverseEventFactory(patient=course.patient, onset_on=TODAY - 4 * DAY)  # mild: no review
+    review = reverse("clinic:review_adverse_event", args=[event.pk])
+    client.force_login(nurse_a)
+    page = client.get(INFUSION_LIST)
+    [hold] = row_of(page, course).holds
+    assert (hold.refused, hold.adverse_event_id) == (False, event.pk)
+    assert hold.message == (
+        "Serious adverse event (Lung infection (pneumonia), from 20 Nov 2026) awaiting a "
+        "clinician's review. Ask a clinician first."
+    )
+    assert "Serious adverse event (Lung infection (pneumonia), from 20 Nov 2026)" in row_html(
+        page, course
+    )
+    assert review not in row_html(page, course)
+    client.force_login(clinician_a)
+    assert review in row_html(client.get(INFUSION_LIST), course)
+    event.reviewed_on, event.reviewed_by, event.review_decision = TODAY, clinician_a, "continue"
+    event.save()
+    assert row_of(client.get(INFUSION_LIST), course).holds == []
+
+
 def test_a_reaction_at_the_last_infusion_asks_for_premedication(client, nurse_a):
     course = due_course(nurse_a.memberships.get().site, 0)
     plain = due_course(nurse_a.memberships.get().site, 0)
@@ -453,5 +536,6 @@ def test_it_reads_a_constant_number_of_queries_whatever_the_number_of_courses(
     with django_assert_max_num_queries(len(few)):
         page = client.get(INFUSION_LIST)
     assert len(rows_of(page, "today")) == 9
-    # The layout (menu links by role) included, and the screening holds with who may review them.
-    assert len(few) <= 38
+    # The layout (menu links by role) included, the screening holds with who may review them, the
+    # engine's loader (its live vaccines among its rows) and the adverse events awaiting review.
+    assert len(few) <= 41

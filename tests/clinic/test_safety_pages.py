@@ -268,11 +268,61 @@ def test_a_live_vaccine_is_marked_live_on_the_form_the_page_and_the_timeline(
 
     page = client.get(patient_url(patient)).text
     rows = table_rows(between(page, 'id="vaccinations-heading"', "</section>"))
-    assert rows[1] == ["23 Sep 2026", "Measles, mumps and rubella (MMR)", "live"]
+    assert rows[1] == [
+        "23 Sep 2026",
+        "Measles, mumps and rubella (MMR)",
+        "live",
+        "not reviewed Review",
+    ]
     data = timeline_data(page)
     assert data["vaccinations"] == [
         {"x": ms(given_on), "label": "Measles, mumps and rubella (MMR) (live)", "live": True}
     ]
+
+
+def test_a_clinician_reviews_a_live_vaccine_from_the_patient_page(client, clinician_a, course_a):
+    vaccination = services.vaccination_record(
+        patient=course_a.patient, vaccine="varicella", given_on=START + 50 * DAY, by=clinician_a
+    )
+    url = reverse("clinic:review_vaccination", args=[vaccination.pk])
+    client.force_login(clinician_a)
+    assert url in client.get(patient_url(course_a.patient)).text
+    page = client.get(url).text
+    assert "Review the Varicella of 23 Sep 2026" in page
+    assert "no infusion within 90 days after one" in page
+
+    refused(client.post(url, {"reviewed_on": ISO_TODAY}), "decision", "This field is required.")
+    response = client.post(
+        url, {"reviewed_on": ISO_TODAY, "decision": "risk_accepted", "note": "GP; no rash"}
+    )
+
+    assert response.status_code == 302
+    vaccination.refresh_from_db()
+    assert (vaccination.reviewed_by, vaccination.review_decision, vaccination.review_note) == (
+        clinician_a,
+        "risk_accepted",
+        "GP; no rash",
+    )
+    page = client.get(patient_url(course_a.patient)).text
+    rows = table_rows(between(page, 'id="vaccinations-heading"', "</section>"))
+    assert rows[1][3] == (f"reviewed {TODAY:%d %b %Y}: Risk accepted: infusions go on as planned")
+    assert url not in page
+
+
+def test_a_vaccine_that_is_not_live_is_not_offered_a_review_and_is_refused_one(
+    client, clinician_a, nurse_a, course_a
+):
+    vaccination = services.vaccination_record(
+        patient=course_a.patient, vaccine="hepatitis_a", given_on=START + 50 * DAY, by=clinician_a
+    )
+    url = reverse("clinic:review_vaccination", args=[vaccination.pk])
+    client.force_login(clinician_a)
+    assert url not in client.get(patient_url(course_a.patient)).text
+    response = client.post(url, {"reviewed_on": ISO_TODAY, "decision": "risk_accepted"})
+    assert response.status_code == 400
+    assert "Hepatitis A is not a live vaccine: only a live vaccine is reviewed" in response.text
+    client.force_login(nurse_a)
+    assert client.get(url).status_code == 403
 
 
 def test_a_vaccine_date_before_birth_is_refused_at_its_field(client, clinician_a, course_a):

@@ -6,6 +6,7 @@ from decimal import Decimal
 from itertools import count
 
 from monitoring.guideline.history import (
+    AdverseEventRow,
     AssessmentRow,
     CourseHistory,
     Exposure,
@@ -16,6 +17,7 @@ from monitoring.guideline.history import (
     ReactionRow,
     RegimenRow,
     ScreeningRow,
+    VaccinationRow,
 )
 
 D0 = dt.date(2025, 1, 6)
@@ -123,10 +125,44 @@ def screened(n: int) -> list[ScreeningRow]:
     return [screening(n, test) for test in BASELINE_SCREEN]
 
 
+def live_vaccine(
+    n: int, *, vaccine: str = "mmr", reviewed: int | None = None, decision: str = ""
+) -> VaccinationRow:
+    """A live vaccine on day `n` (reviewed on day `reviewed`, by default "risk accepted")."""
+    if reviewed is not None and not decision:
+        decision = "risk_accepted"
+    reviewed_on = None if reviewed is None else day(reviewed)
+    return VaccinationRow(next(_ids), vaccine, day(n), reviewed_on, decision)
+
+
+def adverse_event(
+    n: int,
+    *,
+    term: str = "lung_infection",
+    serious: bool = True,
+    reviewed: int | None = None,
+    decision: str = "",
+    special_interest: tuple[str, ...] = (),
+) -> AdverseEventRow:
+    """An adverse event from day `n` that needs a review (serious by default)."""
+    if reviewed is not None and not decision:
+        decision = "continue"
+    return AdverseEventRow(
+        id=next(_ids),
+        onset_on=day(n),
+        term=term,
+        serious=serious,
+        reviewed_on=None if reviewed is None else day(reviewed),
+        review_decision=decision,
+        term_label=term.replace("_", " ").capitalize(),
+        special_interest=special_interest,
+    )
+
+
 def history(**fields) -> CourseHistory:
     fields.setdefault("started_on", D0)
     names = ("infusions", "regimen_changes", "labs", "imaging", "assessments", "reactions")
-    for name in (*names, "medications", "screenings"):
+    for name in (*names, "medications", "screenings", "live_vaccinations", "adverse_events"):
         fields[name] = tuple(fields.get(name, ()))
     fields.setdefault("course_id", 1)
     return CourseHistory(patient_code="CRMO-000001", **fields)
@@ -139,7 +175,14 @@ def retreatment(
     infusions and reactions become its exposure; patient-level rows (labs, imaging, assessments)
     carry over unless given."""
     course_id = course_id or earlier.course_id + 1
-    for name in ("labs", "imaging", "assessments", "medications", "screenings"):
+    for name in (
+        "labs",
+        "imaging",
+        "assessments",
+        "medications",
+        "screenings",
+        "live_vaccinations",
+    ):
         fields.setdefault(name, getattr(earlier, name))
     exposure = Exposure(
         infusions=(*earlier.exposure.infusions, *earlier.infusions),

@@ -27,6 +27,7 @@ from monitoring.guideline.history import AssessmentRow, InfusionRow
 from monitoring.guideline.schedule import INDUCTION, MAINTENANCE, schedule
 from registry.models import ANALYTE_UNITS
 from tests.factories import (
+    AdverseEventFactory,
     AssessmentFactory,
     CourseFactory,
     ImagingStudyFactory,
@@ -39,17 +40,20 @@ from tests.factories import (
     RelapseFactory,
     ScreeningResultFactory,
     SiteFactory,
+    VaccinationFactory,
     screen,
 )
 from tests.monitoring.builders import (
     D0,
     adherent_days,
+    adverse_event,
     assessment,
     day,
     history,
     infusion,
     infusions,
     lab,
+    live_vaccine,
     methotrexate,
     mri,
     reaction,
@@ -152,7 +156,7 @@ def clears(rule_id: str) -> Any:
 
 def test_every_rule_has_a_clearing_property():
     assert set(RULES) == CLEARING_TESTED
-    assert len(RULES) == 20
+    assert len(RULES) == 22
 
 
 # Doses ------------------------------------------------------------------------------------------
@@ -855,6 +859,67 @@ def test_methotrexate_monitoring_due_clears_when_methotrexate_stops(data):
     assert found(after, as_of, "methotrexate_monitoring_due") == []
 
 
+# Safety: live vaccines, serious adverse events ------------------------------------------------
+
+
+def live_vaccine_raised(data: st.DataObject) -> tuple[CourseHistory, Any, int]:
+    """An active course given on schedule and a live vaccine near it that raises the rule;
+    returns (history, the vaccination, as of)."""
+    days = draw_adherent(data)
+    given_on = data.draw(st.integers(-120, days[-1] + 60), label="vaccine given")
+    vaccine = live_vaccine(
+        given_on, vaccine=data.draw(st.sampled_from(["mmr", "bcg", "varicella"]))
+    )
+    before = course(infusions=infusions(*days), live_vaccinations=[vaccine])
+    as_of = max(given_on, days[-1]) + data.draw(st.integers(0, 60), label="as of")
+    key = f"vaccination-{vaccine.id}"
+    assume(key in keys(before, as_of, "live_vaccine_on_treatment"))
+    return before, vaccine, as_of
+
+
+@clears("live_vaccine_on_treatment")
+@RULE_EXAMPLES
+@given(data=st.data())
+def test_live_vaccine_on_treatment_clears_when_a_clinician_reviews_it(data):
+    before, vaccine, as_of = live_vaccine_raised(data)
+    finding = raised(before, as_of, "live_vaccine_on_treatment", f"vaccination-{vaccine.id}")
+    assert finding.severity is U
+    decision = data.draw(st.sampled_from(["infusion_deferred", "risk_accepted"]))
+    reviewed_on = data.draw(st.integers(offset(vaccine.given_on), as_of + 30), label="reviewed on")
+    reviewed = dataclasses.replace(vaccine, reviewed_on=day(reviewed_on), review_decision=decision)
+    after = dataclasses.replace(before, live_vaccinations=(reviewed,))
+    # Cleared once the review is dated; a review dated after the evaluation is not known yet.
+    assert bool(found(after, as_of, "live_vaccine_on_treatment")) is (reviewed_on > as_of)
+
+
+@clears("serious_adverse_event_review")
+@RULE_EXAMPLES
+@given(data=st.data())
+def test_serious_adverse_event_review_clears_when_reviewed_and_not_when_the_course_stops(data):
+    days = draw_adherent(data)
+    onset = data.draw(st.integers(-60, days[-1] + 100), label="onset")
+    serious = data.draw(st.booleans(), label="serious")
+    event = adverse_event(
+        onset,
+        term="lung_infection" if serious else "psoriasis",
+        serious=serious,
+        special_interest=() if serious else ("paradoxical psoriasis",),
+    )
+    as_of = max(onset, days[-1]) + data.draw(st.integers(0, 200), label="as of")
+    before = course(infusions=infusions(*days), adverse_events=[event])
+    assert raised(before, as_of, "serious_adverse_event_review", f"event-{event.id}").severity is U
+    # The course's stop (on or after the onset) does not clear it.
+    stopped_on = data.draw(st.integers(max(onset, days[-1]), as_of), label="stopped on")
+    stopped = dataclasses.replace(before, stopped_on=day(stopped_on), stop_reason="adverse_event")
+    raised(stopped, as_of, "serious_adverse_event_review", f"event-{event.id}")
+    decision = data.draw(st.sampled_from(["continue", "hold", "stop"]))
+    reviewed_on = data.draw(st.integers(onset, as_of + 30), label="reviewed on")
+    reviewed = dataclasses.replace(event, reviewed_on=day(reviewed_on), review_decision=decision)
+    for history_ in (before, stopped):
+        after = dataclasses.replace(history_, adverse_events=(reviewed,))
+        assert bool(found(after, as_of, "serious_adverse_event_review")) is (reviewed_on > as_of)
+
+
 # --- 2. An adherent course on any regimen sequence raises no dose alert ------------------------
 
 DOSE_RULES = {
@@ -990,9 +1055,9 @@ A_AS_OF = D0.replace(year=2026, month=3, day=16)
 
 def patient_a(site: Any) -> list[int]:
     """Two courses (a re-exposure after 2025's), reactions, labs, imaging, assessments, a
-    relapse, a regimen change, methotrexate with a lapsed blood count and a screen too old for the
-    retreatment: enough that B's rows,
-    if read, would change A's findings."""
+    relapse, a regimen change, methotrexate with a lapsed blood count, a screen too old for the
+    retreatment, a live vaccine and a serious adverse event without a course: enough that B's
+    rows, if read, would change A's findings."""
     patient = PatientFactory(site=site)
     first = CourseFactory(
         patient=patient, started_on=D0, stopped_on=day(200), stop_reason="remission"
@@ -1029,6 +1094,11 @@ def patient_a(site: Any) -> list[int]:
     AssessmentFactory(patient=patient, assessed_on=day(300), clinically_active_lesions=2)
     # Screened before the first course only: the retreatment's screening is missing.
     screen(patient, day(-20))
+    VaccinationFactory(patient=patient, vaccine="mmr", given_on=day(380))
+    AdverseEventFactory(
+        patient=patient, onset_on=day(390), term="lung_infection", grade=3, serious=True,
+        seriousness_hospitalisation=True, resolved_on=day(400),
+    )  # fmt: skip
     return [first.pk, second.pk]
 
 
@@ -1086,6 +1156,13 @@ b_data = st.fixed_dictionaries(
             max_size=4,
             unique_by=lambda row: (row[0], row[1]),
         ),
+        "live_vaccines": st.lists(
+            st.tuples(b_days, st.sampled_from(["mmr", "bcg", "varicella"])),
+            max_size=2,
+            unique_by=lambda v: v,
+        ),
+        # serious adverse events without a course: the loader attaches each to one of B's
+        "serious_events": st.lists(b_days, max_size=2),
     }
 )
 
@@ -1138,6 +1215,12 @@ def write_patient_b(patient: Any, first_course: Any, data: dict[str, Any]) -> in
         )  # fmt: skip
     for n, test, result in data["screenings"]:
         ScreeningResultFactory(patient=patient, test=test, tested_on=day(n), result=result)
+    for n, vaccine in data["live_vaccines"]:
+        VaccinationFactory(patient=patient, vaccine=vaccine, given_on=day(n))
+    for n in data["serious_events"]:
+        AdverseEventFactory(patient=patient, onset_on=day(n), term="sepsis", grade=4,
+                            serious=True, seriousness_life_threatening=True,
+                            resolved_on=day(n + 5))  # fmt: skip
     return len(written)
 
 
@@ -1154,6 +1237,9 @@ def test_evaluating_one_patient_never_reads_anothers_data(data):
         assert any(findings_before), "A's findings must be worth comparing"
         assert "methotrexate_monitoring_due" in {f[0] for f in findings_before[-1]}
         assert "screening_missing" in {f[0] for f in findings_before[-1]}
+        assert {"live_vaccine_on_treatment", "serious_adverse_event_review"} <= {
+            f[0] for f in findings_before[-1]
+        }
 
         patient_b = PatientFactory(site=site)
         b_first = CourseFactory(
@@ -1170,4 +1256,7 @@ def test_evaluating_one_patient_never_reads_anothers_data(data):
         assert len(b_history.labs) == len(data["labs"])
         assert len(b_history.medications) == (data["methotrexate"] is not None)
         assert len(b_history.screenings) == len(data["screenings"])
+        assert len(b_history.live_vaccinations) == len(data["live_vaccines"])
+        b_histories = load_histories(b_ids)
+        assert sum(len(h.adverse_events) for h in b_histories) == len(data["serious_events"])
         transaction.set_rollback(True)

@@ -51,6 +51,8 @@ def test_it_has_all_20_rules_each_quoting_its_guideline_text_and_saying_what_cle
             "methotrexate_monitoring_due",
             "screening_missing",
             "screening_positive",
+            "live_vaccine_on_treatment",
+            "serious_adverse_event_review",
         ]
     )
     for rule_id, (info, function) in RULES.items():

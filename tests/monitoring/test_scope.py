@@ -148,6 +148,7 @@ def test_the_rules_that_clear_on_stop_are_those_of_the_guideline_table():
         "methotrexate_monitoring_due",
         "screening_missing",
         "screening_positive",
+        "live_vaccine_on_treatment",
     } == CLEARS_ON_STOP_RULES
     assert all(RULES[rule_id][0].clears_on_stop for rule_id in CLEARS_ON_STOP_RULES)
 

@@ -4,9 +4,13 @@ test_admin_scope.py and the changelist tests of test_admin.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from registry.models import AdverseEvent, ScreeningResult, Vaccination
+from tests.conftest import TODAY
+from tests.factories import VaccinationFactory
 from tests.registry.test_admin import (
     SiteRecords,
     form_data,
@@ -18,6 +22,8 @@ from tests.registry.test_admin import (
 )
 
 pytestmark = pytest.mark.django_db
+
+DAY = dt.timedelta(days=1)
 
 
 @pytest.fixture
@@ -94,3 +100,63 @@ def test_it_lists_only_the_own_sites_safety_record_and_marks_what_awaits_review(
     records_a.adverse_event.save()
     awaiting = client.get(url(AdverseEvent, "changelist"), {"awaiting_review": "yes"})
     assert result_pks(awaiting) == {records_a.adverse_event.pk}
+
+
+def act(client, model, action: str, *records):
+    return client.post(
+        url(model, "changelist"),
+        {"action": action, "_selected_action": [str(r.pk) for r in records]},
+        follow=True,
+    )
+
+
+def test_a_clinician_reviews_live_vaccines_with_an_action_and_others_are_refused_by_name(
+    clinician_a, records_a
+):
+    inactivated = records_a.vaccination  # influenza, inactivated
+    live = VaccinationFactory(patient=records_a.patient, vaccine="bcg", given_on=TODAY - 3 * DAY)
+    client = logged_in(clinician_a)
+
+    page = act(client, Vaccination, "review_infusion_deferred", inactivated, live)
+
+    said = [str(m) for m in page.context["messages"]]
+    assert any("is not a live vaccine: only a live vaccine is reviewed" in m for m in said)
+    assert "1 review(s) recorded." in said
+    live.refresh_from_db()
+    assert (live.reviewed_on, live.reviewed_by, live.review_decision) == (
+        TODAY,
+        clinician_a,
+        "infusion_deferred",
+    )
+    inactivated.refresh_from_db()
+    assert inactivated.reviewed_on is None
+    form = client.get(url(Vaccination, "change", live.pk)).context["adminform"].form
+    assert not {"reviewed_on", "reviewed_by", "review_decision", "review_note"} & set(form.fields)
+
+
+def test_a_data_manager_may_not_review_with_the_admins_actions(data_manager_a, records_a):
+    live = VaccinationFactory(patient=records_a.patient, vaccine="mmr", given_on=TODAY - 3 * DAY)
+    page = act(logged_in(data_manager_a), Vaccination, "review_risk_accepted", live)
+    assert "0 review(s) recorded." in [str(m) for m in page.context["messages"]]
+    live.refresh_from_db()
+    assert live.reviewed_on is None
+
+
+def test_a_clinician_reviews_a_serious_event_with_an_action(clinician_a, records_a):
+    event = records_a.adverse_event
+    event.term = "lymphoma"  # of special interest
+    event.save()
+    client = logged_in(clinician_a)
+
+    act(client, AdverseEvent, "review_hold", event)
+
+    event.refresh_from_db()
+    assert (event.reviewed_on, event.reviewed_by, event.review_decision) == (
+        TODAY,
+        clinician_a,
+        "hold",
+    )
+    page = act(client, AdverseEvent, "review_continue", event)  # once only
+    assert any("This event was reviewed on" in str(m) for m in page.context["messages"])
+    event.refresh_from_db()
+    assert event.review_decision == "hold"

@@ -496,6 +496,100 @@ def test_a_nurse_does_not_record_a_vaccination_a_data_manager_does(
     )
 
 
+def live_vaccination(patient, clinician):
+    return services.vaccination_record(
+        patient=patient, vaccine="yellow_fever", given_on=dt.date(2026, 9, 1), by=clinician
+    )
+
+
+def test_a_clinician_reviews_a_live_vaccination_once_with_a_note(patient, clinician_a):
+    vaccination = live_vaccination(patient, clinician_a)
+    assert vaccination.awaiting_review
+    reviewed = services.vaccination_review_record(
+        vaccination=vaccination, reviewed_on=dt.date(2026, 9, 3), decision="infusion_deferred",
+        note="  travel; next infusion after the interval ", by=clinician_a,
+    )  # fmt: skip
+    assert (reviewed.reviewed_by, reviewed.review_decision, reviewed.review_note) == (
+        clinician_a,
+        "infusion_deferred",
+        "travel; next infusion after the interval",
+    )
+    assert not reviewed.awaiting_review
+    assert reviewed.history.first().history_user == clinician_a
+    errors = refused(
+        services.vaccination_review_record, vaccination=reviewed, reviewed_on=TODAY,
+        decision="risk_accepted", by=clinician_a,
+    )  # fmt: skip
+    assert errors == {
+        "reviewed_on": [f"This vaccination was reviewed on 03 Sep 2026 by {clinician_a}."]
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "errors"),
+    [
+        ({"decision": "maybe"}, {"decision": ["Choose the decision on the infusions."]}),
+        (
+            {"reviewed_on": dt.date(2026, 8, 31)},
+            {"reviewed_on": ["The review is before the vaccine was given."]},
+        ),
+        (
+            {"reviewed_on": TODAY + dt.timedelta(days=1)},
+            {"reviewed_on": ["25 Nov 2026 is in the future; record what has happened."]},
+        ),
+    ],
+)
+def test_a_bad_vaccination_review_is_refused_at_its_field(patient, clinician_a, changes, errors):
+    vaccination = live_vaccination(patient, clinician_a)
+    arguments = {"reviewed_on": dt.date(2026, 9, 3), "decision": "risk_accepted"} | changes
+    assert (
+        refused(
+            services.vaccination_review_record,
+            vaccination=vaccination,
+            by=clinician_a,
+            **arguments,
+        )
+        == errors
+    )
+    vaccination.refresh_from_db()
+    assert vaccination.reviewed_on is None
+
+
+def test_only_a_clinician_reviews_a_vaccination(patient, clinician_a, nurse_a, data_manager_a):
+    vaccination = live_vaccination(patient, clinician_a)
+    for person in (nurse_a, data_manager_a):
+        with pytest.raises(PermissionDenied):
+            services.vaccination_review_record(
+                vaccination=vaccination, reviewed_on=TODAY, decision="risk_accepted", by=person
+            )
+
+
+def test_a_reviewed_vaccination_stays_a_live_one(patient, clinician_a):
+    vaccination = live_vaccination(patient, clinician_a)
+    services.vaccination_review_record(
+        vaccination=vaccination, reviewed_on=TODAY, decision="risk_accepted", by=clinician_a
+    )
+    errors = refused(
+        services.vaccination_correct, vaccination=vaccination, changes={"vaccine": "hpv"},
+        by=clinician_a,
+    )  # fmt: skip
+    assert errors == {
+        "vaccine": [
+            "Human papillomavirus (HPV) is not a live vaccine: only a live vaccine is reviewed "
+            "(an inactivated one is no concern on infliximab)."
+        ]
+    }
+    errors = refused(
+        services.vaccination_correct, vaccination=vaccination,
+        changes={"review_decision": "infusion_deferred"}, by=clinician_a,
+    )  # fmt: skip
+    assert errors == {
+        "review_decision": [
+            "Recorded with the “review the vaccination” action, not corrected here."
+        ]
+    }
+
+
 # --- The database's constraints, for writes that skip clean() -------------------------------------
 
 
@@ -530,6 +624,22 @@ def test_the_database_refuses_an_inconsistent_screening_result(fields, clinician
         ScreeningResultFactory(
             reviewed_by=clinician_a if "reviewed_on" in fields else None, **fields
         )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"vaccine": "mmr", "reviewed_on": dt.date(2026, 1, 1)},  # no clinician, no decision
+        {"vaccine": "mmr", "review_decision": "risk_accepted"},  # no date
+        {"vaccine": "mmr", "reviewed_on": dt.date(2025, 9, 1), "review_decision": "risk_accepted"},
+        {"vaccine": "mmr", "reviewed_on": dt.date(2026, 1, 1), "review_decision": "maybe"},
+        {"vaccine": "hpv", "reviewed_on": dt.date(2026, 1, 1), "review_decision": "risk_accepted"},
+    ],
+)
+def test_the_database_refuses_an_inconsistent_vaccination_review(fields, clinician_a):
+    reviewer = {"reviewed_by": clinician_a} if "reviewed_on" in fields else {}
+    with pytest.raises(IntegrityError), transaction.atomic():
+        VaccinationFactory(**reviewer, **fields)
 
 
 def test_the_database_refuses_a_vaccine_it_does_not_know_and_a_vaccine_twice_a_day():

@@ -552,6 +552,30 @@ def test_it_shows_a_live_vaccine_given_during_a_course(output):
     course = mmr.patient.courses.get(stopped_on__isnull=True)
     assert mmr.live
     assert mmr.given_on > course.started_on
+    assert mmr.reviewed_on is None
+    [varicella] = Vaccination.objects.filter(vaccine="varicella")
+    assert (varicella.review_decision, varicella.reviewed_by.username) == (
+        "infusion_deferred",
+        f"clinician.{varicella.patient.site.code}",
+    )
+
+
+def test_it_raises_the_safety_rules_for_their_patients_only(output):
+    """One live vaccine awaiting review and one serious adverse event: one alert each, on the
+    patients the demo shows them for; the reviewed vaccine and events raise nothing."""
+    evaluate_courses(list(TreatmentCourse.objects.values_list("pk", flat=True)), TODAY)
+    shown = {
+        rule: sorted(
+            Alert.objects.filter(rule=rule, status="open").values_list(
+                "course__patient__family_name", flat=True
+            )
+        )
+        for rule in ("live_vaccine_on_treatment", "serious_adverse_event_review")
+    }
+    assert shown == {
+        "live_vaccine_on_treatment": ["Mossgrove"],
+        "serious_adverse_event_review": ["Cindervale"],
+    }
 
 
 def test_it_has_methotrexate_with_its_bloods_due_for_one_patient_and_up_to_date_for_another(
