@@ -18,7 +18,6 @@ from registry.models import Role
 from tests.factories import MembershipFactory, SiteFactory, UserFactory
 
 
-
 def _redis_url_of_this_worker(url: str, worker: str) -> str:
     """Under pytest-xdist (`-n 2`) worker gwN uses Redis database (REDIS_URL's) + N: each
     worker's Celery broker, result store and cache of its own, as pytest-django gives each its

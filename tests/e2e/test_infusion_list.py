@@ -1,5 +1,5 @@
-"""The infusion list in a real browser: a nurse's day from it, its day sheet printed (the demo's list
-is seen in test_browser.py's demo test, which seeds the demo once for both).
+"""The infusion list in a real browser: a nurse's day from it, its day sheet printed. The demo's
+list is seen in test_browser.py's demo test, which seeds the demo once for both.
 
 Data is committed (live server, transactional database); TODAY is 2026-11-24 (tests/conftest.py).
 """
