@@ -3,13 +3,16 @@
 import datetime as dt
 import os
 import uuid
+from importlib import import_module
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import time_machine
 from celery import current_app
+from django.apps import apps as installed_apps
 from django.conf import settings
 from django.db import connection
+from django.db.models.signals import post_migrate
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -49,6 +52,28 @@ def _use_this_workers_redis() -> None:
 
 
 _use_this_workers_redis()
+
+_products_seed = import_module("registry.migrations.0011_infliximab_products_seed")
+
+
+def _put_back_the_seeded_products(sender, **kwargs) -> None:
+    """A transactional test (live server, browser) ends with a flush, a TRUNCATE of every table,
+    which takes the rows a migration seeded (registry 0011: the infliximab products) with it.
+    In one process pytest-django runs those tests after all others; a pytest-xdist worker runs
+    whole files one after another, so a later file's tests would find no product. The flush ends
+    with post_migrate: the products are put back there, as the migration writes them (it skips
+    codes that exist). A migration test's earlier state, without the table, is left alone."""
+    if sender.label != "registry":
+        return
+    apps = kwargs.get("apps") or installed_apps  # migrate passes its state; flush passes none
+    try:
+        apps.get_model("registry", "InfliximabProduct")
+    except LookupError:
+        return
+    _products_seed.add_products(apps, None)
+
+
+post_migrate.connect(_put_back_the_seeded_products, dispatch_uid="tests-put-back-seeded-products")
 
 # Password hashing is slow by design; tests log in hundreds of times (module-scoped data included).
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
