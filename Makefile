@@ -7,8 +7,15 @@ UV_VERSION := 0.13.9
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 # What `make test` talks to; the test database itself (test_crmo_registry) is created by pytest.
+# `make test TEST_WORKERS=2` runs the suite in two processes (pytest-xdist), each with its own
+# test database (test_crmo_registry_gw0, _gw1) and Redis database (REDIS_URL's + N for worker gwN,
+# tests/conftest.py: 12 and 13 here), each given whole test files (--dist loadfile: a module's
+# seeded demo, browser and Celery worker are set up once, in one process). One process (0) stays
+# the default until two workers are measured faster and green twice on a quiet machine.
+TEST_WORKERS ?= 0
+PYTEST_WORKERS = -n $(TEST_WORKERS) --dist loadfile
 TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/crmo_registry \
-	REDIS_URL=redis://127.0.0.1:6379/15
+	REDIS_URL=redis://127.0.0.1:6379/12
 
 .PHONY: install run test lint services browser bench bench-evaluation bench-export bench-import bench-audit clean \
 	test-py312 audit
@@ -58,10 +65,11 @@ lint: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 test: install services browser lint
-	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # Python 3.12 (the image's): the same lock in its own venv, .venv-3.12, tested against its own
-# database (test_crmo_registry_py312) and Redis db. `make test` is 3.11, the lowest supported.
+# database (test_crmo_registry_py312, one per worker) and Redis db (14, and 15 for the second
+# worker). `make test` is 3.11, the lowest supported.
 # On 3.12 CI runs the guideline engine and its properties, the clinical record and the research
 # exports (the code whose results could differ with the interpreter: dates, dataclasses, pyarrow,
 # FHIR); the doors (API, clinic, admin, browser) are Django's on both and stay on 3.11, so that CI
@@ -79,7 +87,7 @@ $(VENV312)/.installed: $(BIN)/uv pyproject.toml uv.lock
 	touch $@
 
 test-py312: $(VENV312)/.installed node_modules/.installed services
-	$(TEST312_ENV) $(VENV312)/bin/pytest $(PYTEST_PY312_ARGS) $(PYTEST_ARGS)
+	$(TEST312_ENV) $(VENV312)/bin/pytest $(PYTEST_WORKERS) $(PYTEST_PY312_ARGS) $(PYTEST_ARGS)
 
 # Known vulnerabilities in uv.lock (pip-audit) and package-lock.json (npm audit --omit=dev).
 # Fails (exit 1) on one; fails too, saying "INCOMPLETE", when a vulnerability service did not answer.

@@ -1,18 +1,79 @@
 """Shared fixtures: two sites and a fixed, named person for each role (healthchecks style)."""
 
 import datetime as dt
+import os
 import uuid
+from importlib import import_module
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import time_machine
+from celery import current_app
+from django.apps import apps as installed_apps
 from django.conf import settings
 from django.db import connection
+from django.db.models.signals import post_migrate
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.models import Role
 from tests.factories import MembershipFactory, SiteFactory, UserFactory
+
+
+def _redis_url_of_this_worker(url: str, worker: str) -> str:
+    """Under pytest-xdist (`-n 2`) worker gwN uses Redis database (REDIS_URL's) + N: each
+    worker's Celery broker, result store and cache of its own, as pytest-django gives each its
+    own test database. A Celery worker started by a test, purges and message counts then see
+    only that pytest worker's queue."""
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0) + int(worker.removeprefix("gw"))
+    if database > 15:
+        raise pytest.UsageError(
+            f"REDIS_URL {url} leaves too few Redis databases for worker {worker} (0-15)"
+        )
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def _use_this_workers_redis() -> None:
+    """Settings were read from REDIS_URL before this file (pytest-django's set-up): point every
+    reader of it at the worker's database, before anything has connected. The environment too:
+    tests start Celery workers, runserver and gunicorn with it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or not settings.REDIS_URL:
+        return
+    url = _redis_url_of_this_worker(settings.REDIS_URL, worker)
+    os.environ["REDIS_URL"] = url
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
+    cache = settings.CACHES["default"]
+    if cache.get("BACKEND", "").endswith("RedisCache") and "CACHE_REDIS_URL" not in os.environ:
+        settings.CACHES = {**settings.CACHES, "default": {**cache, "LOCATION": url}}
+    current_app.conf.update(broker_url=url, result_backend=url)
+
+
+_use_this_workers_redis()
+
+_products_seed = import_module("registry.migrations.0011_infliximab_products_seed")
+
+
+def _put_back_the_seeded_products(sender, **kwargs) -> None:
+    """A transactional test (live server, browser) ends with a flush, a TRUNCATE of every table,
+    which takes the rows a migration seeded (registry 0011: the infliximab products) with it.
+    In one process pytest-django runs those tests after all others; a pytest-xdist worker runs
+    whole files one after another, so a later file's tests would find no product. The flush ends
+    with post_migrate: the products are put back there, as the migration writes them (it skips
+    codes that exist). A migration test's earlier state, without the table, is left alone."""
+    if sender.label != "registry":
+        return
+    apps = kwargs.get("apps") or installed_apps  # migrate passes its state; flush passes none
+    try:
+        apps.get_model("registry", "InfliximabProduct")
+    except LookupError:
+        return
+    _products_seed.add_products(apps, None)
+
+
+post_migrate.connect(_put_back_the_seeded_products, dispatch_uid="tests-put-back-seeded-products")
 
 # Password hashing is slow by design; tests log in hundreds of times (module-scoped data included).
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -217,9 +217,10 @@ def test_the_worklist_works_from_the_keyboard(page: Page, nurse_a):
 
 
 def test_the_demo_registry_in_the_browser_and_the_readme_screenshots(page: Page, transactional_db):
-    """The demo (`seed_demo`) as clinician.north sees it, saved to test-artifacts/. With
-    UPDATE_SCREENSHOTS=1 also the README's images, docs/screenshots/ (1280 px wide, one screen
-    of the worklist, the top of CRMO-000037's page):
+    """The demo (`seed_demo`) as clinician.north sees it, then as nurse.north (the infusion list),
+    saved to test-artifacts/. One seeded demo serves both. With UPDATE_SCREENSHOTS=1 also the
+    README's images, docs/screenshots/ (1280 px wide, one screen of the worklist, the top of
+    CRMO-000037's page, one screen of the infusion list):
 
         UPDATE_SCREENSHOTS=1 DATABASE_URL=... REDIS_URL=... .venv/bin/pytest tests/e2e -k demo
     """
@@ -247,5 +248,18 @@ def test_the_demo_registry_in_the_browser_and_the_readme_screenshots(page: Page,
             path=README_IMAGES / "patient.png",
             animations="disabled",
             clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": 1200},
+            full_page=True,
+        )
+
+    page.context.clear_cookies()  # signed out: the nurse's turn
+    sign_in(page, username_for(Role.NURSE, "north"), DEMO_PASSWORD, home="Infusion list")
+    expect(page.locator("table.infusions tbody tr").first).to_be_visible()
+    expect(page.locator("#vial-forecast")).to_contain_text("Total")
+    assert screenshot(page, "demo-infusion-list").stat().st_size > 0
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        page.screenshot(
+            path=README_IMAGES / "infusion-list.png",
+            animations="disabled",
+            clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": 1100},
             full_page=True,
         )

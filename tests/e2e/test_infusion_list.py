@@ -1,4 +1,5 @@
-"""The infusion list in a real browser: a nurse's day from it, its day sheet printed, the demo's.
+"""The infusion list in a real browser: a nurse's day from it, its day sheet printed. The demo's
+list is seen in test_browser.py's demo test, which seeds the demo once for both.
 
 Data is committed (live server, transactional database); TODAY is 2026-11-24 (tests/conftest.py).
 """
@@ -6,18 +7,14 @@ Data is committed (live server, transactional database); TODAY is 2026-11-24 (te
 from __future__ import annotations
 
 import datetime as dt
-import io
-import os
 import re
 from decimal import Decimal
 
-from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
-from registry.demo import DEMO_PASSWORD, username_for
-from registry.models import Infusion, Role
+from registry.models import Infusion
 from tests.conftest import TODAY
-from tests.e2e.conftest import README_IMAGES, VIEWPORT, screenshot, sign_in
+from tests.e2e.conftest import screenshot, sign_in
 from tests.factories import CourseFactory, InfusionFactory, PatientFactory
 
 DAY = dt.timedelta(days=1)
@@ -89,22 +86,3 @@ def test_the_day_sheet_prints_without_the_page_around_it(page: Page, nurse_a):
     expect(page.locator(".sheet-footer")).to_contain_text("printed by nina on 24 Nov 2026")
     expect(page.locator("main a:visible")).to_have_count(0)  # nothing to click on paper
     screenshot(page, "infusion-day-sheet-print")
-
-
-def test_the_demo_infusion_list_and_its_readme_screenshot(page: Page, transactional_db):
-    """The demo as nurse.north sees it; with UPDATE_SCREENSHOTS=1 also the README's image,
-    docs/screenshots/infusion-list.png (1280 px wide, one screen)."""
-    call_command("seed_demo", stdout=io.StringIO())
-    call_command("evaluate_courses", stdout=io.StringIO())
-    sign_in(page, username_for(Role.NURSE, "north"), DEMO_PASSWORD, home=INFUSION_LIST)
-    expect(page.locator("table.infusions tbody tr").first).to_be_visible()
-    expect(page.locator("#vial-forecast")).to_contain_text("Total")
-    assert screenshot(page, "demo-infusion-list").stat().st_size > 0
-    if os.environ.get("UPDATE_SCREENSHOTS"):
-        README_IMAGES.mkdir(parents=True, exist_ok=True)
-        page.screenshot(
-            path=README_IMAGES / "infusion-list.png",
-            animations="disabled",
-            clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": 1100},
-            full_page=True,
-        )

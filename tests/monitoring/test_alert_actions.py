@@ -11,10 +11,8 @@ from django.urls import reverse
 
 from monitoring import services
 from monitoring.evaluation import evaluate_courses, evaluate_patient
-from monitoring.guideline import RULES
-from monitoring.models import LIVE_STATUSES, Alert, SiteGuideline
+from monitoring.models import Alert, SiteGuideline
 from registry import services as registry_services
-from registry.models import TreatmentCourse
 from tests.conftest import TODAY, _member
 from tests.factories import (
     CourseFactory,
@@ -213,45 +211,3 @@ def test_the_command_prints_a_summary(site_a):
         call_command("evaluate_courses", "--site", "nowhere", stdout=out)
     with pytest.raises(CommandError, match="is not a date"):
         call_command("evaluate_courses", "--as-of", "24/11/2026", stdout=out)
-
-
-def test_the_demo_registry_raises_every_alert_type_with_its_explanation():
-    call_command("seed_demo", stdout=io.StringIO())
-    call_command("evaluate_courses", stdout=io.StringIO())
-    raised = set(Alert.objects.values_list("rule", flat=True))
-    assert raised == set(RULES)
-    for alert in Alert.objects.all():
-        info = RULES[alert.rule][0]
-        assert f"Guideline (grade {info.grade}, {info.source}): “" in alert.explanation
-        assert f"Clears when: {info.clears}." in alert.explanation
-        assert alert.evidence
-
-
-def test_the_demo_shows_the_situations_of_guideline_version_2():
-    call_command("seed_demo", stdout=io.StringIO())
-    call_command("evaluate_courses", stdout=io.StringIO())
-
-    def live(given_name: str) -> dict[str, list[Alert]]:
-        found: dict[str, list[Alert]] = {}
-        for alert in Alert.objects.filter(
-            course__patient__given_name=given_name, status__in=LIVE_STATUSES
-        ).order_by("course__started_on"):
-            found.setdefault(alert.rule, []).append(alert)
-        return found
-
-    # Retreated after 290 days off, antibodies from before the course, a reaction in the first.
-    poppy = live("Poppy")
-    latest = TreatmentCourse.objects.filter(patient__given_name="Poppy").latest("started_on")
-    for rule in ("treatment_interrupted", "antibodies_detected"):
-        assert [a.course_id for a in poppy[rule]] == [latest.pk], rule
-    assert poppy["treatment_interrupted"][0].key == "course-start"
-    # Every dose of the retreatment was premedicated, without reaction: nothing to advise.
-    assert "premedication_advised" not in poppy
-    # Stopped for inefficacy, still active: no "relapse after stopping".
-    assert "relapse_after_stopping" not in live("Rory")
-    # Intensified between doses three days ago: the next dose is not overdue yet.
-    assert "maintenance_dose_overdue" not in live("Edie")
-    # A taper at 16 weeks, on time: no dose alert, no interruption.
-    assert not {"maintenance_dose_overdue", "treatment_interrupted"} & set(live("Arthur"))
-    assert "dose_given_early" in live("Wren")
-    assert "infusion_too_fast" in live("Ansel")
