@@ -21,6 +21,9 @@ from registry.models import (
     AdverseEventDecision,
     Analyte,
     ClinicalAssessment,
+    Consent,
+    ConsentDocument,
+    ConsentScope,
     ImagingStudy,
     InfliximabProduct,
     Infusion,
@@ -160,8 +163,6 @@ class PatientSerializer(RecordSerializer):
             "date_of_birth",
             "sex",
             "diagnosed_on",
-            "research_consent_given_on",
-            "research_consent_withdrawn_on",
             *TIMESTAMPS,
         ]
         read_only_fields = ["registry_code", *TIMESTAMPS]
@@ -876,6 +877,96 @@ class VaccinationSerializer(RecordSerializer):
         model = Vaccination
         fields = ["id", "patient", "vaccine", "given_on", "live", *TIMESTAMPS]
         read_only_fields = list(TIMESTAMPS)
+
+
+class ConsentDocumentField(serializers.SlugRelatedField):
+    """A consent document named by its code and version ("parent-guardian-consent@1")."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="pk", queryset=ConsentDocument.objects.all(), **kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        return f"{value.code}@{value.version}"
+
+    def to_internal_value(self, data: Any) -> Any:
+        code, _at, version = str(data).partition("@")
+        found = ConsentDocument.objects.filter(code=code, version=version).first()
+        if found is None:
+            known = ", ".join(
+                f"{c}@{v}" for c, v in ConsentDocument.objects.values_list("code", "version")
+            )
+            raise serializers.ValidationError(
+                f"“{data}” is not one of the registry's consent documents ({known})."
+            )
+        return found
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A parent's consent to every scope, with the child's assent",
+            value={
+                "patient": 1,
+                "document": "parent-guardian-consent@1",
+                "consented_by": "parent_guardian",
+                "assent": "given",
+                "care_data_given": True,
+                "research_given": True,
+                "contact_given": True,
+                "given_on": "2026-10-12",
+            },
+            request_only=True,
+        )
+    ]
+)
+class ConsentSerializer(RecordSerializer):
+    owned_fields = dict.fromkeys(
+        ("care_data_withdrawn_on", "research_withdrawn_on", "contact_withdrawn_on"),
+        "Record a withdrawal with POST /api/v1/consents/{id}/withdraw/.",
+    )
+    document = ConsentDocumentField(help_text="The document signed, as code@version.")
+
+    class Meta:
+        model = Consent
+        fields = [
+            "id",
+            "patient",
+            "document",
+            "consented_by",
+            "assent",
+            "care_data_given",
+            "research_given",
+            "contact_given",
+            "given_on",
+            "care_data_withdrawn_on",
+            "research_withdrawn_on",
+            "contact_withdrawn_on",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = [
+            "care_data_withdrawn_on",
+            "research_withdrawn_on",
+            "contact_withdrawn_on",
+            *TIMESTAMPS,
+        ]
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Research use withdrawn",
+            value={"withdrawn_on": "2026-11-20", "scopes": ["research"]},
+            request_only=True,
+        )
+    ]
+)
+class ConsentWithdrawalSerializer(serializers.Serializer):
+    withdrawn_on = serializers.DateField()
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ConsentScope.choices),
+        allow_empty=True,
+        help_text="The scopes withdrawn (at least one, each given and not yet withdrawn).",
+    )
 
 
 @extend_schema_serializer(

@@ -47,7 +47,8 @@ ORDER BY id
 """
 COURSES_SQL = """
 SELECT c.id, c.patient_id, p.registry_code, s.code, c.started_on, c.planned_dose_mg_per_kg,
-       c.induction_weeks, c.maintenance_interval_weeks, c.stopped_on, c.stop_reason
+       c.induction_weeks, c.maintenance_interval_weeks, c.stopped_on, c.stop_reason,
+       p.date_of_birth
 FROM registry_treatmentcourse c
 JOIN registry_patient p ON p.id = c.patient_id
 JOIN registry_site s ON s.id = p.site_id
@@ -117,6 +118,13 @@ LOADS: tuple[tuple[str, str, str], ...] = (
         "medications",  # of those a rule reads: methotrexate
         "SELECT patient_id, id, drug, started_on, stopped_on FROM registry_medication"
         " WHERE patient_id = ANY(%s) AND drug = ANY(%s) ORDER BY started_on, id",
+        BY_PATIENT,
+    ),
+    (
+        "consents",  # read by reconsent_at_majority
+        "SELECT patient_id, id, given_on, consented_by, care_data_given, research_given,"
+        " contact_given, care_data_withdrawn_on, research_withdrawn_on, contact_withdrawn_on"
+        " FROM registry_consent WHERE patient_id = ANY(%s) ORDER BY given_on, id",
         BY_PATIENT,
     ),
 )

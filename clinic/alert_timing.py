@@ -43,6 +43,7 @@ RULE_TIMING: dict[str, tuple[str, str]] = {
     "treatment_interrupted": (AWAITING, "since"),
     "relapse_after_stopping": (AWAITING, "first sign"),
     "severe_reaction_review": (AWAITING, "reaction"),
+    "reconsent_at_majority": (CHECK, "due since"),
 }
 
 # The worklist's legend of the column: what "When" says, per kind of rule.

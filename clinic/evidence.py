@@ -304,6 +304,8 @@ _KEYS: dict[str, tuple[str, Callable[[Any], str] | None]] = {
     "last_platelets": ("Latest platelet count", None),
     "last_alt": ("Latest ALT", None),
     "monitoring_interval_days": ("Blood count and ALT due every", days_text),
+    "age_of_majority_years": ("Age of majority", None),
+    "consents_in_force": ("Consent in force", None),
 }
 # Shown with the alert itself, in words that fit its rule (see clinic.alert_timing).
 _SHOWN_WITH_THE_ALERT = frozenset({"due_on"})

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from clinic import access_log, infusion_list, lab_import, notifications, safety, views
+from clinic import access_log, consent, infusion_list, lab_import, notifications, safety, views
 
 app_name = "clinic"
 
@@ -56,6 +56,8 @@ urlpatterns = [
         safety.record_vaccination,
         name="record_vaccination",
     ),
+    path("patients/<int:patient_id>/consents/new/", consent.record_consent, name="record_consent"),
+    path("consents/<int:consent_id>/withdraw/", consent.withdraw_consent, name="withdraw_consent"),
     path("guideline/", views.guideline, name="guideline"),
     path("lab-import/", include(lab_import.urlpatterns)),
     path(

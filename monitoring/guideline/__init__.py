@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitoring.guideline.findings import Finding, RuleInfo, Severity
-from monitoring.guideline.history import CourseHistory, Exposure, MedicationRow, ReactionRow
+from monitoring.guideline.history import (
+    ConsentRow,
+    CourseHistory,
+    Exposure,
+    MedicationRow,
+    ReactionRow,
+)
 from monitoring.guideline.parameters import DEFAULT, Guideline
 from monitoring.guideline.rules import RULES, Context
 from monitoring.guideline.schedule import schedule
@@ -49,6 +55,7 @@ def _nothing_after(history: CourseHistory, as_of: dt.date) -> bool:
             [r.reviewed_on for r in (*history.reactions, *history.exposure.reactions)
              if r.reviewed_on],
             [day for m in history.medications for day in (m.started_on, m.stopped_on) if day],
+            [day for c in history.consents for day in (c.given_on, *c.withdrawals)],
         ) if rows
     ]  # fmt: skip
     return all(day <= as_of for day in last_days)
@@ -78,8 +85,17 @@ def cut_at(history: CourseHistory, as_of: dt.date) -> CourseHistory:
             return reaction
         return dataclasses.replace(reaction, reviewed_on=None, review_decision="")  # not yet
 
+    def consented(consent: ConsentRow) -> ConsentRow:
+        return dataclasses.replace(
+            consent,
+            care_data_withdrawn_on=known_date(consent.care_data_withdrawn_on),
+            research_withdrawn_on=known_date(consent.research_withdrawn_on),
+            contact_withdrawn_on=known_date(consent.contact_withdrawn_on),
+        )
+
     return dataclasses.replace(
         history,
+        consents=tuple(consented(c) for c in history.consents if c.given_on <= as_of),
         infusions=infusions,
         regimen_changes=until(history.regimen_changes, "effective_on"),
         labs=until(history.labs, "collected_on"),

@@ -97,10 +97,10 @@ def last_infusion(course: TreatmentCourse) -> dt.date:
 # --- Sites, people, patients -------------------------------------------------------------------
 
 
-def test_it_creates_two_sites_with_twenty_three_patients_each(output):
+def test_it_creates_two_sites_with_twenty_four_patients_each(output):
     assert sorted(Site.objects.values_list("code", flat=True)) == ["north", "south"]
     for site in Site.objects.all():
-        assert site.patients.count() == 23
+        assert site.patients.count() == 24
 
 
 def test_it_gives_each_site_one_user_per_role(output):
@@ -131,13 +131,17 @@ def test_it_creates_a_superuser_with_the_demo_password(output):
     assert get_user_model().objects.get(username="nurse.south").check_password(DEMO_PASSWORD)
 
 
-def test_it_registers_children_one_adult_and_mixed_consent(output):
+def test_it_registers_children_three_adults_and_mixed_consent(output):
     ages = sorted(patient.age_on(TODAY) for patient in Patient.objects.all())
     assert ages[0] >= 6
-    assert ages[-2] <= 17
-    assert ages[-1] >= 18
-    assert Patient.objects.filter(research_consent_given_on__isnull=True).count() >= 3
-    assert Patient.objects.filter(research_consent_withdrawn_on__isnull=False).count() == 1
+    assert ages[-4] <= 17
+    assert ages[-3:-1] == [18, 18]  # turned 18 this year: one re-consented, one not yet
+    assert ages[-1] >= 19
+    never = Patient.objects.exclude(consents__research_given=True)
+    assert never.count() >= 3
+    assert Patient.objects.filter(consents__research_withdrawn_on__isnull=False).count() == 1
+    # Everyone has a consent record, at least to registry care data.
+    assert not Patient.objects.filter(consents__isnull=True).exists()
 
 
 def test_it_records_nothing_after_today(output):
@@ -528,7 +532,7 @@ def test_it_adds_nothing_when_run_again(output):
     again = io.StringIO()
     call_command("seed_demo", stdout=again)
     assert {model: model.objects.count() for model in apps.get_models()} == counts
-    assert "Patients: 0 created, 46 already present." in again.getvalue()
+    assert "Patients: 0 created, 48 already present." in again.getvalue()
 
 
 def test_it_keeps_the_history_of_every_record_with_its_author(output):

@@ -28,6 +28,7 @@ from registry.models import (
     Relapse,
     TreatmentCourse,
 )
+from registry.selectors import consent_in_force
 from research.dictionary import INFUSIONS, LABS, PATIENTS, TABLES
 from research.fhir import LAB_CODES, LOINC, RESOURCE_FILES, UCUM_UNITS
 from research.models import PseudonymMapping
@@ -98,10 +99,10 @@ def test_it_includes_exactly_the_patients_consenting_on_the_export_date(demo):
     consenting = {
         p.pk
         for p in Patient.objects.all()
-        if p.has_research_consent_on(TODAY) and p.courses.exists()
+        if consent_in_force(p, "research", TODAY) and p.courses.exists()
     }
-    never = Patient.objects.filter(research_consent_given_on__isnull=True)
-    withdrawn = Patient.objects.filter(research_consent_withdrawn_on__isnull=False)
+    never = Patient.objects.exclude(consents__research_given=True)
+    withdrawn = Patient.objects.filter(consents__research_withdrawn_on__isnull=False)
     assert never.count() == 4
     assert withdrawn.count() == 1
     for export in demo.values():
