@@ -1117,10 +1117,29 @@ PATIENTS: tuple[DemoPatient, ...] = (
 )
 
 
+# The documents migration 0017 seeds, which the demo records consent on (made again if a database
+# was emptied after migrating): who signs it → code, title.
+DEMO_CONSENT_DOCUMENTS = {
+    ConsentSigner.PARENT_GUARDIAN: ("parent-guardian-consent", "Parent/guardian consent"),
+    ConsentSigner.PATIENT: ("young-person-consent", "Young person/adult consent"),
+}
+
+
 def consent_documents() -> dict[str, ConsentDocument]:
-    """The seeded documents the demo records consent on (migration 0017), by who signs them."""
-    documents = ConsentDocument.objects.exclude(signed_by=ConsentSigner.NOT_RECORDED)
-    return {d.signed_by: d for d in documents.order_by("version", "pk")}  # the latest version
+    """The latest version of each signer's document, by who signs it."""
+    documents = {}
+    for signer, (code, title) in DEMO_CONSENT_DOCUMENTS.items():
+        latest = ConsentDocument.objects.filter(code=code).order_by("-version").first()
+        documents[str(signer)] = latest or ConsentDocument.objects.create(
+            code=code,
+            title=title,
+            version="1",
+            signed_by=signer,
+            covers_care_data=True,
+            covers_research=True,
+            covers_contact=True,
+        )
+    return documents
 
 
 def consent(

@@ -260,9 +260,30 @@ def acting_superuser() -> User:
     return UserFactory(username="root", is_superuser=True)
 
 
-def consent_document(code: str = "parent-guardian-consent", version: str = "1") -> ConsentDocument:
-    """A document seeded by migration registry.0017."""
-    return ConsentDocument.objects.get(code=code, version=version)
+# The documents migration registry.0017 seeds: who signs each, and the scopes it covers.
+SEEDED_DOCUMENTS = {
+    "legacy-research-consent": ("0", "not_recorded", False, True, False),
+    "parent-guardian-consent": ("1", "parent_guardian", True, True, True),
+    "young-person-consent": ("1", "patient", True, True, True),
+}
+
+
+def consent_document(code: str = "parent-guardian-consent") -> ConsentDocument:
+    """A document seeded by migration registry.0017 (made again after a transactional test
+    emptied the tables)."""
+    version, signed_by, care, research, contact = SEEDED_DOCUMENTS[code]
+    document, _created = ConsentDocument.objects.get_or_create(
+        code=code,
+        version=version,
+        defaults={
+            "title": code.replace("-", " ").capitalize(),
+            "signed_by": signed_by,
+            "covers_care_data": care,
+            "covers_research": research,
+            "covers_contact": contact,
+        },
+    )
+    return document
 
 
 class ConsentFactory(factory.django.DjangoModelFactory[Consent]):
