@@ -18,6 +18,7 @@ from monitoring.models import Alert
 from registry.models import (
     AdverseEvent,
     ClinicalAssessment,
+    Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
@@ -35,6 +36,7 @@ from tests.conftest import TODAY
 from tests.factories import (
     AdverseEventFactory,
     AssessmentFactory,
+    ConsentFactory,
     CourseFactory,
     ImagingStudyFactory,
     InfusionFactory,
@@ -81,6 +83,7 @@ class Record:
     adverse_event: AdverseEvent  # of the active course, not reviewed
     screening_result: ScreeningResult  # a positive IGRA before the active course, not reviewed
     vaccination: Vaccination
+    consent: Consent
     export: Any = None  # a research export of the site (the access matrix adds one)
     retreatable: Any = None  # a relapse of a patient with no active course (the matrix adds one)
 
@@ -127,6 +130,7 @@ def build_record(site: Site, *, mrn: str) -> Record:
             patient=patient, tested_on=START - 30 * DAY, result="positive"
         ),
         vaccination=VaccinationFactory(patient=patient, given_on=START - 60 * DAY),
+        consent=ConsentFactory(patient=patient, given_on=START - 90 * DAY),
     )
 
 

@@ -51,6 +51,7 @@ STAFF = frozenset({NURSE, CLINICIAN, DATA_MANAGER})  # every clinic role; never 
 CLINICAL = frozenset({CLINICIAN, DATA_MANAGER})  # the whole clinical record
 NURSING = STAFF  # what nurses record: infusions, reactions, lab results
 CLINICIANS = frozenset({CLINICIAN})  # clinical judgements: reviewing a reaction
+DATA_MANAGERS = frozenset({DATA_MANAGER})  # the consent paperwork's corrections
 RESEARCHERS = frozenset({RESEARCHER})
 EXPORTERS = RESEARCHERS | {DATA_MANAGER}
 
@@ -98,6 +99,11 @@ TABLE: dict[str, dict[str, frozenset[str]]] = {
     "screeningresult-review": {"POST": CLINICIANS},
     "vaccination-list": {"GET": STAFF, "POST": CLINICAL},
     "vaccination-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    # Consent: clinicians and data managers record it and its withdrawal; only a data manager
+    # corrects a record (registry.roles).
+    "consent-list": {"GET": STAFF, "POST": CLINICAL},
+    "consent-detail": {"GET": STAFF, "PUT": DATA_MANAGERS, "PATCH": DATA_MANAGERS},
+    "consent-withdraw": {"POST": CLINICAL},
     "alert-list": {"GET": STAFF},
     "alert-detail": {"GET": STAFF},
     "alert-acknowledge": {"POST": STAFF},
@@ -121,6 +127,7 @@ GATES: dict[str, frozenset[str]] = {
     "medication-stop": STAFF,
     "adverseevent-review": STAFF,
     "screeningresult-review": STAFF,
+    "consent-withdraw": STAFF,
 }
 # Endpoints where a caller who may not see the record gets 404 (it does not exist for them).
 HIDDEN = {"export-download"}
@@ -203,6 +210,7 @@ TARGETS: dict[str, Callable[[Record], Any]] = {
     "adverseevent": lambda r: r.adverse_event,
     "screeningresult": lambda r: r.screening_result,
     "vaccination": lambda r: r.vaccination,
+    "consent": lambda r: r.consent,
 }
 # Where an action needs another record than its basename's (a retreatment needs a patient with no
 # active course).
@@ -287,6 +295,14 @@ CREATE: dict[str, Callable[[Record], Any]] = {
     },
     "screeningresult-review": lambda r: {"reviewed_on": D},
     "vaccination-list": lambda r: {"patient": r.patient.pk, "vaccine": "hpv", "given_on": D},
+    "consent-list": lambda r: {
+        "patient": r.patient.pk,
+        "document": "parent-guardian-consent@1",
+        "consented_by": "parent_guardian",
+        "research_given": True,
+        "given_on": D,
+    },
+    "consent-withdraw": lambda r: {"withdrawn_on": D, "scopes": ["contact"]},
 }
 
 
