@@ -27,6 +27,7 @@ from registry.models import (
     SCREENING_AWAITING_REVIEW,
     AdverseEvent,
     ClinicalAssessment,
+    Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
@@ -522,6 +523,37 @@ def test_it_has_methotrexate_with_its_bloods_due_for_one_patient_and_up_to_date_
     drawn = finn.lab_results.filter(analyte__in=["neutrophils", "platelets", "alt"])
     assert drawn.count() == 6
     assert drawn.filter(collected_on=finn.medications.get(drug="methotrexate").started_on)
+
+
+def test_it_asks_one_patient_turning_18_on_a_parents_consent_for_their_own(output):
+    """Jude turned 18 this year on a parent's consent: reconsent_at_majority, once, on the latest
+    course. Nell turned 18 too and gave her own consent a month later: nothing. Felix, the adult,
+    consented himself or re-consented: nothing."""
+    evaluate_courses(list(TreatmentCourse.objects.values_list("pk", flat=True)), TODAY)
+    asked = Alert.objects.filter(rule="reconsent_at_majority", status="open")
+    assert [a.course.patient.given_name for a in asked] == ["Jude"]
+    jude = asked.get().course.patient
+    assert jude.age_on(TODAY) == 18
+    assert list(jude.consents.values_list("consented_by", flat=True)) == ["parent_guardian"]
+    nell = Patient.objects.get(given_name="Nell")
+    assert list(nell.consents.order_by("given_on").values_list("consented_by", flat=True)) == [
+        "parent_guardian",
+        "patient",
+    ]
+
+
+def test_it_has_one_withdrawn_research_consent_and_plausible_consent_for_everyone(output):
+    [withdrawn] = Consent.objects.filter(research_withdrawn_on__isnull=False)
+    assert withdrawn.patient.given_name == "Aisha"
+    assert withdrawn.research_withdrawn_on == TODAY - dt.timedelta(days=45)
+    assert withdrawn.care_data_withdrawn_on is None  # care data still in force
+    for consent in Consent.objects.select_related("patient", "document"):
+        age = consent.patient.age_on(consent.given_on)
+        assert consent.consented_by == ("patient" if age >= 18 else "parent_guardian"), consent
+        assert consent.document.signed_by == consent.consented_by
+        if consent.assent != "not_applicable":
+            assert 7 <= age < 18
+    assert not Consent.objects.filter(document__code="legacy-research-consent").exists()
 
 
 # --- Idempotence, history, output ----------------------------------------------------------------
