@@ -23,6 +23,7 @@ from monitoring.models import Alert
 from registry.models import (
     AdverseEvent,
     ClinicalAssessment,
+    Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
@@ -226,6 +227,8 @@ def _clinic_cases(w: World) -> dict[str, Case]:
         "clinic:record_screening": page("record_screening", r.patient.pk),
         "clinic:review_screening": page("review_screening", r.screening_result.pk),
         "clinic:record_vaccination": page("record_vaccination", r.patient.pk),
+        "clinic:record_consent": page("record_consent", r.patient.pk),
+        "clinic:withdraw_consent": page("withdraw_consent", r.consent.pk),
         "clinic:patients": page("patients", patients=_patients_of(Patient, r.site)),
         "clinic:worklist": page("worklist", patients=_patients_of(Alert, r.site)),
         "clinic:infusion_list": page("infusion_list", patients={r.patient.pk}),
@@ -275,6 +278,7 @@ API_TARGETS: dict[str, tuple[type[Model], str]] = {
     "adverseevent": (AdverseEvent, "adverse_event"),
     "screeningresult": (ScreeningResult, "screening_result"),
     "vaccination": (Vaccination, "vaccination"),
+    "consent": (Consent, "consent"),
 }
 API_ACTIONS = {
     "course-stop": "course",
@@ -287,6 +291,7 @@ API_ACTIONS = {
     "alert-dismiss": "alert",
     "adverseevent-review": "adverse_event",
     "screeningresult-review": "screening_result",
+    "consent-withdraw": "consent",
 }
 
 
@@ -349,6 +354,7 @@ ADMIN_TARGETS: dict[type[Model], Callable[[World], Model]] = {
     AdverseEvent: lambda w: w.record.adverse_event,
     ScreeningResult: lambda w: w.record.screening_result,
     Vaccination: lambda w: w.record.vaccination,
+    Consent: lambda w: w.record.consent,
     Alert: lambda w: w.record.alert,
     PseudonymMapping: lambda w: w.export.pseudonyms.get(),
 }
@@ -423,6 +429,8 @@ READ_ROUTES = sorted(
             "record_screening",
             "review_screening",
             "record_vaccination",
+            "record_consent",
+            "withdraw_consent",
             "patients",
             "worklist",
             "infusion_list",
