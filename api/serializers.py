@@ -11,7 +11,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
-from drf_spectacular.utils import OpenApiExample, extend_schema_serializer, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema_field,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers
 
 from monitoring.models import Alert, AlertEvent
@@ -879,11 +885,12 @@ class VaccinationSerializer(RecordSerializer):
         read_only_fields = list(TIMESTAMPS)
 
 
-class ConsentDocumentField(serializers.SlugRelatedField):
+@extend_schema_field(OpenApiTypes.STR)
+class ConsentDocumentField(serializers.RelatedField):
     """A consent document named by its code and version ("parent-guardian-consent@1")."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(slug_field="pk", queryset=ConsentDocument.objects.all(), **kwargs)
+        super().__init__(queryset=ConsentDocument.objects.all(), **kwargs)
 
     def to_representation(self, value: Any) -> str:
         return f"{value.code}@{value.version}"

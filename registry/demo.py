@@ -1112,7 +1112,8 @@ PATIENTS: tuple[DemoPatient, ...] = (
     DemoPatient("Wren", "Cobblewick", F, 12, dose_early(19, 19, due_week=22)),
     DemoPatient("Ansel", "Brackenridge", M, 10, short_infusion(3, 2, minutes=75)),
     # Turned 18 this year on a parent's consent only: asked for their own (reconsent_at_majority).
-    DemoPatient("Jude", "Fernsworth", M, 18, on_schedule(30), Consent.PARENT_ONLY),
+    # (Week 28: no dose falls on the day of seeding, which would tie day 0 to the export date.)
+    DemoPatient("Jude", "Fernsworth", M, 18, on_schedule(28), Consent.PARENT_ONLY),
     DemoPatient("Nell", "Rowanbrook", F, 18, on_schedule(26), Consent.RECONSENTED),
 )
 

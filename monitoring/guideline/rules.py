@@ -1563,10 +1563,10 @@ RECONSENT = (
 )
 
 
-CONSENTED_BY_WORDS = {
-    "parent_guardian": "a parent or guardian",
-    "not_recorded": "someone not recorded (consent taken before consent versions)",
-}
+CONSENTED_BY_WORDS = (
+    ("parent_guardian", "a parent or guardian"),
+    ("not_recorded", "someone not recorded (consent taken before consent versions)"),
+)
 
 
 def _birthday(born_on: dt.date, years: int) -> dt.date:
@@ -1611,7 +1611,8 @@ def reconsent_at_majority(ctx: Context) -> list[Finding]:
     in_force = [c for c in history.consents if c.scopes_in_force(as_of)]
     if not in_force or any(c.consented_by == CONSENTED_BY_PATIENT for c in in_force):
         return []
-    given_by = sorted({CONSENTED_BY_WORDS.get(c.consented_by, c.consented_by) for c in in_force})
+    words = dict(CONSENTED_BY_WORDS)
+    given_by = sorted({words.get(c.consented_by, c.consented_by) for c in in_force})
     detail = (
         f"The patient reached the age of majority ({g.age_of_majority_years}) on "
         f"{_date(majority_on)}; the consent in force was given by {' and '.join(given_by)} "
