@@ -11,7 +11,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
-from drf_spectacular.utils import OpenApiExample, extend_schema_serializer, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema_field,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers
 
 from monitoring.models import Alert, AlertEvent
@@ -21,6 +27,9 @@ from registry.models import (
     AdverseEventDecision,
     Analyte,
     ClinicalAssessment,
+    Consent,
+    ConsentDocument,
+    ConsentScope,
     ImagingStudy,
     InfliximabProduct,
     Infusion,
@@ -161,8 +170,6 @@ class PatientSerializer(RecordSerializer):
             "date_of_birth",
             "sex",
             "diagnosed_on",
-            "research_consent_given_on",
-            "research_consent_withdrawn_on",
             *TIMESTAMPS,
         ]
         read_only_fields = ["registry_code", *TIMESTAMPS]
@@ -905,6 +912,97 @@ class VaccinationSerializer(RecordSerializer):
         ]
         # The review is an action (POST …/vaccinations/{id}/review/), with its clinician.
         read_only_fields = ["reviewed_on", "review_note", *TIMESTAMPS]
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ConsentDocumentField(serializers.RelatedField):
+    """A consent document named by its code and version ("parent-guardian-consent@1")."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(queryset=ConsentDocument.objects.all(), **kwargs)
+
+    def to_representation(self, value: Any) -> str:
+        return f"{value.code}@{value.version}"
+
+    def to_internal_value(self, data: Any) -> Any:
+        code, _at, version = str(data).partition("@")
+        found = ConsentDocument.objects.filter(code=code, version=version).first()
+        if found is None:
+            known = ", ".join(
+                f"{c}@{v}" for c, v in ConsentDocument.objects.values_list("code", "version")
+            )
+            raise serializers.ValidationError(
+                f"“{data}” is not one of the registry's consent documents ({known})."
+            )
+        return found
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A parent's consent to every scope, with the child's assent",
+            value={
+                "patient": 1,
+                "document": "parent-guardian-consent@1",
+                "consented_by": "parent_guardian",
+                "assent": "given",
+                "care_data_given": True,
+                "research_given": True,
+                "contact_given": True,
+                "given_on": "2026-10-12",
+            },
+            request_only=True,
+        )
+    ]
+)
+class ConsentSerializer(RecordSerializer):
+    owned_fields = dict.fromkeys(
+        ("care_data_withdrawn_on", "research_withdrawn_on", "contact_withdrawn_on"),
+        "Record a withdrawal with POST /api/v1/consents/{id}/withdraw/.",
+    )
+    document = ConsentDocumentField(help_text="The document signed, as code@version.")
+
+    class Meta:
+        model = Consent
+        fields = [
+            "id",
+            "patient",
+            "document",
+            "consented_by",
+            "assent",
+            "care_data_given",
+            "research_given",
+            "contact_given",
+            "given_on",
+            "care_data_withdrawn_on",
+            "research_withdrawn_on",
+            "contact_withdrawn_on",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = [
+            "care_data_withdrawn_on",
+            "research_withdrawn_on",
+            "contact_withdrawn_on",
+            *TIMESTAMPS,
+        ]
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Research use withdrawn",
+            value={"withdrawn_on": "2026-11-20", "scopes": ["research"]},
+            request_only=True,
+        )
+    ]
+)
+class ConsentWithdrawalSerializer(serializers.Serializer):
+    withdrawn_on = serializers.DateField()
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ConsentScope.choices),
+        allow_empty=True,
+        help_text="The scopes withdrawn (at least one, each given and not yet withdrawn).",
+    )
 
 
 @extend_schema_serializer(

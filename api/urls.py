@@ -20,6 +20,7 @@ router.register("medications", views.MedicationViewSet, basename="medication")
 router.register("adverse-events", views.AdverseEventViewSet, basename="adverseevent")
 router.register("screening-results", views.ScreeningResultViewSet, basename="screeningresult")
 router.register("vaccinations", views.VaccinationViewSet, basename="vaccination")
+router.register("consents", views.ConsentViewSet, basename="consent")
 router.register("alerts", views.AlertViewSet, basename="alert")
 router.register("exports", research.ExportViewSet, basename="export")
 

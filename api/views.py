@@ -35,6 +35,7 @@ from registry.models import (
     AdverseEvent,
     ClinicalAssessment,
     ClinicalRecord,
+    Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
@@ -483,6 +484,38 @@ class VaccinationViewSet(RecordViewSet):
             vaccination=target, by=roles.acting(request.user), **body.validated_data
         )
         return self._answer(vaccination)
+
+
+@_documented
+class ConsentViewSet(RecordViewSet):
+    """Consent records. A clinician or a data manager records consent and its withdrawal; only a
+    data manager corrects a record (PUT/PATCH)."""
+
+    model = Consent
+    serializer_class = s.ConsentSerializer
+    filterset_fields = ["patient", "consented_by"]
+    ordering_fields = ["given_on"]
+    ordering = ["given_on", "pk"]
+    action_verbs = {"withdraw": "withdraw"}
+
+    def get_queryset(self) -> QuerySet[Model]:
+        return super().get_queryset().select_related("document", "patient")
+
+    @extend_schema(
+        request=s.ConsentWithdrawalSerializer,
+        responses={200: s.ConsentSerializer, 400: ERROR, 403: ERROR, 404: ERROR},
+        description="Withdraw scopes of a consent on a date: each must have been given and not "
+        "yet withdrawn, and the date may not be before the consent was given.",
+    )
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request: Request, pk: str | None = None) -> Response:
+        target = self.get_object()  # 404 before the body is read
+        body = s.ConsentWithdrawalSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        consent = services.consent_withdraw(
+            consent=target, by=roles.acting(request.user), **body.validated_data
+        )
+        return self._answer(consent)
 
 
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):

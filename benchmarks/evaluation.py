@@ -1,7 +1,7 @@
 """`make bench`: generate a synthetic registry, then measure the nightly evaluation against a floor.
 
 The floor is the cheapest possible way to read what the evaluation reads: the scope query, then
-for each chunk of 500 courses the thirteen queries of `monitoring.evaluation.load_histories` (same
+for each chunk of 500 courses the fourteen queries of `monitoring.evaluation.load_histories` (same
 tables, columns and order, the patients' other courses included), with plain psycopg, fetching
 every row; no ORM, no engine, no writes.
 The evaluation itself runs twice, synchronously (`run_evaluation`, the command's path): on the
@@ -48,7 +48,8 @@ ORDER BY id
 """
 COURSES_SQL = """
 SELECT c.id, c.patient_id, p.registry_code, s.code, c.started_on, c.planned_dose_mg_per_kg,
-       c.induction_weeks, c.maintenance_interval_weeks, c.stopped_on, c.stop_reason
+       c.induction_weeks, c.maintenance_interval_weeks, c.stopped_on, c.stop_reason,
+       p.date_of_birth
 FROM registry_treatmentcourse c
 JOIN registry_patient p ON p.id = c.patient_id
 JOIN registry_site s ON s.id = p.site_id
@@ -138,6 +139,13 @@ LOADS: tuple[tuple[str, str, str], ...] = (
         "SELECT patient_id, course_id, id, onset_on, term, serious, reviewed_on, review_decision"
         " FROM registry_adverseevent WHERE patient_id = ANY(%s) AND (serious OR term = ANY(%s))"
         " ORDER BY onset_on, id",
+        BY_PATIENT,
+    ),
+    (
+        "consents",  # read by reconsent_at_majority
+        "SELECT patient_id, id, given_on, consented_by, care_data_given, research_given,"
+        " contact_given, care_data_withdrawn_on, research_withdrawn_on, contact_withdrawn_on"
+        " FROM registry_consent WHERE patient_id = ANY(%s) ORDER BY given_on, id",
         BY_PATIENT,
     ),
 )
@@ -357,7 +365,7 @@ def print_evaluation(
     section(f"Nightly evaluation: {in_scope:,} courses in scope, {n_chunks} chunks of {chunk_size}")
     print(f"  {'':46s} {'seconds':>9s} {'courses/s':>10s} {'× floor':>8s}")
     print(
-        f"  {'floor: psycopg, 13 queries/chunk (median)':46s} {floor_s:>9.1f} "
+        f"  {'floor: psycopg, 14 queries/chunk (median)':46s} {floor_s:>9.1f} "
         f"{in_scope / floor_s:>10,.0f} {1:>8.2f}"
     )
     print(

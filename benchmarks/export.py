@@ -56,8 +56,10 @@ GATE = """
 WITH gate AS (
     SELECT p.id, min(c.started_on) AS day_zero
     FROM registry_patient p JOIN registry_treatmentcourse c ON c.patient_id = p.id
-    WHERE p.research_consent_given_on <= {on}
-      AND (p.research_consent_withdrawn_on IS NULL OR p.research_consent_withdrawn_on > {on})
+    WHERE EXISTS (
+        SELECT 1 FROM registry_consent k
+        WHERE k.patient_id = p.id AND k.research_given AND k.given_on <= {on}
+          AND (k.research_withdrawn_on IS NULL OR k.research_withdrawn_on > {on}))
     GROUP BY p.id
 ), numbered AS (
     SELECT id, patient_id,
@@ -129,6 +131,14 @@ SELECT g.id, g.day_zero, n.number, a.rule, a.severity, a.status, a.due_on, a.fir
        a.resolved_at, a.guideline_version
 FROM gate g JOIN numbered n ON n.patient_id = g.id JOIN monitoring_alert a ON a.course_id = n.id
 ORDER BY g.id, a.first_raised_at, a.id""",
+    "consents": """
+SELECT g.id, g.day_zero, d.code, d.version, k.consented_by, k.assent, k.given_on,
+       k.care_data_given, k.care_data_withdrawn_on, k.research_given, k.research_withdrawn_on,
+       k.contact_given, k.contact_withdrawn_on
+FROM gate g JOIN registry_consent k ON k.patient_id = g.id
+JOIN registry_consentdocument d ON d.id = k.document_id
+WHERE k.given_on <= {on}
+ORDER BY g.id, k.given_on, k.id""",
 }
 
 

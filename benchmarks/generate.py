@@ -53,6 +53,16 @@ INDUCTION_WEEKS = "[0, 2, 6]"
 COLUMNS: dict[str, tuple[str, ...]] = {
     "registry_site": ("code", "name"),
     "registry_membership": ("role", "user_id", "site_id"),
+    "registry_consentdocument": (
+        "code",
+        "title",
+        "version",
+        "approved_on",
+        "signed_by",
+        "covers_care_data",
+        "covers_research",
+        "covers_contact",
+    ),
     "registry_patient": (
         "registry_code",
         "mrn",
@@ -61,8 +71,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "date_of_birth",
         "sex",
         "diagnosed_on",
-        "research_consent_given_on",
-        "research_consent_withdrawn_on",
         "site_id",
     ),
     "registry_treatmentcourse": (
@@ -172,6 +180,25 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "patient_id",
         "reviewed_by_id",
     ),
+    "registry_consent": (
+        "consented_by",
+        "assent",
+        "care_data_given",
+        "research_given",
+        "contact_given",
+        "given_on",
+        "care_data_withdrawn_on",
+        "research_withdrawn_on",
+        "contact_withdrawn_on",
+        "document_id",
+        "patient_id",
+    ),
+}
+# The consent documents (the wipe empties the list its migration seeded): a parent's for a child,
+# the patient's own for an adult.
+CONSENT_DOCUMENTS = {
+    "parent_guardian": ("parent-guardian-consent", "Parent/guardian consent"),
+    "patient": ("young-person-consent", "Young person/adult consent"),
 }
 # Parents before children, so that each batch's foreign keys point at rows already written.
 TABLES = tuple(COLUMNS)
@@ -209,6 +236,8 @@ class Registry:
         self.rng = random.Random(seed)  # noqa: S311 - reproducible synthetic data, not secrets
         self.co_rng = random.Random(seed + 1)  # noqa: S311 - methotrexate and its bloods
         self.screen_rng = random.Random(seed + 2)  # noqa: S311 - screening before each course
+        self.consent_rng = random.Random(seed + 3)  # noqa: S311 - who consented, which scopes
+        self.documents: dict[str, int] = {}
         self.today = today.toordinal()
         # Dates as ordinals; their ISO text from a table (formatting dates is the hot path).
         self.base = self.today - 100 * 366
@@ -235,6 +264,10 @@ class Registry:
         for n, user_id in enumerate(self.clinicians, start=1):
             site_id = self._row("registry_site", f"s{n:02d}", f"Synthetic site {n:02d}")
             self._row("registry_membership", "clinician", user_id, site_id)
+        for signer, (code, title) in CONSENT_DOCUMENTS.items():
+            self.documents[signer] = self._row(
+                "registry_consentdocument", code, title, "1", NULL, signer, "t", "t", "t"
+            )
 
     def take(self) -> dict[str, str]:
         """The COPY text built since the last call, by table (parents first)."""
@@ -300,10 +333,10 @@ class Registry:
             self._day(born),
             "female" if r.random() < 0.6 else "male",
             self._day(diagnosed),
-            self._day(consent),
-            self._day(withdrawn),
             site,
         )
+        if consent is not None:
+            self._consent(patient_id, born, consent, withdrawn)
         weight_factor = r.uniform(0.85, 1.2)
         lab_range = r.random() < 0.6
         course_ids = []
@@ -369,6 +402,28 @@ class Registry:
                 )
 
     # --- Methotrexate with infliximab ------------------------------------------------------------
+
+    def _consent(self, patient_id: int, born: int, given: int, withdrawn: int | None) -> None:
+        """A parent's consent for a child (with the child's assent when old enough to be
+        asked), the patient's own for an adult; research withdrawn on `withdrawn`, if given."""
+        r = self.consent_rng
+        adult = given - born >= 18 * 365
+        signer = "patient" if adult else "parent_guardian"
+        assent = "not_applicable" if adult or given - born < 7 * 365 else "given"
+        self._row(
+            "registry_consent",
+            signer,
+            assent,
+            "t",
+            "t",
+            "t" if r.random() < 0.7 else "f",
+            self._day(given),
+            NULL,
+            self._day(withdrawn),
+            NULL,
+            self.documents[signer],
+            patient_id,
+        )
 
     def _methotrexate(self, patient_id: int, first_start: int) -> None:
         """Weekly methotrexate for about one patient in five, from around the first course's

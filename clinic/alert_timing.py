@@ -50,6 +50,7 @@ RULE_TIMING: dict[str, tuple[str, str]] = {
     "screening_positive": (AWAITING, "result of"),
     "live_vaccine_on_treatment": (AWAITING, "vaccine given"),
     "serious_adverse_event_review": (AWAITING, "onset"),
+    "reconsent_at_majority": (CHECK, "due since"),
 }
 
 # The worklist's legend of the column: what "When" says, per kind of rule.

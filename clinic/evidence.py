@@ -346,6 +346,8 @@ _KEYS: dict[str, tuple[str, Callable[[Any], str] | None]] = {
     "live_vaccine_interval_days": ("No infusion within", days_text),
     "adverse_event": ("Adverse event", _adverse_event),
     "special_interest": ("Of special interest", _listed_words),
+    "age_of_majority_years": ("Age of majority", None),
+    "consents_in_force": ("Consent in force", None),
 }
 # Shown with the alert itself, in words that fit its rule (see clinic.alert_timing).
 _SHOWN_WITH_THE_ALERT = frozenset({"due_on"})

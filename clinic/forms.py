@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from registry.models import (
     ANALYTE_LAB_UNITS,
     ANALYTE_UNITS,
+    CONSENT_SCOPE_FIELDS,
     GRADE_REFUSAL,
     MEDICATION_CLASS,
     RESOLVED_OUTCOMES,
@@ -25,6 +26,11 @@ from registry.models import (
     AdverseEventDecision,
     Analyte,
     ClinicalAssessment,
+    Consent,
+    ConsentDocument,
+    ConsentedBy,
+    ConsentScope,
+    ConsentSigner,
     DrugClass,
     ImagingStudy,
     Infusion,
@@ -765,3 +771,73 @@ class VaccinationForm(RecordForm):
         self.fields[
             "vaccine"
         ].help_text = "Live vaccines are contraindicated on infliximab: they are marked “live”."
+
+
+# --- Consent -------------------------------------------------------------------------------------
+
+_SCOPE_GIVEN_FIELDS = tuple(given for given, _w, _c in CONSENT_SCOPE_FIELDS.values())
+
+
+class ConsentForm(RecordForm):
+    """Consent given: the document signed, by whom, the child's assent, the scopes it gives."""
+
+    groups = (Group("scopes", "Scopes the consent gives", _SCOPE_GIVEN_FIELDS),)
+
+    class Meta:
+        model = Consent
+        fields = ["document", "consented_by", "assent", *_SCOPE_GIVEN_FIELDS, "given_on"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # "Not recorded" is for consent taken before consent versions, never for a new one.
+        documents = ConsentDocument.objects.exclude(signed_by=ConsentSigner.NOT_RECORDED)
+        self.fields["document"].queryset = documents  # type: ignore[attr-defined]
+        self.fields["consented_by"].choices = [  # type: ignore[attr-defined]
+            ("", "— choose —"),
+            *((v, label) for v, label in ConsentedBy.choices if v != ConsentedBy.NOT_RECORDED),
+        ]
+        self.fields["assent"].help_text = (
+            "With a parent's consent for a child: did the child assent? Not applicable for the "
+            "patient's own consent, an adult, or a child too young to be asked."
+        )
+
+    def service_arguments(self) -> dict[str, Any]:
+        """The cleaned data as `consent_record` takes it: the scopes by name."""
+        data = {k: v for k, v in self.cleaned_data.items() if k not in _SCOPE_GIVEN_FIELDS}
+        scopes = [
+            s for s, (given, _w, _c) in CONSENT_SCOPE_FIELDS.items() if self.cleaned_data.get(given)
+        ]
+        return {**data, "scopes": scopes}
+
+    def add_refusal(self, refused: ValidationError) -> None:
+        """A refusal about the scopes ("scopes", or a scope's field) goes with the scopes."""
+        if hasattr(refused, "error_dict"):
+            for field, errors in refused.message_dict.items():
+                name = _SCOPE_GIVEN_FIELDS[0] if field == "scopes" else field
+                self.add_error(name if name in self.fields else None, errors)
+        else:
+            self.add_error(None, refused.messages)
+
+
+class ConsentWithdrawalForm(Form):
+    """The withdrawal of some of a consent's scopes on one date."""
+
+    withdrawn_on = forms.DateField(widget=DATE, label="Withdrawn on")
+    scopes = forms.MultipleChoiceField(
+        choices=ConsentScope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,  # the service says which to tick, in its words
+        label="Scopes withdrawn",
+        error_messages={
+            "invalid_choice": "%(value)s was never given on this consent, or is already withdrawn."
+        },
+    )
+
+    def __init__(self, *args: Any, consent: Consent, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only what can be withdrawn: given, and not withdrawn yet.
+        self.fields["scopes"].choices = [  # type: ignore[attr-defined]
+            (scope, label)
+            for scope, label in ConsentScope.choices
+            if scope in consent.scopes_given() and consent.withdrawn_on(scope) is None
+        ]

@@ -21,6 +21,7 @@ from registry.models import (
     AdverseEvent,
     Analyte,
     ClinicalAssessment,
+    Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
@@ -493,6 +494,16 @@ _HISTORY_SOURCES = (
         Vaccination,
         "patient_id",
         lambda r, _: f"Vaccination of {_on(r.given_on)} ({r.get_vaccine_display()})",
+    ),
+    _Source(
+        Consent,
+        "patient_id",
+        lambda r, _: f"Consent of {_on(r.given_on)} ({r.get_consented_by_display().lower()})",
+        actions=(
+            ("care_data_withdrawn_on", "registry care data withdrawn"),
+            ("research_withdrawn_on", "research exports withdrawn"),
+            ("contact_withdrawn_on", "contact for future studies withdrawn"),
+        ),
     ),
 )
 

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from clinic import access_log, infusion_list, lab_import, notifications, safety, views
+from clinic import access_log, consent, infusion_list, lab_import, notifications, safety, views
 
 app_name = "clinic"
 
@@ -61,6 +61,8 @@ urlpatterns = [
         safety.review_vaccination,
         name="review_vaccination",
     ),
+    path("patients/<int:patient_id>/consents/new/", consent.record_consent, name="record_consent"),
+    path("consents/<int:consent_id>/withdraw/", consent.withdraw_consent, name="withdraw_consent"),
     path("guideline/", views.guideline, name="guideline"),
     path("lab-import/", include(lab_import.urlpatterns)),
     path(

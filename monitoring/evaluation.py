@@ -31,6 +31,7 @@ from monitoring.guideline.history import (
     SCREENINGS_READ,
     AdverseEventRow,
     AssessmentRow,
+    ConsentRow,
     CourseHistory,
     CourseSpan,
     Exposure,
@@ -66,6 +67,7 @@ from monitoring.models import (
 from registry.models import (
     AdverseEvent,
     ClinicalAssessment,
+    Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
@@ -178,7 +180,7 @@ def _dates(queryset: QuerySet[Any], owner: str, date_field: str) -> dict[int, li
 
 def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
     """The plain histories of these courses, with the exposure of their patients' other courses,
-    in thirteen queries whatever their number."""
+    in fourteen queries whatever their number."""
     courses = list(
         TreatmentCourse.objects.filter(pk__in=course_ids)
         .order_by("pk")
@@ -193,6 +195,7 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
             "maintenance_interval_weeks",
             "stopped_on",
             "stop_reason",
+            "patient__date_of_birth",
         )
     )
     ids = [row[0] for row in courses]
@@ -266,10 +269,13 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
         VaccinationRow,
     )
     events = _events_by_course(by_patient, spans)
+    consents = _group(
+        Consent.objects.filter(**by_patient).order_by("given_on", "pk"), "patient_id", ConsentRow
+    )
 
     histories = []
     for (pk, patient_id, code, site_code, started_on, dose, weeks, interval, stopped_on,
-         stop_reason) in courses:  # fmt: skip
+         stop_reason, born_on) in courses:  # fmt: skip
         patient_infusions = infusions[patient_id]
         own = tuple(i for i in patient_infusions if i.course_id == pk)
         own_ids = {i.id for i in own}
@@ -302,6 +308,8 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
                     infusions=tuple(i for i in patient_infusions if i.course_id != pk),
                     reactions=tuple(r for r in patient_reactions if r.infusion_id not in own_ids),
                 ),
+                patient_born_on=born_on,
+                consents=tuple(consents[patient_id]),
             )
         )
     return histories

@@ -21,4 +21,5 @@ def entry_thresholds(site_id: int) -> EntryThresholds:
         dose_tolerance_pct=g.dose_tolerance_pct,
         weight_change_pct=g.weight_change_pct,
         weight_change_window_days=g.weight_change_window_days,
+        age_of_majority_years=g.age_of_majority_years,
     )

@@ -36,6 +36,9 @@ from registry.models import (
     AdverseEventDecision,
     ClinicalAssessment,
     ClinicalRecord,
+    Consent,
+    ConsentDocument,
+    ConsentScope,
     ImagingStudy,
     InfliximabProduct,
     Infusion,
@@ -52,6 +55,7 @@ from registry.models import (
     TreatmentCourse,
     Vaccination,
     VaccinationReviewDecision,
+    consent_in_force_q,
 )
 from registry.reevaluation import one_reevaluation
 from registry.selectors import patient_prefix, staff_site_ids
@@ -341,6 +345,32 @@ _MEDICATION_FIELDS = (
 )
 
 
+_CONSENT_SUMMARY = (
+    "document",
+    "consented_by",
+    "assent",
+    "given_on",
+    "care_data_given",
+    "research_given",
+    "contact_given",
+    "care_data_withdrawn_on",
+    "research_withdrawn_on",
+    "contact_withdrawn_on",
+)
+
+
+class ConsentInline(RecordInline):
+    """The patient's consent records, shown; each is recorded and corrected on its own page."""
+
+    model = Consent
+    fields = _CONSENT_SUMMARY
+    readonly_fields = _CONSENT_SUMMARY
+    site_path = "patient__site"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class MedicationInline(RecordInline):
     model = Medication
     fields = _MEDICATION_FIELDS
@@ -359,7 +389,6 @@ class PatientAdmin(RecordAdmin):
         "date_of_birth",
         "sex",
         "on_treatment",
-        "research_consent",
     ]
     list_display_links = ["registry_code", "mrn"]
     list_filter = [("site", SiteFilter), "sex"]
@@ -368,19 +397,10 @@ class PatientAdmin(RecordAdmin):
     fieldsets = [
         (None, {"fields": ["registry_code", "site", "mrn"]}),
         ("Identity", {"fields": ["given_name", "family_name", "date_of_birth", "sex"]}),
-        (
-            "Diagnosis and consent",
-            {
-                "fields": [
-                    "diagnosed_on",
-                    "research_consent_given_on",
-                    "research_consent_withdrawn_on",
-                ]
-            },
-        ),
+        ("Diagnosis", {"fields": ["diagnosed_on"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
-    inlines = [CourseInline, MedicationInline]
+    inlines = [CourseInline, MedicationInline, ConsentInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
         active = TreatmentCourse.objects.filter(patient=OuterRef("pk"), stopped_on__isnull=True)
@@ -394,12 +414,6 @@ class PatientAdmin(RecordAdmin):
     @admin.display(boolean=True, description="on treatment", ordering="has_active_course")
     def on_treatment(self, patient: Patient) -> bool:
         return patient.has_active_course  # type: ignore[attr-defined]
-
-    @admin.display(description="research consent")
-    def research_consent(self, patient: Patient) -> str:
-        if patient.research_consent_withdrawn_on:
-            return "withdrawn"
-        return "given" if patient.research_consent_given_on else "—"
 
 
 # --- Courses ------------------------------------------------------------------------------------
@@ -759,6 +773,81 @@ class InfliximabProductAdmin(SimpleHistoryAdmin):
     ]
     search_fields = ["name", "code", "manufacturer", "ema_product_number"]
     list_filter = ["is_biosimilar"]
+
+
+@admin.register(ConsentDocument)
+class ConsentDocumentAdmin(SimpleHistoryAdmin):
+    """The managed list of consent documents (each version approved by the ethics committee).
+    It belongs to no site, so config.admin_scope makes it superuser-only."""
+
+    list_display = [
+        "title",
+        "code",
+        "version",
+        "approved_on",
+        "signed_by",
+        "covers_care_data",
+        "covers_research",
+        "covers_contact",
+    ]
+    search_fields = ["title", "code"]
+    list_filter = ["signed_by"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # consent records name it (PROTECT); a retired version stays listed
+
+
+# --- Consent -------------------------------------------------------------------------------------
+
+
+class ConsentInForceFilter(admin.SimpleListFilter):
+    title = "research exports in force today"
+    parameter_name = "research_in_force"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No (not given, or withdrawn)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        held = consent_in_force_q(ConsentScope.RESEARCH, timezone.localdate())
+        if self.value() == "yes":
+            return queryset.filter(held)
+        if self.value() == "no":
+            return queryset.exclude(held)
+        return queryset
+
+
+@admin.register(Consent)
+class ConsentAdmin(PatientRecordAdmin):
+    """A clinician or a data manager records consent here; only a data manager changes a record
+    (a correction, or a withdrawal's dates), as registry.roles says."""
+
+    list_display = [
+        "patient",
+        "given_on",
+        "document",
+        "consented_by",
+        "assent",
+        "care_data_given",
+        "research_given",
+        "contact_given",
+    ]
+    list_filter = [
+        ("patient__site", SiteFilter),
+        ConsentInForceFilter,
+        "consented_by",
+        "assent",
+        ("document", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_select_related = ["patient", "document"]
+    date_hierarchy = "given_on"
+    fieldsets = [
+        (None, {"fields": ["patient", "document", "consented_by", "assent", "given_on"]}),
+        ("Scopes given", {"fields": ["care_data_given", "research_given", "contact_given"]}),
+        (
+            "Withdrawn (each scope on its own date)",
+            {"fields": ["care_data_withdrawn_on", "research_withdrawn_on", "contact_withdrawn_on"]},
+        ),
+    ]
 
 
 # --- Safety: adverse events, screening results, vaccinations --------------------------------------

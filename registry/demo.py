@@ -1,4 +1,4 @@
-"""The demo registry: two sites, their staff, and 46 fictional patients whose courses between them
+"""The demo registry: two sites, their staff, and 48 fictional patients whose courses between them
 meet every situation of GUIDELINE.md, several patients each.
 
 All clinical data is written through `registry.services`, as the site's clinician or nurse, so the
@@ -27,6 +27,11 @@ from django.db import transaction
 from registry import demo_safety, dosing, services
 from registry.models import (
     Analyte,
+    Assent,
+    ConsentDocument,
+    ConsentedBy,
+    ConsentScope,
+    ConsentSigner,
     DiseaseState,
     DoseUnit,
     Frequency,
@@ -961,9 +966,21 @@ def intensified(
 
 
 class Consent(enum.Enum):
-    GIVEN = "given"
-    NEVER = "never"
-    WITHDRAWN = "withdrawn"
+    """The demo's consent stories (README "Consent"); a child's is a parent's consent, with the
+    child's assent from the age of 7, and an adult's their own."""
+
+    GIVEN = "given"  # every scope (contact for future studies: most families)
+    NEVER = "never"  # registry care data only: never research
+    WITHDRAWN = "withdrawn"  # research exports withdrawn 45 days ago; care data still in force
+    # A parent's consent only, and the patient turned 18 this year: reconsent_at_majority.
+    PARENT_ONLY = "parent_only"
+    # A parent's consent, then the patient's own a month after turning 18: the rule cleared.
+    RECONSENTED = "reconsented"
+
+
+# The age from which the demo records a child's assent alongside a parent's consent.
+ASSENT_FROM_AGE = 7
+ADULT_AGE = 18  # the guideline's default age of majority
 
 
 @dataclass(frozen=True)
@@ -1094,7 +1111,88 @@ PATIENTS: tuple[DemoPatient, ...] = (
     DemoPatient("Arthur", "Hazelmoth", M, 16, tapering(112, (12, 16))),
     DemoPatient("Wren", "Cobblewick", F, 12, dose_early(19, 19, due_week=22)),
     DemoPatient("Ansel", "Brackenridge", M, 10, short_infusion(3, 2, minutes=75)),
+    # Turned 18 this year on a parent's consent only: asked for their own (reconsent_at_majority).
+    # (Week 28: no dose falls on the day of seeding, which would tie day 0 to the export date.)
+    DemoPatient("Jude", "Fernsworth", M, 18, on_schedule(28), Consent.PARENT_ONLY),
+    DemoPatient("Nell", "Rowanbrook", F, 18, on_schedule(26), Consent.RECONSENTED),
 )
+
+
+# The documents migration 0017 seeds, which the demo records consent on (made again if a database
+# was emptied after migrating): who signs it → code, title.
+DEMO_CONSENT_DOCUMENTS = {
+    ConsentSigner.PARENT_GUARDIAN: ("parent-guardian-consent", "Parent/guardian consent"),
+    ConsentSigner.PATIENT: ("young-person-consent", "Young person/adult consent"),
+}
+
+
+def consent_documents() -> dict[str, ConsentDocument]:
+    """The latest version of each signer's document, by who signs it."""
+    documents = {}
+    for signer, (code, title) in DEMO_CONSENT_DOCUMENTS.items():
+        latest = ConsentDocument.objects.filter(code=code).order_by("-version").first()
+        documents[str(signer)] = latest or ConsentDocument.objects.create(
+            code=code,
+            title=title,
+            version="1",
+            signed_by=signer,
+            covers_care_data=True,
+            covers_research=True,
+            covers_contact=True,
+        )
+    return documents
+
+
+def consent(
+    patient: Patient, story: Consent, *, given_on: dt.date, today: dt.date, by: User
+) -> None:
+    """The patient's consent, as the clinic took it: a parent's for a child (with the child's
+    assent when old enough), the patient's own for an adult, and the patient's own again when a
+    child of the demo has since come of age (except in the story that raises the rule)."""
+    documents = consent_documents()
+    rng = random.Random(f"consent-{patient.mrn}")  # noqa: S311 - apart from the chart's rng
+    contact = rng.random() < 0.8
+    scopes = [ConsentScope.CARE_DATA]
+    if story != Consent.NEVER:
+        scopes.append(ConsentScope.RESEARCH)
+    if contact and story != Consent.NEVER:
+        scopes.append(ConsentScope.CONTACT)
+    came_of_age = _years_before(patient.date_of_birth, -ADULT_AGE)
+    if story in (Consent.PARENT_ONLY, Consent.RECONSENTED):  # given while still a child
+        given_on = min(given_on, came_of_age - dt.timedelta(days=90))
+    age = patient.age_on(given_on)
+    if age >= ADULT_AGE:
+        by_whom, assent = ConsentedBy.PATIENT, Assent.NOT_APPLICABLE
+    else:
+        by_whom = ConsentedBy.PARENT_GUARDIAN
+        assent = Assent.GIVEN if age >= ASSENT_FROM_AGE else Assent.NOT_APPLICABLE
+    record = services.consent_record(
+        patient=patient,
+        document=documents[by_whom],
+        consented_by=by_whom,
+        assent=assent,
+        scopes=scopes,
+        given_on=given_on,
+        by=by,
+    )
+    if story == Consent.WITHDRAWN:
+        services.consent_withdraw(
+            consent=record,
+            scopes=[ConsentScope.RESEARCH],
+            withdrawn_on=today - dt.timedelta(days=45),
+            by=by,
+        )
+    if by_whom == ConsentedBy.PARENT_GUARDIAN and came_of_age <= today:
+        if story == Consent.PARENT_ONLY:
+            return  # the patient's own consent is not recorded yet: the rule asks for it
+        services.consent_record(
+            patient=patient,
+            document=documents[ConsentedBy.PATIENT],
+            consented_by=ConsentedBy.PATIENT,
+            scopes=scopes,
+            given_on=min(today, came_of_age + dt.timedelta(days=30)),
+            by=by,
+        )
 
 
 def site_code_of(index: int) -> str:
@@ -1129,13 +1227,15 @@ def register(demo: DemoPatient, *, site: Site, mrn: str, staff: SiteStaff, today
         date_of_birth=born_on,
         sex=demo.sex,
         diagnosed_on=diagnosed_on,
-        research_consent_given_on=consented_on,
         by=staff.clinician,
     )
-    if demo.consent == Consent.WITHDRAWN:
-        services.patient_consent_record(
-            patient=patient, withdrawn_on=today - dt.timedelta(days=45), by=staff.clinician
-        )
+    consent(
+        patient,
+        demo.consent,
+        given_on=consented_on or min(today, diagnosed_on + dt.timedelta(days=14)),
+        today=today,
+        by=staff.clinician,
+    )
     chart = Chart(patient=patient, staff=staff, today=today, rng=rng)
     nsaid_before_infliximab(chart, until=treated_from)
     for therapy in demo.co_therapy:

@@ -168,8 +168,6 @@ class Patient(ClinicalRecord):
     diagnosed_on = models.DateField(
         null=True, blank=True, help_text="Date of the CRMO/CNO diagnosis (ORPHA:324964)."
     )
-    research_consent_given_on = models.DateField(null=True, blank=True)
-    research_consent_withdrawn_on = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["registry_code"]
@@ -184,15 +182,6 @@ class Patient(ClinicalRecord):
                 condition=Q(diagnosed_on__isnull=True) | Q(diagnosed_on__gte=F("date_of_birth")),
                 name="patient_diagnosed_after_birth",
                 violation_error_message="The diagnosis date is before the date of birth.",
-            ),
-            models.CheckConstraint(
-                condition=Q(research_consent_withdrawn_on__isnull=True)
-                | Q(
-                    research_consent_given_on__isnull=False,
-                    research_consent_withdrawn_on__gte=F("research_consent_given_on"),
-                ),
-                name="patient_consent_withdrawn_after_given",
-                violation_error_message="Consent can only be withdrawn after it was given.",
             ),
             models.CheckConstraint(
                 condition=~Q(mrn="") & ~Q(given_name="") & ~Q(family_name=""),
@@ -211,31 +200,15 @@ class Patient(ClinicalRecord):
         born = self.date_of_birth
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
-    def has_research_consent_on(self, day: dt.date) -> bool:
-        given, withdrawn = self.research_consent_given_on, self.research_consent_withdrawn_on
-        return given is not None and given <= day and (withdrawn is None or withdrawn > day)
-
     def clean(self) -> None:
         errors: ErrorDict = {}
         for field in ("mrn", "given_name", "family_name"):
             setattr(self, field, (getattr(self, field) or "").strip())
         _check_not_future(errors, "date_of_birth", self.date_of_birth)
-        for field in ("diagnosed_on", "research_consent_given_on", "research_consent_withdrawn_on"):
-            value = getattr(self, field)
-            _check_not_future(errors, field, value)
-            if value and self.date_of_birth and value < self.date_of_birth:
-                _add(errors, field, f"{value:%d %b %Y} is before the date of birth.")
-        if self.research_consent_withdrawn_on:
-            if not self.research_consent_given_on:
-                _add(
-                    errors, "research_consent_withdrawn_on", "Consent was never recorded as given."
-                )
-            elif self.research_consent_withdrawn_on < self.research_consent_given_on:
-                _add(
-                    errors,
-                    "research_consent_withdrawn_on",
-                    "Withdrawal is before consent was given.",
-                )
+        value = self.diagnosed_on
+        _check_not_future(errors, "diagnosed_on", value)
+        if value and self.date_of_birth and value < self.date_of_birth:
+            _add(errors, "diagnosed_on", f"{value:%d %b %Y} is before the date of birth.")
         if self.site_id and self.mrn:
             duplicate = Patient.objects.filter(site_id=self.site_id, mrn=self.mrn).exclude(
                 pk=self.pk
@@ -2347,6 +2320,297 @@ class Vaccination(ClinicalRecord):
             _add(errors, "review_decision", "Choose the decision on the infusions.")
 
 
+# --- Consent --------------------------------------------------------------------------------------
+
+# The age of majority when a site has not set its own (the guideline parameter
+# age_of_majority_years; monitoring registers the site's value, see registry.safeguards).
+DEFAULT_AGE_OF_MAJORITY_YEARS = 18
+
+
+class ConsentScope(models.TextChoices):
+    """What a consent covers; each is given (or not) and withdrawn (or not) on its own."""
+
+    CARE_DATA = "care_data", "Registry care data"
+    RESEARCH = "research", "Research exports"
+    CONTACT = "contact", "Contact for future studies"
+
+
+# scope → the Consent fields that say it was given and when it was withdrawn, and the
+# ConsentDocument field that says the document can cover it.
+CONSENT_SCOPE_FIELDS: dict[str, tuple[str, str, str]] = {
+    ConsentScope.CARE_DATA: ("care_data_given", "care_data_withdrawn_on", "covers_care_data"),
+    ConsentScope.RESEARCH: ("research_given", "research_withdrawn_on", "covers_research"),
+    ConsentScope.CONTACT: ("contact_given", "contact_withdrawn_on", "covers_contact"),
+}
+
+
+class ConsentSigner(models.TextChoices):
+    """Who signs a consent document."""
+
+    PARENT_GUARDIAN = "parent_guardian", "A parent or guardian"
+    PATIENT = "patient", "The patient (a young person or an adult)"
+    NOT_RECORDED = "not_recorded", "Not recorded (consent taken before consent versions)"
+
+
+class ConsentedBy(models.TextChoices):
+    PATIENT = "patient", "The patient"
+    PARENT_GUARDIAN = "parent_guardian", "A parent or guardian"
+    NOT_RECORDED = "not_recorded", "Not recorded"
+
+
+class Assent(models.TextChoices):
+    """The child's assent alongside a parent's consent; not applicable to an adult's (or the
+    patient's own) consent, or to a child too young to give it."""
+
+    GIVEN = "given", "Given"
+    NOT_GIVEN = "not_given", "Not given"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+
+
+class ConsentDocument(TimestampedModel):
+    """One approved version of a consent form the registry uses: a managed list (superusers keep it
+    in the admin, as ethics committees approve new versions), seeded by migration. A consent
+    record names the document (and so the version) it was taken on; which scopes a document can
+    cover, and who signs it, bound what a record on it may say."""
+
+    code = models.SlugField(
+        max_length=40,
+        help_text="The document's code, the same for each of its versions, e.g. 'parent-consent'.",
+    )
+    title = models.CharField(max_length=200)
+    version = models.CharField(max_length=20, help_text="As printed on the form, e.g. '1.0'.")
+    approved_on = models.DateField(
+        null=True, blank=True, help_text="When the ethics committee approved this version."
+    )
+    signed_by = models.CharField(max_length=20, choices=ConsentSigner.choices)
+    covers_care_data = models.BooleanField("can cover registry care data", default=False)
+    covers_research = models.BooleanField("can cover research exports", default=False)
+    covers_contact = models.BooleanField("can cover contact for future studies", default=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code", "version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code", "version"],
+                name="consent_document_version_unique",
+                violation_error_message="This document already has this version.",
+            ),
+            models.CheckConstraint(
+                condition=Q(signed_by__in=ConsentSigner.values),
+                name="consent_document_signer_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(code="") & ~Q(title="") & ~Q(version=""),
+                name="consent_document_named",
+            ),
+            models.CheckConstraint(
+                condition=Q(covers_care_data=True)
+                | Q(covers_research=True)
+                | Q(covers_contact=True),
+                name="consent_document_covers_a_scope",
+                violation_error_message="A consent document covers at least one scope.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} v{self.version}"
+
+    def covers(self, scope: str) -> bool:
+        return bool(getattr(self, CONSENT_SCOPE_FIELDS[scope][2]))
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        if not (self.covers_care_data or self.covers_research or self.covers_contact):
+            _add(errors, "covers_care_data", "A consent document covers at least one scope.")
+        _raise(errors)
+
+
+def _withdrawn_only_if_given(scope: str) -> Q:
+    given, withdrawn_on, _covers = CONSENT_SCOPE_FIELDS[scope]
+    return Q(**{f"{withdrawn_on}__isnull": True}) | Q(**{given: True})
+
+
+def _withdrawn_after_given(scope: str) -> Q:
+    _given, withdrawn_on, _covers = CONSENT_SCOPE_FIELDS[scope]
+    return Q(**{f"{withdrawn_on}__isnull": True}) | Q(**{f"{withdrawn_on}__gte": F("given_on")})
+
+
+ANY_SCOPE_GIVEN = Q(care_data_given=True) | Q(research_given=True) | Q(contact_given=True)
+
+
+def consent_in_force_q(scope: str, on: dt.date, prefix: str = "") -> Q:
+    """Consent to `scope` in force on `on`: given on or before it, that scope not withdrawn by
+    then (a withdrawal dated `on` counts). `prefix` reaches the Consent from another model."""
+    given, withdrawn_on, _covers = CONSENT_SCOPE_FIELDS[scope]
+    return Q(**{f"{prefix}{given}": True, f"{prefix}given_on__lte": on}) & (
+        Q(**{f"{prefix}{withdrawn_on}__isnull": True}) | Q(**{f"{prefix}{withdrawn_on}__gt": on})
+    )
+
+
+class Consent(ClinicalRecord):
+    """Consent given on one document (its version) by the patient or a parent/guardian, with the
+    child's assent, to each of the scopes; each scope given may later be withdrawn, on its own
+    date (a family may stop research use one year and future contact the next).
+
+    A later consent (the patient's own at majority, a new version) is a new record; the earlier
+    one stays as it was. A scope is in force on a day when a record gives it on or before that day
+    and has not withdrawn it by then (`consent_in_force` in registry.selectors).
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consents")
+    document = models.ForeignKey(
+        ConsentDocument,
+        on_delete=models.PROTECT,
+        related_name="consents",
+        help_text="The consent form (and version) signed.",
+    )
+    consented_by = models.CharField("who consented", max_length=20, choices=ConsentedBy.choices)
+    assent = models.CharField(
+        "the child's assent",
+        max_length=20,
+        choices=Assent.choices,
+        default=Assent.NOT_APPLICABLE,
+        help_text="Alongside a parent's consent for a child; not applicable for an adult.",
+    )
+    care_data_given = models.BooleanField("registry care data", default=False)
+    research_given = models.BooleanField("research exports", default=False)
+    contact_given = models.BooleanField("contact for future studies", default=False)
+    given_on = models.DateField()
+    care_data_withdrawn_on = models.DateField(
+        "registry care data withdrawn on", null=True, blank=True
+    )
+    research_withdrawn_on = models.DateField("research exports withdrawn on", null=True, blank=True)
+    contact_withdrawn_on = models.DateField(
+        "contact for future studies withdrawn on", null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["patient", "given_on", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(consented_by__in=ConsentedBy.values), name="consent_by_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(assent__in=Assent.values), name="consent_assent_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(consented_by=ConsentedBy.PATIENT) | Q(assent=Assent.NOT_APPLICABLE),
+                name="consent_no_assent_to_own_consent",
+                violation_error_message="Assent goes with a parent's consent, not the patient's "
+                "own.",
+            ),
+            models.CheckConstraint(
+                condition=ANY_SCOPE_GIVEN,
+                name="consent_gives_a_scope",
+                violation_error_message="Consent gives at least one scope.",
+            ),
+            models.CheckConstraint(
+                condition=_withdrawn_after_given(ConsentScope.CARE_DATA)
+                & _withdrawn_after_given(ConsentScope.RESEARCH)
+                & _withdrawn_after_given(ConsentScope.CONTACT),
+                name="consent_withdrawn_after_given",
+                violation_error_message="Consent can only be withdrawn on or after it was given.",
+            ),
+            models.CheckConstraint(
+                condition=_withdrawn_only_if_given(ConsentScope.CARE_DATA)
+                & _withdrawn_only_if_given(ConsentScope.RESEARCH)
+                & _withdrawn_only_if_given(ConsentScope.CONTACT),
+                name="consent_withdraws_only_given_scopes",
+                violation_error_message="A scope can only be withdrawn if it was given.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document} on {self.given_on:%d %b %Y}"
+
+    def scopes_given(self) -> list[str]:
+        return [s for s, (given, _w, _c) in CONSENT_SCOPE_FIELDS.items() if getattr(self, given)]
+
+    def withdrawn_on(self, scope: str) -> dt.date | None:
+        return getattr(self, CONSENT_SCOPE_FIELDS[scope][1])
+
+    def scopes_withdrawn(self) -> list[str]:
+        return [s for s in CONSENT_SCOPE_FIELDS if self.withdrawn_on(s) is not None]
+
+    def in_force(self, scope: str, on: dt.date) -> bool:
+        given = CONSENT_SCOPE_FIELDS[scope][0]
+        if not getattr(self, given) or self.given_on is None or self.given_on > on:
+            return False
+        withdrawn_on = self.withdrawn_on(scope)
+        return withdrawn_on is None or withdrawn_on > on
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        patient = self.patient if self.patient_id else None
+        document = self.document if self.document_id else None
+        dates = (
+            "given_on",
+            *(withdrawn_on for _g, withdrawn_on, _c in CONSENT_SCOPE_FIELDS.values()),
+        )
+        for field in dates:
+            _check_not_future(errors, field, getattr(self, field))
+            _check_not_before_birth(errors, field, getattr(self, field), patient)
+        if not self.scopes_given():
+            _add(errors, "research_given", "Tick at least one scope the consent gives.")
+        if document is not None:
+            for scope in self.scopes_given():
+                if not document.covers(scope):
+                    _add(
+                        errors,
+                        CONSENT_SCOPE_FIELDS[scope][0],
+                        f"{document} does not cover {ConsentScope(scope).label.lower()}.",
+                    )
+            self._check_signer(errors, document)
+            approved = document.approved_on
+            if approved and self.given_on and self.given_on < approved:
+                _add(
+                    errors,
+                    "document",
+                    f"{document} was approved on {approved:%d %b %Y}, after this consent.",
+                )
+        for scope in self.scopes_withdrawn():
+            given, withdrawn_on, _covers = CONSENT_SCOPE_FIELDS[scope]
+            label = ConsentScope(scope).label
+            if not getattr(self, given):
+                _add(errors, withdrawn_on, f"{label} was never given, so it cannot be withdrawn.")
+            elif self.given_on and getattr(self, withdrawn_on) < self.given_on:
+                _add(
+                    errors,
+                    withdrawn_on,
+                    f"Withdrawal is before consent was given ({self.given_on:%d %b %Y}).",
+                )
+        self._check_assent(errors, patient)
+        _raise(errors)
+
+    def _check_signer(self, errors: ErrorDict, document: ConsentDocument) -> None:
+        if self.consented_by == ConsentedBy.NOT_RECORDED:
+            if document.signed_by != ConsentSigner.NOT_RECORDED:
+                _add(errors, "consented_by", f"Say who signed {document}.")
+        elif document.signed_by not in (self.consented_by, ConsentSigner.NOT_RECORDED):
+            signer = ConsentSigner(document.signed_by).label.lower()
+            _add(errors, "consented_by", f"{document} is signed by {signer}.")
+
+    def _check_assent(self, errors: ErrorDict, patient: Patient | None) -> None:
+        if self.assent == Assent.NOT_APPLICABLE or not self.assent:
+            return
+        if self.consented_by == ConsentedBy.PATIENT:
+            _add(errors, "assent", "Assent goes with a parent's consent, not the patient's own.")
+            return
+        if patient is None or self.given_on is None:
+            return
+        from registry.safeguards import age_of_majority  # it reads the site's guideline
+
+        majority = age_of_majority(patient.site_id)
+        if patient.age_on(self.given_on) >= majority:
+            _add(
+                errors,
+                "assent",
+                f"The patient was {patient.age_on(self.given_on)} on {self.given_on:%d %b %Y}, an "
+                f"adult (the age of majority here is {majority}): a child's assent does not apply.",
+            )
+
+
 CLINICAL_MODELS: tuple[type[ClinicalRecord], ...] = (
     Patient,
     TreatmentCourse,
@@ -2361,4 +2625,5 @@ CLINICAL_MODELS: tuple[type[ClinicalRecord], ...] = (
     AdverseEvent,
     ScreeningResult,
     Vaccination,
+    Consent,
 )

@@ -15,6 +15,7 @@ from django.db.models import Model
 from registry.models import (
     AdverseEvent,
     ClinicalAssessment,
+    Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
@@ -45,6 +46,13 @@ _ALL_CLINICAL = (
     ScreeningResult,
     Vaccination,
 )
+# Consent (README "Consent"): a clinician or a data manager records consent given, and its
+# withdrawal, as either may take it in clinic; only a data manager corrects a consent record (its
+# document, who consented, a date), as the registry's keeper of the paperwork. Nurses see it.
+RECORD_CONSENT = "registry.add_consent"
+WITHDRAW_CONSENT = "registry.withdraw_consent"
+CORRECT_CONSENT = "registry.change_consent"
+_RECORD_CONSENT = frozenset({RECORD_CONSENT, WITHDRAW_CONSENT})
 # Nurses and infusion staff record what happens in the infusion unit.
 _NURSE_RECORDS = (Infusion, InfusionReaction, LabResult)
 
@@ -57,7 +65,7 @@ def _perms(actions: tuple[str, ...], models: tuple[type[Model], ...]) -> frozens
     )
 
 
-_VIEW_RECORD = _perms(("view",), (Site, *_ALL_CLINICAL))
+_VIEW_RECORD = _perms(("view",), (Site, *_ALL_CLINICAL, Consent))
 
 # Monitoring's models, named (registry does not import monitoring): staff act on alerts; clinicians
 # set their site's guideline parameters.
@@ -96,11 +104,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     | _perms(("add", "change"), _ALL_CLINICAL)
     | _ACT_ON_ALERTS
     | _CLINICIAN_JUDGEMENTS
+    | _RECORD_CONSENT
     | frozenset({"monitoring.add_siteguideline", "monitoring.change_siteguideline"}),
     Role.NURSE: _VIEW_RECORD | _perms(("add", "change"), _NURSE_RECORDS) | _ACT_ON_ALERTS,
     Role.DATA_MANAGER: _VIEW_RECORD
     | _perms(("add", "change"), _ALL_CLINICAL)
     | _ACT_ON_ALERTS
+    | _RECORD_CONSENT
+    | frozenset({CORRECT_CONSENT})
     | frozenset({"registry.view_membership", "monitoring.view_evaluationrun", VIEW_ACCESS_LOG}),
     Role.RESEARCHER: frozenset(),
 }

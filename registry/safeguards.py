@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from registry.models import (
+    DEFAULT_AGE_OF_MAJORITY_YEARS,
     HOLDS_INFUSIONS,
     SCREENING_HOLDS_INFUSIONS,
     Infusion,
@@ -36,6 +37,9 @@ class EntryThresholds:
     dose_tolerance_pct: Decimal
     weight_change_pct: Decimal
     weight_change_window_days: int
+    # Not a dose threshold, but a site's parameter a record is refused by all the same: assent is
+    # refused for a patient of this age or older (registry.models.Consent).
+    age_of_majority_years: int = DEFAULT_AGE_OF_MAJORITY_YEARS
 
 
 _thresholds_for: Callable[[int], EntryThresholds] | None = None
@@ -51,6 +55,11 @@ def thresholds_for(site_id: int) -> EntryThresholds:
     if _thresholds_for is None:
         raise RuntimeError("no guideline thresholds registered (is monitoring installed?)")
     return _thresholds_for(site_id)
+
+
+def age_of_majority(site_id: int) -> int:
+    """The site's age of majority (the guideline parameter age_of_majority_years)."""
+    return thresholds_for(site_id).age_of_majority_years
 
 
 def _date(day: dt.date) -> str:

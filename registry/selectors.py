@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import Exists, Model, OuterRef, QuerySet
 
-from registry.models import STAFF_ROLES, Patient, Site
+from registry.models import (
+    CONSENT_SCOPE_FIELDS,
+    STAFF_ROLES,
+    Consent,
+    Patient,
+    Site,
+    consent_in_force_q,
+)
 
 
 def staff_site_ids(user: Any) -> set[int]:
@@ -35,3 +43,34 @@ def patient_prefix(model: type[Model], site_path: str) -> str | None:
     if site_path == "patient__site" or site_path.endswith("__patient__site"):
         return site_path.removesuffix("site")
     return None
+
+
+# --- Consent -------------------------------------------------------------------------------------
+
+
+def consents_in_force(scope: str, on: dt.date) -> QuerySet[Consent]:
+    """The consent records that hold `scope` on `on`: given on or before it, not withdrawn by it."""
+    return Consent.objects.filter(consent_in_force_q(scope, on))
+
+
+def consent_in_force(patient: Patient, scope: str, on: dt.date) -> bool:
+    """Whether any of the patient's consent records holds `scope` on `on`."""
+    return consents_in_force(scope, on).filter(patient=patient).exists()
+
+
+def with_consent_in_force(
+    patients: QuerySet[Patient], scope: str, on: dt.date
+) -> QuerySet[Patient]:
+    """The patients of `patients` with `scope` in force on `on` (one query, a subquery each)."""
+    held = consents_in_force(scope, on).filter(patient=OuterRef("pk"))
+    return patients.filter(Exists(held))
+
+
+def consent_by_scope(patient: Patient, on: dt.date) -> dict[str, Consent | None]:
+    """Each scope's consent in force on `on` (the latest given, if several), or None: what the
+    patient page shows."""
+    records = list(patient.consents.select_related("document").order_by("-given_on", "-pk"))
+    return {
+        scope: next((c for c in records if c.in_force(scope, on)), None)
+        for scope in CONSENT_SCOPE_FIELDS
+    }

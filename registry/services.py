@@ -25,13 +25,18 @@ from django.db import IntegrityError, transaction
 
 from registry import roles, safeguards
 from registry.models import (
+    CONSENT_SCOPE_FIELDS,
     NOT_LIVE_REFUSAL,
     SERIOUSNESS_CRITERIA,
     SERIOUSNESS_FIELDS,
     AdverseEvent,
     AdverseEventDecision,
+    Assent,
     ClinicalAssessment,
     ClinicalRecord,
+    Consent,
+    ConsentDocument,
+    ConsentScope,
     ImagingStudy,
     InfliximabProduct,
     Infusion,
@@ -90,7 +95,7 @@ def patient_id_of(record: ClinicalRecord) -> int:
             | Medication()
         ):
             return record.patient_id
-        case AdverseEvent() | ScreeningResult() | Vaccination():
+        case AdverseEvent() | ScreeningResult() | Vaccination() | Consent():
             return record.patient_id
         case Infusion() | RegimenChange():
             return record.course.patient_id
@@ -112,7 +117,7 @@ def site_id_of(record: ClinicalRecord) -> int:
             | Medication()
         ):
             return record.patient.site_id
-        case AdverseEvent() | ScreeningResult() | Vaccination():
+        case AdverseEvent() | ScreeningResult() | Vaccination() | Consent():
             return record.patient.site_id
         case Infusion() | RegimenChange():
             return record.course.patient.site_id
@@ -261,7 +266,6 @@ def patient_register(
     date_of_birth: dt.date,
     sex: str,
     diagnosed_on: dt.date | None = None,
-    research_consent_given_on: dt.date | None = None,
     by: User,
 ) -> Patient:
     """Register a patient at `site` with the next registry code (concurrent registrations retry)."""
@@ -274,7 +278,6 @@ def patient_register(
         date_of_birth=date_of_birth,
         sex=sex,
         diagnosed_on=diagnosed_on,
-        research_consent_given_on=research_consent_given_on,
     )
     patient.full_clean(exclude=["registry_code"])
     for _attempt in range(5):
@@ -292,10 +295,6 @@ def patient_register(
 PATIENT_CORRECTIONS = Corrections(
     fields=frozenset({"mrn", "given_name", "family_name", "date_of_birth", "sex", "diagnosed_on"}),
     engine_fields=frozenset(),
-    owned={
-        "research_consent_given_on": "record research consent",
-        "research_consent_withdrawn_on": "record research consent",
-    },
 )
 
 
@@ -305,22 +304,99 @@ def patient_correct(*, patient: Patient, changes: Mapping[str, object], by: User
     return _correct(patient, changes, by=by, policy=PATIENT_CORRECTIONS)
 
 
+# --- Consent -------------------------------------------------------------------------------------
+
+
+def _scope_errors(scopes: Iterable[str]) -> list[str]:
+    known = ", ".join(ConsentScope.values)
+    unknown = sorted(set(scopes) - set(ConsentScope.values))
+    return [f"{name} is not a consent scope ({known})." for name in unknown]
+
+
 @_action
-def patient_consent_record(
+def consent_record(
     *,
     patient: Patient,
-    given_on: dt.date | None = None,
-    withdrawn_on: dt.date | None = None,
+    document: ConsentDocument,
+    consented_by: str,
+    scopes: Iterable[str],
+    given_on: dt.date,
+    assent: str = Assent.NOT_APPLICABLE,
     by: User,
-) -> Patient:
-    """Record research consent given and/or withdrawn (a withdrawal keeps the date it was given)."""
-    _require(by, "registry.change_patient", patient.site_id, "recording consent")
-    changes: dict[str, object] = {}
-    if given_on is not None:
-        changes["research_consent_given_on"] = given_on
-    if withdrawn_on is not None:
-        changes["research_consent_withdrawn_on"] = withdrawn_on
-    return _store_changes(patient, changes, by=by)
+) -> Consent:
+    """Record consent given on `document` to `scopes` (a clinician or a data manager: consent is
+    often taken in clinic). A later consent (a new version, the patient's own at majority) is a
+    new record; the earlier one stays as it was."""
+    _require(by, roles.RECORD_CONSENT, patient.site_id, "recording consent")
+    chosen = set(scopes)
+    errors = _scope_errors(chosen)
+    if errors:
+        raise ValidationError({"scopes": errors})
+    consent = Consent(
+        patient=patient,
+        document=document,
+        consented_by=consented_by,
+        assent=assent,
+        given_on=given_on,
+        **{given: scope in chosen for scope, (given, _w, _c) in CONSENT_SCOPE_FIELDS.items()},
+    )
+    return _store(consent, by=by)
+
+
+@_action
+def consent_withdraw(
+    *, consent: Consent, scopes: Iterable[str], withdrawn_on: dt.date, by: User
+) -> Consent:
+    """Record the withdrawal of `scopes` of a consent on `withdrawn_on` (each scope keeps its own
+    date: a later withdrawal of another scope leaves the first one's as it was)."""
+    _require(by, roles.WITHDRAW_CONSENT, consent.patient.site_id, "recording a withdrawal")
+    chosen = [scope for scope in ConsentScope.values if scope in set(scopes)]
+    errors = _scope_errors(scopes)
+    if not errors and not chosen:
+        errors = ["Tick the scopes the withdrawal withdraws."]
+    for scope in chosen:
+        given = CONSENT_SCOPE_FIELDS[scope][0]
+        label = ConsentScope(scope).label
+        if not getattr(consent, given):
+            errors.append(f"{label} was never given, so it cannot be withdrawn.")
+        elif (already := consent.withdrawn_on(scope)) is not None:
+            errors.append(f"{label} was already withdrawn on {already:%d %b %Y}.")
+    if errors:
+        raise ValidationError({"scopes": errors})
+    changes = {CONSENT_SCOPE_FIELDS[scope][1]: withdrawn_on for scope in chosen}
+    try:
+        return _store_changes(consent, changes, by=by)
+    except ValidationError as error:
+        # The model names each scope's date field; the withdrawal's door has one date.
+        if hasattr(error, "error_dict"):
+            moved: dict[str, list[str]] = {}
+            for name, messages in error.message_dict.items():
+                key = "withdrawn_on" if name in changes else name
+                for message in messages:
+                    if message not in moved.get(key, []):
+                        moved.setdefault(key, []).append(message)
+            raise ValidationError(moved) from error
+        raise
+
+
+CONSENT_CORRECTIONS = Corrections(
+    fields=frozenset(
+        {
+            "document",
+            "consented_by",
+            "assent",
+            "given_on",
+            *(name for fields in CONSENT_SCOPE_FIELDS.values() for name in fields[:2]),
+        }
+    ),
+    owned={"patient": "record consent"},
+)
+
+
+@_action
+def consent_correct(*, consent: Consent, changes: Mapping[str, object], by: User) -> Consent:
+    """Correct a consent record as it was signed (a data manager only: registry.change_consent)."""
+    return _correct(consent, changes, by=by, policy=CONSENT_CORRECTIONS)
 
 
 # --- Courses and regimen -------------------------------------------------------------------------
@@ -1318,13 +1394,8 @@ def record_create(*, record: ClinicalRecord, by: User) -> ClinicalRecord:
                 date_of_birth=record.date_of_birth,
                 sex=record.sex,
                 diagnosed_on=record.diagnosed_on,
-                research_consent_given_on=record.research_consent_given_on,
                 by=by,
             )
-            if record.research_consent_withdrawn_on:
-                patient_consent_record(
-                    patient=patient, withdrawn_on=record.research_consent_withdrawn_on, by=by
-                )
             return patient
         case TreatmentCourse():
             if record.stopped_on or record.stop_reason:
@@ -1447,6 +1518,20 @@ def record_create(*, record: ClinicalRecord, by: User) -> ClinicalRecord:
             )
         case AdverseEvent() | ScreeningResult() | Vaccination():
             return _safety_record_create(record, by=by)
+        case Consent():
+            if record.scopes_withdrawn():
+                raise ValidationError(
+                    {"research_withdrawn_on": "Record the consent, then its withdrawal."}
+                )
+            return consent_record(
+                patient=record.patient,
+                document=record.document,
+                consented_by=record.consented_by,
+                assent=record.assent,
+                scopes=record.scopes_given(),
+                given_on=record.given_on,
+                by=by,
+            )
     raise TypeError(f"not a clinical record: {record!r}")
 
 
@@ -1529,4 +1614,6 @@ def record_correct(
             return screening_result_correct(screening=record, changes=changes, by=by)
         case Vaccination():
             return vaccination_correct(vaccination=record, changes=changes, by=by)
+        case Consent():
+            return consent_correct(consent=record, changes=changes, by=by)
     raise TypeError(f"not a clinical record: {record!r}")

@@ -1,13 +1,15 @@
 """De-identification and the consent gate.
 
-Who is in: patients of the export's sites with research consent given on or before the export date
-and not withdrawn on it, who have had at least one course. What they become: a random pseudonym
-(`research.models.new_pseudonym`), day offsets instead of dates (day 0 = the start of their first
-course; rounded down to weeks or months unless a data manager asked for days), age in whole years
-or 5-year bands with every age above 89 reported as "90+". Names, MRNs, dates of birth and free
-text never leave the database: the exporters do not even select them, except the date of birth,
-which is read only to compute the age. Small cells are suppressed (`suppression_plan`): where
-fewer than five patients share their quasi-identifiers, values are blanked until they do.
+Who is in: patients of the export's sites with the consent scope "research exports" in force on the
+export date (a consent record giving it on or before that date, not withdrawn by then:
+`registry.selectors.consent_in_force`), who have had at least one course. What they become: a
+random pseudonym (`research.models.new_pseudonym`), day offsets instead of dates (day 0 = the start
+of their first course; rounded down to weeks or months unless a data manager asked for days), age
+in whole years or 5-year bands with every age above 89 reported as "90+". Names, MRNs, dates of
+birth and free text never leave the database: the exporters do not even select them, except the
+date of birth, which is read only to compute the age. Small cells are suppressed
+(`suppression_plan`): where fewer than five patients share their quasi-identifiers, values are
+blanked until they do.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import astuple, dataclass, field, replace
 from typing import TypeVar, overload
 
-from django.db.models import Min, Q, QuerySet
+from django.db.models import Min, QuerySet
 
-from registry.models import Patient
+from registry.models import ConsentScope, Patient
+from registry.selectors import with_consent_in_force
 from research.dictionary import AGE_CAP
 from research.models import (
     DATE_PRECISION_DAYS,
@@ -56,16 +59,15 @@ def loosened_options(
     return loosened
 
 
+# The consent scope that gates every export (named in each export's manifest and README).
+GATING_SCOPE = ConsentScope.RESEARCH
+
+
 def consenting_patients(*, site_ids: Iterable[int], on: dt.date) -> QuerySet[Patient]:
-    """Patients whose research consent holds on `on` (given by then, not withdrawn by then)."""
-    return (
-        Patient.objects.filter(site_id__in=list(site_ids), research_consent_given_on__lte=on)
-        .filter(
-            Q(research_consent_withdrawn_on__isnull=True) | Q(research_consent_withdrawn_on__gt=on)
-        )
-        .filter(courses__isnull=False)
-        .distinct()
-    )
+    """Patients with consent to research exports in force on `on` (given by then, that scope not
+    withdrawn by then), with at least one course."""
+    patients = Patient.objects.filter(site_id__in=list(site_ids), courses__isnull=False)
+    return with_consent_in_force(patients, GATING_SCOPE, on).distinct()
 
 
 def patient_day_zeros(patients: QuerySet[Patient]) -> QuerySet[Patient, tuple[int, dt.date]]:

@@ -34,6 +34,8 @@ from registry.models import (
     AdverseEventGrade,
     AdverseEventOutcome,
     Analyte,
+    Assent,
+    ConsentedBy,
     DiseaseState,
     DoseUnit,
     DrugClass,
@@ -620,6 +622,33 @@ VACCINATIONS = Table(
     ),
 )
 
+CONSENTS = Table(
+    "consents",
+    "Consent records: the document (and version) signed, who consented, the child's assent, and "
+    "each scope given and withdrawn. Every patient here has the scope research exports in force "
+    "on the export's consent date (the gate of every export).",
+    (
+        PSEUDONYM,
+        _text(
+            "document_code",
+            "The consent document (the registry's managed list; "
+            "legacy-research-consent: consent recorded before consent versions)",
+        ),
+        _text("document_version", "The document's version, as printed on the form"),
+        _text("consented_by", "Who consented", _choices(ConsentedBy.values)),
+        _text("assent", "The child's assent alongside a parent's consent", _choices(Assent.values)),
+        _day("given_day", "Consent given"),
+        _boolean("care_data_given", "The consent gives the scope registry care data"),
+        _day("care_data_withdrawn_day", "Registry care data withdrawn (empty: not withdrawn)"),
+        _boolean("research_given", "The consent gives the scope research exports"),
+        _day("research_withdrawn_day", "Research exports withdrawn (empty: not withdrawn)"),
+        _boolean("contact_given", "The consent gives the scope contact for future studies"),
+        _day(
+            "contact_withdrawn_day", "Contact for future studies withdrawn (empty: not withdrawn)"
+        ),
+    ),
+)
+
 TABLES: tuple[Table, ...] = (
     PATIENTS,
     COURSES,
@@ -635,6 +664,7 @@ TABLES: tuple[Table, ...] = (
     ADVERSE_EVENTS,
     SCREENING_RESULTS,
     VACCINATIONS,
+    CONSENTS,
 )
 DICTIONARY_HEADER = ("table", "column", "meaning", "type", "unit", "allowed_values", "code_system")
 

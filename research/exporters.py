@@ -39,6 +39,7 @@ from registry.models import (
     SERIOUSNESS_FIELDS,
     AdverseEvent,
     ClinicalAssessment,
+    Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
@@ -55,6 +56,7 @@ from registry.safety_codes import CODINGS, LIVE_VACCINES, SCREENING_LOINC, speci
 from research import fhir
 from research.archive import Archive, Entry, HashingWriter
 from research.deidentify import (
+    GATING_SCOPE,
     QUASI_IDENTIFIERS,
     SMALL_CELL_PATIENTS,
     QuasiIdentifiers,
@@ -69,6 +71,7 @@ from research.dictionary import (
     ADVERSE_EVENTS,
     ALERTS,
     ASSESSMENTS,
+    CONSENTS,
     COURSES,
     CSV_TEXT_CELLS,
     DICTIONARY_HEADER,
@@ -708,6 +711,49 @@ def vaccination_rows(scope: ExportScope) -> Iterator[Row]:
         yield (pseudonym, scope.day(given_on, day_zero), vaccine, vaccine in LIVE_VACCINES)
 
 
+def consent_rows(scope: ExportScope) -> Iterator[Row]:
+    """Each consent record as it stood on the export's consent date (a later one is not known)."""
+    consents = scope.rows(
+        Consent.objects.filter(given_on__lte=scope.as_of), "patient", "given_on"
+    ).order_by("pseudonym", "given_on", "pk")
+    for (pseudonym, day_zero, code, version, consented_by, assent, given_on, care, care_withdrawn,
+         research, research_withdrawn, contact, contact_withdrawn) in _stream(
+        consents,
+        "pseudonym",
+        "patient_day_zero",
+        "document__code",
+        "document__version",
+        "consented_by",
+        "assent",
+        "given_on",
+        "care_data_given",
+        "care_data_withdrawn_on",
+        "research_given",
+        "research_withdrawn_on",
+        "contact_given",
+        "contact_withdrawn_on",
+    ):  # fmt: skip
+
+        def withdrawn(day: dt.date | None, day_zero: dt.date = day_zero) -> int | None:
+            known = day is not None and day <= scope.as_of
+            return scope.day(day, day_zero) if known else None
+
+        yield (
+            pseudonym,
+            code,
+            version,
+            consented_by,
+            assent,
+            scope.day(given_on, day_zero),
+            care,
+            withdrawn(care_withdrawn),
+            research,
+            withdrawn(research_withdrawn),
+            contact,
+            withdrawn(contact_withdrawn),
+        )
+
+
 TABLE_ROWS: dict[str, Callable[[ExportScope], Iterator[Row]]] = {
     PATIENTS.name: patient_rows,
     COURSES.name: course_rows,
@@ -723,6 +769,7 @@ TABLE_ROWS: dict[str, Callable[[ExportScope], Iterator[Row]]] = {
     ADVERSE_EVENTS.name: adverse_event_rows,
     SCREENING_RESULTS.name: screening_rows,
     VACCINATIONS.name: vaccination_rows,
+    CONSENTS.name: consent_rows,
 }
 
 
@@ -795,8 +842,9 @@ def export_parameters(export: ExportRequest) -> dict[str, object]:
 
 README = """CRMO infliximab registry: de-identified research export {export_id}
 
-Built in {month} from the patients of sites {sites} with research consent at the time of the
-export. Format: {format}.
+Built in {month} from the patients of sites {sites} with the consent scope "research exports"
+(research) in force on the export's consent date: given on or before it, not withdrawn by then.
+Format: {format}.
 
 What was removed. No names, medical record numbers, dates of birth, addresses, contact details,
 infusion lot numbers or free text (notes, report text, symptoms, evidence, the name given to an
@@ -915,6 +963,7 @@ def published_parameters(export: ExportRequest) -> dict[str, object]:
         "rows_to_month": published_month(export.date_to) if export.date_to else None,
         "format": export.format,
         "consent_checked_in_month": published_month(export.consent_checked_on),
+        "consent_scope": GATING_SCOPE.value,
     }
 
 
@@ -950,6 +999,7 @@ def build_archive(scope: ExportScope, path: Path, progress: Progress) -> dict[st
                 transaction_time=f"{published_month(built_on)}-01T00:00:00Z",
                 extension={
                     "dayZeroRenderedAs": fhir.DAY_ZERO.isoformat(),
+                    "consentScope": GATING_SCOPE.value,
                     "disclosureControl": scope.disclosure_control(),
                     "smallCellWarnings": scope.small_cells.warnings(),
                 },

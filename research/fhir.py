@@ -21,6 +21,7 @@ from research.archive import Archive, HashingWriter
 from research.dictionary import (
     ADVERSE_EVENTS,
     ALERTS,
+    CONSENTS,
     COURSES,
     IMAGING,
     INFUSIONS,
@@ -608,6 +609,56 @@ def detected_issue(row: dict[str, Any], n: int) -> Resource:
     )
 
 
+# Consent (FHIR R4): the scope is the consent's purpose, in HL7's consentscope code system: research
+# for a consent whose scopes include research exports, patient-privacy (consent to collect and
+# share data) otherwise. Category: LOINC 59284-0, "Consent Document" (LOINC's display; it is in
+# FHIR R4's consent-category value set). Each scope given is a nested provision (permit), with
+# the registry's code, and a period that ends on the day it was withdrawn, if it was.
+CONSENT_SCOPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentscope"
+CONSENT_CATEGORY = {"coding": [{"system": LOINC, "code": "59284-0", "display": "Consent Document"}]}
+CONSENT_SCOPES = ("care_data", "research", "contact")
+
+
+def _consent_provision(row: dict[str, Any], scope: str) -> Resource | None:
+    if not row[f"{scope}_given"]:
+        return None
+    period = _without_empty(
+        {"start": _date(row["given_day"]), "end": _date(row[f"{scope}_withdrawn_day"])}
+    )
+    return {
+        "type": "permit",
+        "period": period,
+        "purpose": [{"system": f"{BASE}/CodeSystem/consent-scope", "code": scope}],
+    }
+
+
+def consent(row: dict[str, Any], n: int) -> Resource:
+    """Active while any scope it gave is not withdrawn (as of the export's consent date)."""
+    provisions = [p for scope in CONSENT_SCOPES if (p := _consent_provision(row, scope))]
+    in_force = any(
+        row[f"{scope}_given"] and row[f"{scope}_withdrawn_day"] is None for scope in CONSENT_SCOPES
+    )
+    purpose = "research" if row["research_given"] else "patient-privacy"
+    document = f"{row['document_code']} v{row['document_version']}"
+    return {
+        "resourceType": "Consent",
+        "id": f"consent-{n}",
+        "status": "active" if in_force else "inactive",
+        "scope": {"coding": [{"system": CONSENT_SCOPE_SYSTEM, "code": purpose}]},
+        "category": [CONSENT_CATEGORY],
+        "patient": _patient(row["patient_pseudonym"]),
+        "dateTime": _date(row["given_day"]),
+        "policyRule": {
+            "coding": [{"system": f"{BASE}/CodeSystem/consent-document", "code": document}]
+        },
+        "extension": [
+            _extension("consented-by", "Code", row["consented_by"]),
+            _extension("assent", "Code", row["assent"]),
+        ],
+        "provision": {"type": "deny", "provision": provisions},
+    }
+
+
 @dataclass(frozen=True)
 class ResourceFile:
     resource_type: str
@@ -637,6 +688,7 @@ RESOURCE_FILES = (
     ),
     ResourceFile("Immunization", ((VACCINATIONS, immunization),)),
     ResourceFile("DetectedIssue", ((ALERTS, detected_issue),)),
+    ResourceFile("Consent", ((CONSENTS, consent),)),
 )
 
 

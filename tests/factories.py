@@ -13,6 +13,8 @@ from registry.models import (
     NO_UNIT,
     AdverseEvent,
     ClinicalAssessment,
+    Consent,
+    ConsentDocument,
     ImagingStudy,
     InfliximabProduct,
     Infusion,
@@ -78,6 +80,26 @@ class PatientFactory(factory.django.DjangoModelFactory[Patient]):
     date_of_birth = dt.date(2012, 3, 14)
     sex = "female"
     diagnosed_on = dt.date(2023, 1, 10)
+
+    @classmethod
+    def _create(
+        cls,
+        model_class: type[Patient],
+        *args: object,
+        research_consent_given_on: dt.date | None = None,
+        research_consent_withdrawn_on: dt.date | None = None,
+        **kwargs: object,
+    ) -> Patient:
+        """`research_consent_given_on` (and `…_withdrawn_on`): a consent record giving research
+        exports (a parent's, every scope), the shorthand of tests of the consent gate."""
+        patient = super()._create(model_class, *args, **kwargs)
+        if research_consent_given_on is not None:
+            ConsentFactory(
+                patient=patient,
+                given_on=research_consent_given_on,
+                research_withdrawn_on=research_consent_withdrawn_on,
+            )
+        return patient
 
 
 class CourseFactory(factory.django.DjangoModelFactory[TreatmentCourse]):
@@ -246,3 +268,45 @@ class VaccinationFactory(factory.django.DjangoModelFactory[Vaccination]):
 def acting_superuser() -> User:
     """Someone every role check lets through: for tests about validation, not about roles."""
     return UserFactory(username="root", is_superuser=True)
+
+
+# The documents migration registry.0017 seeds: who signs each, and the scopes it covers.
+SEEDED_DOCUMENTS = {
+    "legacy-research-consent": ("0", "not_recorded", False, True, False),
+    "parent-guardian-consent": ("1", "parent_guardian", True, True, True),
+    "young-person-consent": ("1", "patient", True, True, True),
+}
+
+
+def consent_document(code: str = "parent-guardian-consent") -> ConsentDocument:
+    """A document seeded by migration registry.0017 (made again after a transactional test
+    emptied the tables)."""
+    version, signed_by, care, research, contact = SEEDED_DOCUMENTS[code]
+    document, _created = ConsentDocument.objects.get_or_create(
+        code=code,
+        version=version,
+        defaults={
+            "title": code.replace("-", " ").capitalize(),
+            "signed_by": signed_by,
+            "covers_care_data": care,
+            "covers_research": research,
+            "covers_contact": contact,
+        },
+    )
+    return document
+
+
+class ConsentFactory(factory.django.DjangoModelFactory[Consent]):
+    """A parent's consent to every scope, the child's assent not applicable."""
+
+    class Meta:
+        model = Consent
+
+    patient = factory.SubFactory(PatientFactory)
+    document = factory.LazyFunction(consent_document)
+    consented_by = "parent_guardian"
+    assent = "not_applicable"
+    care_data_given = True
+    research_given = True
+    contact_given = True
+    given_on = dt.date(2024, 1, 10)

@@ -13,6 +13,7 @@ from typing import Any
 from monitoring.guideline.findings import Finding, RuleInfo, Severity
 from monitoring.guideline.history import (
     AdverseEventRow,
+    ConsentRow,
     CourseHistory,
     Exposure,
     MedicationRow,
@@ -60,6 +61,7 @@ def _nothing_after(history: CourseHistory, as_of: dt.date) -> bool:
             [day for s in history.screenings for day in (s.tested_on, s.reviewed_on) if day],
             [day for v in history.live_vaccinations for day in (v.given_on, v.reviewed_on) if day],
             [day for e in history.adverse_events for day in (e.onset_on, e.reviewed_on) if day],
+            [day for c in history.consents for day in (c.given_on, *c.withdrawals)],
         ) if rows
     ]  # fmt: skip
     return all(day <= as_of for day in last_days)
@@ -104,8 +106,17 @@ def cut_at(history: CourseHistory, as_of: dt.date) -> CourseHistory:
             return event
         return dataclasses.replace(event, reviewed_on=None, review_decision="")  # not yet
 
+    def consented(consent: ConsentRow) -> ConsentRow:
+        return dataclasses.replace(
+            consent,
+            care_data_withdrawn_on=known_date(consent.care_data_withdrawn_on),
+            research_withdrawn_on=known_date(consent.research_withdrawn_on),
+            contact_withdrawn_on=known_date(consent.contact_withdrawn_on),
+        )
+
     return dataclasses.replace(
         history,
+        consents=tuple(consented(c) for c in history.consents if c.given_on <= as_of),
         infusions=infusions,
         regimen_changes=until(history.regimen_changes, "effective_on"),
         labs=until(history.labs, "collected_on"),

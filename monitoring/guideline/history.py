@@ -148,6 +148,47 @@ class MedicationRow:
         return self.started_on <= day and (self.stopped_on is None or self.stopped_on > day)
 
 
+# Consent (registry.models.Consent): who consented, and the scopes with their withdrawal dates.
+CONSENTED_BY_PATIENT = "patient"
+
+
+@dataclass(frozen=True)
+class ConsentRow:
+    """One consent record of the patient: given on a date by the patient or a parent/guardian
+    (or, for consent recorded before consent versions, by someone not recorded), each scope
+    given and perhaps withdrawn on its own date."""
+
+    id: int
+    given_on: dt.date
+    consented_by: str
+    care_data_given: bool = False
+    research_given: bool = False
+    contact_given: bool = False
+    care_data_withdrawn_on: dt.date | None = None
+    research_withdrawn_on: dt.date | None = None
+    contact_withdrawn_on: dt.date | None = None
+
+    def scopes_in_force(self, day: dt.date) -> tuple[str, ...]:
+        """The scopes this consent holds on `day` (given by then, not withdrawn by then)."""
+        if self.given_on > day:
+            return ()
+        scopes = (
+            ("care_data", self.care_data_given, self.care_data_withdrawn_on),
+            ("research", self.research_given, self.research_withdrawn_on),
+            ("contact", self.contact_given, self.contact_withdrawn_on),
+        )
+        return tuple(
+            name
+            for name, given, withdrawn in scopes
+            if given and (withdrawn is None or withdrawn > day)
+        )
+
+    @property
+    def withdrawals(self) -> tuple[dt.date, ...]:
+        days = (self.care_data_withdrawn_on, self.research_withdrawn_on, self.contact_withdrawn_on)
+        return tuple(day for day in days if day is not None)
+
+
 @dataclass(frozen=True)
 class ScreeningRow:
     """One dated TB or hepatitis B screening result, and the specialist review of one that is
@@ -235,6 +276,8 @@ class CourseHistory:
     next_course_started_on: dt.date | None = None  # the patient's next course, if any
     exposure: Exposure = Exposure()  # the patient's other courses
     site_code: str = field(default="", compare=False)
+    patient_born_on: dt.date | None = None  # read by reconsent_at_majority only
+    consents: tuple[ConsentRow, ...] = ()  # the patient's, by date given
 
     @property
     def day_zero(self) -> dt.date:

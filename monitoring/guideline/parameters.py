@@ -416,6 +416,16 @@ class Guideline:
         minimum=28,
         maximum=365,
     )
+    age_of_majority_years: int = _param(
+        18,
+        grade="C",
+        source="Registry default (the law of the site's country)",
+        unit="years",
+        note="from this age a patient consents for themself: no child's assent, and a consent "
+        "given only by a parent asks for the patient's own (reconsent_at_majority)",
+        minimum=16,
+        maximum=21,
+    )
 
     def with_overrides(self, overrides: dict[str, Any]) -> Guideline:
         unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}

@@ -25,6 +25,7 @@ from monitoring.guideline.history import (
     ADVERSE_EVENT,
     ALT,
     ANTIBODIES,
+    CONSENTED_BY_PATIENT,
     CRP,
     DELAYED,
     ESR,
@@ -48,6 +49,7 @@ from monitoring.guideline.history import (
     WORSE,
     AdverseEventRow,
     AssessmentRow,
+    ConsentRow,
     CourseHistory,
     ImagingRow,
     InfusionRow,
@@ -1900,3 +1902,80 @@ def serious_adverse_event_review(ctx: Context) -> list[Finding]:
             )
         )
     return findings
+
+
+# --- Consent -----------------------------------------------------------------------------------
+
+RECONSENT = (
+    "A child's registry consent is given by a parent or guardian; when the patient reaches the "
+    "age of majority, ask for their own consent to continue."
+)
+
+
+CONSENTED_BY_WORDS = (
+    ("parent_guardian", "a parent or guardian"),
+    ("not_recorded", "someone not recorded (consent taken before consent versions)"),
+)
+
+
+def _birthday(born_on: dt.date, years: int) -> dt.date:
+    """The day the patient turns `years` (a 29 February birthday falls on 1 March)."""
+    try:
+        return born_on.replace(year=born_on.year + years)
+    except ValueError:
+        return dt.date(born_on.year + years, 3, 1)
+
+
+def _consent(row: ConsentRow, as_of: dt.date) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "given_on": row.given_on,
+        "consented_by": row.consented_by,
+        "scopes": list(row.scopes_in_force(as_of)),
+    }
+
+
+@rule(
+    raises=(
+        "a patient who has reached the site's age_of_majority_years, whose consent in force (any "
+        "scope given and not withdrawn) was given only by a parent or guardian, or by someone not "
+        "recorded; raised on the patient's latest course only (one alert per patient)"
+    ),
+    title="Consent: ask the patient's own consent at majority",
+    severity="info",
+    grade="C",
+    quote=RECONSENT,
+    source="registry guideline (research ethics practice for paediatric registries)",
+    key="the day the patient reached majority",
+    clears="the patient's own consent is recorded; consent withdrawn entirely",
+)
+def reconsent_at_majority(ctx: Context) -> list[Finding]:
+    history, g, as_of = ctx.history, ctx.g, ctx.as_of
+    born_on = history.patient_born_on
+    if born_on is None or not history.is_latest_course:
+        return []  # one alert per patient: on the latest course
+    majority_on = _birthday(born_on, g.age_of_majority_years)
+    if majority_on > as_of:
+        return []
+    in_force = [c for c in history.consents if c.scopes_in_force(as_of)]
+    if not in_force or any(c.consented_by == CONSENTED_BY_PATIENT for c in in_force):
+        return []
+    words = dict(CONSENTED_BY_WORDS)
+    given_by = sorted({words.get(c.consented_by, c.consented_by) for c in in_force})
+    detail = (
+        f"The patient reached the age of majority ({g.age_of_majority_years}) on "
+        f"{_date(majority_on)}; the consent in force was given by {' and '.join(given_by)} "
+        f"(latest given {_date(in_force[-1].given_on)}). Ask the patient for their own consent "
+        "and record it (or record the withdrawal if they decline)."
+    )
+    return [
+        _finding(
+            "reconsent_at_majority",
+            Severity.INFO,
+            majority_on.isoformat(),
+            detail,
+            due_on=majority_on,
+            age_of_majority_years=g.age_of_majority_years,
+            consents_in_force=[_consent(c, as_of) for c in in_force],
+        )
+    ]

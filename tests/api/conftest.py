@@ -18,6 +18,7 @@ from monitoring.models import Alert
 from registry.models import (
     AdverseEvent,
     ClinicalAssessment,
+    Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
@@ -35,6 +36,7 @@ from tests.conftest import TODAY
 from tests.factories import (
     AdverseEventFactory,
     AssessmentFactory,
+    ConsentFactory,
     CourseFactory,
     ImagingStudyFactory,
     InfusionFactory,
@@ -83,6 +85,7 @@ class Record:
     # without holding infusions (a TB or hepatitis B one would: tests/api/test_screening_hold.py).
     screening_result: ScreeningResult
     vaccination: Vaccination  # a live one (MMR) before the active course, not reviewed
+    consent: Consent
     export: Any = None  # a research export of the site (the access matrix adds one)
     retreatable: Any = None  # a relapse of a patient with no active course (the matrix adds one)
 
@@ -129,6 +132,7 @@ def build_record(site: Site, *, mrn: str) -> Record:
             patient=patient, test="hcv_antibody", tested_on=START - 30 * DAY, result="positive"
         ),
         vaccination=VaccinationFactory(patient=patient, vaccine="mmr", given_on=START - 60 * DAY),
+        consent=ConsentFactory(patient=patient, given_on=START - 90 * DAY),
     )
 
 

@@ -51,6 +51,7 @@ STAFF = frozenset({NURSE, CLINICIAN, DATA_MANAGER})  # every clinic role; never 
 CLINICAL = frozenset({CLINICIAN, DATA_MANAGER})  # the whole clinical record
 NURSING = STAFF  # what nurses record: infusions, reactions, lab results
 CLINICIANS = frozenset({CLINICIAN})  # clinical judgements: reviewing a reaction
+DATA_MANAGERS = frozenset({DATA_MANAGER})  # the consent paperwork's corrections
 RESEARCHERS = frozenset({RESEARCHER})
 EXPORTERS = RESEARCHERS | {DATA_MANAGER}
 
@@ -99,6 +100,11 @@ TABLE: dict[str, dict[str, frozenset[str]]] = {
     "vaccination-list": {"GET": STAFF, "POST": CLINICAL},
     "vaccination-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
     "vaccination-review": {"POST": CLINICIANS},
+    # Consent: clinicians and data managers record it and its withdrawal; only a data manager
+    # corrects a record (registry.roles).
+    "consent-list": {"GET": STAFF, "POST": CLINICAL},
+    "consent-detail": {"GET": STAFF, "PUT": DATA_MANAGERS, "PATCH": DATA_MANAGERS},
+    "consent-withdraw": {"POST": CLINICAL},
     "alert-list": {"GET": STAFF},
     "alert-detail": {"GET": STAFF},
     "alert-acknowledge": {"POST": STAFF},
@@ -123,6 +129,7 @@ GATES: dict[str, frozenset[str]] = {
     "adverseevent-review": STAFF,
     "screeningresult-review": STAFF,
     "vaccination-review": STAFF,
+    "consent-withdraw": STAFF,
 }
 # Endpoints where a caller who may not see the record gets 404 (it does not exist for them).
 HIDDEN = {"export-download"}
@@ -205,6 +212,7 @@ TARGETS: dict[str, Callable[[Record], Any]] = {
     "adverseevent": lambda r: r.adverse_event,
     "screeningresult": lambda r: r.screening_result,
     "vaccination": lambda r: r.vaccination,
+    "consent": lambda r: r.consent,
 }
 # Where an action needs another record than its basename's (a retreatment needs a patient with no
 # active course).
@@ -290,6 +298,14 @@ CREATE: dict[str, Callable[[Record], Any]] = {
     "screeningresult-review": lambda r: {"reviewed_on": D},
     "vaccination-review": lambda r: {"reviewed_on": D, "decision": "risk_accepted"},
     "vaccination-list": lambda r: {"patient": r.patient.pk, "vaccine": "hpv", "given_on": D},
+    "consent-list": lambda r: {
+        "patient": r.patient.pk,
+        "document": "parent-guardian-consent@1",
+        "consented_by": "parent_guardian",
+        "research_given": True,
+        "given_on": D,
+    },
+    "consent-withdraw": lambda r: {"withdrawn_on": D, "scopes": ["contact"]},
 }
 
 

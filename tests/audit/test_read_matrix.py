@@ -23,6 +23,7 @@ from monitoring.models import Alert
 from registry.models import (
     AdverseEvent,
     ClinicalAssessment,
+    Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
@@ -227,6 +228,8 @@ def _clinic_cases(w: World) -> dict[str, Case]:
         "clinic:review_screening": page("review_screening", r.screening_result.pk),
         "clinic:record_vaccination": page("record_vaccination", r.patient.pk),
         "clinic:review_vaccination": page("review_vaccination", r.vaccination.pk),
+        "clinic:record_consent": page("record_consent", r.patient.pk),
+        "clinic:withdraw_consent": page("withdraw_consent", r.consent.pk),
         "clinic:patients": page("patients", patients=_patients_of(Patient, r.site)),
         "clinic:worklist": page("worklist", patients=_patients_of(Alert, r.site)),
         "clinic:infusion_list": page("infusion_list", patients={r.patient.pk}),
@@ -276,6 +279,7 @@ API_TARGETS: dict[str, tuple[type[Model], str]] = {
     "adverseevent": (AdverseEvent, "adverse_event"),
     "screeningresult": (ScreeningResult, "screening_result"),
     "vaccination": (Vaccination, "vaccination"),
+    "consent": (Consent, "consent"),
 }
 API_ACTIONS = {
     "course-stop": "course",
@@ -289,6 +293,7 @@ API_ACTIONS = {
     "adverseevent-review": "adverse_event",
     "screeningresult-review": "screening_result",
     "vaccination-review": "vaccination",
+    "consent-withdraw": "consent",
 }
 
 
@@ -351,6 +356,7 @@ ADMIN_TARGETS: dict[type[Model], Callable[[World], Model]] = {
     AdverseEvent: lambda w: w.record.adverse_event,
     ScreeningResult: lambda w: w.record.screening_result,
     Vaccination: lambda w: w.record.vaccination,
+    Consent: lambda w: w.record.consent,
     Alert: lambda w: w.record.alert,
     PseudonymMapping: lambda w: w.export.pseudonyms.get(),
 }
@@ -426,6 +432,8 @@ READ_ROUTES = sorted(
             "review_screening",
             "record_vaccination",
             "review_vaccination",
+            "record_consent",
+            "withdraw_consent",
             "patients",
             "worklist",
             "infusion_list",

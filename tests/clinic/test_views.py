@@ -801,7 +801,7 @@ GUIDELINE = reverse("clinic:guideline")
 def test_it_lists_every_rule_with_its_grade_source_and_what_clears_it(client, nurse_a):
     client.force_login(nurse_a)
     page = client.get(GUIDELINE).text
-    assert len(RULES) == 22
+    assert len(RULES) == 23
     assert "Version 2026.12" in page
     rows = {row[0]: row for row in table_rows(page) if len(row) == 8}
     for rule_id, (info, _check) in RULES.items():

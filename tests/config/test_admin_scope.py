@@ -29,7 +29,7 @@ from monitoring.models import (
     NotificationPreference,
     SiteGuideline,
 )
-from registry.models import Membership, Role, Site
+from registry.models import ConsentDocument, Membership, Role, Site
 from research.models import ExportRequest, PseudonymMapping
 from tests.conftest import TODAY
 from tests.factories import MembershipFactory, ProductFactory, UserFactory
@@ -94,6 +94,7 @@ SCOPED: dict[str, Callable[[AtSite], models.Model]] = {
     "registry.adverseevent": lambda at: at.records.adverse_event,
     "registry.screeningresult": lambda at: at.records.screening_result,
     "registry.vaccination": lambda at: at.records.vaccination,
+    "registry.consent": lambda at: at.records.consent,
     "monitoring.alert": _alert,
     "monitoring.evaluationrun": lambda at: EvaluationRun.objects.create(
         kind="command", as_of=TODAY, site=at.site, status="done", courses=7
@@ -109,6 +110,13 @@ SUPERUSER_ONLY: dict[str, Callable[[AtSite], models.Model]] = {
     "auth.user": lambda at: at.member,
     "auth.group": lambda at: Group.objects.create(name=f"group-{at.site.code}"),
     "registry.infliximabproduct": lambda at: ProductFactory.create(code=f"product-{at.site.code}"),
+    "registry.consentdocument": lambda at: ConsentDocument.objects.create(
+        code=f"consent-{at.site.code}",
+        title="Consent",
+        version="1",
+        signed_by="patient",
+        covers_research=True,
+    ),
     "api.apitoken": lambda at: _token(at),
     "audit.accesslogentry": lambda at: _access_log_entry(at),
     "axes.accessattempt": lambda at: _axes(at, "AccessAttempt"),

@@ -13,6 +13,7 @@ Days count from day 0 (`builders.D0`), as in the other engine tests.
 """
 
 import dataclasses
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 
 from monitoring.evaluation import load_histories
 from monitoring.guideline import RULES, CourseHistory, Finding, Severity, evaluate
-from monitoring.guideline.history import AssessmentRow, InfusionRow
+from monitoring.guideline.history import AssessmentRow, ConsentRow, InfusionRow
 from monitoring.guideline.schedule import INDUCTION, MAINTENANCE, schedule
 from registry.models import ANALYTE_UNITS
 from tests.factories import (
@@ -156,7 +157,7 @@ def clears(rule_id: str) -> Any:
 
 def test_every_rule_has_a_clearing_property():
     assert set(RULES) == CLEARING_TESTED
-    assert len(RULES) == 22
+    assert len(RULES) == 23
 
 
 # Doses ------------------------------------------------------------------------------------------
@@ -918,6 +919,44 @@ def test_serious_adverse_event_review_clears_when_reviewed_and_not_when_the_cour
     for history_ in (before, stopped):
         after = dataclasses.replace(history_, adverse_events=(reviewed,))
         assert bool(found(after, as_of, "serious_adverse_event_review")) is (reviewed_on > as_of)
+
+
+# Consent ----------------------------------------------------------------------------------------
+
+consenters = st.sampled_from(["parent_guardian", "not_recorded"])
+
+
+@clears("reconsent_at_majority")
+@RULE_EXAMPLES
+@given(data=st.data())
+def test_reconsent_at_majority_clears_with_the_patients_own_consent_or_a_full_withdrawal(data):
+    """A patient of 18 on a parent's (or an unrecorded) consent to any scopes: the patient's own
+    consent clears it from its day, and so does every scope withdrawn."""
+    as_of = data.draw(st.integers(60, 900), label="as of")
+    born = day(as_of) - dt.timedelta(days=18 * 366 + data.draw(st.integers(0, 2000), label="days"))
+    given_on = data.draw(st.integers(-3000, as_of), label="consent given")
+    scopes = data.draw(
+        st.sets(st.sampled_from(["care_data", "research", "contact"]), min_size=1), label="scopes"
+    )
+    parents = ConsentRow(
+        id=1,
+        given_on=day(given_on),
+        consented_by=data.draw(consenters, label="consented by"),
+        **{f"{scope}_given": True for scope in scopes},
+    )
+    before = course(infusions=infusions(0), patient_born_on=born, consents=(parents,))
+    finding = found(before, as_of, "reconsent_at_majority")[0]
+    assert finding.severity is INFO
+    own_on = data.draw(st.integers(given_on, as_of + 30), label="own consent given")
+    own = ConsentRow(id=2, given_on=day(own_on), consented_by="patient", research_given=True)
+    after = dataclasses.replace(before, consents=(parents, own))
+    assert bool(found(after, as_of, "reconsent_at_majority")) is (own_on > as_of)
+    withdrawn_on = data.draw(st.integers(given_on, as_of + 30), label="withdrawn on")
+    withdrawn = dataclasses.replace(
+        parents, **{f"{scope}_withdrawn_on": day(withdrawn_on) for scope in scopes}
+    )
+    after = dataclasses.replace(before, consents=(withdrawn,))
+    assert bool(found(after, as_of, "reconsent_at_majority")) is (withdrawn_on > as_of)
 
 
 # --- 2. An adherent course on any regimen sequence raises no dose alert ------------------------

@@ -28,7 +28,7 @@ def severities(rule_id: str, course, as_of_day: int, guideline=DEFAULT):
     return [f.severity for f in found(rule_id, course, as_of_day, guideline)]
 
 
-def test_it_has_all_20_rules_each_quoting_its_guideline_text_and_saying_what_clears_it():
+def test_it_has_all_23_rules_each_quoting_its_guideline_text_and_saying_what_clears_it():
     assert sorted(RULES) == sorted(
         [
             "induction_dose_missed",
@@ -53,6 +53,7 @@ def test_it_has_all_20_rules_each_quoting_its_guideline_text_and_saying_what_cle
             "screening_positive",
             "live_vaccine_on_treatment",
             "serious_adverse_event_review",
+            "reconsent_at_majority",
         ]
     )
     for rule_id, (info, function) in RULES.items():

@@ -20,6 +20,7 @@ from registry.models import (
     AdverseEvent,
     ClinicalAssessment,
     ClinicalRecord,
+    Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
@@ -37,6 +38,7 @@ from registry.models import (
 from tests.factories import (
     AdverseEventFactory,
     AssessmentFactory,
+    ConsentFactory,
     CourseFactory,
     ImagingStudyFactory,
     InfusionFactory,
@@ -87,6 +89,7 @@ class SiteRecords:
     adverse_event: AdverseEvent
     screening_result: ScreeningResult
     vaccination: Vaccination
+    consent: Consent
 
 
 def make_site_records(site: Site, family_name: str, mrn: str) -> SiteRecords:
@@ -122,6 +125,7 @@ def make_site_records(site: Site, family_name: str, mrn: str) -> SiteRecords:
             patient=patient, test="hcv_antibody", result="positive"
         ),
         vaccination=VaccinationFactory.create(patient=patient),
+        consent=ConsentFactory.create(patient=patient),
     )
 
 

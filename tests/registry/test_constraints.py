@@ -188,13 +188,6 @@ def test_it_refuses_an_mrn_twice_in_a_site_but_not_across_sites():
     assert Patient.objects.filter(mrn="H1").count() == 2
 
 
-def test_it_refuses_consent_withdrawn_without_or_before_consent():
-    assert_database_refuses(
-        lambda: PatientFactory(research_consent_withdrawn_on=dt.date(2025, 1, 1)),
-        "patient_consent_withdrawn_after_given",
-    )
-
-
 @pytest.mark.parametrize(
     ("fields", "constraint"),
     [

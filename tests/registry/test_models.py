@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from registry import services
-from registry.models import Infusion, Patient
+from registry.models import Consent, Infusion, Patient
 from tests.factories import CourseFactory, InfusionFactory, PatientFactory, acting_superuser
 
 
@@ -45,16 +45,21 @@ def test_it_computes_age_in_whole_years(day, age):
     assert Patient(date_of_birth=dt.date(2012, 3, 14)).age_on(day) == age
 
 
-def test_it_knows_research_consent_on_a_date():
-    patient = Patient(
-        research_consent_given_on=dt.date(2024, 1, 1),
-        research_consent_withdrawn_on=dt.date(2025, 6, 1),
+def test_a_consent_knows_each_scope_in_force_on_a_date():
+    consent = Consent(
+        given_on=dt.date(2024, 1, 1),
+        research_given=True,
+        contact_given=True,
+        research_withdrawn_on=dt.date(2025, 6, 1),
     )
-    assert not patient.has_research_consent_on(dt.date(2023, 12, 31))
-    assert patient.has_research_consent_on(dt.date(2024, 1, 1))
-    assert patient.has_research_consent_on(dt.date(2025, 5, 31))
-    assert not patient.has_research_consent_on(dt.date(2025, 6, 1))
-    assert not Patient().has_research_consent_on(dt.date(2025, 1, 1))
+    assert not consent.in_force("research", dt.date(2023, 12, 31))
+    assert consent.in_force("research", dt.date(2024, 1, 1))
+    assert consent.in_force("research", dt.date(2025, 5, 31))
+    assert not consent.in_force("research", dt.date(2025, 6, 1))  # withdrawn that day
+    assert consent.in_force("contact", dt.date(2025, 6, 1))  # not withdrawn with it
+    assert not consent.in_force("care_data", dt.date(2025, 1, 1))  # never given
+    assert consent.scopes_given() == ["research", "contact"]
+    assert consent.scopes_withdrawn() == ["research"]
 
 
 @pytest.mark.django_db

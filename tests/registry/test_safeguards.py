@@ -20,6 +20,7 @@ from tests.factories import (
     PatientFactory,
     ReactionFactory,
     RegimenChangeFactory,
+    consent_document,
 )
 
 pytestmark = pytest.mark.django_db
@@ -332,8 +333,13 @@ def clinician_actions(site):
         "correct identity": lambda by: services.patient_correct(
             patient=patient, changes={"family_name": "Nowakowska"}, by=by
         ),
-        "record consent": lambda by: services.patient_consent_record(
-            patient=patient, given_on=TODAY, by=by
+        "record consent": lambda by: services.consent_record(
+            patient=patient,
+            document=consent_document(),
+            consented_by="parent_guardian",
+            scopes=["research"],
+            given_on=TODAY,
+            by=by,
         ),
         "start a course": lambda by: services.course_start(
             patient=PatientFactory(site=site), started_on=TODAY, by=by

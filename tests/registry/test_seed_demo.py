@@ -28,6 +28,7 @@ from registry.models import (
     SCREENING_HOLDS_INFUSIONS,
     AdverseEvent,
     ClinicalAssessment,
+    Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
@@ -98,10 +99,10 @@ def last_infusion(course: TreatmentCourse) -> dt.date:
 # --- Sites, people, patients -------------------------------------------------------------------
 
 
-def test_it_creates_two_sites_with_twenty_three_patients_each(output):
+def test_it_creates_two_sites_with_twenty_four_patients_each(output):
     assert sorted(Site.objects.values_list("code", flat=True)) == ["north", "south"]
     for site in Site.objects.all():
-        assert site.patients.count() == 23
+        assert site.patients.count() == 24
 
 
 def test_it_gives_each_site_one_user_per_role(output):
@@ -132,13 +133,17 @@ def test_it_creates_a_superuser_with_the_demo_password(output):
     assert get_user_model().objects.get(username="nurse.south").check_password(DEMO_PASSWORD)
 
 
-def test_it_registers_children_one_adult_and_mixed_consent(output):
+def test_it_registers_children_three_adults_and_mixed_consent(output):
     ages = sorted(patient.age_on(TODAY) for patient in Patient.objects.all())
     assert ages[0] >= 6
-    assert ages[-2] <= 17
-    assert ages[-1] >= 18
-    assert Patient.objects.filter(research_consent_given_on__isnull=True).count() >= 3
-    assert Patient.objects.filter(research_consent_withdrawn_on__isnull=False).count() == 1
+    assert ages[-4] <= 17
+    assert ages[-3:-1] == [18, 18]  # turned 18 this year: one re-consented, one not yet
+    assert ages[-1] >= 19
+    never = Patient.objects.exclude(consents__research_given=True)
+    assert never.count() >= 3
+    assert Patient.objects.filter(consents__research_withdrawn_on__isnull=False).count() == 1
+    # Everyone has a consent record, at least to registry care data.
+    assert not Patient.objects.filter(consents__isnull=True).exists()
 
 
 def test_it_records_nothing_after_today(output):
@@ -598,6 +603,37 @@ def test_it_has_methotrexate_with_its_bloods_due_for_one_patient_and_up_to_date_
     assert drawn.filter(collected_on=finn.medications.get(drug="methotrexate").started_on)
 
 
+def test_it_asks_one_patient_turning_18_on_a_parents_consent_for_their_own(output):
+    """Jude turned 18 this year on a parent's consent: reconsent_at_majority, once, on the latest
+    course. Nell turned 18 too and gave her own consent a month later: nothing. Felix, the adult,
+    consented himself or re-consented: nothing."""
+    evaluate_courses(list(TreatmentCourse.objects.values_list("pk", flat=True)), TODAY)
+    asked = Alert.objects.filter(rule="reconsent_at_majority", status="open")
+    assert [a.course.patient.given_name for a in asked] == ["Jude"]
+    jude = asked.get().course.patient
+    assert jude.age_on(TODAY) == 18
+    assert list(jude.consents.values_list("consented_by", flat=True)) == ["parent_guardian"]
+    nell = Patient.objects.get(given_name="Nell")
+    assert list(nell.consents.order_by("given_on").values_list("consented_by", flat=True)) == [
+        "parent_guardian",
+        "patient",
+    ]
+
+
+def test_it_has_one_withdrawn_research_consent_and_plausible_consent_for_everyone(output):
+    [withdrawn] = Consent.objects.filter(research_withdrawn_on__isnull=False)
+    assert withdrawn.patient.given_name == "Aisha"
+    assert withdrawn.research_withdrawn_on == TODAY - dt.timedelta(days=45)
+    assert withdrawn.care_data_withdrawn_on is None  # care data still in force
+    for consent in Consent.objects.select_related("patient", "document"):
+        age = consent.patient.age_on(consent.given_on)
+        assert consent.consented_by == ("patient" if age >= 18 else "parent_guardian"), consent
+        assert consent.document.signed_by == consent.consented_by
+        if consent.assent != "not_applicable":
+            assert 7 <= age < 18
+    assert not Consent.objects.filter(document__code="legacy-research-consent").exists()
+
+
 # --- Idempotence, history, output ----------------------------------------------------------------
 
 
@@ -606,7 +642,7 @@ def test_it_adds_nothing_when_run_again(output):
     again = io.StringIO()
     call_command("seed_demo", stdout=again)
     assert {model: model.objects.count() for model in apps.get_models()} == counts
-    assert "Patients: 0 created, 46 already present." in again.getvalue()
+    assert "Patients: 0 created, 48 already present." in again.getvalue()
 
 
 def test_it_keeps_the_history_of_every_record_with_its_author(output):

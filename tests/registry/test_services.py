@@ -291,24 +291,6 @@ def test_a_refused_stop_leaves_the_course_as_it_was():
     assert (course.stopped_on, course.stop_reason) == (None, "")
 
 
-def test_it_records_consent_given_then_withdrawn(site_a):
-    patient = register(site_a, "A1")
-    services.patient_consent_record(
-        patient=patient, given_on=dt.date(2024, 5, 1), by=acting_superuser()
-    )
-    services.patient_consent_record(
-        patient=patient, withdrawn_on=dt.date(2026, 1, 2), by=acting_superuser()
-    )
-    patient.refresh_from_db()
-    assert patient.research_consent_given_on == dt.date(2024, 5, 1)
-    assert not patient.has_research_consent_on(dt.date(2026, 1, 2))
-    with pytest.raises(ValidationError, match="Withdrawal is before consent was given"):
-        services.patient_consent_record(
-            patient=patient, withdrawn_on=dt.date(2024, 1, 1), by=acting_superuser()
-        )
-    assert patient.research_consent_withdrawn_on == dt.date(2026, 1, 2)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_race_the_validation_cannot_see_is_refused_by_the_database_with_its_message():
     # Two nurses record the same infusion at once: neither sees the other's uncommitted row; the

@@ -30,6 +30,7 @@ from registry.models import (
     Relapse,
     TreatmentCourse,
 )
+from registry.selectors import consent_in_force
 from research.dictionary import INFUSIONS, LABS, PATIENTS, TABLES
 from research.fhir import LAB_CODES, LOINC, RESOURCE_FILES, UCUM_UNITS
 from research.models import PseudonymMapping
@@ -102,10 +103,10 @@ def test_it_includes_exactly_the_patients_consenting_on_the_export_date(demo):
     consenting = {
         p.pk
         for p in Patient.objects.all()
-        if p.has_research_consent_on(TODAY) and p.courses.exists()
+        if consent_in_force(p, "research", TODAY) and p.courses.exists()
     }
-    never = Patient.objects.filter(research_consent_given_on__isnull=True)
-    withdrawn = Patient.objects.filter(research_consent_withdrawn_on__isnull=False)
+    never = Patient.objects.exclude(consents__research_given=True)
+    withdrawn = Patient.objects.filter(consents__research_withdrawn_on__isnull=False)
     assert never.count() == 4
     assert withdrawn.count() == 1
     for export in demo.values():
@@ -180,9 +181,9 @@ def test_the_manifest_counts_and_checksums_every_table(demo):
         for name, table in described["tables"].items():
             assert hashlib.sha256(files[table["file"]]).hexdigest() == table["sha256"]
             assert table["rows"] == export.row_counts[name]
-        assert described["small_cell_warnings"]  # 41 patients over 2 sites × 2 sexes × bands
+        assert described["small_cell_warnings"]  # 43 patients over 2 sites × 2 sexes × bands
         assert "data_dictionary.csv" in files
-    assert export.row_counts["patients"] == 41
+    assert export.row_counts["patients"] == 43
     assert export.row_counts["alerts"] > 0
 
 
@@ -212,7 +213,7 @@ def test_every_fhir_resource_validates(demo, export):
             assert kind == item["type"]
             model = getattr(importlib.import_module(f"fhir.resources.R4B.{kind.lower()}"), kind)
             model.model_validate(resource)
-    assert bulk["output"][0]["count"] == 41
+    assert bulk["output"][0]["count"] == 43
 
 
 def test_fhir_dates_are_shifted_so_every_day_zero_is_1_january_2000(demo):

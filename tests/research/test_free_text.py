@@ -29,13 +29,18 @@ from api.models import ApiToken
 from audit.models import AccessKind, AccessLogEntry
 from monitoring.evaluation import evaluate_courses
 from monitoring.models import DigestDelivery, MissedNightNotice, SiteGuideline
-from registry.models import InfliximabProduct, Site, TreatmentCourse
+from registry.models import ConsentDocument, InfliximabProduct, Site, TreatmentCourse
 from research.models import ExportFormat
 from tests.conftest import TODAY
 from tests.research.support import archive_text, build
 
-# Exported on purpose; neither is typed freely by the people who record data.
+# Exported on purpose; none is typed freely by the people who record data.
 EXPORTED = {
+    # consents.document_code and document_version, FHIR Consent's policyRule: a consent
+    # document's code and version in the registry's managed list, which a superuser enters once
+    # per form the ethics committee approved (as a site's code), never a patient's data.
+    "registry.ConsentDocument.code",
+    "registry.ConsentDocument.version",
     # patients.site_code, the manifest's and README's sites, FHIR's treating-site: the clinic's
     # registry code, a slug an administrator gives the site once.
     "registry.Site.code",
@@ -120,8 +125,16 @@ def _product_history() -> None:
     product.save()
 
 
+def _consent_document_history() -> None:
+    """Consent documents are seeded by migration, without history: an edit makes a row."""
+    document = ConsentDocument.objects.order_by("pk").first()
+    assert document is not None, "the demo has consent documents"
+    document.save()
+
+
 MAKE_ROW: dict[str, Callable[[], None]] = {
     "registry.HistoricalInfliximabProduct": _product_history,
+    "registry.HistoricalConsentDocument": _consent_document_history,
     "monitoring.DigestDelivery": _digest,
     "monitoring.MissedNightNotice": _missed_night,
     "monitoring.SiteGuideline": _site_guideline,  # and its history row
@@ -232,3 +245,5 @@ def test_every_field_exported_on_purpose_is_free_text_and_still_exported(planted
     assert {"csv/infusions.csv", "csv/courses.csv", "fhir/Medication.ndjson"} <= found[
         "registry.InfliximabProduct.code"
     ]
+    assert "csv/consents.csv" in found["registry.ConsentDocument.code"]
+    assert "fhir/Consent.ndjson" in found["registry.ConsentDocument.version"]

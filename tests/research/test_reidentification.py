@@ -21,6 +21,7 @@ from monitoring.models import Alert
 from registry.models import (
     AdverseEvent,
     ClinicalAssessment,
+    Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
@@ -74,7 +75,8 @@ def _real_dates() -> set[str]:
     """Every calendar date the demo registry holds, and the days around the export."""
     days: set[dt.date] = {TODAY + dt.timedelta(days=n) for n in range(-40, 41)}
     for model, fields in (
-        (Patient, ("date_of_birth", "diagnosed_on", "research_consent_given_on")),
+        (Patient, ("date_of_birth", "diagnosed_on")),
+        (Consent, ("given_on", "research_withdrawn_on")),
         (TreatmentCourse, ("started_on", "stopped_on")),
         (Infusion, ("given_on", "weight_measured_on")),
         (LabResult, ("collected_on",)),
