@@ -54,6 +54,7 @@ def _use_this_workers_redis() -> None:
 _use_this_workers_redis()
 
 _products_seed = import_module("registry.migrations.0011_infliximab_products_seed")
+_consents_seed = import_module("registry.migrations.0018_consent_documents_and_legacy_consent")
 
 
 def _put_back_the_seeded_products(sender, **kwargs) -> None:
@@ -62,7 +63,8 @@ def _put_back_the_seeded_products(sender, **kwargs) -> None:
     In one process pytest-django runs those tests after all others; a pytest-xdist worker runs
     whole files one after another, so a later file's tests would find no product. The flush ends
     with post_migrate: the products are put back there, as the migration writes them (it skips
-    codes that exist). A migration test's earlier state, without the table, is left alone."""
+    codes that exist), and so are registry 0018's consent documents. A migration test's earlier
+    state, without the table, is left alone."""
     if sender.label != "registry":
         return
     apps = kwargs.get("apps") or installed_apps  # migrate passes its state; flush passes none
@@ -71,6 +73,32 @@ def _put_back_the_seeded_products(sender, **kwargs) -> None:
     except LookupError:
         return
     _products_seed.add_products(apps, None)
+    try:
+        document = apps.get_model("registry", "ConsentDocument")
+    except LookupError:
+        return
+    # The consent documents of registry 0018 likewise (the factories would otherwise make their
+    # own, under other titles): as the migration writes them.
+    for (
+        code,
+        title,
+        version,
+        signed_by,
+        care,
+        research,
+        contact,
+    ) in _consents_seed.DOCUMENTS:
+        document.objects.get_or_create(
+            code=code,
+            version=version,
+            defaults={
+                "title": title,
+                "signed_by": signed_by,
+                "covers_care_data": care,
+                "covers_research": research,
+                "covers_contact": contact,
+            },
+        )
 
 
 post_migrate.connect(_put_back_the_seeded_products, dispatch_uid="tests-put-back-seeded-products")
