@@ -15,12 +15,15 @@ from django.db.models import Model
 from registry.models import (
     AdverseEvent,
     ClinicalAssessment,
+    Comorbidity,
     ImagingStudy,
     Infusion,
     InfusionReaction,
     LabResult,
+    LesionSite,
     Medication,
     Patient,
+    Phenotype,
     RegimenChange,
     Relapse,
     Role,
@@ -44,6 +47,9 @@ _ALL_CLINICAL = (
     AdverseEvent,
     ScreeningResult,
     Vaccination,
+    LesionSite,
+    Phenotype,
+    Comorbidity,
 )
 # Nurses and infusion staff record what happens in the infusion unit.
 _NURSE_RECORDS = (Infusion, InfusionReaction, LabResult)

@@ -145,6 +145,10 @@ class ImagingStudyFactory(factory.django.DjangoModelFactory[ImagingStudy]):
     modality = "wb_mri"
     active_lesions = 3
     new_lesions = 0
+    # Counts written directly are counts recorded without sites (the services derive the rest).
+    lesion_counts = factory.LazyAttribute(
+        lambda s: "recorded" if (s.active_lesions, s.new_lesions) != (None, None) else ""
+    )
 
 
 class AssessmentFactory(factory.django.DjangoModelFactory[ClinicalAssessment]):
@@ -157,6 +161,9 @@ class AssessmentFactory(factory.django.DjangoModelFactory[ClinicalAssessment]):
     physician_global = Decimal("2")
     patient_global = Decimal("3")
     clinically_active_lesions = 1
+    lesion_counts = factory.LazyAttribute(
+        lambda a: "recorded" if a.clinically_active_lesions is not None else ""
+    )
 
 
 class RelapseFactory(factory.django.DjangoModelFactory[Relapse]):
