@@ -5,6 +5,7 @@ fieldsets, an error summary linked to the fields, the focus on the first error."
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,6 +31,7 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabUnit,
+    LesionSite,
     Medication,
     MedicationDrug,
     MedicationStopReason,
@@ -40,6 +42,7 @@ from registry.models import (
     TreatmentCourse,
     Vaccination,
 )
+from registry.phenotype_codes import VERTEBRAL_LEVEL_CHOICES, Bone, Laterality
 from registry.safety_codes import (
     HBV_TESTS,
     IMMUNITY_TESTS,
@@ -386,7 +389,102 @@ class LabPanelForm(Form):
             self.add_error(name or None, messages)
 
 
-class ImagingStudyForm(RecordForm):
+SITE_ROWS = 8  # rows of the plain form (the body map fills them; more sites: the admin or API)
+_STATES = [("", "— seen, no MRI state —"), ("active", "Active"), ("new", "New (active)"),
+           ("resolved", "Resolved")]  # fmt: skip
+# A site's model field → the row's form field its refusal is shown at.
+_SITE_ERROR_AT = {"bone": "bone", "vertebral_level": "level", "laterality": "laterality",
+                  "active": "state", "new": "state", "resolved": "state",
+                  "vertebral_fracture": "fracture"}  # fmt: skip
+
+
+class LesionSitesForm(RecordForm):
+    """Lesion sites as rows of plain selects (the form works without a script); the body map
+    (static/clinic/bodymap.js) fills and clears them. The record's counts are derived from the
+    sites by the service; counts typed without sites are "recorded without sites"."""
+
+    imaging = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for row in range(SITE_ROWS):
+            self.fields[f"site_{row}_bone"] = forms.ChoiceField(
+                label="Bone", required=False, choices=[("", "—"), *Bone.choices]
+            )
+            self.fields[f"site_{row}_level"] = forms.ChoiceField(
+                label="Vertebral level", required=False,
+                choices=[("", "—"), *VERTEBRAL_LEVEL_CHOICES],
+            )  # fmt: skip
+            self.fields[f"site_{row}_laterality"] = forms.ChoiceField(
+                label="Side", required=False, choices=[("", "—"), *Laterality.choices]
+            )
+            if self.imaging:
+                self.fields[f"site_{row}_state"] = forms.ChoiceField(
+                    label="MRI state", required=False, choices=_STATES
+                )
+                self.fields[f"site_{row}_fracture"] = forms.BooleanField(
+                    label="Vertebral fracture", required=False
+                )
+        self.groups = (  # type: ignore[misc]  # the rows depend on the form's kind
+            *type(self).groups,
+            *(
+                Group(
+                    f"site-{row}",
+                    f"Lesion site {row + 1}",
+                    tuple(name for name in self.fields if name.startswith(f"site_{row}_")),
+                    collapsed=row > 0,
+                )
+                for row in range(SITE_ROWS)
+            ),
+        )
+
+    def _site(self, row: int) -> LesionSite | None:
+        data = self.cleaned_data
+        bone = data.get(f"site_{row}_bone")
+        if not bone:
+            return None
+        state = data.get(f"site_{row}_state", "")
+        return LesionSite(
+            bone=bone,
+            vertebral_level=data.get(f"site_{row}_level", ""),
+            laterality=data.get(f"site_{row}_laterality", ""),
+            active=state in ("active", "new"),
+            new=state == "new",
+            resolved=state == "resolved",
+            vertebral_fracture=bool(data.get(f"site_{row}_fracture")),
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        parent = copy.copy(self.instance)
+        for name, value in data.items():
+            if hasattr(parent, name) and not name.startswith("site_"):
+                setattr(parent, name, value)
+        for row in range(SITE_ROWS):
+            site = self._site(row)
+            if site is None:
+                continue
+            if isinstance(parent, ImagingStudy):
+                site.imaging_study = parent
+            else:
+                site.assessment = parent
+            try:
+                site.clean()
+            except ValidationError as refused:
+                for field, messages in refused.message_dict.items():
+                    self.add_error(f"site_{row}_{_SITE_ERROR_AT.get(field, 'bone')}", messages)
+        return data
+
+    def lesion_sites(self) -> list[LesionSite]:
+        sites = (self._site(row) for row in range(SITE_ROWS))
+        return [site for site in sites if site is not None]
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.cleaned_data.items() if not k.startswith("site_")}
+        return data | {"lesion_sites": self.lesion_sites()}
+
+
+class ImagingStudyForm(LesionSitesForm):
     class Meta:
         model = ImagingStudy
         fields = [
@@ -402,7 +500,9 @@ class ImagingStudyForm(RecordForm):
         widgets = {"report_text": forms.Textarea(attrs={"rows": 3})}
 
 
-class AssessmentForm(RecordForm):
+class AssessmentForm(LesionSitesForm):
+    imaging = False
+
     class Meta:
         model = ClinicalAssessment
         fields = [

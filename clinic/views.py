@@ -274,6 +274,7 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
             "infusions": patient_record.infusion_table(record),
             "labs": patient_record.lab_table(record, guideline),
             "imaging": patient_record.imaging_table(record),
+            "active_sites": patient_record.active_sites_now(record),
             "assessments": patient_record.assessment_table(record, guideline),
             "medications": patient_record.medication_table(record),
             "current_medications": patient_record.current_medications(record, today),
@@ -456,7 +457,11 @@ def _patient_entry(
     form = form_class(_post(request), instance=instance, initial={date_field: timezone.localdate()})
 
     def save() -> None:
-        data = form.cleaned_data
+        data = (
+            form.service_arguments()
+            if isinstance(form, forms.LesionSitesForm)
+            else form.cleaned_data
+        )
         record(patient=patient, by=request.user, **data)
 
     return _entry(request, patient, form, save, title=title, done=done)

@@ -1637,6 +1637,9 @@ def record_create(
                 lesion_sites=lesion_sites,
                 by=by,
             )
+        case Phenotype():
+            values = {name: getattr(record, name) for name in PHENOTYPE_FIELDS}
+            return phenotype_record(patient=record.patient, values=values, by=by)
         case Comorbidity():
             return comorbidity_record(
                 patient=record.patient, condition=record.condition, onset_on=record.onset_on, by=by
@@ -1743,6 +1746,8 @@ def record_correct(
             return screening_result_correct(screening=record, changes=changes, by=by)
         case Vaccination():
             return vaccination_correct(vaccination=record, changes=changes, by=by)
+        case Phenotype():
+            return phenotype_record(patient=record.patient, values=changes, by=by)
         case Comorbidity():
             return comorbidity_correct(comorbidity=record, changes=changes, by=by)
     raise TypeError(f"not a clinical record: {record!r}")
