@@ -13,6 +13,7 @@ from registry.models import (
     NO_UNIT,
     AdverseEvent,
     ClinicalAssessment,
+    Comorbidity,
     ImagingStudy,
     InfliximabProduct,
     Infusion,
@@ -21,6 +22,7 @@ from registry.models import (
     Medication,
     Membership,
     Patient,
+    Phenotype,
     RegimenChange,
     Relapse,
     Role,
@@ -243,3 +245,21 @@ class VaccinationFactory(factory.django.DjangoModelFactory[Vaccination]):
 def acting_superuser() -> User:
     """Someone every role check lets through: for tests about validation, not about roles."""
     return UserFactory(username="root", is_superuser=True)
+
+
+class PhenotypeFactory(factory.django.DjangoModelFactory[Phenotype]):
+    class Meta:
+        model = Phenotype
+
+    patient = factory.SubFactory(PatientFactory)
+    first_symptoms_on = dt.date(2022, 9, 1)
+    family_history = "no"
+
+
+class ComorbidityFactory(factory.django.DjangoModelFactory[Comorbidity]):
+    class Meta:
+        model = Comorbidity
+
+    patient = factory.SubFactory(PatientFactory)
+    condition = "psoriasis"
+    onset_on = dt.date(2024, 5, 1)

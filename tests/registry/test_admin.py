@@ -37,12 +37,14 @@ from registry.models import (
 from tests.factories import (
     AdverseEventFactory,
     AssessmentFactory,
+    ComorbidityFactory,
     CourseFactory,
     ImagingStudyFactory,
     InfusionFactory,
     LabResultFactory,
     MedicationFactory,
     PatientFactory,
+    PhenotypeFactory,
     ProductFactory,
     ReactionFactory,
     RegimenChangeFactory,
@@ -87,6 +89,8 @@ class SiteRecords:
     adverse_event: AdverseEvent
     screening_result: ScreeningResult
     vaccination: Vaccination
+    phenotype: Any = None
+    comorbidity: Any = None
 
 
 def make_site_records(site: Site, family_name: str, mrn: str) -> SiteRecords:
@@ -119,6 +123,8 @@ def make_site_records(site: Site, family_name: str, mrn: str) -> SiteRecords:
         adverse_event=AdverseEventFactory.create(patient=patient, course=course),
         screening_result=ScreeningResultFactory.create(patient=patient, result="positive"),
         vaccination=VaccinationFactory.create(patient=patient),
+        phenotype=PhenotypeFactory.create(patient=patient),
+        comorbidity=ComorbidityFactory.create(patient=patient),
     )
 
 

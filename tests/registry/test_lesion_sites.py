@@ -73,7 +73,8 @@ def test_a_count_sent_with_sites_must_agree(patient, clinician_a):
 
 def test_counts_without_sites_are_recorded_without_sites(patient, clinician_a):
     study = mri(patient, [], clinician_a, active_lesions=2, new_lesions=0)
-    assert study.lesion_counts == "recorded" and study.counts_recorded_without_sites
+    assert study.lesion_counts == "recorded"
+    assert study.counts_recorded_without_sites
     blank = mri(patient, [], clinician_a, performed_on=DAY - dt.timedelta(days=1))
     assert (blank.lesion_counts, blank.active_lesions) == ("", None)
 
@@ -121,7 +122,8 @@ def test_the_service_refuses_a_bad_site_naming_it(patient, clinician_a, entry, m
     with pytest.raises(ValidationError) as refused:
         mri(patient, [site("pelvis", "right"), entry], clinician_a)
     (text,) = refused.value.message_dict["lesion_sites"]
-    assert text.startswith("Site 2 (") and message in text
+    assert text.startswith("Site 2 (")
+    assert message in text
     assert not ImagingStudy.objects.filter(patient=patient).exists()
 
 
