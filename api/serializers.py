@@ -332,30 +332,6 @@ class LabResultSerializer(RecordSerializer):
         read_only_fields = list(TIMESTAMPS)
 
 
-@extend_schema_serializer(
-    examples=[
-        OpenApiExample(
-            "A whole-body MRI",
-            value={
-                "patient": 1,
-                "performed_on": "2026-11-20",
-                "modality": "wb_mri",
-                "impression": "improved",
-                "lesion_sites": [
-                    {
-                        "bone": "vertebra",
-                        "vertebral_level": "T7",
-                        "laterality": "midline",
-                        "active": True,
-                        "vertebral_fracture": True,
-                    },
-                    {"bone": "clavicle", "laterality": "right", "active": True},
-                ],
-            },
-            request_only=True,
-        )
-    ]
-)
 class LesionSiteSerializer(serializers.ModelSerializer):
     """One lesion site; validated by the model with its study or assessment (`lesion_sites_set`
     names a refused site by its number)."""
@@ -388,6 +364,30 @@ class WithLesionSites(RecordSerializer):
         return attrs
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A whole-body MRI",
+            value={
+                "patient": 1,
+                "performed_on": "2026-11-20",
+                "modality": "wb_mri",
+                "impression": "improved",
+                "lesion_sites": [
+                    {
+                        "bone": "vertebra",
+                        "vertebral_level": "T7",
+                        "laterality": "midline",
+                        "active": True,
+                        "vertebral_fracture": True,
+                    },
+                    {"bone": "clavicle", "laterality": "right", "active": True},
+                ],
+            },
+            request_only=True,
+        )
+    ]
+)
 class ImagingStudySerializer(WithLesionSites):
     class Meta:
         model = ImagingStudy
