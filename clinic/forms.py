@@ -26,6 +26,7 @@ from registry.models import (
     AdverseEventDecision,
     Analyte,
     ClinicalAssessment,
+    Comorbidity,
     DrugClass,
     ImagingStudy,
     Infusion,
@@ -36,13 +37,23 @@ from registry.models import (
     MedicationDrug,
     MedicationStopReason,
     Patient,
+    Phenotype,
     RegimenChange,
     ReviewDecision,
     StopReason,
     TreatmentCourse,
     Vaccination,
 )
-from registry.phenotype_codes import VERTEBRAL_LEVEL_CHOICES, Bone, Laterality
+from registry.phenotype_codes import (
+    BRISTOL_ITEMS,
+    FAMILY_CONDITIONS,
+    JANSSON_ITEMS,
+    VERTEBRAL_LEVEL_CHOICES,
+    Bone,
+    ComorbidityCondition,
+    FamilyHistory,
+    Laterality,
+)
 from registry.safety_codes import (
     HBV_TESTS,
     IMMUNITY_TESTS,
@@ -849,3 +860,71 @@ class VaccinationForm(RecordForm):
         self.fields[
             "vaccine"
         ].help_text = "Live vaccines are contraindicated on infliximab: they are marked “live”."
+
+
+# --- The phenotype and comorbidities --------------------------------------------------------------
+
+# An instrument's item: present, absent, or not recorded (None: "met" or the score stays open).
+_ITEM_CHOICES = [("unknown", "— not recorded —"), ("true", "Present"), ("false", "Absent")]
+
+
+class PhenotypeForm(RecordForm):
+    """The patient's phenotype, recorded or corrected as a whole (one per patient): the first
+    symptoms, the Bristol criteria's and the Jansson score's items (met and the score are derived
+    from them, shown above the form), and the family history with the relatives' conditions."""
+
+    groups = (
+        Group("bristol", "Bristol criteria (Roderick et al. 2016)",
+              tuple(item.name for item in BRISTOL_ITEMS)),
+        Group("jansson", "Jansson clinical score (Jansson et al. 2009)",
+              tuple(item.name for item in JANSSON_ITEMS)),
+        Group("family-conditions", "Conditions in the family",
+              tuple(f"family_{name}" for name in FAMILY_CONDITIONS),
+              shown_if="family_history", shown_values=("yes",)),
+    )  # fmt: skip
+
+    class Meta:
+        model = Phenotype
+        fields = [
+            "first_symptoms_on",
+            *(item.name for item in BRISTOL_ITEMS),
+            *(item.name for item in JANSSON_ITEMS),
+            "family_history",
+            *(f"family_{name}" for name in FAMILY_CONDITIONS),
+        ]
+        labels = {
+            "first_symptoms_on": "First symptoms on",
+            "family_history": "Family history of autoimmune or inflammatory disease",
+            **{item.name: item.words for item in BRISTOL_ITEMS},
+            **{item.name: f"{item.words} ({item.points} points)" for item in JANSSON_ITEMS},
+            **{f"family_{name}": words for name, words in FAMILY_CONDITIONS.items()},
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for item in (*BRISTOL_ITEMS, *JANSSON_ITEMS):
+            self.fields[item.name].widget = forms.NullBooleanSelect()
+            self.fields[item.name].widget.choices = _ITEM_CHOICES  # type: ignore[attr-defined]
+        self.fields["family_history"].choices = [  # type: ignore[attr-defined]
+            ("", "— not recorded —"),
+            *FamilyHistory.choices,
+        ]
+
+
+class ComorbidityForm(RecordForm):
+    class Meta:
+        model = Comorbidity
+        fields = ["condition", "onset_on"]
+        labels = {"onset_on": "Onset on"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["condition"].choices = [  # type: ignore[attr-defined]
+            ("", "— choose —"),
+            *ComorbidityCondition.choices,
+        ]
+        self.fields[
+            "condition"
+        ].help_text = (
+            "From the registry's list; “other” is not named (nothing free-text reaches an export)."
+        )

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from clinic import access_log, infusion_list, lab_import, notifications, safety, views
+from clinic import access_log, infusion_list, lab_import, notifications, phenotype, safety, views
 
 app_name = "clinic"
 
@@ -55,6 +55,20 @@ urlpatterns = [
         "patients/<int:patient_id>/vaccinations/new/",
         safety.record_vaccination,
         name="record_vaccination",
+    ),
+    # The CRMO phenotype and comorbidities (clinic.phenotype).
+    path(
+        "patients/<int:patient_id>/phenotype/", phenotype.record_phenotype, name="record_phenotype"
+    ),
+    path(
+        "patients/<int:patient_id>/comorbidities/new/",
+        phenotype.record_comorbidity,
+        name="record_comorbidity",
+    ),
+    path(
+        "comorbidities/<int:comorbidity_id>/correct/",
+        phenotype.correct_comorbidity,
+        name="correct_comorbidity",
     ),
     path("guideline/", views.guideline, name="guideline"),
     path("lab-import/", include(lab_import.urlpatterns)),

@@ -21,7 +21,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from audit.recording import record_read, web_kind
-from clinic import alerts, forms, patient_record, previews, safety_selectors, selectors
+from clinic import (
+    alerts,
+    forms,
+    patient_record,
+    phenotype_selectors,
+    previews,
+    safety_selectors,
+    selectors,
+)
 from clinic.access import (
     AuthenticatedHttpRequest,
     course_or_404,
@@ -259,6 +267,7 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
         request,
         "clinic/patient.html",
         safety_selectors.patient_page_context(allowed, record)
+        | phenotype_selectors.patient_page_context(allowed, patient)
         | {
             "patient": patient,
             "age": patient.age_on(timezone.localdate()),
