@@ -904,7 +904,7 @@ class PhenotypeForm(RecordForm):
         super().__init__(*args, **kwargs)
         for item in (*BRISTOL_ITEMS, *JANSSON_ITEMS):
             self.fields[item.name].widget = forms.NullBooleanSelect()
-            self.fields[item.name].widget.choices = _ITEM_CHOICES  # type: ignore[attr-defined]
+            self.fields[item.name].widget.choices = _ITEM_CHOICES
         self.fields["family_history"].choices = [  # type: ignore[attr-defined]
             ("", "— not recorded —"),
             *FamilyHistory.choices,

@@ -35,9 +35,10 @@ def _open_items(phenotype: Phenotype, items: tuple[Item, ...]) -> int:
 def summary(phenotype: Phenotype) -> PhenotypeSummary:
     met = phenotype.bristol_met
     open_bristol = _open_items(phenotype, BRISTOL_ITEMS)
-    bristol = {True: "met", False: "not met"}.get(
-        met, f"undetermined ({open_bristol} item{'s' * (open_bristol != 1)} not recorded)"
-    )
+    if met is None:
+        bristol = f"undetermined ({open_bristol} item{'s' * (open_bristol != 1)} not recorded)"
+    else:
+        bristol = "met" if met else "not met"
     score = phenotype.jansson_score
     open_jansson = _open_items(phenotype, JANSSON_ITEMS)
     jansson = (
