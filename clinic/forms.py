@@ -471,10 +471,15 @@ class LesionSitesForm(RecordForm):
         for name, value in data.items():
             if hasattr(parent, name) and not name.startswith("site_"):
                 setattr(parent, name, value)
+        rows: dict[tuple[str, str, str], int] = {}
         for row in range(SITE_ROWS):
             site = self._site(row)
             if site is None:
                 continue
+            key = (site.bone, site.vertebral_level, site.laterality)
+            if key in rows and site.bone not in (Bone.METATARSAL, Bone.OTHER):
+                self.add_error(f"site_{row}_bone", f"This site is already in row {rows[key] + 1}.")
+            rows.setdefault(key, row)
             if isinstance(parent, ImagingStudy):
                 site.imaging_study = parent
             else:
