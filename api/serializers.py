@@ -35,6 +35,7 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabResult,
+    LesionSite,
     Medication,
     MedicationStopReason,
     Patient,
@@ -339,6 +340,38 @@ class LabResultSerializer(RecordSerializer):
         read_only_fields = list(TIMESTAMPS)
 
 
+class LesionSiteSerializer(serializers.ModelSerializer):
+    """One lesion site; validated by the model with its study or assessment (`lesion_sites_set`
+    names a refused site by its number)."""
+
+    class Meta:
+        model = LesionSite
+        fields = [
+            "bone",
+            "vertebral_level",
+            "laterality",
+            "active",
+            "new",
+            "resolved",
+            "vertebral_fracture",
+        ]
+
+
+class WithLesionSites(RecordSerializer):
+    """Nested `lesion_sites`: on a create the record's sites; on a correction, when sent, they
+    replace the stored ones. The counts are then derived from them (`lesion_counts` says so)."""
+
+    lesion_sites = LesionSiteSerializer(many=True, required=False)
+    clean_exclude = ("lesion_sites",)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        sites = attrs.pop("lesion_sites", None)
+        attrs = super().validate(attrs)
+        if sites is not None:
+            attrs["lesion_sites"] = sites
+        return attrs
+
+
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
@@ -347,15 +380,23 @@ class LabResultSerializer(RecordSerializer):
                 "patient": 1,
                 "performed_on": "2026-11-20",
                 "modality": "wb_mri",
-                "active_lesions": 2,
-                "new_lesions": 0,
                 "impression": "improved",
+                "lesion_sites": [
+                    {
+                        "bone": "vertebra",
+                        "vertebral_level": "T7",
+                        "laterality": "midline",
+                        "active": True,
+                        "vertebral_fracture": True,
+                    },
+                    {"bone": "clavicle", "laterality": "right", "active": True},
+                ],
             },
             request_only=True,
         )
     ]
 )
-class ImagingStudySerializer(RecordSerializer):
+class ImagingStudySerializer(WithLesionSites):
     class Meta:
         model = ImagingStudy
         fields = [
@@ -365,6 +406,8 @@ class ImagingStudySerializer(RecordSerializer):
             "modality",
             "active_lesions",
             "new_lesions",
+            "lesion_counts",
+            "lesion_sites",
             "impression",
             "rinbo_total",
             "rai_cromris_total",
@@ -390,7 +433,7 @@ class ImagingStudySerializer(RecordSerializer):
         )
     ]
 )
-class AssessmentSerializer(RecordSerializer):
+class AssessmentSerializer(WithLesionSites):
     class Meta:
         model = ClinicalAssessment
         fields = [
@@ -402,6 +445,8 @@ class AssessmentSerializer(RecordSerializer):
             "patient_global",
             "chaq",
             "clinically_active_lesions",
+            "lesion_counts",
+            "lesion_sites",
             "disease_state",
             "notes",
             *TIMESTAMPS,

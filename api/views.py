@@ -40,6 +40,7 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabResult,
+    LesionSite,
     Medication,
     Patient,
     RegimenChange,
@@ -304,8 +305,33 @@ class LabResultViewSet(RecordViewSet):
     ordering = ["collected_on"]
 
 
+class WithLesionSitesViewSet(RecordViewSet):
+    """A study or assessment with its nested lesion sites, through the services."""
+
+    def record(self, data: dict[str, object], by: User) -> ClinicalRecord:
+        sites = _lesion_sites(data.pop("lesion_sites", None) or [])
+        return services.record_create(record=self.model(**data), by=by, lesion_sites=sites)
+
+    def correct(
+        self, record: ClinicalRecord, changes: dict[str, object], by: User
+    ) -> ClinicalRecord:
+        sites = changes.pop("lesion_sites", None)
+        with transaction.atomic():
+            if changes:
+                record = services.record_correct(record=record, changes=changes, by=by)
+            if sites is not None:
+                assert isinstance(record, ImagingStudy | ClinicalAssessment)  # noqa: S101
+                record = services.lesion_sites_set(record=record, sites=_lesion_sites(sites), by=by)
+        return record
+
+
+def _lesion_sites(entries: object) -> list[LesionSite]:
+    assert isinstance(entries, list)  # noqa: S101  (the nested serializer's list)
+    return [LesionSite(**entry) for entry in entries]
+
+
 @_documented
-class ImagingStudyViewSet(RecordViewSet):
+class ImagingStudyViewSet(WithLesionSitesViewSet):
     model = ImagingStudy
     serializer_class = s.ImagingStudySerializer
     filterset_fields = ["patient", "modality"]
@@ -314,7 +340,7 @@ class ImagingStudyViewSet(RecordViewSet):
 
 
 @_documented
-class AssessmentViewSet(RecordViewSet):
+class AssessmentViewSet(WithLesionSitesViewSet):
     model = ClinicalAssessment
     serializer_class = s.AssessmentSerializer
     filterset_fields = ["patient", "disease_state"]

@@ -5,6 +5,7 @@ fieldsets, an error summary linked to the fields, the focus on the first error."
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,6 +27,7 @@ from registry.models import (
     AdverseEventDecision,
     Analyte,
     ClinicalAssessment,
+    Comorbidity,
     Consent,
     ConsentDocument,
     ConsentedBy,
@@ -36,16 +38,28 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabUnit,
+    LesionSite,
     Medication,
     MedicationDrug,
     MedicationStopReason,
     Patient,
+    Phenotype,
     RegimenChange,
     ReviewDecision,
     StopReason,
     TreatmentCourse,
     Vaccination,
     VaccinationReviewDecision,
+)
+from registry.phenotype_codes import (
+    BRISTOL_ITEMS,
+    FAMILY_CONDITIONS,
+    JANSSON_ITEMS,
+    VERTEBRAL_LEVEL_CHOICES,
+    Bone,
+    ComorbidityCondition,
+    FamilyHistory,
+    Laterality,
 )
 from registry.safety_codes import (
     HBV_TESTS,
@@ -393,7 +407,107 @@ class LabPanelForm(Form):
             self.add_error(name or None, messages)
 
 
-class ImagingStudyForm(RecordForm):
+SITE_ROWS = 8  # rows of the plain form (the body map fills them; more sites: the admin or API)
+_STATES = [("", "— seen, no MRI state —"), ("active", "Active"), ("new", "New (active)"),
+           ("resolved", "Resolved")]  # fmt: skip
+# A site's model field → the row's form field its refusal is shown at.
+_SITE_ERROR_AT = {"bone": "bone", "vertebral_level": "level", "laterality": "laterality",
+                  "active": "state", "new": "state", "resolved": "state",
+                  "vertebral_fracture": "fracture"}  # fmt: skip
+
+
+class LesionSitesForm(RecordForm):
+    """Lesion sites as rows of plain selects (the form works without a script); the body map
+    (static/clinic/bodymap.js) fills and clears them. The record's counts are derived from the
+    sites by the service; counts typed without sites are "recorded without sites"."""
+
+    imaging = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for row in range(SITE_ROWS):
+            self.fields[f"site_{row}_bone"] = forms.ChoiceField(
+                label="Bone", required=False, choices=[("", "—"), *Bone.choices]
+            )
+            self.fields[f"site_{row}_level"] = forms.ChoiceField(
+                label="Vertebral level", required=False,
+                choices=[("", "—"), *VERTEBRAL_LEVEL_CHOICES],
+            )  # fmt: skip
+            self.fields[f"site_{row}_laterality"] = forms.ChoiceField(
+                label="Side", required=False, choices=[("", "—"), *Laterality.choices]
+            )
+            if self.imaging:
+                self.fields[f"site_{row}_state"] = forms.ChoiceField(
+                    label="MRI state", required=False, choices=_STATES
+                )
+                self.fields[f"site_{row}_fracture"] = forms.BooleanField(
+                    label="Vertebral fracture", required=False
+                )
+        self.groups = (  # type: ignore[misc]  # the rows depend on the form's kind
+            *type(self).groups,
+            *(
+                Group(
+                    f"site-{row}",
+                    f"Lesion site {row + 1}",
+                    tuple(name for name in self.fields if name.startswith(f"site_{row}_")),
+                    collapsed=row > 0,
+                )
+                for row in range(SITE_ROWS)
+            ),
+        )
+
+    def _site(self, row: int) -> LesionSite | None:
+        data = self.cleaned_data
+        bone = data.get(f"site_{row}_bone")
+        if not bone:
+            return None
+        state = data.get(f"site_{row}_state", "")
+        return LesionSite(
+            bone=bone,
+            vertebral_level=data.get(f"site_{row}_level", ""),
+            laterality=data.get(f"site_{row}_laterality", ""),
+            active=state in ("active", "new"),
+            new=state == "new",
+            resolved=state == "resolved",
+            vertebral_fracture=bool(data.get(f"site_{row}_fracture")),
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        parent = copy.copy(self.instance)
+        for name, value in data.items():
+            if hasattr(parent, name) and not name.startswith("site_"):
+                setattr(parent, name, value)
+        rows: dict[tuple[str, str, str], int] = {}
+        for row in range(SITE_ROWS):
+            site = self._site(row)
+            if site is None:
+                continue
+            key = (site.bone, site.vertebral_level, site.laterality)
+            if key in rows and site.bone not in (Bone.METATARSAL, Bone.OTHER):
+                self.add_error(f"site_{row}_bone", f"This site is already in row {rows[key] + 1}.")
+            rows.setdefault(key, row)
+            if isinstance(parent, ImagingStudy):
+                site.imaging_study = parent
+            else:
+                site.assessment = parent
+            try:
+                site.clean()
+            except ValidationError as refused:
+                for field, messages in refused.message_dict.items():
+                    self.add_error(f"site_{row}_{_SITE_ERROR_AT.get(field, 'bone')}", messages)
+        return data
+
+    def lesion_sites(self) -> list[LesionSite]:
+        sites = (self._site(row) for row in range(SITE_ROWS))
+        return [site for site in sites if site is not None]
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.cleaned_data.items() if not k.startswith("site_")}
+        return data | {"lesion_sites": self.lesion_sites()}
+
+
+class ImagingStudyForm(LesionSitesForm):
     class Meta:
         model = ImagingStudy
         fields = [
@@ -409,7 +523,9 @@ class ImagingStudyForm(RecordForm):
         widgets = {"report_text": forms.Textarea(attrs={"rows": 3})}
 
 
-class AssessmentForm(RecordForm):
+class AssessmentForm(LesionSitesForm):
+    imaging = False
+
     class Meta:
         model = ClinicalAssessment
         fields = [
@@ -841,3 +957,71 @@ class ConsentWithdrawalForm(Form):
             for scope, label in ConsentScope.choices
             if scope in consent.scopes_given() and consent.withdrawn_on(scope) is None
         ]
+
+
+# --- The phenotype and comorbidities --------------------------------------------------------------
+
+# An instrument's item: present, absent, or not recorded (None: "met" or the score stays open).
+_ITEM_CHOICES = [("unknown", "— not recorded —"), ("true", "Present"), ("false", "Absent")]
+
+
+class PhenotypeForm(RecordForm):
+    """The patient's phenotype, recorded or corrected as a whole (one per patient): the first
+    symptoms, the Bristol criteria's and the Jansson score's items (met and the score are derived
+    from them, shown above the form), and the family history with the relatives' conditions."""
+
+    groups = (
+        Group("bristol", "Bristol criteria (Roderick et al. 2016)",
+              tuple(item.name for item in BRISTOL_ITEMS)),
+        Group("jansson", "Jansson clinical score (Jansson et al. 2009)",
+              tuple(item.name for item in JANSSON_ITEMS)),
+        Group("family-conditions", "Conditions in the family",
+              tuple(f"family_{name}" for name in FAMILY_CONDITIONS),
+              shown_if="family_history", shown_values=("yes",)),
+    )  # fmt: skip
+
+    class Meta:
+        model = Phenotype
+        fields = [
+            "first_symptoms_on",
+            *(item.name for item in BRISTOL_ITEMS),
+            *(item.name for item in JANSSON_ITEMS),
+            "family_history",
+            *(f"family_{name}" for name in FAMILY_CONDITIONS),
+        ]
+        labels = {
+            "first_symptoms_on": "First symptoms on",
+            "family_history": "Family history of autoimmune or inflammatory disease",
+            **{item.name: item.words for item in BRISTOL_ITEMS},
+            **{item.name: f"{item.words} ({item.points} points)" for item in JANSSON_ITEMS},
+            **{f"family_{name}": words for name, words in FAMILY_CONDITIONS.items()},
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for item in (*BRISTOL_ITEMS, *JANSSON_ITEMS):
+            self.fields[item.name].widget = forms.NullBooleanSelect()
+            self.fields[item.name].widget.choices = _ITEM_CHOICES
+        self.fields["family_history"].choices = [  # type: ignore[attr-defined]
+            ("", "— not recorded —"),
+            *FamilyHistory.choices,
+        ]
+
+
+class ComorbidityForm(RecordForm):
+    class Meta:
+        model = Comorbidity
+        fields = ["condition", "onset_on"]
+        labels = {"onset_on": "Onset on"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["condition"].choices = [  # type: ignore[attr-defined]
+            ("", "— choose —"),
+            *ComorbidityCondition.choices,
+        ]
+        self.fields[
+            "condition"
+        ].help_text = (
+            "From the registry's list; “other” is not named (nothing free-text reaches an export)."
+        )

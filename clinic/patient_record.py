@@ -24,6 +24,8 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabResult,
+    LesionCounts,
+    LesionSite,
     Medication,
     Patient,
     RegimenChange,
@@ -78,7 +80,7 @@ class PatientRecord:
 
 
 def load_patient_record(patient: Patient) -> PatientRecord:
-    """Eleven queries, however long the record."""
+    """Thirteen queries, however long the record."""
     reactions = Prefetch("reactions", InfusionReaction.objects.order_by("pk"))
     infusions = (
         Infusion.objects.filter(course__patient=patient)
@@ -94,8 +96,12 @@ def load_patient_record(patient: Patient) -> PatientRecord:
         ),
         infusions=list(infusions),
         labs=list(patient.lab_results.order_by("collected_on", "analyte", "pk")),
-        imaging=list(patient.imaging_studies.order_by("performed_on", "pk")),
-        assessments=list(patient.assessments.order_by("assessed_on", "pk")),
+        imaging=list(
+            patient.imaging_studies.order_by("performed_on", "pk").prefetch_related("lesion_sites")
+        ),
+        assessments=list(
+            patient.assessments.order_by("assessed_on", "pk").prefetch_related("lesion_sites")
+        ),
         medications=list(patient.medications.order_by("started_on", "pk")),
         adverse_events=list(patient.adverse_events.order_by("onset_on", "pk")),
         screening_results=list(patient.screening_results.order_by("tested_on", "test", "pk")),
@@ -250,6 +256,10 @@ class ImagingLine:
         ]
         return " · ".join(parts)
 
+    @property
+    def sites(self) -> str:
+        return sites_summary(self.study)
+
 
 def imaging_table(record: PatientRecord) -> RecordTable[ImagingLine]:
     return RecordTable([ImagingLine(study) for study in reversed(record.imaging)])
@@ -263,6 +273,10 @@ class AssessmentLine:
     assessment: ClinicalAssessment
     state: str  # "Active", "Inactive", or the guideline's reading when not judged
     judged: bool
+
+    @property
+    def sites(self) -> str:
+        return sites_summary(self.assessment)
 
 
 _READINGS = {
@@ -329,3 +343,52 @@ def medication_table(record: PatientRecord) -> RecordTable[MedicationLine]:
 def current_medications(record: PatientRecord, today: dt.date) -> list[Medication]:
     """What the patient takes today besides infliximab, the longest-taken first."""
     return [m for m in record.medications if m.is_current_on(today)]
+
+
+# --- Lesion sites ---------------------------------------------------------------------------------
+
+
+def site_words(site: LesionSite) -> str:
+    """ "Vertebra T7 (new, fracture)", "Right clavicle (active)", "Left tibia"."""
+    notes = [site.mri_state] if site.mri_state else []
+    if site.vertebral_fracture:
+        notes.append("fracture")
+    return f"{site.words} ({', '.join(notes)})" if notes else site.words
+
+
+def sites_summary(record: ImagingStudy | ClinicalAssessment) -> str:
+    """The sites of a study or assessment, or how its counts were recorded."""
+    if record.lesion_counts == LesionCounts.RECORDED:
+        return "counts recorded without sites"
+    return ", ".join(site_words(site) for site in record.lesion_sites.all())
+
+
+@dataclass(frozen=True)
+class ActiveSites:
+    """The sites active now by one source: the latest MRI (its active sites) or the latest
+    assessment (its clinically active sites); `recorded` when its count has no sites."""
+
+    source: str
+    on: dt.date
+    sites: list[LesionSite]
+    recorded: int | None = None
+
+
+def active_sites_now(record: PatientRecord) -> list[ActiveSites]:
+    found = []
+    mri = [study for study in record.imaging if study.is_mri and study.lesion_counts]
+    if mri:
+        study = mri[-1]
+        active = [site for site in study.lesion_sites.all() if site.active]
+        recorded = study.active_lesions if study.counts_recorded_without_sites else None
+        found.append(
+            ActiveSites(f"{study.get_modality_display()}", study.performed_on, active, recorded)
+        )
+    assessed = [a for a in record.assessments if a.lesion_counts]
+    if assessed:
+        last = assessed[-1]
+        recorded = last.clinically_active_lesions if last.counts_recorded_without_sites else None
+        found.append(
+            ActiveSites("Assessment", last.assessed_on, list(last.lesion_sites.all()), recorded)
+        )
+    return found

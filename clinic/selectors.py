@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Case, Field, IntegerField, Model, QuerySet, Value, When
 from django.utils import timezone
 
-from clinic.patient_record import PatientRecord, analyte_name, number
+from clinic.patient_record import PatientRecord, analyte_name, number, sites_summary
 from monitoring.evaluation import load_histories, site_guidelines
 from monitoring.guideline import DEFAULT, Guideline, cut_at
 from monitoring.guideline.history import CourseHistory
@@ -208,10 +208,12 @@ def timeline(
                     "modality": study.get_modality_display(),
                 }
             )
+            sites = sites_summary(study)
             row(
                 study.performed_on,
                 study.get_modality_display(),
-                f"{study.active_lesions or 0} active, {study.new_lesions or 0} new lesions",
+                f"{study.active_lesions or 0} active, {study.new_lesions or 0} new lesions"
+                + (f" — {sites}" if sites else ""),
             )
 
     assessments = []

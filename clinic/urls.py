@@ -1,6 +1,15 @@
 from django.urls import include, path
 
-from clinic import access_log, consent, infusion_list, lab_import, notifications, safety, views
+from clinic import (
+    access_log,
+    consent,
+    infusion_list,
+    lab_import,
+    notifications,
+    phenotype,
+    safety,
+    views,
+)
 
 app_name = "clinic"
 
@@ -63,6 +72,20 @@ urlpatterns = [
     ),
     path("patients/<int:patient_id>/consents/new/", consent.record_consent, name="record_consent"),
     path("consents/<int:consent_id>/withdraw/", consent.withdraw_consent, name="withdraw_consent"),
+    # The CRMO phenotype and comorbidities (clinic.phenotype).
+    path(
+        "patients/<int:patient_id>/phenotype/", phenotype.record_phenotype, name="record_phenotype"
+    ),
+    path(
+        "patients/<int:patient_id>/comorbidities/new/",
+        phenotype.record_comorbidity,
+        name="record_comorbidity",
+    ),
+    path(
+        "comorbidities/<int:comorbidity_id>/correct/",
+        phenotype.correct_comorbidity,
+        name="correct_comorbidity",
+    ),
     path("guideline/", views.guideline, name="guideline"),
     path("lab-import/", include(lab_import.urlpatterns)),
     path(

@@ -23,9 +23,11 @@ from django.views.decorators.http import require_POST
 from audit.recording import record_read, web_kind
 from clinic import (
     alerts,
+    body_map,
     consent_selectors,
     forms,
     patient_record,
+    phenotype_selectors,
     previews,
     safety_selectors,
     selectors,
@@ -260,6 +262,7 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
     active_overview = overviews.get(active_course.pk) if active_course else None
     guideline = selectors.guideline_for(patient.site.code)
     record = patient_record.load_patient_record(patient)
+    active_sites = patient_record.active_sites_now(record)
     history = Paginator(selectors.record_history(patient), HISTORY_PER_PAGE)
     # What this person may do *for this patient*: their role at the patient's site (one query).
     allowed = roles.permissions_at(request.user, patient.site_id)
@@ -268,6 +271,7 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
         "clinic/patient.html",
         safety_selectors.patient_page_context(allowed, record)
         | consent_selectors.patient_page_context(patient, allowed, today)
+        | phenotype_selectors.patient_page_context(allowed, patient)
         | {
             "patient": patient,
             "age": patient.age_on(timezone.localdate()),
@@ -283,6 +287,9 @@ def patient_detail(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
             "infusions": patient_record.infusion_table(record),
             "labs": patient_record.lab_table(record, guideline),
             "imaging": patient_record.imaging_table(record),
+            "active_sites": active_sites,
+            "active_sites_map": body_map.shown(s for found in active_sites for s in found.sites),
+            **BODY_MAP_DRAWING,
             "assessments": patient_record.assessment_table(record, guideline),
             "medications": patient_record.medication_table(record),
             "current_medications": patient_record.current_medications(record, today),
@@ -457,6 +464,7 @@ def _patient_entry(
     date_field: str,
     title: str,
     done: str,
+    extra: dict[str, object] | None = None,
 ) -> HttpResponse:
     """Lab results, imaging and assessments: a record of the patient, saved by its service."""
     patient = patient_or_404(request, patient_id)
@@ -465,10 +473,22 @@ def _patient_entry(
     form = form_class(_post(request), instance=instance, initial={date_field: timezone.localdate()})
 
     def save() -> None:
-        data = form.cleaned_data
+        data = (
+            form.service_arguments()
+            if isinstance(form, forms.LesionSitesForm)
+            else form.cleaned_data
+        )
         record(patient=patient, by=request.user, **data)
 
-    return _entry(request, patient, form, save, title=title, done=done)
+    return _entry(request, patient, form, save, title=title, done=done, extra=extra)
+
+
+def _body_map_context() -> dict[str, object]:
+    """The entry form's body map (static/clinic/bodymap.js makes it fill the site rows)."""
+    return {"body_map": body_map.shown(), **BODY_MAP_DRAWING}
+
+
+BODY_MAP_DRAWING = {"body_map_view_box": body_map.VIEW_BOX, "body_map_outline": body_map.OUTLINE}
 
 
 @staff_required
@@ -507,6 +527,7 @@ def record_imaging(request: AuthenticatedHttpRequest, patient_id: int) -> HttpRe
         record=services.imaging_study_record,
         date_field="performed_on",
         title="Record an imaging study",
+        extra=_body_map_context(),
         done="Imaging study recorded.",
     )
 
@@ -521,6 +542,7 @@ def record_assessment(request: AuthenticatedHttpRequest, patient_id: int) -> Htt
         record=services.assessment_record,
         date_field="assessed_on",
         title="Record a clinical assessment",
+        extra=_body_map_context(),
         done="Assessment recorded.",
     )
 

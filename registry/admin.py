@@ -36,6 +36,7 @@ from registry.models import (
     AdverseEventDecision,
     ClinicalAssessment,
     ClinicalRecord,
+    Comorbidity,
     Consent,
     ConsentDocument,
     ConsentScope,
@@ -45,9 +46,11 @@ from registry.models import (
     InfusionQuerySet,
     InfusionReaction,
     LabResult,
+    LesionSite,
     Medication,
     Membership,
     Patient,
+    Phenotype,
     RegimenChange,
     Relapse,
     ScreeningResult,
@@ -705,22 +708,91 @@ class LabResultAdmin(PatientRecordAdmin):
         self.message_user(request, f"{count} unit(s) marked as reviewed.")
 
 
+_SITE_FIELDS = ["bone", "vertebral_level", "laterality", "active", "new", "resolved"]
+
+
+class LesionSiteInline(ScopedMixin, admin.TabularInline):
+    """A study's or assessment's lesion sites, validated row by row by the model and written all
+    together by `lesion_sites_set` (which derives the counts); deleting a row removes the site."""
+
+    model = LesionSite
+    extra = 0
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is None:
+            return roles.sites_where(request.user, "registry.change_lesionsite") != set()
+        return _may_change(request, type(obj), obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_change_permission(request, obj)
+
+
+class ImagingSiteInline(LesionSiteInline):
+    site_path = "imaging_study__patient__site"
+    fk_name = "imaging_study"
+    fields = [*_SITE_FIELDS, "vertebral_fracture"]
+
+
+class AssessmentSiteInline(LesionSiteInline):
+    site_path = "assessment__patient__site"
+    fk_name = "assessment"
+    fields = ["bone", "vertebral_level", "laterality"]
+
+
+class WithLesionSitesAdmin(PatientRecordAdmin):
+    """Saves the sites inline through `lesion_sites_set`, once, after the record itself."""
+
+    readonly_fields = ["lesion_counts"]
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
+    ) -> None:
+        if formset.model is not LesionSite:
+            return super().save_formset(request, form, formset, change)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        if not any(inline.has_changed() for inline in formset.forms):
+            return None
+        kept = [
+            inline.instance
+            for inline in formset.forms
+            if inline.cleaned_data
+            and not inline.cleaned_data.get("DELETE")
+            and (inline.instance.pk is not None or inline.has_changed())
+        ]
+        sites = [
+            LesionSite(
+                **{name: getattr(site, name) for name in [*_SITE_FIELDS, "vertebral_fracture"]}
+            )
+            for site in kept
+        ]
+        saved = services.lesion_sites_set(
+            record=form.instance, sites=sites, by=roles.acting(request.user)
+        )
+        _saved_into(form.instance, saved)
+        return None
+
+
 @admin.register(ImagingStudy)
-class ImagingStudyAdmin(PatientRecordAdmin):
+class ImagingStudyAdmin(WithLesionSitesAdmin):
     list_display = [
         "patient",
         "performed_on",
         "modality",
         "active_lesions",
         "new_lesions",
+        "lesion_counts",
         "impression",
     ]
-    list_filter = [("patient__site", SiteFilter), "modality", "impression"]
+    list_filter = [("patient__site", SiteFilter), "modality", "impression", "lesion_counts"]
     date_hierarchy = "performed_on"
+    inlines = [ImagingSiteInline]
 
 
 @admin.register(ClinicalAssessment)
-class ClinicalAssessmentAdmin(PatientRecordAdmin):
+class ClinicalAssessmentAdmin(WithLesionSitesAdmin):
     list_display = [
         "patient",
         "assessed_on",
@@ -729,10 +801,39 @@ class ClinicalAssessmentAdmin(PatientRecordAdmin):
         "patient_global",
         "chaq",
         "clinically_active_lesions",
+        "lesion_counts",
         "disease_state",
     ]
-    list_filter = [("patient__site", SiteFilter), "disease_state"]
+    list_filter = [("patient__site", SiteFilter), "disease_state", "lesion_counts"]
     date_hierarchy = "assessed_on"
+    inlines = [AssessmentSiteInline]
+
+
+@admin.register(Phenotype)
+class PhenotypeAdmin(PatientRecordAdmin):
+    list_display = [
+        "patient",
+        "first_symptoms_on",
+        "bristol_met",
+        "jansson_score",
+        "family_history",
+    ]
+    list_filter = [("patient__site", SiteFilter), "family_history"]
+    readonly_fields = ["bristol_met", "jansson_score"]
+
+    @admin.display(description="Bristol criteria met", boolean=True)
+    def bristol_met(self, phenotype: Phenotype) -> bool | None:
+        return phenotype.bristol_met
+
+    @admin.display(description="Jansson score (0–63)")
+    def jansson_score(self, phenotype: Phenotype) -> int | None:
+        return phenotype.jansson_score
+
+
+@admin.register(Comorbidity)
+class ComorbidityAdmin(PatientRecordAdmin):
+    list_display = ["patient", "condition", "onset_on"]
+    list_filter = [("patient__site", SiteFilter), "condition"]
 
 
 @admin.register(Relapse)

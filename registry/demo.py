@@ -40,6 +40,7 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabUnit,
+    LesionSite,
     MedicationDrug,
     MedicationStopReason,
     Membership,
@@ -140,16 +141,42 @@ WEIGHT_BY_AGE: tuple[tuple[float, float], ...] = (
     (3, 14.5), (5, 18.5), (6, 21), (7, 23), (8, 26), (9, 28.5), (10, 32), (11, 36), (12, 40),
     (13, 45), (14, 50), (15, 55), (16, 58), (17, 61), (18, 63), (21, 66),
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    """A bone a demo patient's lesions are at (as a radiologist's report words it)."""
+
+    bone: str
+    laterality: str
+    words: str
+    level: str = ""
+
+    def site(self, **findings: bool) -> LesionSite:
+        return LesionSite(
+            bone=self.bone, laterality=self.laterality, vertebral_level=self.level, **findings
+        )
+
+
 LESION_SITES = (
-    "distal left tibia",
-    "right clavicle",
-    "T9 vertebral body",
-    "left calcaneus",
-    "distal right femur",
-    "right ilium",
-    "left first metatarsal",
-    "proximal right humerus",
+    DemoSite("tibia", "left", "distal left tibia"),
+    DemoSite("clavicle", "right", "right clavicle"),
+    DemoSite("vertebra", "midline", "T9 vertebral body", "T9"),
+    DemoSite("calcaneus", "left", "left calcaneus"),
+    DemoSite("femur", "right", "distal right femur"),
+    DemoSite("pelvis", "right", "right ilium"),
+    DemoSite("metatarsal", "left", "left first metatarsal"),
+    DemoSite("humerus", "right", "proximal right humerus"),
 )
+# Spinal involvement: three vertebrae, T9 collapsed (a vertebra plana) while it is active.
+SPINE_SITES = (
+    DemoSite("vertebra", "midline", "T9 vertebral body", "T9"),
+    DemoSite("vertebra", "midline", "T10 vertebral body", "T10"),
+    DemoSite("vertebra", "midline", "L1 vertebral body", "L1"),
+    DemoSite("clavicle", "right", "right clavicle"),
+    DemoSite("tibia", "left", "distal left tibia"),
+)
+FRACTURED_LEVEL = "T9"
 REACTION_DETAILS: dict[ReactionSeverity, tuple[str, str, bool]] = {
     # severity: (symptoms, management, infusion stopped)
     ReactionSeverity.MILD: (
@@ -202,7 +229,8 @@ class Chart:
         self._build = rng.uniform(0.9, 1.12)  # this child's weight against the median
         # Only about 40 % of CRMO patients have raised markers when active.
         self._markers_follow_disease = rng.random() < 0.5
-        self._lesion_sites = rng.sample(LESION_SITES, 5)
+        self._lesion_sites: tuple[DemoSite, ...] = tuple(rng.sample(LESION_SITES, 5))
+        self._last_mri_active_sites: frozenset[DemoSite] = frozenset()
         self._activity: list[tuple[dt.date, Activity]] = []
         self._last_mri_active_lesions: int | None = None
 
@@ -309,10 +337,18 @@ class Chart:
             physician_global=self._vary(picture.physician_global, 1, 0.5, 10),
             patient_global=self._vary(picture.patient_global, 1, 0.5, 10),
             chaq=self._vary(picture.chaq, 0.25, 0.125, 3),
-            clinically_active_lesions=picture.clinical_lesions,
             disease_state=picture.disease_state,
+            # The clinically active lesions are the first of the child's sites (as many as the
+            # picture has: the counts the engine reads do not change); none active is a count
+            # of 0 without sites.
+            clinically_active_lesions=None if picture.clinical_lesions else 0,
+            lesion_sites=[site.site() for site in self._lesion_sites[: picture.clinical_lesions]],
             by=self.staff.clinician,
         )
+
+    def has_spinal_involvement(self) -> None:
+        """The child's lesions are in the spine (and a clavicle and a tibia)."""
+        self._lesion_sites = SPINE_SITES
 
     def mri(self, day: dt.date) -> ImagingStudy:
         typical = PICTURES[self.activity_on(day)].mri_active_lesions
@@ -327,18 +363,44 @@ class Chart:
             impression = "resolved" if previous else "stable"
         else:
             impression = "improved" if active < previous else "stable"
-        oedema = ", ".join(self._lesion_sites[:active])
+        oedema = ", ".join(site.words for site in self._lesion_sites[:active])
         self._last_mri_active_lesions = active
         return services.imaging_study_record(
             patient=self.patient,
             performed_on=day,
             modality=Modality.WHOLE_BODY_MRI,
-            active_lesions=active,
-            new_lesions=new,
             impression=impression,
             report_text=f"Bone-marrow oedema: {oedema}." if active else "No bone-marrow oedema.",
+            lesion_sites=(sites := self._mri_sites(active, all_new=bool(new))),
+            # No site seen (nothing active, nothing resolving): the counts, without sites.
+            **({} if sites else {"active_lesions": active, "new_lesions": new}),
             by=self.staff.clinician,
         )
+
+    def _mri_sites(self, active: int, *, all_new: bool) -> list[LesionSite]:
+        """The first `active` of the child's sites active (new when none was active before),
+        those active on the previous MRI and not now resolved: the counts derived from them are
+        the ones the picture gives (active; new only after an MRI without activity)."""
+        now = self._lesion_sites[:active]
+        sites = [
+            site.site(
+                active=True,
+                new=all_new,
+                vertebral_fracture=site.level == FRACTURED_LEVEL and self._spine,
+            )
+            for site in now
+        ]
+        sites += [
+            site.site(resolved=True)
+            for site in self._lesion_sites
+            if site in self._last_mri_active_sites and site not in now
+        ]
+        self._last_mri_active_sites = frozenset(now)
+        return sites
+
+    @property
+    def _spine(self) -> bool:
+        return self._lesion_sites is SPINE_SITES
 
     def infuse(
         self,
@@ -994,9 +1056,30 @@ class DemoPatient:
     co_therapy: tuple[CoTherapy, ...] = ()  # besides the naproxen every patient took first
     # Weeks ago a blood count and ALT were drawn: methotrexate's monitoring (GUIDELINE.md).
     safety_bloods_weeks_ago: tuple[int, ...] = ()
+    spine: bool = False  # vertebral lesions, one collapsing (a fracture on MRI)
+    # The phenotype's items (the first symptoms come months before the diagnosis), and
+    # comorbidities with their onset in months after the diagnosis.
+    phenotype: Mapping[str, object] | None = None
+    comorbidities: tuple[tuple[str, int], ...] = ()
 
 
 F, M = Sex.FEMALE, Sex.MALE
+BRISTOL_MET = {
+    "bristol_clinical": True,
+    "bristol_radiological": True,
+    "bristol_multifocal": True,
+    "bristol_crp_below_30": True,
+}
+# Every Jansson item recorded: 13 + 10 + 9 + 8 + 7 = 47 of 63.
+JANSSON_RECORDED = {
+    "jansson_normal_blood_count": True,
+    "jansson_symmetric_lesions": True,
+    "jansson_marginal_sclerosis": False,
+    "jansson_normal_temperature": True,
+    "jansson_vertebral_clavicular_sternal": True,
+    "jansson_two_or_more_lesions": True,
+    "jansson_crp_1_mg_dl": False,
+}
 
 
 def methotrexate(*, weeks_ago: int, mg_per_m2: int, route: Route) -> CoTherapy:
@@ -1028,11 +1111,40 @@ PAMIDRONATE_BEFORE = CoTherapy(
 MILD, MODERATE, SEVERE = ReactionSeverity.MILD, ReactionSeverity.MODERATE, ReactionSeverity.SEVERE
 # Storybook names: plausible in form, obviously nobody's. Patients alternate between the sites.
 PATIENTS: tuple[DemoPatient, ...] = (
-    DemoPatient("Amelia", "Quillfeather", F, 9, on_schedule(4)),
+    DemoPatient(
+        "Amelia",
+        "Quillfeather",
+        F,
+        9,
+        on_schedule(4),
+        phenotype=BRISTOL_MET | JANSSON_RECORDED | {"family_history": "no"},
+    ),
     # A managed switch of the south's tender, from the originator to a biosimilar.
     DemoPatient("Oscar", "Brambleworth", M, 13, on_schedule(19, switch=(14, "remsima"))),
-    DemoPatient("Isla", "Cindervale", F, 11, on_schedule(33)),
-    DemoPatient("Leo", "Dapplemoor", M, 14, dose_late(30, 10)),
+    DemoPatient(
+        "Isla",
+        "Cindervale",
+        F,
+        11,
+        on_schedule(33),
+        spine=True,
+        phenotype=BRISTOL_MET | {"family_history": "yes", "family_psoriasis": True},
+        comorbidities=(("ppp", 4),),
+    ),
+    DemoPatient(
+        "Leo",
+        "Dapplemoor",
+        M,
+        14,
+        dose_late(30, 10),
+        phenotype={
+            "bristol_clinical": True,
+            "bristol_radiological": True,
+            "bristol_multifocal": False,
+            "bristol_biopsy": True,
+            "family_history": "unknown",
+        },
+    ),
     DemoPatient("Freya", "Elderquay", F, 10, dose_late(46, 12)),
     DemoPatient("Maya", "Gorseby", F, 15, dose_late(38, 20), Consent.NEVER),
     DemoPatient("Arlo", "Hollowbeck", M, 12, dose_late(30, 33)),
@@ -1051,7 +1163,15 @@ PATIENTS: tuple[DemoPatient, ...] = (
     DemoPatient("Theo", "Tansyford", M, 14, imaging_lapsed(45, ())),
     DemoPatient("Leah", "Umberfold", F, 16, stopped_early(44, 24)),
     DemoPatient("Chloe", "Vetchmoor", F, 12, stopped_early(30, 16)),
-    DemoPatient("Kai", "Willowick", M, 12, taper_ready(63)),
+    DemoPatient(
+        "Kai",
+        "Willowick",
+        M,
+        12,
+        taper_ready(63),
+        phenotype=BRISTOL_MET | {"family_history": "yes", "family_ibd": True},
+        comorbidities=(("ibd", 10), ("severe_acne", 14)),
+    ),
     DemoPatient("Priya", "Yarrowfen", F, 15, taper_ready(64)),
     DemoPatient("Milo", "Zephyrine", M, 13, tapering(90, (10,))),
     DemoPatient("Aisha", "Acornby", F, 16, tapering(110, (10, 12)), Consent.WITHDRAWN),
@@ -1237,6 +1357,21 @@ def register(demo: DemoPatient, *, site: Site, mrn: str, staff: SiteStaff, today
         by=staff.clinician,
     )
     chart = Chart(patient=patient, staff=staff, today=today, rng=rng)
+    if demo.spine:
+        chart.has_spinal_involvement()
+    if demo.phenotype is not None:
+        services.phenotype_record(
+            patient=patient,
+            values={"first_symptoms_on": diagnosed_on - dt.timedelta(days=150), **demo.phenotype},
+            by=staff.clinician,
+        )
+    for condition, months in demo.comorbidities:
+        services.comorbidity_record(
+            patient=patient,
+            condition=condition,
+            onset_on=min(today, diagnosed_on + dt.timedelta(days=round(months * 30.44))),
+            by=staff.clinician,
+        )
     nsaid_before_infliximab(chart, until=treated_from)
     for therapy in demo.co_therapy:
         take(chart, therapy)

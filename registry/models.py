@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,22 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from registry import limits
+from registry.phenotype_codes import (
+    BRISTOL_ITEMS,
+    EITHER_BONES,
+    FAMILY_CONDITIONS,
+    JANSSON_ITEMS,
+    MIDLINE_BONES,
+    VERTEBRAL_LEVEL_CHOICES,
+    VERTEBRAL_LEVELS,
+    Bone,
+    ComorbidityCondition,
+    FamilyHistory,
+    Laterality,
+    bristol_met,
+    jansson_score,
+    site_words,
+)
 from registry.safety_codes import (
     CODINGS,
     HOLDING_TESTS,
@@ -1176,15 +1192,47 @@ class Impression(models.TextChoices):
     WORSE = "worse", "Worse"
 
 
+class LesionCounts(models.TextChoices):
+    """Where a study's or assessment's lesion counts come from (blank: no count recorded)."""
+
+    SITES = "sites", "Derived from the lesion sites"
+    RECORDED = "recorded", "Counts recorded without sites"
+
+
+def _lesion_counts_agree(*, none: Q, from_sites: Q) -> Q:
+    """The counts agree with where they come from: none without a source, some when recorded
+    without sites, and what the sites give (`from_sites`) when derived (the services derive them;
+    the sites themselves are other rows, so their number is checked there)."""
+    return (
+        Q(lesion_counts="") & none
+        | Q(lesion_counts=LesionCounts.RECORDED) & ~none
+        | Q(lesion_counts=LesionCounts.SITES) & from_sites
+    )
+
+
 class ImagingStudy(ClinicalRecord):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="imaging_studies")
     performed_on = models.DateField()
     modality = models.CharField(max_length=20, choices=Modality.choices)
     active_lesions = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Number of lesions with active inflammation (oedema)."
+        null=True,
+        blank=True,
+        help_text="Number of lesions with active inflammation (oedema). Derived from the lesion "
+        "sites when they are recorded (MRI); otherwise as recorded.",
     )
     new_lesions = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Lesions not seen on the previous study."
+        null=True,
+        blank=True,
+        help_text="Lesions not seen on the previous study. Derived from the lesion sites when "
+        "they are recorded (MRI); otherwise as recorded.",
+    )
+    lesion_counts = models.CharField(
+        "lesion counts from",
+        max_length=10,
+        choices=LesionCounts.choices,
+        blank=True,
+        editable=False,
+        help_text="Set by the registry: the sites, or counts recorded without sites.",
     )
     impression = models.CharField(max_length=20, choices=Impression.choices, blank=True)
     rinbo_total = models.PositiveSmallIntegerField(
@@ -1206,6 +1254,23 @@ class ImagingStudy(ClinicalRecord):
                 condition=Q(impression="") | Q(impression__in=Impression.values),
                 name="imaging_impression_valid",
             ),
+            models.CheckConstraint(
+                condition=_lesion_counts_agree(
+                    none=Q(active_lesions__isnull=True, new_lesions__isnull=True),
+                    from_sites=Q(
+                        modality__in=MRI_MODALITIES,
+                        active_lesions__isnull=False,
+                        new_lesions__isnull=False,
+                        new_lesions__lte=F("active_lesions"),
+                    )
+                    | ~Q(modality__in=MRI_MODALITIES)
+                    & Q(active_lesions__isnull=True, new_lesions__isnull=True),
+                ),
+                name="imaging_lesion_counts_agree_with_source",
+                violation_error_message="The lesion counts do not agree with where they come "
+                "from: from the sites (MRI: active and new, new among the active; other "
+                "modalities: none) or recorded without sites.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -1215,12 +1280,25 @@ class ImagingStudy(ClinicalRecord):
     def is_mri(self) -> bool:
         return self.modality in MRI_MODALITIES
 
+    @property
+    def counts_recorded_without_sites(self) -> bool:
+        return self.lesion_counts == LesionCounts.RECORDED
+
     def clean(self) -> None:
         errors: ErrorDict = {}
         _check_not_future(errors, "performed_on", self.performed_on)
         _check_not_before_birth(
             errors, "performed_on", self.performed_on, self.patient if self.patient_id else None
         )
+        if self.pk and self.modality and not self.is_mri:
+            with_state = self.lesion_sites.filter(Q(active=True) | Q(resolved=True))
+            if with_state.exists():
+                _add(
+                    errors,
+                    "modality",
+                    "Lesion sites of this study are marked active, new or resolved, which only an "
+                    "MRI shows: correct the sites first.",
+                )
         _raise(errors)
 
 
@@ -1243,7 +1321,18 @@ class ClinicalAssessment(ClinicalRecord):
     )
     chaq = models.DecimalField("CHAQ (0–3)", max_digits=4, decimal_places=3, null=True, blank=True)
     clinically_active_lesions = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Lesions judged active on examination."
+        null=True,
+        blank=True,
+        help_text="Lesions judged active on examination. Derived from the lesion sites when they "
+        "are recorded; otherwise as recorded.",
+    )
+    lesion_counts = models.CharField(
+        "lesion count from",
+        max_length=10,
+        choices=LesionCounts.choices,
+        blank=True,
+        editable=False,
+        help_text="Set by the registry: the sites, or a count recorded without sites.",
     )
     disease_state = models.CharField(
         "disease state as judged",
@@ -1273,10 +1362,23 @@ class ClinicalAssessment(ClinicalRecord):
                 condition=Q(disease_state="") | Q(disease_state__in=DiseaseState.values),
                 name="assessment_disease_state_valid",
             ),
+            models.CheckConstraint(
+                condition=_lesion_counts_agree(
+                    none=Q(clinically_active_lesions__isnull=True),
+                    from_sites=Q(clinically_active_lesions__gte=1),
+                ),
+                name="assessment_lesion_count_agrees_with_source",
+                violation_error_message="The clinically active lesion count does not agree with "
+                "where it comes from: the sites or a count recorded without sites.",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Assessment on {self.assessed_on:%d %b %Y}"
+
+    @property
+    def counts_recorded_without_sites(self) -> bool:
+        return self.lesion_counts == LesionCounts.RECORDED
 
     def clean(self) -> None:
         errors: ErrorDict = {}
@@ -2611,6 +2713,336 @@ class Consent(ClinicalRecord):
             )
 
 
+# --- The CRMO phenotype: lesion sites, diagnosis criteria, comorbidities, family history ---------
+
+
+_MRI_STATE_FIELDS = ("active", "new", "resolved")
+
+
+class LesionSite(ClinicalRecord):
+    """One lesion at one bone, seen on an imaging study or judged clinically active at an
+    assessment (exactly one of the two). On an MRI a site is active (oedema), new (not on the
+    previous study; new is active) or resolved; a vertebra's fracture is flagged on imaging.
+
+    The study's or assessment's lesion counts are derived from its sites by the services
+    (`registry.services.lesion_sites_set`); the engine reads those counts."""
+
+    imaging_study = models.ForeignKey(
+        ImagingStudy, on_delete=models.CASCADE, null=True, blank=True, related_name="lesion_sites"
+    )
+    assessment = models.ForeignKey(
+        ClinicalAssessment,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="lesion_sites",
+    )
+    bone = models.CharField(max_length=20, choices=Bone.choices)
+    vertebral_level = models.CharField(
+        max_length=3,
+        choices=VERTEBRAL_LEVEL_CHOICES,
+        blank=True,
+        help_text="C1–S5, for a vertebra (and only then).",
+    )
+    laterality = models.CharField(
+        max_length=10,
+        choices=Laterality.choices,
+        help_text="Left or right for a paired bone; midline for a vertebra or the sternum.",
+    )
+    active = models.BooleanField(default=False, help_text="MRI: active inflammation (oedema).")
+    new = models.BooleanField(
+        default=False, help_text="MRI: not seen on the previous study (a new lesion is active)."
+    )
+    resolved = models.BooleanField(default=False, help_text="MRI: resolved since the last study.")
+    vertebral_fracture = models.BooleanField(
+        default=False, help_text="Imaging: a fracture (collapse) of this vertebra."
+    )
+
+    class Meta:
+        ordering = ["imaging_study", "assessment", "bone", "vertebral_level", "laterality", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(imaging_study__isnull=False, assessment__isnull=True)
+                | Q(imaging_study__isnull=True, assessment__isnull=False),
+                name="lesion_site_of_a_study_or_an_assessment",
+                violation_error_message="A lesion site belongs to one imaging study or one "
+                "assessment.",
+            ),
+            models.CheckConstraint(
+                condition=Q(bone__in=Bone.values), name="lesion_site_bone_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(bone=Bone.VERTEBRA, vertebral_level__in=VERTEBRAL_LEVELS)
+                | ~Q(bone=Bone.VERTEBRA) & Q(vertebral_level=""),
+                name="lesion_site_level_for_a_vertebra_only",
+                violation_error_message="A vertebra needs its level (C1–S5); other bones have "
+                "none.",
+            ),
+            models.CheckConstraint(
+                condition=Q(bone__in=MIDLINE_BONES, laterality=Laterality.MIDLINE)
+                | Q(bone__in=EITHER_BONES, laterality__in=Laterality.values)
+                | ~Q(bone__in=MIDLINE_BONES | EITHER_BONES)
+                & Q(laterality__in=(Laterality.LEFT, Laterality.RIGHT)),
+                name="lesion_site_laterality_fits_the_bone",
+                violation_error_message="Laterality: midline for a vertebra or the sternum, left "
+                "or right for a paired bone.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(new=True, resolved=True),
+                name="lesion_site_not_new_and_resolved",
+                violation_error_message="A lesion cannot be both new and resolved.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(new=True, active=False) & ~Q(active=True, resolved=True),
+                name="lesion_site_new_is_active_resolved_is_not",
+                violation_error_message="A new lesion is active; a resolved one is not.",
+            ),
+            models.CheckConstraint(
+                condition=Q(vertebral_fracture=False) | Q(bone=Bone.VERTEBRA),
+                name="lesion_site_fracture_of_a_vertebra",
+                violation_error_message="A vertebral fracture is flagged on a vertebra only.",
+            ),
+            models.CheckConstraint(
+                condition=Q(assessment__isnull=True)
+                | Q(active=False, new=False, resolved=False, vertebral_fracture=False),
+                name="lesion_site_imaging_findings_on_imaging",
+                violation_error_message="Active, new, resolved and fracture are imaging findings: "
+                "an assessment's site is a clinically active lesion.",
+            ),
+            *(
+                models.UniqueConstraint(
+                    fields=[parent, "bone", "vertebral_level", "laterality"],
+                    condition=~Q(bone__in=(Bone.METATARSAL, Bone.OTHER)),
+                    name=f"lesion_site_once_per_{parent}",
+                    violation_error_message="This site is already recorded on this "
+                    f"{'study' if parent == 'imaging_study' else 'assessment'}.",
+                )
+                for parent in ("imaging_study", "assessment")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.words
+
+    @property
+    def words(self) -> str:
+        return site_words(self.bone, self.vertebral_level, self.laterality)
+
+    @property
+    def mri_state(self) -> str:
+        """ "new", "active", "resolved", or "" (seen, no state)."""
+        if self.new:
+            return "new"
+        if self.active:
+            return "active"
+        return "resolved" if self.resolved else ""
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        if self.bone == Bone.VERTEBRA and not self.vertebral_level:
+            _add(errors, "vertebral_level", "Give the vertebra's level (C1–S5).")
+        if self.bone and self.bone != Bone.VERTEBRA and self.vertebral_level:
+            _add(
+                errors,
+                "vertebral_level",
+                f"A vertebral level is only recorded for a vertebra, not for the "
+                f"{Bone(self.bone).label.lower()}.",
+            )
+        if self.bone in Bone.values and self.laterality:
+            self._check_laterality(errors)
+        elif self.bone in Bone.values and not self.laterality:
+            side = "midline" if self.bone in MIDLINE_BONES else "left or right"
+            _add(errors, "laterality", f"Give the side ({side}).")
+        if self.new and self.resolved:
+            _add(errors, "resolved", "A lesion cannot be both new and resolved.")
+        elif self.new and not self.active:
+            _add(errors, "active", "A new lesion is active: mark it active too.")
+        elif self.active and self.resolved:
+            _add(errors, "resolved", "A resolved lesion is not active.")
+        if self.vertebral_fracture and self.bone and self.bone != Bone.VERTEBRA:
+            _add(
+                errors, "vertebral_fracture", "A vertebral fracture is flagged on a vertebra only."
+            )
+        if self.assessment is not None:
+            for field in (*_MRI_STATE_FIELDS, "vertebral_fracture"):
+                if getattr(self, field):
+                    _add(
+                        errors,
+                        field,
+                        "An assessment's site is a clinically active lesion; active, new, "
+                        "resolved and fracture are recorded on imaging.",
+                    )
+        study = self.imaging_study
+        if study is not None and study.modality and not study.is_mri:
+            for field in _MRI_STATE_FIELDS:
+                if getattr(self, field):
+                    _add(
+                        errors,
+                        field,
+                        f"Active, new and resolved are MRI findings; this study is a "
+                        f"{study.get_modality_display()}.",
+                    )
+        _raise(errors)
+
+    def _check_laterality(self, errors: ErrorDict) -> None:
+        bone = Bone(self.bone)
+        if bone in MIDLINE_BONES and self.laterality != Laterality.MIDLINE:
+            _add(errors, "laterality", f"The {bone.label.lower()} is a midline bone: midline.")
+        elif bone not in MIDLINE_BONES | EITHER_BONES and self.laterality == Laterality.MIDLINE:
+            _add(errors, "laterality", f"The {bone.label.lower()} is paired: left or right.")
+
+
+def _any_true(fields: Iterable[str]) -> Q:
+    condition = Q()
+    for name in fields:
+        condition |= Q(**{name: True})
+    return condition
+
+
+class Phenotype(ClinicalRecord):
+    """How a patient's CRMO began and was diagnosed, and the family history (one per patient).
+
+    The Bristol criteria's and the Jansson score's items are stored (True present, False absent,
+    None not recorded); "met" and the score are derived from them (`registry.phenotype_codes`), so
+    they cannot disagree with the items."""
+
+    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="phenotype")
+    first_symptoms_on = models.DateField(
+        null=True, blank=True, help_text="Date of the first symptoms (not after the diagnosis)."
+    )
+    bristol_clinical = models.BooleanField(null=True, blank=True)
+    bristol_radiological = models.BooleanField(null=True, blank=True)
+    bristol_multifocal = models.BooleanField(null=True, blank=True)
+    bristol_crp_below_30 = models.BooleanField(null=True, blank=True)
+    bristol_biopsy = models.BooleanField(null=True, blank=True)
+    jansson_normal_blood_count = models.BooleanField(null=True, blank=True)
+    jansson_symmetric_lesions = models.BooleanField(null=True, blank=True)
+    jansson_marginal_sclerosis = models.BooleanField(null=True, blank=True)
+    jansson_normal_temperature = models.BooleanField(null=True, blank=True)
+    jansson_vertebral_clavicular_sternal = models.BooleanField(null=True, blank=True)
+    jansson_two_or_more_lesions = models.BooleanField(null=True, blank=True)
+    jansson_crp_1_mg_dl = models.BooleanField(null=True, blank=True)
+    family_history = models.CharField(
+        "family history of autoimmune or inflammatory disease",
+        max_length=10,
+        choices=FamilyHistory.choices,
+        blank=True,
+    )
+    family_crmo = models.BooleanField(default=False)
+    family_psoriasis = models.BooleanField(default=False)
+    family_ibd = models.BooleanField(default=False)
+    family_spondyloarthritis = models.BooleanField(default=False)
+    family_arthritis = models.BooleanField(default=False)
+    family_ppp = models.BooleanField(default=False)
+    family_coeliac = models.BooleanField(default=False)
+    family_thyroid = models.BooleanField(default=False)
+    family_type1_diabetes = models.BooleanField(default=False)
+    family_other = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(family_history="") | Q(family_history__in=FamilyHistory.values),
+                name="phenotype_family_history_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(family_history=FamilyHistory.YES)
+                & _any_true(f"family_{name}" for name in FAMILY_CONDITIONS)
+                | ~Q(family_history=FamilyHistory.YES)
+                & Q(**{f"family_{name}": False for name in FAMILY_CONDITIONS}),
+                name="phenotype_family_conditions_only_with_a_history",
+                violation_error_message="Name the relatives' conditions when the family history "
+                "is yes, and only then.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Phenotype of {self.patient}"
+
+    def items(self, instrument: tuple[Any, ...]) -> dict[str, bool | None]:
+        return {item.name: getattr(self, item.name) for item in instrument}
+
+    @property
+    def bristol_met(self) -> bool | None:
+        return bristol_met(self.items(BRISTOL_ITEMS))
+
+    @property
+    def jansson_score(self) -> int | None:
+        return jansson_score(self.items(JANSSON_ITEMS))
+
+    @property
+    def family_conditions(self) -> list[str]:
+        return [name for name in FAMILY_CONDITIONS if getattr(self, f"family_{name}")]
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        patient = self.patient if self.patient_id else None
+        first = self.first_symptoms_on
+        _check_not_future(errors, "first_symptoms_on", first)
+        _check_not_before_birth(errors, "first_symptoms_on", first, patient)
+        if first and patient is not None and patient.diagnosed_on and first > patient.diagnosed_on:
+            _add(
+                errors,
+                "first_symptoms_on",
+                f"{first:%d %b %Y} is after the diagnosis ({patient.diagnosed_on:%d %b %Y}): "
+                "the first symptoms come before it.",
+            )
+        named = self.family_conditions
+        if self.family_history == FamilyHistory.YES and not named:
+            _add(errors, "family_history", "Name at least one condition in the family.")
+        elif named and self.family_history != FamilyHistory.YES:
+            _add(
+                errors,
+                "family_history",
+                "Conditions in the family are recorded only when the family history is yes.",
+            )
+        _raise(errors)
+
+
+class Comorbidity(ClinicalRecord):
+    """A condition from the managed list the patient has, with its onset (one row per condition;
+    "other" is never named: nothing free-text reaches an export)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="comorbidities")
+    condition = models.CharField(max_length=20, choices=ComorbidityCondition.choices)
+    onset_on = models.DateField(help_text="When it began (not before birth).")
+
+    class Meta:
+        verbose_name_plural = "comorbidities"
+        ordering = ["patient", "onset_on", "condition"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(condition__in=ComorbidityCondition.values),
+                name="comorbidity_condition_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["patient", "condition"],
+                name="comorbidity_once_per_patient",
+                violation_error_message="This comorbidity is already recorded for this patient: "
+                "correct that record instead.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_condition_display()} since {self.onset_on:%b %Y}"
+
+    def clean(self) -> None:
+        errors: ErrorDict = {}
+        patient = self.patient if self.patient_id else None
+        _check_not_future(errors, "onset_on", self.onset_on)
+        _check_not_before_birth(errors, "onset_on", self.onset_on, patient)
+        if patient is not None and self.condition:
+            same = Comorbidity.objects.filter(patient=patient, condition=self.condition)
+            if same.exclude(pk=self.pk).exists():
+                _add(
+                    errors,
+                    "condition",
+                    f"{self.get_condition_display()} is already recorded for this patient: "
+                    "correct that record instead.",
+                )
+        _raise(errors)
+
+
 CLINICAL_MODELS: tuple[type[ClinicalRecord], ...] = (
     Patient,
     TreatmentCourse,
@@ -2626,4 +3058,7 @@ CLINICAL_MODELS: tuple[type[ClinicalRecord], ...] = (
     ScreeningResult,
     Vaccination,
     Consent,
+    LesionSite,
+    Phenotype,
+    Comorbidity,
 )

@@ -15,13 +15,16 @@ from django.db.models import Model
 from registry.models import (
     AdverseEvent,
     ClinicalAssessment,
+    Comorbidity,
     Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
     LabResult,
+    LesionSite,
     Medication,
     Patient,
+    Phenotype,
     RegimenChange,
     Relapse,
     Role,
@@ -45,6 +48,9 @@ _ALL_CLINICAL = (
     AdverseEvent,
     ScreeningResult,
     Vaccination,
+    LesionSite,
+    Phenotype,
+    Comorbidity,
 )
 # Consent (README "Consent"): a clinician or a data manager records consent given, and its
 # withdrawal, as either may take it in clinic; only a data manager corrects a consent record (its

@@ -13,7 +13,8 @@ action to use.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from copy import copy
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import wraps
@@ -34,6 +35,7 @@ from registry.models import (
     Assent,
     ClinicalAssessment,
     ClinicalRecord,
+    Comorbidity,
     Consent,
     ConsentDocument,
     ConsentScope,
@@ -42,9 +44,12 @@ from registry.models import (
     Infusion,
     InfusionReaction,
     LabResult,
+    LesionCounts,
+    LesionSite,
     Medication,
     MedicationStopReason,
     Patient,
+    Phenotype,
     RegimenChange,
     RegimenReason,
     Relapse,
@@ -95,8 +100,17 @@ def patient_id_of(record: ClinicalRecord) -> int:
             | Medication()
         ):
             return record.patient_id
-        case AdverseEvent() | ScreeningResult() | Vaccination() | Consent():
+        case (
+            AdverseEvent()
+            | ScreeningResult()
+            | Vaccination()
+            | Consent()
+            | Phenotype()
+            | Comorbidity()
+        ):
             return record.patient_id
+        case LesionSite():
+            return patient_id_of(_parent_of(record))
         case Infusion() | RegimenChange():
             return record.course.patient_id
         case InfusionReaction():
@@ -117,8 +131,17 @@ def site_id_of(record: ClinicalRecord) -> int:
             | Medication()
         ):
             return record.patient.site_id
-        case AdverseEvent() | ScreeningResult() | Vaccination() | Consent():
+        case (
+            AdverseEvent()
+            | ScreeningResult()
+            | Vaccination()
+            | Consent()
+            | Phenotype()
+            | Comorbidity()
+        ):
             return record.patient.site_id
+        case LesionSite():
+            return site_id_of(_parent_of(record))
         case Infusion() | RegimenChange():
             return record.course.patient.site_id
         case InfusionReaction():
@@ -301,7 +324,31 @@ PATIENT_CORRECTIONS = Corrections(
 @_action
 def patient_correct(*, patient: Patient, changes: Mapping[str, object], by: User) -> Patient:
     """Correct identity or diagnosis; a patient's site and registry code do not change."""
-    return _correct(patient, changes, by=by, policy=PATIENT_CORRECTIONS)
+    return _correct(
+        patient, changes, by=by, policy=PATIENT_CORRECTIONS, check=_check_first_symptoms
+    )
+
+
+def _check_first_symptoms(patient: Patient) -> None:
+    """A corrected diagnosis (or birth) date still comes after the first symptoms recorded."""
+    phenotype = Phenotype.objects.filter(patient=patient).first()
+    if phenotype is None or phenotype.first_symptoms_on is None:
+        return
+    first = phenotype.first_symptoms_on
+    if patient.diagnosed_on and patient.diagnosed_on < first:
+        raise ValidationError(
+            {
+                "diagnosed_on": f"The first symptoms are recorded on {first:%d %b %Y}: the "
+                "diagnosis cannot be before them."
+            }
+        )
+    if first < patient.date_of_birth:
+        raise ValidationError(
+            {
+                "date_of_birth": f"The first symptoms are recorded on {first:%d %b %Y}: birth "
+                "cannot be after them."
+            }
+        )
 
 
 # --- Consent -------------------------------------------------------------------------------------
@@ -900,8 +947,11 @@ def imaging_study_record(
     rinbo_total: int | None = None,
     rai_cromris_total: int | None = None,
     report_text: str = "",
+    lesion_sites: Sequence[LesionSite] = (),
     by: User,
 ) -> ImagingStudy:
+    """Record a study. With `lesion_sites` its counts are derived from them (a count sent along
+    must agree); without, the counts given are "recorded without sites"."""
     _require(by, "registry.add_imagingstudy", patient.site_id, "recording imaging")
     study = ImagingStudy(
         patient=patient,
@@ -914,14 +964,15 @@ def imaging_study_record(
         rai_cromris_total=rai_cromris_total,
         report_text=report_text,
     )
-    return _store(study, by=by)
+    return _store_with_sites(study, lesion_sites, by=by)
 
 
 _IMAGING_ENGINE_FIELDS = frozenset(
     {"performed_on", "modality", "active_lesions", "new_lesions", "impression"}
 )
 IMAGING_CORRECTIONS = Corrections(
-    fields=_IMAGING_ENGINE_FIELDS | {"rinbo_total", "rai_cromris_total", "report_text"},
+    fields=_IMAGING_ENGINE_FIELDS
+    | {"rinbo_total", "rai_cromris_total", "report_text", "lesion_counts"},
     engine_fields=_IMAGING_ENGINE_FIELDS,
     owned={"patient": "record imaging"},
 )
@@ -931,7 +982,9 @@ IMAGING_CORRECTIONS = Corrections(
 def imaging_study_correct(
     *, study: ImagingStudy, changes: Mapping[str, object], by: User
 ) -> ImagingStudy:
-    return _correct(study, changes, by=by, policy=IMAGING_CORRECTIONS)
+    """Correct a study; its counts stay derived from its sites when it has them (correct the
+    sites with `lesion_sites_set`), and a modality change re-derives them."""
+    return _correct(study, _with_counts(study, changes), by=by, policy=IMAGING_CORRECTIONS)
 
 
 @_action
@@ -946,8 +999,11 @@ def assessment_record(
     clinically_active_lesions: int | None = None,
     disease_state: str = "",
     notes: str = "",
+    lesion_sites: Sequence[LesionSite] = (),
     by: User,
 ) -> ClinicalAssessment:
+    """Record an assessment. With `lesion_sites` (the clinically active lesions) its count is
+    derived from them; without, the count given is "recorded without sites"."""
     _require(by, "registry.add_clinicalassessment", patient.site_id, "recording an assessment")
     assessment = ClinicalAssessment(
         patient=patient,
@@ -960,7 +1016,7 @@ def assessment_record(
         disease_state=disease_state,
         notes=notes,
     )
-    return _store(assessment, by=by)
+    return _store_with_sites(assessment, lesion_sites, by=by)
 
 
 _ASSESSMENT_ENGINE_FIELDS = frozenset(
@@ -975,7 +1031,7 @@ _ASSESSMENT_ENGINE_FIELDS = frozenset(
     }
 )
 ASSESSMENT_CORRECTIONS = Corrections(
-    fields=_ASSESSMENT_ENGINE_FIELDS | {"notes"},
+    fields=_ASSESSMENT_ENGINE_FIELDS | {"notes", "lesion_counts"},
     engine_fields=_ASSESSMENT_ENGINE_FIELDS,
     owned={"patient": "record an assessment"},
 )
@@ -985,7 +1041,215 @@ ASSESSMENT_CORRECTIONS = Corrections(
 def assessment_correct(
     *, assessment: ClinicalAssessment, changes: Mapping[str, object], by: User
 ) -> ClinicalAssessment:
-    return _correct(assessment, changes, by=by, policy=ASSESSMENT_CORRECTIONS)
+    return _correct(
+        assessment, _with_counts(assessment, changes), by=by, policy=ASSESSMENT_CORRECTIONS
+    )
+
+
+# --- Lesion sites (their counts are derived) -----------------------------------------------------
+
+LesionParent = ImagingStudy | ClinicalAssessment
+_COUNT_FIELDS = {
+    ImagingStudy: ("active_lesions", "new_lesions"),
+    ClinicalAssessment: ("clinically_active_lesions",),
+}
+
+
+def _parent_of(site: LesionSite) -> LesionParent:
+    parent = site.imaging_study if site.imaging_study_id else site.assessment
+    if parent is None:
+        raise TypeError(f"a lesion site without its study or assessment: {site!r}")
+    return parent
+
+
+def _counts_from(parent: LesionParent, sites: Sequence[LesionSite]) -> dict[str, int | None]:
+    """What the sites give: an MRI's active and new lesions (none from other modalities, whose
+    sites have no state), or an assessment's clinically active lesions (each site is one)."""
+    if isinstance(parent, ClinicalAssessment):
+        return {"clinically_active_lesions": len(sites)}
+    if not parent.is_mri:
+        return {"active_lesions": None, "new_lesions": None}
+    return {
+        "active_lesions": sum(site.active for site in sites),
+        "new_lesions": sum(site.new for site in sites),
+    }
+
+
+def _source_of(parent: LesionParent, counts: Mapping[str, object], *, sites: bool) -> str:
+    if sites:
+        return LesionCounts.SITES
+    recorded = any(counts.get(name) is not None for name in _COUNT_FIELDS[type(parent)])
+    return LesionCounts.RECORDED if recorded else ""
+
+
+def _with_counts(parent: LesionParent, changes: Mapping[str, object]) -> dict[str, object]:
+    """A correction's changes with the counts and their source as they follow from it."""
+    if "lesion_counts" in changes and changes["lesion_counts"] != parent.lesion_counts:
+        raise ValidationError({"lesion_counts": ["Set by the registry, not corrected."]})
+    changes = {name: value for name, value in changes.items() if name != "lesion_counts"}
+    fields = _COUNT_FIELDS[type(parent)]
+    if parent.lesion_counts != LesionCounts.SITES:
+        merged = {name: changes.get(name, getattr(parent, name)) for name in fields}
+        return changes | {"lesion_counts": _source_of(parent, merged, sites=False)}
+    sites = list(parent.lesion_sites.all())
+    changed = copy(parent)
+    for name, value in changes.items():
+        setattr(changed, name, value)
+    derived = _counts_from(changed, sites)
+    refused = {
+        name: [f"Derived from the lesion sites ({_count_words(derived[name])}): correct the sites."]
+        for name in fields
+        if name in changes
+        and changes[name] != getattr(parent, name)
+        and changes[name] != derived[name]
+    }
+    if refused:
+        raise ValidationError(refused)
+    return changes | derived
+
+
+def _count_words(count: int | None) -> str:
+    return "none for this modality" if count is None else str(count)
+
+
+def _check_sites(parent: LesionParent, sites: Sequence[LesionSite]) -> None:
+    """Each site valid for its parent, and none twice; refusals name the site by its number."""
+    errors: list[str] = []
+    seen: set[tuple[str, str, str]] = set()
+    for number, site in enumerate(sites, start=1):
+        site.imaging_study = parent if isinstance(parent, ImagingStudy) else None
+        site.assessment = parent if isinstance(parent, ClinicalAssessment) else None
+        try:
+            site.full_clean(exclude=["imaging_study", "assessment"], validate_constraints=False)
+        except ValidationError as refused:
+            for messages in refused.message_dict.values():
+                errors.extend(f"Site {number} ({site.words}): {message}" for message in messages)
+            continue
+        key = (site.bone, site.vertebral_level, site.laterality)
+        if key in seen and site.bone not in ("metatarsal", "other"):
+            errors.append(f"Site {number} ({site.words}): recorded twice.")
+        seen.add(key)
+    if errors:
+        raise ValidationError({"lesion_sites": errors})
+
+
+def _store_with_sites(parent: R, sites: Sequence[LesionSite], *, by: User) -> R:
+    """Store a new study or assessment and its sites, the counts derived from the sites."""
+    assert isinstance(parent, ImagingStudy | ClinicalAssessment)  # noqa: S101
+    sites = list(sites)
+    if sites:
+        derived = _counts_from(parent, sites)
+        refused = {
+            name: [f"Derived from the lesion sites ({_count_words(value)}): leave it blank."]
+            for name, value in derived.items()
+            if getattr(parent, name) is not None and getattr(parent, name) != value
+        }
+        if refused:
+            raise ValidationError(refused)
+        for name, value in derived.items():
+            setattr(parent, name, value)
+    parent.lesion_counts = _source_of(
+        parent,
+        {name: getattr(parent, name) for name in _COUNT_FIELDS[type(parent)]},
+        sites=bool(sites),
+    )
+    if sites:
+        parent.full_clean(validate_constraints=False)
+        _check_sites(parent, sites)
+    stored = _store(parent, by=by)
+    _save_sites(stored, sites, by=by)
+    return stored
+
+
+def _save_sites(parent: LesionParent, sites: Iterable[LesionSite], *, by: User) -> None:
+    for site in sites:
+        site.pk = None
+        site.imaging_study = parent if isinstance(parent, ImagingStudy) else None
+        site.assessment = parent if isinstance(parent, ClinicalAssessment) else None
+        try:
+            with transaction.atomic():
+                site._history_user = by  # type: ignore[attr-defined]
+                site.save()
+        except IntegrityError as error:
+            raise ValidationError({"lesion_sites": [_refusal(site, error).messages[0]]}) from error
+
+
+@_action
+def lesion_sites_set(
+    *, record: LesionParent, sites: Sequence[LesionSite], by: User
+) -> LesionParent:
+    """Replace the lesion sites of a stored study or assessment (the history keeps the old ones);
+    its counts are derived from the new sites. With no sites left the counts become "recorded
+    without sites" — the ones derived last, so the engine's input does not change silently.
+
+    The counts are read by the guideline's alerts: changing them is a clinician's correction."""
+    model = record._meta.model_name
+    site_id = site_id_of(record)
+    _require(by, f"registry.change_{model}", site_id, "correcting this record's lesion sites")
+    sites = list(sites)
+    _check_sites(record, sites)
+    fields = _COUNT_FIELDS[type(record)]
+    counts = _counts_from(record, sites) if sites else {n: getattr(record, n) for n in fields}
+    if any(counts[name] != getattr(record, name) for name in fields):
+        roles.require(
+            by,
+            roles.CORRECT_ENGINE_INPUT,
+            site_id,
+            "Only a clinician of this site may change the lesion sites' counts: the guideline's "
+            "alerts read them.",
+        )
+    for site in record.lesion_sites.all():
+        site._history_user = by  # type: ignore[attr-defined]
+        site.delete()
+    changes = counts | {"lesion_counts": _source_of(record, counts, sites=bool(sites))}
+    stored = _store_changes(record, changes, by=by)
+    _save_sites(stored, sites, by=by)
+    return stored
+
+
+# --- The phenotype -------------------------------------------------------------------------------
+
+PHENOTYPE_FIELDS = frozenset(
+    f.name
+    for f in Phenotype._meta.concrete_fields
+    if f.name not in {"id", "patient", "created_at", "updated_at"}
+)
+
+
+@_action
+def phenotype_record(*, patient: Patient, values: Mapping[str, object], by: User) -> Phenotype:
+    """Record or correct the patient's phenotype (one per patient): `values` are its fields;
+    those not given keep their stored value. "Met" and the score are derived, never given."""
+    unknown = sorted(set(values) - PHENOTYPE_FIELDS)
+    if unknown:
+        raise ValidationError({name: ["No such field."] for name in unknown})
+    stored = Phenotype.objects.filter(patient=patient).first()
+    if stored is None:
+        _require(by, "registry.add_phenotype", patient.site_id, "recording the phenotype")
+        return _store(Phenotype(patient=patient, **values), by=by)
+    _require(by, "registry.change_phenotype", patient.site_id, "correcting the phenotype")
+    changed = {name: value for name, value in values.items() if getattr(stored, name) != value}
+    return _store_changes(stored, changed, by=by) if changed else stored
+
+
+@_action
+def comorbidity_record(
+    *, patient: Patient, condition: str, onset_on: dt.date, by: User
+) -> Comorbidity:
+    _require(by, "registry.add_comorbidity", patient.site_id, "recording a comorbidity")
+    return _store(Comorbidity(patient=patient, condition=condition, onset_on=onset_on), by=by)
+
+
+COMORBIDITY_CORRECTIONS = Corrections(
+    fields=frozenset({"condition", "onset_on"}), owned={"patient": "record a comorbidity"}
+)
+
+
+@_action
+def comorbidity_correct(
+    *, comorbidity: Comorbidity, changes: Mapping[str, object], by: User
+) -> Comorbidity:
+    return _correct(comorbidity, changes, by=by, policy=COMORBIDITY_CORRECTIONS)
 
 
 # --- Relapse and retreatment ---------------------------------------------------------------------
@@ -1382,8 +1646,13 @@ def vaccination_review_record(
 # --- The same actions, for doors that hold a model instance (admin, API) ------------------------
 
 
-def record_create(*, record: ClinicalRecord, by: User) -> ClinicalRecord:
-    """Record a new row built by a door (an admin form, an API body) through its action."""
+def record_create(
+    *, record: ClinicalRecord, by: User, lesion_sites: Sequence[LesionSite] = ()
+) -> ClinicalRecord:
+    """Record a new row built by a door (an admin form, an API body) through its action; an
+    imaging study or assessment with its `lesion_sites`."""
+    if lesion_sites and not isinstance(record, ImagingStudy | ClinicalAssessment):
+        raise TypeError(f"lesion sites belong to a study or an assessment, not {record!r}")
     match record:
         case Patient():
             patient = patient_register(
@@ -1479,6 +1748,7 @@ def record_create(*, record: ClinicalRecord, by: User) -> ClinicalRecord:
                 rinbo_total=record.rinbo_total,
                 rai_cromris_total=record.rai_cromris_total,
                 report_text=record.report_text,
+                lesion_sites=lesion_sites,
                 by=by,
             )
         case ClinicalAssessment():
@@ -1492,7 +1762,15 @@ def record_create(*, record: ClinicalRecord, by: User) -> ClinicalRecord:
                 clinically_active_lesions=record.clinically_active_lesions,
                 disease_state=record.disease_state,
                 notes=record.notes,
+                lesion_sites=lesion_sites,
                 by=by,
+            )
+        case Phenotype():
+            values = {name: getattr(record, name) for name in PHENOTYPE_FIELDS}
+            return phenotype_record(patient=record.patient, values=values, by=by)
+        case Comorbidity():
+            return comorbidity_record(
+                patient=record.patient, condition=record.condition, onset_on=record.onset_on, by=by
             )
         case Relapse():
             if record.retreatment_course_id:
@@ -1616,4 +1894,8 @@ def record_correct(
             return vaccination_correct(vaccination=record, changes=changes, by=by)
         case Consent():
             return consent_correct(consent=record, changes=changes, by=by)
+        case Phenotype():
+            return phenotype_record(patient=record.patient, values=changes, by=by)
+        case Comorbidity():
+            return comorbidity_correct(comorbidity=record, changes=changes, by=by)
     raise TypeError(f"not a clinical record: {record!r}")

@@ -41,6 +41,7 @@ from registry.models import (
     DrugClass,
     Frequency,
     Impression,
+    LesionCounts,
     MedicationDrug,
     MedicationStopReason,
     Modality,
@@ -52,6 +53,18 @@ from registry.models import (
     Route,
     Sex,
     StopReason,
+)
+from registry.phenotype_codes import (
+    BRISTOL_ITEMS,
+    FAMILY_CONDITIONS,
+    JANSSON_ITEMS,
+    JANSSON_MAX,
+    SNOMED_BODY,
+    VERTEBRAL_LEVELS,
+    Bone,
+    ComorbidityCondition,
+    FamilyHistory,
+    Laterality,
 )
 from registry.safety_codes import (
     LIVE_VACCINES,
@@ -402,15 +415,33 @@ LABS = Table(
     ),
 )
 
+IMAGING_NUMBER = _integer(
+    "imaging_number",
+    "The patient's imaging study: 1 = the first (by date, counting all of the patient's studies)",
+)
+ASSESSMENT_NUMBER = _integer(
+    "assessment_number",
+    "The patient's clinical assessment: 1 = the first (by date, counting all of their assessments)",
+)
+LESION_COUNTS_FROM = _text(
+    "lesion_counts_from",
+    "Where the lesion counts come from: sites = derived from this row's lesion_sites rows; "
+    "recorded = counts recorded without sites (entered as numbers, or recorded before the "
+    "registry had sites: there are no lesion_sites rows for them); empty: no count recorded",
+    _choices([*LesionCounts.values, "empty"]),
+)
+
 IMAGING = Table(
     "imaging",
     "Imaging studies and their structured findings (report text is never exported).",
     (
         PSEUDONYM,
+        IMAGING_NUMBER,
         _day("performed_day", "Study"),
         _text("modality", "Imaging modality", _choices(Modality.values)),
         _integer("active_lesions", "Lesions with active inflammation (oedema)"),
         _integer("new_lesions", "Lesions not seen on the previous study"),
+        LESION_COUNTS_FROM,
         _text("impression", "Radiologist's overall impression", _choices(Impression.values)),
         _integer("rinbo_total", "RINBO radiological index total"),
         _integer("rai_cromris_total", "RAI-CROMRIS radiological index total"),
@@ -422,12 +453,14 @@ ASSESSMENTS = Table(
     "Clinical assessments (scores; notes are never exported).",
     (
         PSEUDONYM,
+        ASSESSMENT_NUMBER,
         _day("assessed_day", "Assessment"),
         _decimal("pain_score", "Pain", "0–10", 3, 1),
         _decimal("physician_global", "Physician global assessment", "0–10", 3, 1),
         _decimal("patient_global", "Patient/parent global assessment", "0–10", 3, 1),
         _decimal("chaq", "Childhood Health Assessment Questionnaire", "0–3", 4, 3),
         _integer("clinically_active_lesions", "Lesions judged active on examination"),
+        LESION_COUNTS_FROM,
         _text("disease_state", "Disease state as judged", _choices(DiseaseState.values)),
     ),
 )
@@ -649,6 +682,113 @@ CONSENTS = Table(
     ),
 )
 
+# A value shared by fewer patients than the small-cell threshold (research.deidentify) is
+# exported as "other" when small cells are suppressed (a rare vertebral level: empty).
+RARE_AS_OTHER = (
+    "; with small cells suppressed, a value fewer than 5 patients of the export share is "
+    "exported as other (manifest.json: disclosure_control.rare_values)"
+)
+NOT_RECORDED = " (empty: not recorded)"
+
+PHENOTYPE = Table(
+    "phenotype",
+    "The CRMO phenotype: one row per patient whose phenotype is recorded — first symptoms, the "
+    "Bristol criteria's and the Jansson score's items with what the registry derives from them, "
+    "and the family history as the registry's list codes it.",
+    (
+        PSEUDONYM,
+        _day("first_symptoms_day", "First symptoms (negative: days before day 0)"),
+        *(
+            _boolean(item.name, f"Bristol criteria item: {item.words}" + NOT_RECORDED)
+            for item in BRISTOL_ITEMS
+        ),
+        _boolean(
+            "bristol_met",
+            "Bristol criteria met (Roderick et al. 2016), derived from the items: typical clinical "
+            "and radiological findings and either more than one bone (or the clavicle alone) with "
+            "CRP below 30 mg/L, or a typical biopsy (empty: an unrecorded item could decide it)",
+        ),
+        *(
+            _boolean(
+                item.name, f"Jansson score item ({item.points} points): {item.words}" + NOT_RECORDED
+            )
+            for item in JANSSON_ITEMS
+        ),
+        Column(
+            "jansson_score",
+            ColumnType.INTEGER,
+            "Jansson clinical score (Jansson et al. 2009), the sum of the items' points (empty: "
+            "an item is not recorded; the registry does not classify by it)",
+            "points",
+            allowed=f"0 … {JANSSON_MAX}",
+        ),
+        _text(
+            "family_history",
+            "Family history of autoimmune or inflammatory disease" + NOT_RECORDED,
+            _choices(FamilyHistory.values),
+        ),
+        *(
+            _boolean(f"family_{name}", f"A relative has: {words}")
+            for name, words in FAMILY_CONDITIONS.items()
+        ),
+    ),
+)
+
+COMORBIDITIES = Table(
+    "comorbidities",
+    "Conditions from the registry's managed list the patient has, one row per condition (an "
+    "other condition is never named).",
+    (
+        PSEUDONYM,
+        _text(
+            "condition",
+            "The condition, by the registry's code" + RARE_AS_OTHER,
+            " | ".join(f"{c.value} {c.label}" for c in ComorbidityCondition),
+            code_system="registry comorbidity list",
+        ),
+        _day("onset_day", "Onset"),
+    ),
+)
+
+LESION_SITES = Table(
+    "lesion_sites",
+    "One row per lesion site recorded on an imaging study (with its MRI state and a vertebral "
+    "fracture) or at a clinical assessment (a clinically active lesion). A study's or "
+    "assessment's counts come from these rows when its lesion_counts_from is sites; counts "
+    "recorded without sites have no rows here.",
+    (
+        PSEUDONYM,
+        _text("owner", "Where the site was recorded", "imaging | assessment"),
+        _integer("imaging_number", "The imaging row it belongs to (empty: an assessment's site)"),
+        _integer("assessment_number", "The assessments row it belongs to (empty: an imaging site)"),
+        _day("recorded_day", "The study or the assessment"),
+        _text(
+            "site",
+            "The bone, by the registry's code" + RARE_AS_OTHER,
+            _choices(Bone.values),
+            code_system="registry lesion site list",
+        ),
+        _text(
+            "snomed_code",
+            "SNOMED CT body structure code of the bone, only where the registry checked it against "
+            "a published source (empty otherwise: not guessed)",
+            _choices([f"{code.code} {bone}" for bone, code in SNOMED_BODY.items()] + ["empty"]),
+            code_system="SNOMED CT",
+        ),
+        _text(
+            "vertebral_level",
+            "A vertebra's level (empty: not a vertebra; with small cells suppressed, also a level "
+            "fewer than 5 patients of the export share)",
+            f"{VERTEBRAL_LEVELS[0]} … {VERTEBRAL_LEVELS[-1]}",
+        ),
+        _text("laterality", "Side", _choices(Laterality.values)),
+        _boolean("active", "MRI: active inflammation (oedema); a new lesion is active"),
+        _boolean("new", "MRI: not seen on the previous study"),
+        _boolean("resolved", "MRI: resolved since the previous study"),
+        _boolean("vertebral_fracture", "Imaging: a fracture (collapse) of this vertebra"),
+    ),
+)
+
 TABLES: tuple[Table, ...] = (
     PATIENTS,
     COURSES,
@@ -665,6 +805,9 @@ TABLES: tuple[Table, ...] = (
     SCREENING_RESULTS,
     VACCINATIONS,
     CONSENTS,
+    PHENOTYPE,
+    COMORBIDITIES,
+    LESION_SITES,
 )
 DICTIONARY_HEADER = ("table", "column", "meaning", "type", "unit", "allowed_values", "code_system")
 

@@ -39,18 +39,30 @@ from registry.models import (
     SERIOUSNESS_FIELDS,
     AdverseEvent,
     ClinicalAssessment,
+    Comorbidity,
     Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
     LabResult,
+    LesionSite,
     Medication,
+    Phenotype,
     RegimenChange,
     RegimenReason,
     Relapse,
     ScreeningResult,
     TreatmentCourse,
     Vaccination,
+)
+from registry.phenotype_codes import (
+    BRISTOL_ITEMS,
+    FAMILY_CONDITIONS,
+    JANSSON_ITEMS,
+    SNOMED_BODY,
+    Bone,
+    bristol_met,
+    jansson_score,
 )
 from registry.safety_codes import CODINGS, LIVE_VACCINES, SCREENING_LOINC, special_interest
 from research import fhir
@@ -71,6 +83,7 @@ from research.dictionary import (
     ADVERSE_EVENTS,
     ALERTS,
     ASSESSMENTS,
+    COMORBIDITIES,
     CONSENTS,
     COURSES,
     CSV_TEXT_CELLS,
@@ -78,8 +91,10 @@ from research.dictionary import (
     IMAGING,
     INFUSIONS,
     LABS,
+    LESION_SITES,
     MEDICATIONS,
     PATIENTS,
+    PHENOTYPE,
     REACTIONS,
     REGIMEN_CHANGES,
     RELAPSES,
@@ -124,6 +139,49 @@ def _patient_facts(export: ExportRequest) -> Iterator[PatientFacts]:
         "patient__diagnosed_on",
     ):
         yield PatientFacts(*row)
+
+
+OTHER = "other"  # what a rare site or comorbidity becomes (Bone.OTHER, ComorbidityCondition.OTHER)
+
+
+@dataclass
+class RareValues:
+    """Per column ("table.column"), the patients and rows of each value in the export."""
+
+    patients: dict[str, dict[str, set[int]]] = field(default_factory=dict)
+    rows: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add(self, column: str, value: str, patient_id: int, rows: int) -> None:
+        self.patients.setdefault(column, {}).setdefault(value, set()).add(patient_id)
+        self.rows[(column, value)] += rows
+
+    def values(self, column: str) -> set[str]:
+        """The column's rare values ("other" is already as general as it gets)."""
+        return {
+            value
+            for value, patients in self.patients.get(column, {}).items()
+            if len(patients) < SMALL_CELL_PATIENTS and value != OTHER
+        }
+
+    def manifest(self, *, suppressed: bool) -> dict[str, object]:
+        """Suppressed: how many values were generalised per column (not which: a value and its
+        few patients is itself a small cell). Reported only: each rare value and its patients."""
+        columns = ("lesion_sites.site", "lesion_sites.vertebral_level", "comorbidities.condition")
+        if suppressed:
+            return {
+                "generalised_values": {
+                    column: sum(self.rows[(column, value)] for value in self.values(column))
+                    for column in columns
+                }
+            }
+        return {
+            "generalised_values": dict.fromkeys(columns, 0),
+            "rare_values_kept": [
+                {"column": column, "value": value, "patients": len(self.patients[column][value])}
+                for column in columns
+                for value in sorted(self.values(column))
+            ],
+        }
 
 
 @dataclass
@@ -202,15 +260,52 @@ class ExportScope:
                 name: sum(n for count, n in blanked.items() if count > position)
                 for position, name in enumerate(QUASI_IDENTIFIERS)
             },
+            "rare_values": self.rare.manifest(suppressed=self.export.suppress_small_cells),
         }
 
-    def rows(self, queryset: QuerySet[Any], patient: str, dated: str) -> QuerySet[Any]:
-        """Rows of mapped patients dated within the range, with pseudonym and day 0 joined."""
+    @cached_property
+    def rare(self) -> RareValues:
+        """The sites, vertebral levels and comorbidities fewer than SMALL_CELL_PATIENTS patients
+        of the export share (counted before any table is written, so that every format and the
+        manifest agree). Memory: one entry per patient and value."""
+        rare = RareValues()
+        for parent, dated in (
+            ("imaging_study", "imaging_study__performed_on"),
+            ("assessment", "assessment__assessed_on"),
+        ):
+            sites = self.rows(
+                LesionSite.objects.filter(**{f"{parent}__isnull": False}),
+                f"{parent}__patient",
+                dated,
+            )
+            for patient_id, bone, level, n in (
+                sites.values_list(f"{parent}__patient_id", "bone", "vertebral_level")
+                .order_by()
+                .annotate(n=Count("pk"))
+            ):
+                rare.add("lesion_sites.site", bone, patient_id, n)
+                if level:
+                    rare.add("lesion_sites.vertebral_level", level, patient_id, n)
+        comorbidities = self.rows(Comorbidity.objects.all(), "patient", "onset_on")
+        for patient_id, condition in comorbidities.values_list("patient_id", "condition"):
+            rare.add("comorbidities.condition", condition, patient_id, 1)
+        return rare
+
+    def shown(self, column: str, value: str) -> str | None:
+        """A site, vertebral level or comorbidity as exported: a rare one generalised (to "other";
+        a level left empty) when small cells are suppressed."""
+        if not self.export.suppress_small_cells or value not in self.rare.values(column):
+            return value
+        return None if column == "lesion_sites.vertebral_level" else OTHER
+
+    def rows(self, queryset: QuerySet[Any], patient: str, dated: str | None) -> QuerySet[Any]:
+        """Rows of mapped patients dated within the range (all of them for an undated record),
+        with pseudonym and day 0 joined."""
         mapping = f"{patient}__research_pseudonyms"
         rows = queryset.filter(**{f"{mapping}__export": self.export})
-        if self.export.date_from:
+        if dated and self.export.date_from:
             rows = rows.filter(**{f"{dated}__gte": self.export.date_from})
-        if self.export.date_to:
+        if dated and self.export.date_to:
             rows = rows.filter(**{f"{dated}__lte": self.export.date_to})
         return rows.annotate(
             pseudonym=F(f"{mapping}__pseudonym"),
@@ -225,6 +320,27 @@ def _course_number(course: str) -> Subquery:
         TreatmentCourse.objects.filter(
             patient_id=OuterRef(f"{prefix}patient_id"),
             started_on__lte=OuterRef(f"{prefix}started_on"),
+        )
+        .order_by()
+        .values("patient_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Subquery(earlier, output_field=IntegerField())
+
+
+def _ordinal(
+    model: type[ImagingStudy | ClinicalAssessment], dated: str, parent: str = ""
+) -> Subquery:
+    """1 for the patient's first study (or assessment), 2 for the next, … by date then entry,
+    counting all of theirs (so that a date range does not renumber them). `parent`: the path
+    to the study or assessment from the rows numbered (a lesion site's)."""
+    outer = f"{parent}__" if parent else ""
+    earlier = (
+        model.objects.filter(patient_id=OuterRef(f"{outer}patient_id"))
+        .filter(
+            Q(**{f"{dated}__lt": OuterRef(f"{outer}{dated}")})
+            | Q(**{dated: OuterRef(f"{outer}{dated}"), "pk__lte": OuterRef(f"{outer}pk")})
         )
         .order_by()
         .values("patient_id")
@@ -476,26 +592,32 @@ def lab_rows(scope: ExportScope) -> Iterator[Row]:
 
 
 def imaging_rows(scope: ExportScope) -> Iterator[Row]:
-    studies = scope.rows(ImagingStudy.objects.all(), "patient", "performed_on")
-    for pseudonym, day_zero, performed_on, *findings in _stream(
-        studies.order_by("pseudonym", "performed_on"),
+    studies = scope.rows(ImagingStudy.objects.all(), "patient", "performed_on").annotate(
+        number=_ordinal(ImagingStudy, "performed_on")
+    )
+    for pseudonym, day_zero, number, performed_on, *findings in _stream(
+        studies.order_by("pseudonym", "performed_on", "pk"),
         "pseudonym",
         "patient_day_zero",
+        "number",
         "performed_on",
         "modality",
         "active_lesions",
         "new_lesions",
+        "lesion_counts",
         "impression",
         "rinbo_total",
         "rai_cromris_total",
     ):
-        modality, active, new, impression, rinbo, rai = findings
+        modality, active, new, counts_from, impression, rinbo, rai = findings
         yield (
             pseudonym,
+            number,
             scope.day(performed_on, day_zero),
             modality,
             active,
             new,
+            counts_from or None,
             impression or None,
             rinbo,
             rai,
@@ -503,11 +625,14 @@ def imaging_rows(scope: ExportScope) -> Iterator[Row]:
 
 
 def assessment_rows(scope: ExportScope) -> Iterator[Row]:
-    assessments = scope.rows(ClinicalAssessment.objects.all(), "patient", "assessed_on")
-    for pseudonym, day_zero, assessed_on, *scores, state in _stream(
-        assessments.order_by("pseudonym", "assessed_on"),
+    assessments = scope.rows(ClinicalAssessment.objects.all(), "patient", "assessed_on").annotate(
+        number=_ordinal(ClinicalAssessment, "assessed_on")
+    )
+    for pseudonym, day_zero, number, assessed_on, *scores, state, counts_from in _stream(
+        assessments.order_by("pseudonym", "assessed_on", "pk"),
         "pseudonym",
         "patient_day_zero",
+        "number",
         "assessed_on",
         "pain_score",
         "physician_global",
@@ -515,8 +640,16 @@ def assessment_rows(scope: ExportScope) -> Iterator[Row]:
         "chaq",
         "clinically_active_lesions",
         "disease_state",
+        "lesion_counts",
     ):
-        yield (pseudonym, scope.day(assessed_on, day_zero), *scores, state or None)
+        yield (
+            pseudonym,
+            number,
+            scope.day(assessed_on, day_zero),
+            *scores,
+            counts_from or None,
+            state or None,
+        )
 
 
 def reaction_rows(scope: ExportScope) -> Iterator[Row]:
@@ -754,6 +887,96 @@ def consent_rows(scope: ExportScope) -> Iterator[Row]:
         )
 
 
+PHENOTYPE_ITEMS = tuple(item.name for item in (*BRISTOL_ITEMS, *JANSSON_ITEMS))
+FAMILY_FIELDS = tuple(f"family_{name}" for name in FAMILY_CONDITIONS)
+
+
+def phenotype_rows(scope: ExportScope) -> Iterator[Row]:
+    # The phenotype has no date of its own: a date range keeps every mapped patient's.
+    phenotypes = scope.rows(Phenotype.objects.all(), "patient", dated=None)
+    bristol = len(BRISTOL_ITEMS)
+    for pseudonym, day_zero, first_symptoms_on, *values in _stream(
+        phenotypes.order_by("pseudonym"),
+        "pseudonym",
+        "patient_day_zero",
+        "first_symptoms_on",
+        *PHENOTYPE_ITEMS,
+        "family_history",
+        *FAMILY_FIELDS,
+    ):
+        items = dict(zip(PHENOTYPE_ITEMS, values, strict=False))
+        family_history, *family = values[len(PHENOTYPE_ITEMS) :]
+        yield (
+            pseudonym,
+            scope.day(first_symptoms_on, day_zero),
+            *values[:bristol],
+            bristol_met(items),
+            *values[bristol : len(PHENOTYPE_ITEMS)],
+            jansson_score(items),
+            family_history or None,
+            *family,
+        )
+
+
+def comorbidity_rows(scope: ExportScope) -> Iterator[Row]:
+    comorbidities = scope.rows(Comorbidity.objects.all(), "patient", "onset_on")
+    for pseudonym, day_zero, condition, onset_on in _stream(
+        comorbidities.order_by("pseudonym", "onset_on", "condition"),
+        "pseudonym",
+        "patient_day_zero",
+        "condition",
+        "onset_on",
+    ):
+        yield (
+            pseudonym,
+            scope.shown("comorbidities.condition", condition),
+            scope.day(onset_on, day_zero),
+        )
+
+
+def lesion_site_rows(scope: ExportScope) -> Iterator[Row]:
+    """The imaging studies' sites, then the assessments' (each by patient and date)."""
+    for owner, parent, dated, model in (
+        ("imaging", "imaging_study", "performed_on", ImagingStudy),
+        ("assessment", "assessment", "assessed_on", ClinicalAssessment),
+    ):
+        sites = scope.rows(
+            LesionSite.objects.filter(**{f"{parent}__isnull": False}),
+            f"{parent}__patient",
+            f"{parent}__{dated}",
+        ).annotate(number=_ordinal(model, dated, parent))
+        for (pseudonym, day_zero, number, recorded_on, bone, level, laterality,
+             *findings) in _stream(
+            sites.order_by("pseudonym", f"{parent}__{dated}", parent, "bone", "pk"),
+            "pseudonym",
+            "patient_day_zero",
+            "number",
+            f"{parent}__{dated}",
+            "bone",
+            "vertebral_level",
+            "laterality",
+            "active",
+            "new",
+            "resolved",
+            "vertebral_fracture",
+        ):  # fmt: skip
+            site = scope.shown("lesion_sites.site", bone)
+            shown_level = scope.shown("lesion_sites.vertebral_level", level) if level else None
+            coded = SNOMED_BODY.get(Bone(site)) if site else None
+            yield (
+                pseudonym,
+                owner,
+                number if owner == "imaging" else None,
+                number if owner == "assessment" else None,
+                scope.day(recorded_on, day_zero),
+                site,
+                coded.code if coded else None,
+                shown_level if site == bone else None,
+                laterality,
+                *findings,
+            )
+
+
 TABLE_ROWS: dict[str, Callable[[ExportScope], Iterator[Row]]] = {
     PATIENTS.name: patient_rows,
     COURSES.name: course_rows,
@@ -770,6 +993,9 @@ TABLE_ROWS: dict[str, Callable[[ExportScope], Iterator[Row]]] = {
     SCREENING_RESULTS.name: screening_rows,
     VACCINATIONS.name: vaccination_rows,
     CONSENTS.name: consent_rows,
+    PHENOTYPE.name: phenotype_rows,
+    COMORBIDITIES.name: comorbidity_rows,
+    LESION_SITES.name: lesion_site_rows,
 }
 
 
@@ -902,7 +1128,9 @@ FHIR_CONTENTS = (
     "single LOINC code chosen, the registry's own codes); infliximab ATC L04AB02 and RxNorm\n"
     "191831 (a Medication per product, with the product list's codes); co-medications by WHO ATC,\n"
     "routes by SNOMED CT; adverse events by MedDRA where CTCAE v5.0 has the term, seriousness\n"
-    "serious | non-serious; vaccines by CVX where one code is certain. Codes under\n"
+    "serious | non-serious; vaccines by CVX where one code is certain; the CRMO/CNO Condition by\n"
+    "Orphanet and ICD-10 M86.3, its bodySite (the sites active now) by the registry's lesion site\n"
+    "codes and SNOMED CT where checked (tibia, femur, radius, calcaneum). Codes under\n"
     f"{fhir.BASE}/CodeSystem/ are the registry's own lists."
 )
 PRECISION_TEXT = {

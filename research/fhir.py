@@ -16,20 +16,25 @@ from decimal import Decimal
 from typing import Any
 
 from registry.models import INFLIXIMAB_ATC, INFLIXIMAB_RXNORM, ROUTE_SNOMED
+from registry.phenotype_codes import SNOMED_BODY, ComorbidityCondition, site_words
 from registry.safety_codes import VACCINE_CVX, ScreeningTest
 from research.archive import Archive, HashingWriter
 from research.dictionary import (
     ADVERSE_EVENTS,
     ALERTS,
+    ASSESSMENTS,
+    COMORBIDITIES,
     CONSENTS,
     COURSES,
     IMAGING,
     INFUSIONS,
     LABS,
+    LESION_SITES,
     LOINC_WEIGHT,
     MEDICATIONS,
     ORPHA_CRMO,
     PATIENTS,
+    PHENOTYPE,
     REACTIONS,
     SCREENING_RESULTS,
     VACCINATIONS,
@@ -44,6 +49,7 @@ ATC = "http://www.whocc.no/atc"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"
 CVX = "http://hl7.org/fhir/sid/cvx"
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
 MEDDRA = "http://terminology.hl7.org/CodeSystem/mdr"
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
 # The substance (RxNorm's ingredient concept, WHO ATC), and an infusion or a course without a
@@ -58,6 +64,23 @@ INFLIXIMAB = {
 CRMO = {
     "coding": [{"system": "http://www.orpha.net", "code": ORPHA_CRMO.removeprefix("ORPHA:")}],
     "text": "Chronic recurrent multifocal osteomyelitis (CRMO/CNO)",
+}
+# The CRMO/CNO Condition: Orphanet, and ICD-10 M86.3 (chronic multifocal osteomyelitis), the one
+# code that is certain (SNOMED CT's concepts for CRMO are not coded: none was checked).
+CRMO_CONDITION = {
+    "coding": [
+        *CRMO["coding"],
+        {"system": ICD10, "code": "M86.3", "display": "Chronic multifocal osteomyelitis"},
+    ],
+    "text": CRMO["text"],
+}
+CONDITION_CONFIRMED = {
+    "coding": [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+            "code": "confirmed",
+        }
+    ]
 }
 PSEUDONYMISED = {
     "security": [
@@ -659,6 +682,107 @@ def consent(row: dict[str, Any], n: int) -> Resource:
     }
 
 
+def _body_site(site: dict[str, Any]) -> dict[str, Any]:
+    """A lesion site as a Condition's bodySite: the registry's bone code, SNOMED CT where the code
+    list carries one, and the level and side as the concept's extensions."""
+    coding = [_registry_code("lesion-site", site["site"])]
+    if site["snomed_code"]:
+        body = SNOMED_BODY[site["site"]]
+        coding.append({"system": SNOMED, "code": body.code, "display": body.display})
+    extensions = [_extension("laterality", "Code", site["laterality"])]
+    if site["vertebral_level"]:
+        extensions.append(_extension("vertebral-level", "Code", site["vertebral_level"]))
+    return {
+        "coding": coding,
+        "text": site_words(site["site"], site["vertebral_level"] or "", site["laterality"]),
+        "extension": extensions,
+    }
+
+
+def _latest_with_counts(
+    rows: Iterator[tuple[Any, ...]], table: Table, *, mri: bool
+) -> dict[str, tuple[int, bool]]:
+    """Pseudonym → the number of their latest study (an MRI) or assessment with counts, and
+    whether those counts come from sites."""
+    latest: dict[str, tuple[int, bool]] = {}
+    number = "imaging_number" if table is IMAGING else "assessment_number"
+    for row in rows:
+        values = dict(zip(table.header, row, strict=True))
+        if values["lesion_counts_from"] is None:
+            continue
+        if mri and DICOM_MODALITY[values["modality"]] != "MR":
+            continue
+        pseudonym = values["patient_pseudonym"]
+        if pseudonym not in latest or values[number] > latest[pseudonym][0]:
+            latest[pseudonym] = (values[number], values["lesion_counts_from"] == "sites")
+    return latest
+
+
+def crmo_conditions(rows_of: Rows, patients: list[str]) -> Iterator[Resource]:
+    """One CRMO/CNO Condition per patient: onset at the first symptoms (the phenotype's), and a
+    bodySite per site active now — the active sites of the latest MRI with counts, and the sites
+    of the latest assessment with counts, as the patient page shows them (none where those counts
+    were recorded without sites). `patients`: the pseudonyms the Patient file wrote (the patients
+    table is read once: it counts the small cells). Memory: a few values per patient."""
+    onset: dict[str, int | None] = {}
+    bristol: dict[str, bool | None] = {}
+    for row in rows_of(PHENOTYPE):
+        values = dict(zip(PHENOTYPE.header, row, strict=True))
+        onset[values["patient_pseudonym"]] = values["first_symptoms_day"]
+        bristol[values["patient_pseudonym"]] = values["bristol_met"]
+    latest = {
+        "imaging": _latest_with_counts(rows_of(IMAGING), IMAGING, mri=True),
+        "assessment": _latest_with_counts(rows_of(ASSESSMENTS), ASSESSMENTS, mri=False),
+    }
+    sites: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {}
+    for row in rows_of(LESION_SITES):
+        site = dict(zip(LESION_SITES.header, row, strict=True))
+        owner, pseudonym = site["owner"], site["patient_pseudonym"]
+        number = site[f"{owner}_number"]
+        if latest[owner].get(pseudonym, (None, False)) != (number, True):
+            continue
+        if owner == "imaging" and not site["active"]:
+            continue
+        key = (site["site"], site["vertebral_level"] or "", site["laterality"])
+        sites.setdefault(pseudonym, {}).setdefault(key, site)
+    for pseudonym in patients:
+        met = bristol.get(pseudonym)
+        yield _without_empty(
+            {
+                "resourceType": "Condition",
+                "id": f"crmo-{pseudonym}",
+                "verificationStatus": CONDITION_CONFIRMED,
+                "code": CRMO_CONDITION,
+                "subject": _patient(pseudonym),
+                "onsetDateTime": _date(onset.get(pseudonym)),
+                "bodySite": [
+                    _body_site(site) for _, site in sorted(sites.get(pseudonym, {}).items())
+                ],
+                "extension": (
+                    [_extension("bristol-criteria-met", "Boolean", met)] if met is not None else []
+                ),
+            }
+        )
+
+
+def comorbidity_condition(row: dict[str, Any], n: int) -> Resource:
+    """A comorbidity by the registry's code (no ICD-10 or SNOMED CT code was checked for them)."""
+    condition = row["condition"]
+    return _without_empty(
+        {
+            "resourceType": "Condition",
+            "id": f"comorbidity-{n}",
+            "verificationStatus": CONDITION_CONFIRMED,
+            "code": {
+                "coding": [_registry_code("comorbidity", condition)],
+                "text": ComorbidityCondition(condition).label,
+            },
+            "subject": _patient(row["patient_pseudonym"]),
+            "onsetDateTime": _date(row["onset_day"]),
+        }
+    )
+
+
 @dataclass(frozen=True)
 class ResourceFile:
     resource_type: str
@@ -666,10 +790,13 @@ class ResourceFile:
     # The Medication file: one resource per product the files before it referenced, gathered
     # while they were written (the tables hold products only as an infusion's or a course's).
     products_referenced: bool = False
+    # Resources gathered from several tables (before those of `sources`).
+    gathered: Callable[[Rows, list[str]], Iterator[Resource]] | None = None
 
 
 RESOURCE_FILES = (
     ResourceFile("Patient", ((PATIENTS, patient),)),
+    ResourceFile("Condition", ((COMORBIDITIES, comorbidity_condition),), gathered=crmo_conditions),
     ResourceFile("MedicationRequest", ((COURSES, medication_request),)),
     ResourceFile("MedicationAdministration", ((INFUSIONS, medication_administration),)),
     ResourceFile("Medication", (), products_referenced=True),
@@ -693,18 +820,22 @@ RESOURCE_FILES = (
 
 
 def _resources(
-    file: ResourceFile, rows_of: Rows, products: dict[str, Resource]
+    file: ResourceFile, rows_of: Rows, products: dict[str, Resource], patients: list[str]
 ) -> Iterator[Resource]:
     """The file's resources; the products its rows name are noted in `products` (one per code:
-    memory grows with the product list, not with the registry)."""
+    memory grows with the product list, not with the registry), the patients in `patients`."""
     if file.products_referenced:
         yield from (products[code] for code in sorted(products))
         return
+    if file.gathered is not None:
+        yield from file.gathered(rows_of, patients)
     n = 0
     for table, convert in file.sources:
         for row in rows_of(table):
             n += 1
             values = dict(zip(table.header, row, strict=True))
+            if table is PATIENTS:
+                patients.append(values["patient_pseudonym"])
             if (code := values.get("product_code")) is not None and code not in products:
                 products[code] = medication(values)
             yield convert(values, n)
@@ -722,11 +853,12 @@ def write_bundle(
     """One NDJSON file per resource type, then the bulk data manifest; returns counts by type."""
     counts: dict[str, int] = {}
     products: dict[str, Resource] = {}
+    patients: list[str] = []
     for done, file in enumerate(RESOURCE_FILES, start=1):
 
         def write(out: HashingWriter, file: ResourceFile = file) -> int:
             count = 0
-            for resource in _resources(file, rows_of, products):
+            for resource in _resources(file, rows_of, products, patients):
                 out.write(json.dumps(resource, ensure_ascii=False).encode() + b"\n")
                 count += 1
             return count

@@ -13,6 +13,7 @@ from registry.models import (
     NO_UNIT,
     AdverseEvent,
     ClinicalAssessment,
+    Comorbidity,
     Consent,
     ConsentDocument,
     ImagingStudy,
@@ -23,6 +24,7 @@ from registry.models import (
     Medication,
     Membership,
     Patient,
+    Phenotype,
     RegimenChange,
     Relapse,
     Role,
@@ -167,6 +169,10 @@ class ImagingStudyFactory(factory.django.DjangoModelFactory[ImagingStudy]):
     modality = "wb_mri"
     active_lesions = 3
     new_lesions = 0
+    # Counts written directly are counts recorded without sites (the services derive the rest).
+    lesion_counts = factory.LazyAttribute(
+        lambda s: "recorded" if (s.active_lesions, s.new_lesions) != (None, None) else ""
+    )
 
 
 class AssessmentFactory(factory.django.DjangoModelFactory[ClinicalAssessment]):
@@ -179,6 +185,9 @@ class AssessmentFactory(factory.django.DjangoModelFactory[ClinicalAssessment]):
     physician_global = Decimal("2")
     patient_global = Decimal("3")
     clinically_active_lesions = 1
+    lesion_counts = factory.LazyAttribute(
+        lambda a: "recorded" if a.clinically_active_lesions is not None else ""
+    )
 
 
 class RelapseFactory(factory.django.DjangoModelFactory[Relapse]):
@@ -310,3 +319,21 @@ class ConsentFactory(factory.django.DjangoModelFactory[Consent]):
     research_given = True
     contact_given = True
     given_on = dt.date(2024, 1, 10)
+
+
+class PhenotypeFactory(factory.django.DjangoModelFactory[Phenotype]):
+    class Meta:
+        model = Phenotype
+
+    patient = factory.SubFactory(PatientFactory)
+    first_symptoms_on = dt.date(2022, 9, 1)
+    family_history = "no"
+
+
+class ComorbidityFactory(factory.django.DjangoModelFactory[Comorbidity]):
+    class Meta:
+        model = Comorbidity
+
+    patient = factory.SubFactory(PatientFactory)
+    condition = "psoriasis"
+    onset_on = dt.date(2024, 5, 1)

@@ -135,8 +135,24 @@ def test_it_shows_imaging_with_modality_lesions_impression_and_scores(client, nu
     page = client.get(patient_url(followed.patient)).text
 
     assert rows_of(page, "imaging-heading") == [
-        ["27 Oct 2026", "Whole-body MRI", "1", "0", "Improved", "RAI-CROMRIS 3"],
-        ["30 Jul 2026", "Whole-body MRI", "4", "4", "—", "RINBO 7"],
+        [
+            "27 Oct 2026",
+            "Whole-body MRI",
+            "1",
+            "0",
+            "Improved",
+            "RAI-CROMRIS 3",
+            "counts recorded without sites",
+        ],
+        [
+            "30 Jul 2026",
+            "Whole-body MRI",
+            "4",
+            "4",
+            "—",
+            "RINBO 7",
+            "counts recorded without sites",
+        ],
     ]
 
 
@@ -149,8 +165,17 @@ def test_it_shows_assessments_with_the_judged_state_or_the_guideline_reading(
 
     # Not judged on 27 Oct: the scores are low, but that day's MRI shows an active lesion.
     assert rows_of(page, "assessments-heading") == [
-        ["27 Oct 2026", "1", "1", "1", "—", "0", "not judged (guideline reading: active)"],
-        ["30 Jul 2026", "6", "6.5", "7", "1.25", "3", "Active"],
+        [
+            "27 Oct 2026",
+            "1",
+            "1",
+            "1",
+            "—",
+            "0",
+            "not judged (guideline reading: active)",
+            "counts recorded without sites",
+        ],
+        ["30 Jul 2026", "6", "6.5", "7", "1.25", "3", "Active", "counts recorded without sites"],
     ]
 
 
@@ -286,7 +311,8 @@ def test_it_gives_the_chart_a_summary_and_the_same_points_as_a_table(client, nur
     assert ["13 Sep 2026", "Anti-infliximab antibodies", "detected, titre 48 AU/mL"] in rows
     assert ["14 Aug 2026", "Anti-infliximab antibodies", "not detected"] in rows
     assert ["15 Sep 2026", "Reaction", "Moderate, delayed (1–14 days)"] in rows
-    assert ["27 Oct 2026", "Whole-body MRI", "1 active, 0 new lesions"] in rows
+    mri = "1 active, 0 new lesions — counts recorded without sites"
+    assert ["27 Oct 2026", "Whole-body MRI", mri] in rows
     dates = [dt.datetime.strptime(row[0], "%d %b %Y") for row in rows[1:]]
     assert dates == sorted(dates, reverse=True)
 

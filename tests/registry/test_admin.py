@@ -38,6 +38,7 @@ from registry.models import (
 from tests.factories import (
     AdverseEventFactory,
     AssessmentFactory,
+    ComorbidityFactory,
     ConsentFactory,
     CourseFactory,
     ImagingStudyFactory,
@@ -45,6 +46,7 @@ from tests.factories import (
     LabResultFactory,
     MedicationFactory,
     PatientFactory,
+    PhenotypeFactory,
     ProductFactory,
     ReactionFactory,
     RegimenChangeFactory,
@@ -90,6 +92,8 @@ class SiteRecords:
     screening_result: ScreeningResult
     vaccination: Vaccination
     consent: Consent
+    phenotype: Any = None
+    comorbidity: Any = None
 
 
 def make_site_records(site: Site, family_name: str, mrn: str) -> SiteRecords:
@@ -126,6 +130,8 @@ def make_site_records(site: Site, family_name: str, mrn: str) -> SiteRecords:
         ),
         vaccination=VaccinationFactory.create(patient=patient),
         consent=ConsentFactory.create(patient=patient),
+        phenotype=PhenotypeFactory.create(patient=patient),
+        comorbidity=ComorbidityFactory.create(patient=patient),
     )
 
 

@@ -28,14 +28,17 @@ from registry.models import (
     SCREENING_HOLDS_INFUSIONS,
     AdverseEvent,
     ClinicalAssessment,
+    Comorbidity,
     Consent,
     ImagingStudy,
     Infusion,
     InfusionReaction,
     LabResult,
+    LesionSite,
     Medication,
     Membership,
     Patient,
+    Phenotype,
     RegimenChange,
     Relapse,
     Role,
@@ -635,6 +638,46 @@ def test_it_has_one_withdrawn_research_consent_and_plausible_consent_for_everyon
 
 
 # --- Idempotence, history, output ----------------------------------------------------------------
+
+
+def test_it_shows_spinal_involvement_with_a_vertebral_fracture_on_mri(output):
+    fractured = LesionSite.objects.filter(vertebral_fracture=True, imaging_study__isnull=False)
+    assert fractured.exists()
+    assert {site.bone for site in fractured} == {"vertebra"}
+    study = fractured.first().imaging_study
+    levels = {s.vertebral_level for s in study.lesion_sites.filter(bone="vertebra", active=True)}
+    assert len(levels) >= 2  # more than one vertebra
+
+
+def test_its_lesion_counts_agree_with_their_sites(output):
+    studies = ImagingStudy.objects.filter(lesion_counts="sites").prefetch_related("lesion_sites")
+    assert studies.count() > 20
+    for study in studies:
+        sites = list(study.lesion_sites.all())
+        assert study.active_lesions == sum(s.active for s in sites)
+        assert study.new_lesions == sum(s.new for s in sites)
+    assert LesionSite.objects.filter(resolved=True).exists()
+    assert LesionSite.objects.filter(new=True).exists()
+    assessments = ClinicalAssessment.objects.filter(lesion_counts="sites")
+    assert assessments.exists()
+    for assessment in assessments.prefetch_related("lesion_sites"):
+        assert assessment.clinically_active_lesions == len(assessment.lesion_sites.all())
+    # Nothing active and nothing resolving: a count of 0 without sites.
+    assert ClinicalAssessment.objects.filter(
+        lesion_counts="recorded", clinically_active_lesions=0
+    ).exists()
+
+
+def test_it_records_the_phenotype_and_comorbidities_of_a_few(output):
+    phenotypes = list(Phenotype.objects.select_related("patient"))
+    assert 3 <= len(phenotypes) < Patient.objects.count()
+    assert any(p.bristol_met for p in phenotypes)
+    assert any(p.jansson_score is not None for p in phenotypes)
+    for p in phenotypes:
+        assert p.first_symptoms_on is not None and p.patient.diagnosed_on is not None
+        assert p.first_symptoms_on < p.patient.diagnosed_on
+    assert {"yes", "no"} <= {p.family_history for p in phenotypes}
+    assert {c.condition for c in Comorbidity.objects.all()} >= {"ppp", "ibd"}
 
 
 def test_it_adds_nothing_when_run_again(output):
