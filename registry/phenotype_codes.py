@@ -64,16 +64,44 @@ class BodyStructure:
 
 
 SNOMED_SYSTEM = "http://snomed.info/sct"
-# Only codes checked against a published source. 12611008 is the SNOMED CT Compositional Grammar
-# specification's own example (|bone structure of tibia|); the femur, radius and calcaneum codes
-# are the ones a published FHIR implementation guide's bone-site value set uses, and agree with the
-# SNOMED CT browser's fully specified names as the registry's authors know them. Every other bone
-# keeps only the registry's code: a wrong SNOMED code would mislead a pooled analysis silently.
+# Only codes checked against a published source, named beside each: the HL7 mCODE implementation
+# guide's TG263-to-SNOMED CT concept map (mCODE), the German Medical Informatics Initiative's
+# oncology module concept map of radiotherapy target sites to SNOMED CT (MII), the SNOMED CT
+# Compositional Grammar and Expression Constraint Language guides (SNOMED CG/ECL), and bone-site
+# value sets of published FHIR implementation guides (FHIR IG). A vertebra is coded by its
+# region (cervical, thoracic, lumbar, sacral) from its level. The metatarsal and "other" keep
+# only the registry's code: a wrong SNOMED code would mislead a pooled analysis silently.
 SNOMED_BODY: Mapping[str, BodyStructure] = {
-    Bone.TIBIA: BodyStructure("12611008", "Bone structure of tibia", "SNOMED CT CG spec"),
-    Bone.FEMUR: BodyStructure("71341001", "Bone structure of femur", "FHIR IG value set"),
-    Bone.RADIUS: BodyStructure("62413002", "Bone structure of radius", "FHIR IG value set"),
-    Bone.CALCANEUS: BodyStructure("80144004", "Bone structure of calcaneum", "FHIR IG value set"),
+    Bone.CLAVICLE: BodyStructure("51299004", "Bone structure of clavicle", "mCODE"),
+    Bone.MANDIBLE: BodyStructure("91609006", "Bone structure of mandible", "mCODE"),
+    Bone.STERNUM: BodyStructure("56873002", "Bone structure of sternum", "MII"),
+    Bone.PELVIS: BodyStructure("28254004", "Innominate bone structure", "MII"),
+    Bone.FEMUR: BodyStructure("71341001", "Bone structure of femur", "mCODE"),
+    Bone.TIBIA: BodyStructure("12611008", "Bone structure of tibia", "SNOMED CG"),
+    Bone.FIBULA: BodyStructure("87342007", "Bone structure of fibula", "mCODE"),
+    Bone.CALCANEUS: BodyStructure("80144004", "Bone structure of calcaneum", "FHIR IG"),
+    Bone.HUMERUS: BodyStructure("85050009", "Bone structure of humerus", "mCODE"),
+    Bone.RADIUS: BodyStructure("62413002", "Bone structure of radius", "mCODE"),
+    Bone.ULNA: BodyStructure("23416004", "Bone structure of ulna", "SNOMED ECL"),
+}
+SNOMED_VERTEBRA: Mapping[str, BodyStructure] = {
+    "C": BodyStructure("84667006", "Bone structure of cervical vertebra", "MII"),
+    "T": BodyStructure("35769007", "Bone structure of thoracic vertebra", "MII"),
+    "L": BodyStructure("73903008", "Bone structure of lumbar vertebra", "MII"),
+    "S": BodyStructure("699698002", "Structure of sacral vertebral column", "MII"),
+}
+
+
+def snomed_body_structure(bone: str, level: str | None = None) -> BodyStructure | None:
+    """The checked SNOMED CT body structure of a site, if there is one (a vertebra: by the region
+    of its level; a vertebra whose level is not given stays uncoded)."""
+    if bone == Bone.VERTEBRA:
+        return SNOMED_VERTEBRA.get(level[:1]) if level else None
+    return SNOMED_BODY.get(bone)
+
+
+SNOMED_DISPLAY: Mapping[str, str] = {
+    body.code: body.display for body in (*SNOMED_BODY.values(), *SNOMED_VERTEBRA.values())
 }
 
 

@@ -60,6 +60,7 @@ from registry.phenotype_codes import (
     JANSSON_ITEMS,
     JANSSON_MAX,
     SNOMED_BODY,
+    SNOMED_VERTEBRA,
     VERTEBRAL_LEVELS,
     Bone,
     ComorbidityCondition,
@@ -772,7 +773,11 @@ LESION_SITES = Table(
             "snomed_code",
             "SNOMED CT body structure code of the bone, only where the registry checked it against "
             "a published source (empty otherwise: not guessed)",
-            _choices([f"{code.code} {bone}" for bone, code in SNOMED_BODY.items()] + ["empty"]),
+            _choices(
+                [f"{body.code} {bone}" for bone, body in SNOMED_BODY.items()]
+                + [f"{body.code} vertebra {region}*" for region, body in SNOMED_VERTEBRA.items()]
+                + ["empty"]
+            ),
             code_system="SNOMED CT",
         ),
         _text(

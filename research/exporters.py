@@ -59,10 +59,9 @@ from registry.phenotype_codes import (
     BRISTOL_ITEMS,
     FAMILY_CONDITIONS,
     JANSSON_ITEMS,
-    SNOMED_BODY,
-    Bone,
     bristol_met,
     jansson_score,
+    snomed_body_structure,
 )
 from registry.safety_codes import CODINGS, LIVE_VACCINES, SCREENING_LOINC, special_interest
 from research import fhir
@@ -962,7 +961,8 @@ def lesion_site_rows(scope: ExportScope) -> Iterator[Row]:
         ):  # fmt: skip
             site = scope.shown("lesion_sites.site", bone)
             shown_level = scope.shown("lesion_sites.vertebral_level", level) if level else None
-            coded = SNOMED_BODY.get(Bone(site)) if site else None
+            shown_level = shown_level if site == bone else None
+            coded = snomed_body_structure(site, shown_level) if site else None
             yield (
                 pseudonym,
                 owner,
@@ -971,7 +971,7 @@ def lesion_site_rows(scope: ExportScope) -> Iterator[Row]:
                 scope.day(recorded_on, day_zero),
                 site,
                 coded.code if coded else None,
-                shown_level if site == bone else None,
+                shown_level,
                 laterality,
                 *findings,
             )

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from registry.models import INFLIXIMAB_ATC, INFLIXIMAB_RXNORM, ROUTE_SNOMED
-from registry.phenotype_codes import SNOMED_BODY, ComorbidityCondition, site_words
+from registry.phenotype_codes import SNOMED_DISPLAY, ComorbidityCondition, site_words
 from registry.safety_codes import VACCINE_CVX, ScreeningTest
 from research.archive import Archive, HashingWriter
 from research.dictionary import (
@@ -687,8 +687,8 @@ def _body_site(site: dict[str, Any]) -> dict[str, Any]:
     list carries one, and the level and side as the concept's extensions."""
     coding = [_registry_code("lesion-site", site["site"])]
     if site["snomed_code"]:
-        body = SNOMED_BODY[site["site"]]
-        coding.append({"system": SNOMED, "code": body.code, "display": body.display})
+        code = site["snomed_code"]
+        coding.append({"system": SNOMED, "code": code, "display": SNOMED_DISPLAY[code]})
     extensions = [_extension("laterality", "Code", site["laterality"])]
     if site["vertebral_level"]:
         extensions.append(_extension("vertebral-level", "Code", site["vertebral_level"]))

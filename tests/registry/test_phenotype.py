@@ -9,7 +9,13 @@ from django.db import IntegrityError, transaction
 
 from registry import services
 from registry.models import Phenotype
-from registry.phenotype_codes import BRISTOL_ITEMS, JANSSON_ITEMS, JANSSON_MAX
+from registry.phenotype_codes import (
+    BRISTOL_ITEMS,
+    JANSSON_ITEMS,
+    JANSSON_MAX,
+    SNOMED_DISPLAY,
+    snomed_body_structure,
+)
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +132,16 @@ def test_a_researcher_records_no_phenotype(patient, researcher_a):
 
     with pytest.raises(PermissionDenied):
         record(patient, researcher_a, first_symptoms_on=dt.date(2022, 9, 1))
+
+
+def test_a_site_has_a_snomed_code_only_where_one_was_checked():
+    assert snomed_body_structure("tibia").code == "12611008"
+    assert snomed_body_structure("clavicle").code == "51299004"
+    # A vertebra by the region of its level; without a level it stays uncoded.
+    assert snomed_body_structure("vertebra", "C2").code == "84667006"
+    assert snomed_body_structure("vertebra", "S1").code == "699698002"
+    assert snomed_body_structure("vertebra", None) is None
+    assert snomed_body_structure("metatarsal") is None
+    assert snomed_body_structure("other") is None
+    # Every code has its display, for the FHIR bodySite.
+    assert SNOMED_DISPLAY["35769007"] == "Bone structure of thoracic vertebra"

@@ -674,7 +674,8 @@ def test_it_records_the_phenotype_and_comorbidities_of_a_few(output):
     assert any(p.bristol_met for p in phenotypes)
     assert any(p.jansson_score is not None for p in phenotypes)
     for p in phenotypes:
-        assert p.first_symptoms_on is not None and p.patient.diagnosed_on is not None
+        assert p.first_symptoms_on is not None
+        assert p.patient.diagnosed_on is not None
         assert p.first_symptoms_on < p.patient.diagnosed_on
     assert {"yes", "no"} <= {p.family_history for p in phenotypes}
     assert {c.condition for c in Comorbidity.objects.all()} >= {"ppp", "ibd"}

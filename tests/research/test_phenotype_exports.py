@@ -153,7 +153,7 @@ def test_the_tables_and_their_dictionary(site_a, clinician_a):
     }
     vertebra = by_site[("imaging", 2, None, "vertebra")]
     assert (vertebra["vertebral_level"], vertebra["vertebral_fracture"]) == ("T7", True)
-    assert vertebra["snomed_code"] is None  # no code checked for a vertebra: none guessed
+    assert vertebra["snomed_code"] == "35769007"  # a thoracic vertebra, by its level
     assert vertebra["recorded_day"] == imaging[2]["performed_day"] == 100
     tibia = by_site[("imaging", 2, None, "tibia")]
     assert (tibia["snomed_code"], tibia["active"], tibia["new"]) == ("12611008", True, True)
