@@ -27,6 +27,7 @@ from registry.models import (
     AdverseEventDecision,
     Analyte,
     ClinicalAssessment,
+    Comorbidity,
     Consent,
     ConsentDocument,
     ConsentScope,
@@ -39,6 +40,7 @@ from registry.models import (
     Medication,
     MedicationStopReason,
     Patient,
+    Phenotype,
     RegimenChange,
     Relapse,
     ReviewDecision,
@@ -51,6 +53,7 @@ from registry.models import (
     fixed_units_listed,
     lab_units_listed,
 )
+from registry.phenotype_codes import BRISTOL_ITEMS, FAMILY_CONDITIONS, JANSSON_ITEMS, JANSSON_MAX
 from registry.safety_codes import SpecialInterest
 from registry.selectors import staff_site_ids
 
@@ -957,6 +960,101 @@ class VaccinationSerializer(RecordSerializer):
         ]
         # The review is an action (POST …/vaccinations/{id}/review/), with its clinician.
         read_only_fields = ["reviewed_on", "review_note", *TIMESTAMPS]
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Bristol criteria met on clinical and radiological findings, multifocal, CRP < 30",
+            value={
+                "patient": 1,
+                "first_symptoms_on": "2025-09-01",
+                "bristol_clinical": True,
+                "bristol_radiological": True,
+                "bristol_multifocal": True,
+                "bristol_crp_below_30": True,
+                "family_history": "yes",
+                "family_psoriasis": True,
+            },
+            request_only=True,
+        )
+    ]
+)
+class PhenotypeSerializer(RecordSerializer):
+    """The patient's phenotype (one per patient). An item is true (present), false (absent) or
+    null (not recorded); `bristol_met` and `jansson_score` are derived from the items."""
+
+    bristol_met = serializers.BooleanField(
+        read_only=True,
+        allow_null=True,
+        help_text="Bristol criteria met (Roderick et al. 2016), from the items; null while an "
+        "unrecorded item could decide it.",
+    )
+    jansson_score = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text=f"Jansson clinical score (0–{JANSSON_MAX}), the sum of the items' points; null "
+        "while an item is not recorded.",
+    )
+
+    class Meta:
+        model = Phenotype
+        fields = [
+            "id",
+            "patient",
+            "first_symptoms_on",
+            *(item.name for item in BRISTOL_ITEMS),
+            "bristol_met",
+            *(item.name for item in JANSSON_ITEMS),
+            "jansson_score",
+            "family_history",
+            *(f"family_{name}" for name in FAMILY_CONDITIONS),
+            *TIMESTAMPS,
+        ]
+        read_only_fields = [*TIMESTAMPS]
+        extra_kwargs = {
+            # One per patient: `validate` says where the stored one is.
+            "patient": {"validators": []},
+            **{item.name: {"help_text": item.words} for item in BRISTOL_ITEMS},
+            **{
+                item.name: {"help_text": f"{item.words} ({item.points} points)"}
+                for item in JANSSON_ITEMS
+            },
+            **{f"family_{name}": {"help_text": words} for name, words in FAMILY_CONDITIONS.items()},
+        }
+
+    clean_exclude = ("patient",)  # its uniqueness is checked below, in the API's words
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        patient = attrs.get("patient")
+        if self.instance is None and patient is not None:
+            stored = Phenotype.objects.filter(patient=patient).first()
+            if stored is not None:
+                raise serializers.ValidationError(
+                    {
+                        "patient": "This patient's phenotype is already recorded: correct it "
+                        f"with PATCH /api/v1/phenotypes/{stored.pk}/."
+                    }
+                )
+        if self.instance is not None and patient not in (None, self.instance.patient):
+            raise serializers.ValidationError({"patient": "A phenotype stays with its patient."})
+        return super().validate(attrs)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Palmoplantar pustulosis",
+            value={"patient": 1, "condition": "ppp", "onset_on": "2025-03-01"},
+            request_only=True,
+        )
+    ]
+)
+class ComorbiditySerializer(RecordSerializer):
+    class Meta:
+        model = Comorbidity
+        fields = ["id", "patient", "condition", "onset_on", *TIMESTAMPS]
+        read_only_fields = [*TIMESTAMPS]
 
 
 @extend_schema_field(OpenApiTypes.STR)

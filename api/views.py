@@ -35,6 +35,7 @@ from registry.models import (
     AdverseEvent,
     ClinicalAssessment,
     ClinicalRecord,
+    Comorbidity,
     Consent,
     ImagingStudy,
     Infusion,
@@ -43,6 +44,7 @@ from registry.models import (
     LesionSite,
     Medication,
     Patient,
+    Phenotype,
     RegimenChange,
     Relapse,
     ScreeningResult,
@@ -510,6 +512,37 @@ class VaccinationViewSet(RecordViewSet):
             vaccination=target, by=roles.acting(request.user), **body.validated_data
         )
         return self._answer(vaccination)
+
+
+@_documented
+class PhenotypeViewSet(RecordViewSet):
+    """The CRMO phenotype, one per patient: record it with POST, correct it with PUT/PATCH."""
+
+    model = Phenotype
+    serializer_class = s.PhenotypeSerializer
+    filterset_fields = ["patient", "family_history"]
+    ordering_fields = ["first_symptoms_on"]
+    ordering = ["patient", "pk"]
+
+    def get_queryset(self) -> QuerySet[Model]:
+        return super().get_queryset().select_related("patient")
+
+    def correct(
+        self, record: ClinicalRecord, changes: dict[str, object], by: User
+    ) -> ClinicalRecord:
+        changes.pop("patient", None)  # the serializer refused another patient
+        return super().correct(record, changes, by)
+
+
+@_documented
+class ComorbidityViewSet(RecordViewSet):
+    """Comorbidities from the registry's managed list, one row per condition."""
+
+    model = Comorbidity
+    serializer_class = s.ComorbiditySerializer
+    filterset_fields = ["patient", "condition"]
+    ordering_fields = ["onset_on"]
+    ordering = ["onset_on", "pk"]
 
 
 @_documented

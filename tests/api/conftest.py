@@ -18,6 +18,7 @@ from monitoring.models import Alert
 from registry.models import (
     AdverseEvent,
     ClinicalAssessment,
+    Comorbidity,
     Consent,
     ImagingStudy,
     Infusion,
@@ -25,6 +26,7 @@ from registry.models import (
     LabResult,
     Medication,
     Patient,
+    Phenotype,
     RegimenChange,
     Relapse,
     ScreeningResult,
@@ -36,6 +38,7 @@ from tests.conftest import TODAY
 from tests.factories import (
     AdverseEventFactory,
     AssessmentFactory,
+    ComorbidityFactory,
     ConsentFactory,
     CourseFactory,
     ImagingStudyFactory,
@@ -43,6 +46,7 @@ from tests.factories import (
     LabResultFactory,
     MedicationFactory,
     PatientFactory,
+    PhenotypeFactory,
     ReactionFactory,
     RegimenChangeFactory,
     RelapseFactory,
@@ -86,6 +90,8 @@ class Record:
     screening_result: ScreeningResult
     vaccination: Vaccination  # a live one (MMR) before the active course, not reviewed
     consent: Consent
+    phenotype: Phenotype
+    comorbidity: Comorbidity  # psoriasis
     export: Any = None  # a research export of the site (the access matrix adds one)
     retreatable: Any = None  # a relapse of a patient with no active course (the matrix adds one)
 
@@ -133,6 +139,8 @@ def build_record(site: Site, *, mrn: str) -> Record:
         ),
         vaccination=VaccinationFactory(patient=patient, vaccine="mmr", given_on=START - 60 * DAY),
         consent=ConsentFactory(patient=patient, given_on=START - 90 * DAY),
+        phenotype=PhenotypeFactory(patient=patient, first_symptoms_on=dt.date(2022, 9, 1)),
+        comorbidity=ComorbidityFactory(patient=patient, condition="psoriasis"),
     )
 
 

@@ -102,6 +102,10 @@ TABLE: dict[str, dict[str, frozenset[str]]] = {
     "vaccination-review": {"POST": CLINICIANS},
     # Consent: clinicians and data managers record it and its withdrawal; only a data manager
     # corrects a record (registry.roles).
+    "phenotype-list": {"GET": STAFF, "POST": CLINICAL},
+    "phenotype-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
+    "comorbidity-list": {"GET": STAFF, "POST": CLINICAL},
+    "comorbidity-detail": {"GET": STAFF, "PUT": CLINICAL, "PATCH": CLINICAL},
     "consent-list": {"GET": STAFF, "POST": CLINICAL},
     "consent-detail": {"GET": STAFF, "PUT": DATA_MANAGERS, "PATCH": DATA_MANAGERS},
     "consent-withdraw": {"POST": CLINICAL},
@@ -213,6 +217,8 @@ TARGETS: dict[str, Callable[[Record], Any]] = {
     "screeningresult": lambda r: r.screening_result,
     "vaccination": lambda r: r.vaccination,
     "consent": lambda r: r.consent,
+    "phenotype": lambda r: r.phenotype,
+    "comorbidity": lambda r: r.comorbidity,
 }
 # Where an action needs another record than its basename's (a retreatment needs a patient with no
 # active course).
@@ -306,6 +312,9 @@ CREATE: dict[str, Callable[[Record], Any]] = {
         "given_on": D,
     },
     "consent-withdraw": lambda r: {"withdrawn_on": D, "scopes": ["contact"]},
+    # One phenotype per patient: the new patient has none yet.
+    "phenotype-list": lambda r: {"patient": r.new_patient.pk, "first_symptoms_on": "2022-11-01"},
+    "comorbidity-list": lambda r: {"patient": r.patient.pk, "condition": "ibd", "onset_on": D},
 }
 
 

@@ -23,6 +23,7 @@ from monitoring.models import Alert
 from registry.models import (
     AdverseEvent,
     ClinicalAssessment,
+    Comorbidity,
     Consent,
     ImagingStudy,
     Infusion,
@@ -30,6 +31,7 @@ from registry.models import (
     LabResult,
     Medication,
     Patient,
+    Phenotype,
     RegimenChange,
     Relapse,
     ScreeningResult,
@@ -230,6 +232,9 @@ def _clinic_cases(w: World) -> dict[str, Case]:
         "clinic:review_vaccination": page("review_vaccination", r.vaccination.pk),
         "clinic:record_consent": page("record_consent", r.patient.pk),
         "clinic:withdraw_consent": page("withdraw_consent", r.consent.pk),
+        "clinic:record_phenotype": page("record_phenotype", r.patient.pk),
+        "clinic:record_comorbidity": page("record_comorbidity", r.patient.pk),
+        "clinic:correct_comorbidity": page("correct_comorbidity", r.comorbidity.pk),
         "clinic:patients": page("patients", patients=_patients_of(Patient, r.site)),
         "clinic:worklist": page("worklist", patients=_patients_of(Alert, r.site)),
         "clinic:infusion_list": page("infusion_list", patients={r.patient.pk}),
@@ -280,6 +285,8 @@ API_TARGETS: dict[str, tuple[type[Model], str]] = {
     "screeningresult": (ScreeningResult, "screening_result"),
     "vaccination": (Vaccination, "vaccination"),
     "consent": (Consent, "consent"),
+    "phenotype": (Phenotype, "phenotype"),
+    "comorbidity": (Comorbidity, "comorbidity"),
 }
 API_ACTIONS = {
     "course-stop": "course",
@@ -357,6 +364,8 @@ ADMIN_TARGETS: dict[type[Model], Callable[[World], Model]] = {
     ScreeningResult: lambda w: w.record.screening_result,
     Vaccination: lambda w: w.record.vaccination,
     Consent: lambda w: w.record.consent,
+    Phenotype: lambda w: w.record.phenotype,
+    Comorbidity: lambda w: w.record.comorbidity,
     Alert: lambda w: w.record.alert,
     PseudonymMapping: lambda w: w.export.pseudonyms.get(),
 }
@@ -434,6 +443,9 @@ READ_ROUTES = sorted(
             "review_vaccination",
             "record_consent",
             "withdraw_consent",
+            "record_phenotype",
+            "record_comorbidity",
+            "correct_comorbidity",
             "patients",
             "worklist",
             "infusion_list",

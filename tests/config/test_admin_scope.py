@@ -95,6 +95,8 @@ SCOPED: dict[str, Callable[[AtSite], models.Model]] = {
     "registry.screeningresult": lambda at: at.records.screening_result,
     "registry.vaccination": lambda at: at.records.vaccination,
     "registry.consent": lambda at: at.records.consent,
+    "registry.phenotype": lambda at: at.records.phenotype,
+    "registry.comorbidity": lambda at: at.records.comorbidity,
     "monitoring.alert": _alert,
     "monitoring.evaluationrun": lambda at: EvaluationRun.objects.create(
         kind="command", as_of=TODAY, site=at.site, status="done", courses=7
