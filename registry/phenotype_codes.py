@@ -202,8 +202,9 @@ def bristol_met(items: Mapping[str, bool | None]) -> bool | None:
 
 # Jansson clinical score for nonbacterial osteitis (Jansson AF et al. Arthritis Rheum
 # 2009;60:1152–9), seven predictors, 0–63 points. The abstract states the predictors in this order
-# of odds ratio and the 0–63 range; the points per item are those of the paper's score table as
-# the registry's authors know them (13+10+10+9+8+7+6 = 63, consistent with the published range).
+# of odds ratio (81.5, 30.0, 26.8, 20.3, 13.9, 10.9, 6.9) and the 0–63 range; the points per item
+# are those of the paper's score table as the registry's authors know them, not checked against
+# the table itself: they sum to 63 and equal round(3 × ln OR) for every item.
 # The registry derives the score only; it does not classify (the paper's ≥ 39 is not applied).
 JANSSON_ITEMS: tuple[Item, ...] = (
     Item("jansson_normal_blood_count", "Normal blood cell count", 13),

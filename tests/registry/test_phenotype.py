@@ -145,3 +145,12 @@ def test_a_site_has_a_snomed_code_only_where_one_was_checked():
     assert snomed_body_structure("other") is None
     # Every code has its display, for the FHIR bodySite.
     assert SNOMED_DISPLAY["35769007"] == "Bone structure of thoracic vertebra"
+
+
+def test_the_jansson_points_follow_the_published_odds_ratios():
+    """The abstract's odds ratios, in the items' order: each item's points are round(3 ln OR)."""
+    import math
+
+    odds_ratios = (81.5, 30.0, 26.8, 20.3, 13.9, 10.9, 6.9)
+    assert [item.points for item in JANSSON_ITEMS] == [round(3 * math.log(o)) for o in odds_ratios]
+    assert JANSSON_MAX == 63
