@@ -194,3 +194,40 @@ def test_another_sites_consent_does_not_exist_here(client, clinician_a, course_b
     client.force_login(clinician_a)
     assert client.get(withdraw_url(consent)).status_code == 404
     assert client.get(record_url(course_b.patient)).status_code == 404
+
+
+def test_a_data_manager_sees_who_must_reconsent_and_clears_it_with_the_patients_own_consent(
+    client, data_manager_a, site_a, committed
+):
+    """The whole path of reconsent_at_majority through the clinic: 18 on a parent's consent, the
+    data manager's worklist (filtered by the rule) names the patient; the patient's own consent,
+    recorded on the consent page, resolves it."""
+    from monitoring.evaluation import evaluate_courses
+    from monitoring.models import Alert
+    from tests.factories import CourseFactory, InfusionFactory
+
+    turned_18 = TODAY - dt.timedelta(days=30)
+    patient = PatientFactory(site=site_a, date_of_birth=turned_18.replace(year=turned_18.year - 18))
+    ConsentFactory(patient=patient, given_on=dt.date(2022, 5, 1))
+    course = CourseFactory(patient=patient, started_on=TODAY - dt.timedelta(days=20))
+    InfusionFactory(course=course, given_on=course.started_on)
+    evaluate_courses([course.pk], TODAY)
+    client.force_login(data_manager_a)
+
+    worklist = client.get(reverse("clinic:worklist"), {"rule": "reconsent_at_majority"}).text
+    assert patient.registry_code in worklist
+    assert "Consent: ask the patient&#x27;s own consent at majority" in worklist
+
+    own = consent_form(
+        document=str(consent_document("young-person-consent").pk),
+        consented_by="patient",
+        assent="not_applicable",
+        given_on=str(TODAY),
+    )
+    with committed():
+        response = client.post(record_url(patient), own)
+    assert response.status_code == 302, refused(response)
+    alert = Alert.objects.get(course=course, rule="reconsent_at_majority")
+    assert alert.status == "resolved"
+    worklist = client.get(reverse("clinic:worklist"), {"rule": "reconsent_at_majority"}).text
+    assert patient.registry_code not in worklist
