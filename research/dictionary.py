@@ -76,6 +76,7 @@ from registry.safety_codes import (
     SpecialInterest,
     Vaccine,
 )
+from research.outcomes import RELAPSE_FREE_ENDS
 
 ORPHA_CRMO = "ORPHA:324964"
 LOINC_CRP, LOINC_ESR, LOINC_INFLIXIMAB, LOINC_WEIGHT = "1988-5", "4537-7", "39803-2", "29463-7"
@@ -343,6 +344,26 @@ COURSES = Table(
             "pedcno_response_12_months",
             "Highest PedCNO response at 12 months (Beck 2010); empty when data are insufficient",
             _choices(list(PEDCNO_LEVELS)),
+        ),
+        _integer("doses_due", "Doses the schedule had due by the export date (or the stop)"),
+        _integer("days_to_taper", "Course start to the first taper (empty: none)", "days"),
+        _boolean(
+            "inactive_at_12_months",
+            "The clinician judged the disease inactive at the assessment nearest month 12 "
+            "(within 60 days); empty when none in the window judged it",
+        ),
+        _integer(
+            "relapse_free_days",
+            "After a stop: days to the first relapse recorded from the stop on, or to the "
+            "censoring (relapse_free_end); empty while on treatment",
+            "days",
+        ),
+        _text(
+            "relapse_free_end",
+            "How relapse_free_days ends: relapse (the event); retreatment (the next course "
+            "started without a relapse recorded before it: censored); follow_up_end (censored at "
+            "the patient's last lab result, imaging study or assessment)",
+            _choices(list(RELAPSE_FREE_ENDS)),
         ),
     ),
 )

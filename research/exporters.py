@@ -497,6 +497,8 @@ def course_rows(scope: ExportScope) -> Iterator[Row]:
                         days_on_treatment=scope.days(outcomes.days_on_treatment),
                         longest_gap_days=scope.days(outcomes.longest_gap_days),
                         days_to_relapse=scope.days(outcomes.days_to_relapse),
+                        days_to_taper=scope.days(outcomes.days_to_taper),
+                        relapse_free_days=scope.days(outcomes.relapse_free_days),
                     )
                 ),
             )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from monitoring.guideline import Guideline
-from monitoring.guideline.history import ESR, TAPER, CourseHistory, InfusionRow
+from monitoring.guideline.history import ESR, INACTIVE, TAPER, CourseHistory, InfusionRow
 from monitoring.guideline.schedule import schedule
 
 PEDCNO_VARIABLES = ("esr", "mri_active_lesions", "physician_global", "patient_global", "chaq")
@@ -102,6 +102,13 @@ def measurements_of(history: CourseHistory) -> list[Measurement]:
     return esr + mri
 
 
+# How the relapse-free time after a stop ends: the relapse (the event), or censored at the next
+# course's start without a relapse recorded before it, or at the end of follow-up (the last day the
+# registry has data of the patient: a lab result, an imaging study or an assessment).
+RELAPSE, RETREATMENT, FOLLOW_UP_END = "relapse", "retreatment", "follow_up_end"
+RELAPSE_FREE_ENDS = (RELAPSE, RETREATMENT, FOLLOW_UP_END)
+
+
 @dataclass(frozen=True)
 class CourseOutcomes:
     days_on_treatment: int
@@ -113,6 +120,59 @@ class CourseOutcomes:
     days_to_relapse: int | None
     pedcno_response_3_months: str | None
     pedcno_response_12_months: str | None
+    doses_due: int = 0
+    days_to_taper: int | None = None
+    inactive_at_12_months: bool | None = None
+    relapse_free_days: int | None = None
+    relapse_free_end: str | None = None
+
+
+def relapse_free_follow_up(
+    history: CourseHistory, as_of: dt.date
+) -> tuple[int, str] | tuple[None, None]:
+    """After a stop: (days from the stop, how it ends) for a Kaplan–Meier estimate of
+    relapse-free survival — to the first relapse recorded from the stop on (the event), else
+    censored at the next course's start (retreatment without a recorded relapse), else at the end
+    of follow-up: the patient's last lab result, imaging study or assessment up to `as_of` (0 days
+    when there is none after the stop). (None, None) while the course is not stopped."""
+    stopped_on = history.stopped_on
+    if stopped_on is None or stopped_on > as_of:
+        return None, None
+    relapse_on = next(
+        (day for day in history.relapses_noted_on if stopped_on <= day <= as_of), None
+    )
+    retreated_on = history.next_course_started_on
+    if retreated_on is not None and retreated_on > as_of:
+        retreated_on = None
+    if relapse_on is not None and (retreated_on is None or relapse_on <= retreated_on):
+        return (relapse_on - stopped_on).days, RELAPSE
+    if retreated_on is not None:
+        return max((retreated_on - stopped_on).days, 0), RETREATMENT
+    seen = [
+        day
+        for day in (
+            *(lab.collected_on for lab in history.labs),
+            *(study.performed_on for study in history.imaging),
+            *(a.assessed_on for a in history.assessments),
+        )
+        if stopped_on <= day <= as_of
+    ]
+    return (max(seen) - stopped_on).days if seen else 0, FOLLOW_UP_END
+
+
+def inactive_at(history: CourseHistory, follow_up: FollowUp) -> bool | None:
+    """The clinician's judgement nearest the follow-up (within its window): inactive or not; None
+    when no assessment in the window judged the disease state."""
+    target = history.started_on + dt.timedelta(days=follow_up.target_day)
+    judged = [
+        a
+        for a in history.assessments
+        if a.disease_state and abs((a.assessed_on - target).days) <= follow_up.window_days
+    ]
+    if not judged:
+        return None
+    nearest = min(judged, key=lambda a: (abs((a.assessed_on - target).days), a.assessed_on))
+    return nearest.disease_state == INACTIVE
 
 
 def _treated_until(history: CourseHistory, infusions: Sequence[InfusionRow]) -> dt.date:
@@ -141,6 +201,8 @@ def course_outcomes(
     )
     relapsed = None if stopped_on is None else relapse_on is not None
     measurements = [*measurements_of(history), *assessments]
+    tapered_on = next((c.effective_on for c in history.regimen_changes if c.reason == TAPER), None)
+    relapse_free_days, relapse_free_end = relapse_free_follow_up(history, as_of)
     return CourseOutcomes(
         days_on_treatment=(_treated_until(history, infusions) - history.started_on).days,
         number_of_infusions=len(infusions),
@@ -153,4 +215,9 @@ def course_outcomes(
         ),
         pedcno_response_3_months=pedcno_response(measurements, history.started_on, MONTH_3),
         pedcno_response_12_months=pedcno_response(measurements, history.started_on, MONTH_12),
+        doses_due=len(doses),
+        days_to_taper=(tapered_on - history.started_on).days if tapered_on else None,
+        inactive_at_12_months=inactive_at(history, MONTH_12),
+        relapse_free_days=relapse_free_days,
+        relapse_free_end=relapse_free_end,
     )
