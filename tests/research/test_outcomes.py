@@ -6,8 +6,23 @@ import datetime as dt
 from decimal import Decimal
 
 from monitoring.guideline import DEFAULT
-from monitoring.guideline.history import CourseHistory, InfusionRow, RegimenRow
-from research.outcomes import MONTH_3, MONTH_12, Measurement, course_outcomes, pedcno_response
+from monitoring.guideline.history import (
+    AssessmentRow,
+    CourseHistory,
+    ImagingRow,
+    InfusionRow,
+    LabRow,
+    RegimenRow,
+)
+from research.outcomes import (
+    MONTH_3,
+    MONTH_12,
+    Measurement,
+    course_outcomes,
+    inactive_at,
+    pedcno_response,
+    relapse_free_follow_up,
+)
 
 START = dt.date(2025, 1, 6)
 DAY = dt.timedelta(days=1)
@@ -89,3 +104,67 @@ def test_a_course_on_treatment_counts_its_days_to_the_last_infusion_not_to_the_e
     assert (
         course_outcomes(empty, [], as_of=START + 9 * DAY, guideline=DEFAULT).days_on_treatment == 0
     )
+
+
+# --- Relapse-free time after a stop (the outcomes page's Kaplan–Meier and the courses table) ----
+
+STOP = START + 200 * DAY
+
+
+def stopped(**fields) -> CourseHistory:
+    return CourseHistory(
+        course_id=1,
+        patient_code="x",
+        started_on=START,
+        infusions=(infusion(1, 0), infusion(2, 14), infusion(3, 42)),
+        stopped_on=STOP,
+        stop_reason="remission",
+        **fields,
+    )
+
+
+def test_a_relapse_after_the_stop_is_the_event():
+    history = stopped(relapses_noted_on=(STOP + 90 * DAY,), next_course_started_on=STOP + 120 * DAY)
+    assert relapse_free_follow_up(history, STOP + 400 * DAY) == (90, "relapse")
+
+
+def test_retreatment_without_a_recorded_relapse_is_censored_at_its_start():
+    history = stopped(
+        next_course_started_on=STOP + 150 * DAY, relapses_noted_on=(STOP + 170 * DAY,)
+    )  # a relapse noted after the retreatment began belongs to no relapse-free time of this stop
+    assert relapse_free_follow_up(history, STOP + 400 * DAY) == (150, "retreatment")
+
+
+def test_without_relapse_or_retreatment_follow_up_ends_at_the_last_data():
+    history = stopped(
+        labs=(LabRow(1, STOP + 30 * DAY, "crp", Decimal(2)),),
+        imaging=(ImagingRow(1, STOP + 180 * DAY, "mri", 0, 0),),
+        assessments=(AssessmentRow(1, STOP + 365 * DAY, disease_state="inactive"),),
+    )
+    # The export date is later still: follow-up ends at the last assessment, not at the export.
+    assert relapse_free_follow_up(history, STOP + 500 * DAY) == (365, "follow_up_end")
+    # Data after the evaluation date are not known yet.
+    assert relapse_free_follow_up(history, STOP + 200 * DAY) == (180, "follow_up_end")
+    assert relapse_free_follow_up(stopped(), STOP + 10 * DAY) == (0, "follow_up_end")
+
+
+def test_a_course_on_treatment_has_no_relapse_free_time():
+    history = CourseHistory(course_id=1, patient_code="x", started_on=START)
+    assert relapse_free_follow_up(history, START + 400 * DAY) == (None, None)
+    outcomes = course_outcomes(history, [], as_of=START + 400 * DAY, guideline=DEFAULT)
+    assert (outcomes.relapse_free_days, outcomes.relapse_free_end) == (None, None)
+
+
+def test_time_to_taper_doses_due_and_inactive_at_12_months():
+    history = stopped(
+        regimen_changes=(RegimenRow(1, START + 100 * DAY, Decimal(5), 10, "taper"),),
+        assessments=(
+            AssessmentRow(1, START + 300 * DAY, disease_state="active"),
+            AssessmentRow(2, START + 370 * DAY, disease_state="inactive"),  # the nearest
+        ),
+    )
+    outcomes = course_outcomes(history, [], as_of=START + 400 * DAY, guideline=DEFAULT)
+    assert outcomes.days_to_taper == 100
+    assert outcomes.doses_due >= 3
+    assert outcomes.inactive_at_12_months is True
+    assert inactive_at(stopped(), MONTH_12) is None  # nobody judged it near month 12
