@@ -46,6 +46,7 @@ run: install
 	@echo "Preparing the demo registry (the first run takes about a minute)..."
 	@$(BIN)/python manage.py migrate --noinput --verbosity 0
 	@$(BIN)/python manage.py seed_demo
+	@$(BIN)/python manage.py refresh_course_outcomes
 	@echo
 	@echo "Serving the clinic at http://$(RUN_ADDRESS)/ : sign in with a login above (Ctrl-C stops it)."
 	@DJANGO_RUNSERVER_HIDE_WARNING=true $(BIN)/python manage.py runserver $(RUN_ADDRESS)

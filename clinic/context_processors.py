@@ -4,7 +4,7 @@ from django.http import HttpRequest
 
 from registry import roles
 from registry.selectors import staff_site_ids
-from research.selectors import exporter_site_ids
+from research.selectors import exporter_site_ids, outcome_sites
 
 
 def memberships(request: HttpRequest) -> dict[str, Any]:
@@ -24,6 +24,8 @@ def memberships(request: HttpRequest) -> dict[str, Any]:
             # The worklist, patients, guideline and digest settings: clinic staff of some site.
             "clinic": bool(staff_site_ids(user)),
             "research": bool(exporter_site_ids(user)),
+            # The outcomes page: clinicians, data managers, researchers (aggregates only).
+            "outcomes": bool(outcome_sites(user)),
             # What the admin site itself lets in (AdminSite.has_permission).
             "admin": user.is_active and user.is_staff,
         },

@@ -6,6 +6,7 @@ from clinic import (
     infusion_list,
     lab_import,
     notifications,
+    outcomes,
     phenotype,
     safety,
     views,
@@ -14,6 +15,8 @@ from clinic import (
 app_name = "clinic"
 
 urlpatterns = [
+    path("outcomes/", outcomes.outcomes, name="outcomes"),
+    path("outcomes/<slug:table>.csv", outcomes.outcomes_csv, name="outcomes_csv"),
     path("", views.home, name="home"),
     path("worklist/", views.worklist, name="worklist"),
     path("infusions/", infusion_list.infusion_list, name="infusion_list"),

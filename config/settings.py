@@ -282,6 +282,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=_digest_hour, minute=_digest_minute),
         "options": _BEAT_OPTIONS,
     },
+    # The outcomes page's course outcomes, an hour after the evaluation they follow.
+    "nightly-course-outcomes": {
+        "task": "research.refresh_course_outcomes",
+        "schedule": crontab(hour=(_hour + 1) % 24, minute=_minute),
+        "options": _BEAT_OPTIONS,
+    },
     # Research exports always end: stale builds restarted or failed, expired files deleted.
     "export-watch": {
         "task": "research.watch_exports",

@@ -429,7 +429,7 @@ def patient_rows(scope: ExportScope) -> Iterator[Row]:
         )
 
 
-def _assessment_measurements(patient_ids: set[int]) -> dict[int, list[Measurement]]:
+def assessment_measurements(patient_ids: set[int]) -> dict[int, list[Measurement]]:
     """The PedCNO variables only assessments carry (the engine's history does not load them)."""
     by_patient: dict[int, list[Measurement]] = {}
     rows = ClinicalAssessment.objects.filter(patient_id__in=patient_ids).values_list(
@@ -470,7 +470,7 @@ def course_rows(scope: ExportScope) -> Iterator[Row]:
     )
     for chunk in _batches(rows, COURSE_CHUNK):
         histories = {h.course_id: h for h in load_histories([row[0] for row in chunk])}
-        assessments = _assessment_measurements({row[1] for row in chunk})
+        assessments = assessment_measurements({row[1] for row in chunk})
         for (pk, patient_id, pseudonym, day_zero, born_on, number, started_on, stopped_on,
              stop_reason, dose, weeks, interval, *product) in chunk:  # fmt: skip
             history = histories[pk]

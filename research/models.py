@@ -268,3 +268,45 @@ class PseudonymMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pseudonym} (export {self.export_id})"
+
+
+class CourseOutcomeSnapshot(models.Model):
+    """One course's outcome measures as of a day, as `research.outcomes.course_outcomes` (the
+    exports' own code) computes them: refreshed nightly after the evaluation
+    (`research.outcome_snapshots.refresh`), so the outcomes page aggregates stored rows in SQL
+    instead of loading every course's history on each request. Never edited by hand."""
+
+    course = models.OneToOneField(
+        "registry.TreatmentCourse", on_delete=models.CASCADE, related_name="outcome_snapshot"
+    )
+    as_of = models.DateField(help_text="The day the outcomes were computed for.")
+    computed_at = models.DateTimeField(auto_now=True)
+    days_on_treatment = models.PositiveIntegerField()
+    number_of_infusions = models.PositiveIntegerField()
+    doses_due = models.PositiveIntegerField()
+    proportion_doses_on_time = models.FloatField(null=True)
+    longest_gap_days = models.PositiveIntegerField(null=True)
+    reached_taper = models.BooleanField()
+    days_to_taper = models.PositiveIntegerField(null=True)
+    relapsed_after_stopping = models.BooleanField(null=True)
+    days_to_relapse = models.PositiveIntegerField(null=True)
+    relapse_free_days = models.PositiveIntegerField(null=True)
+    relapse_free_end = models.CharField(max_length=20, blank=True)
+    pedcno_response_3_months = models.CharField(max_length=10, blank=True)
+    pedcno_response_12_months = models.CharField(max_length=10, blank=True)
+    inactive_at_12_months = models.BooleanField(null=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(relapse_free_days__isnull=True, relapse_free_end="")
+                | Q(
+                    relapse_free_days__isnull=False,
+                    relapse_free_end__in=("relapse", "retreatment", "follow_up_end"),
+                ),
+                name="outcome_relapse_free_time_ends_one_way",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Outcomes of course {self.course_id} as of {self.as_of}"

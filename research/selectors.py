@@ -113,3 +113,24 @@ def export_patients(export: ExportRequest) -> list[PatientRef]:
     """The patients an export holds (under their pseudonyms): its download is a read of them."""
     mappings = PseudonymMapping.objects.filter(export=export)
     return [PatientRef(*ref) for ref in mappings.values_list("patient_id", "patient__site_id")]
+
+
+# The outcomes page (research.outcome_figures): clinicians and data managers see their sites'
+# figures whole; a researcher sees the aggregates only (research consent, small cells suppressed).
+OUTCOME_ROLES = (Role.CLINICIAN, Role.DATA_MANAGER, Role.RESEARCHER)
+
+
+def outcome_sites(user: Any) -> dict[int, bool]:
+    """Site id → whether the user sees only aggregates there (a researcher, and no clinician or
+    data manager role at that site)."""
+    if not user.is_authenticated or not user.is_active:
+        return {}
+    roles_at: dict[int, set[str]] = {}
+    for site_id, role in user.memberships.filter(role__in=OUTCOME_ROLES).values_list(
+        "site_id", "role"
+    ):
+        roles_at.setdefault(site_id, set()).add(role)
+    return {
+        site_id: not (held & {Role.CLINICIAN, Role.DATA_MANAGER})
+        for site_id, held in roles_at.items()
+    }

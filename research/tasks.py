@@ -46,3 +46,13 @@ def watch_exports() -> dict[str, int]:
     """Beat, every minute: builds whose worker died are queued again or failed, requests whose
     message was lost are queued again, expired files are deleted."""
     return services.exports_watch().as_dict()
+
+
+@shared_task(name="research.refresh_course_outcomes", ignore_result=True)
+def refresh_course_outcomes() -> int:
+    """Beat, nightly after the evaluation: every course's outcomes for the outcomes page."""
+    from django.utils import timezone
+
+    from research import outcome_snapshots
+
+    return outcome_snapshots.refresh(timezone.localdate())
