@@ -17,7 +17,7 @@ PYTEST_WORKERS = -n $(TEST_WORKERS) --dist loadfile
 TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/crmo_registry \
 	REDIS_URL=redis://127.0.0.1:6379/12
 
-.PHONY: install run test lint services browser bench bench-evaluation bench-export bench-import bench-audit clean \
+.PHONY: install run test lint services browser bench bench-evaluation bench-export bench-import bench-audit bench-outcomes clean \
 	test-py312 audit
 
 $(BIN)/uv:
@@ -113,12 +113,16 @@ BENCH_EVALUATION = $(BIN)/python -m benchmarks.evaluation $(if $(N),--patients $
 BENCH_EXPORT = $(BIN)/python -m benchmarks.export $(if $(SIZES),--sizes $(SIZES)) $(EXPORT_ARGS)
 BENCH_IMPORT = $(BIN)/python -m benchmarks.lab_import $(IMPORT_ARGS)
 BENCH_AUDIT = $(BIN)/python -m benchmarks.audit $(AUDIT_ARGS)
+# `make bench-outcomes` renders the outcomes page on a synthetic registry (20,000 patients;
+# OUTCOMES_ARGS="--patients 5000 --runs 3" to change), after timing the nightly outcome refresh.
+BENCH_OUTCOMES = $(BIN)/python -m benchmarks.outcomes $(OUTCOMES_ARGS)
 
 bench: $(VENV)/.installed services
 	$(BENCH_EVALUATION)
 	$(BENCH_EXPORT)
 	$(BENCH_IMPORT)
 	$(BENCH_AUDIT)
+	$(BENCH_OUTCOMES)
 
 bench-evaluation: $(VENV)/.installed services
 	$(BENCH_EVALUATION)
@@ -131,6 +135,9 @@ bench-import: $(VENV)/.installed services
 
 bench-audit: $(VENV)/.installed services
 	$(BENCH_AUDIT)
+
+bench-outcomes: $(VENV)/.installed services
+	$(BENCH_OUTCOMES)
 
 clean:
 	rm -rf $(VENV) $(VENV312) node_modules data/*.sqlite3 staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from registry.models import Patient, Site
+from research.outcomes import RELAPSE_FREE_ENDS
 
 
 class ExportFormat(models.TextChoices):
@@ -270,6 +271,9 @@ class PseudonymMapping(models.Model):
         return f"{self.pseudonym} (export {self.export_id})"
 
 
+PEDCNO_CHOICES = [(level, level) for level in ("PedCNO70", "PedCNO50", "PedCNO30", "none")]
+
+
 class CourseOutcomeSnapshot(models.Model):
     """One course's outcome measures as of a day, as `research.outcomes.course_outcomes` (the
     exports' own code) computes them: refreshed nightly after the evaluation
@@ -291,9 +295,11 @@ class CourseOutcomeSnapshot(models.Model):
     relapsed_after_stopping = models.BooleanField(null=True)
     days_to_relapse = models.PositiveIntegerField(null=True)
     relapse_free_days = models.PositiveIntegerField(null=True)
-    relapse_free_end = models.CharField(max_length=20, blank=True)
-    pedcno_response_3_months = models.CharField(max_length=10, blank=True)
-    pedcno_response_12_months = models.CharField(max_length=10, blank=True)
+    relapse_free_end = models.CharField(
+        max_length=20, blank=True, choices=[(end, end) for end in RELAPSE_FREE_ENDS]
+    )
+    pedcno_response_3_months = models.CharField(max_length=10, blank=True, choices=PEDCNO_CHOICES)
+    pedcno_response_12_months = models.CharField(max_length=10, blank=True, choices=PEDCNO_CHOICES)
     inactive_at_12_months = models.BooleanField(null=True)
 
     class Meta:

@@ -72,6 +72,8 @@ NOT_IDENTIFIED: dict[str, str] = {
     "logout": "sign-out (logged by its own event)",
     "clinic:home": "a redirect to the person's start page",
     "clinic:guideline": "the guideline's rules and the sites' parameters",
+    "clinic:outcomes": "aggregate figures of the person's sites (no patient named or linked)",
+    "clinic:outcomes_csv": "a table of the aggregate figures",
     "clinic:lab_import_template": "an empty CSV template",
     "clinic:notification_settings": "the person's own digest settings",
     "clinic:unsubscribe": "the person's own digest, switched off",
