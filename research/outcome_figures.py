@@ -268,7 +268,9 @@ def relapse_free_survival(scope: Scope) -> Figure:
                 left = len({s.patient_id for s in group if s.days >= day})
                 step = km.at(day)
                 value = (
-                    SUPPRESSED
+                    "not estimable yet: no stop followed this long"
+                    if left == 0
+                    else SUPPRESSED
                     if cells.small(left)
                     else (
                         f"{percent(1 - step.survival)} (95 % CI {percent(1 - step.high)}–"

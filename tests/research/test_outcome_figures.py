@@ -223,3 +223,11 @@ def test_a_range_that_ends_before_it_starts_is_refused(client, clinician_a, site
     client.force_login(clinician_a)
     response = client.get(reverse("clinic:outcomes"), {"start": "2026-05-01", "end": "2026-01-01"})
     assert "The end of the range is before its start." in response.text
+
+
+def test_no_estimate_beyond_the_longest_follow_up(site_a):
+    """Nobody followed 24 months: the curve's last value is not carried on as an estimate."""
+    hand_cohort(site_a)
+    refresh(TODAY)
+    headline = dict(of.relapse_free_survival(scope(site_a)).headline)
+    assert headline["Relapsed by 24 months"] == "not estimable yet: no stop followed this long"
