@@ -211,18 +211,27 @@ def _relapsed_interval(step: Step) -> str:
 def _curve_points(km: KaplanMeier, stops: Sequence[Stop], cells: Cells) -> list[dict[str, Any]]:
     """The steps as points in months (a researcher's curve stops where fewer than 5 patients are
     still followed: its shape there would describe individuals)."""
-    points = []
+
+    def followed(day: int) -> bool:
+        return not (day and cells.small(len({s.patient_id for s in stops if s.days >= day})))
+
+    def point(day: int, step: Step) -> dict[str, Any]:
+        return {
+            "x": round(day / MONTH, 2),
+            "y": round(step.survival, 4),
+            "low": round(step.low, 4),
+            "high": round(step.high, 4),
+        }
+
+    points: list[dict[str, Any]] = []
     for step in km.steps:
-        if step.day and cells.small(len({s.patient_id for s in stops if s.days >= step.day})):
-            break
-        points.append(
-            {
-                "x": round(step.day / MONTH, 2),
-                "y": round(step.survival, 4),
-                "low": round(step.low, 4),
-                "high": round(step.high, 4),
-            }
-        )
+        if not followed(step.day):
+            return points
+        points.append(point(step.day, step))
+    # Flat after the last relapse until the longest follow-up (censored times draw no step).
+    longest = max(s.days for s in stops)
+    if longest > km.last_day and followed(longest):
+        points.append(point(longest, km.steps[-1]))
     return points
 
 
@@ -287,6 +296,15 @@ def relapse_free_survival(scope: Scope) -> Figure:
             }
         )
     headline.append(("Source document", "about 30–40 % relapse after stopping infliximab"))
+    # The number still followed under the curve's axis, as a Kaplan–Meier plot shows it.
+    times = [s.days for s in stops]
+    under_axis = []
+    for months in CURVE_MONTHS:
+        day = round(months * MONTH)
+        left = len({s.patient_id for s in stops if s.days >= day})
+        if months and left == 0:
+            break
+        under_axis.append({"x": months, "n": cells.count(at_risk(times, day), left)})
     return Figure(
         "relapse-free-survival",
         "Relapse-free survival after stopping",
@@ -300,7 +318,12 @@ def relapse_free_survival(scope: Scope) -> Figure:
         "time horizon: compare it with the 12- and 24-month figures.",
         _basis(patients, len(stops)),
         [table],
-        chart={"kind": "survival", "datasets": datasets, "reference": SOURCE_RELAPSE},
+        chart={
+            "kind": "survival",
+            "datasets": datasets,
+            "reference": SOURCE_RELAPSE,
+            "at_risk": under_axis,
+        },
         headline=headline,
         suppressed=cells.small(patients) or not stops,
     )

@@ -84,7 +84,12 @@ def test_relapse_free_survival_is_the_hand_computed_estimate(site_a):
     assert headline["Relapsed by 12 months"].startswith("46.7 % (95 % CI")
     assert headline["Source document"] == "about 30–40 % relapse after stopping infliximab"
     [curve] = [d for d in figure.chart["datasets"] if d["band"]]  # type: ignore[index]
-    assert [p["y"] for p in curve["points"]] == [1.0, 0.8, 0.5333]
+    assert [(p["x"], p["y"]) for p in curve["points"]] == [
+        (0.0, 1.0),
+        (3.29, 0.8),
+        (9.86, 0.5333),
+        (13.14, 0.5333),  # flat to the last follow-up
+    ]
 
 
 def test_the_date_range_keeps_the_stops_within_it(site_a):
