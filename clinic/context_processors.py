@@ -4,7 +4,7 @@ from django.http import HttpRequest
 
 from registry import roles
 from registry.selectors import staff_site_ids
-from research.selectors import exporter_site_ids, outcome_sites
+from research.selectors import OUTCOME_ROLES, exporter_site_ids
 
 
 def memberships(request: HttpRequest) -> dict[str, Any]:
@@ -14,18 +14,16 @@ def memberships(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     if not user.is_authenticated:
         return {}
+    held = list(user.memberships.select_related("site").order_by("site__code"))
     return {
-        "my_roles": [
-            (m.site.code, m.get_role_display())
-            for m in user.memberships.select_related("site").order_by("site__code")
-        ],
+        "my_roles": [(m.site.code, m.get_role_display()) for m in held],
         "clinician_site_ids": roles.sites_where(user, roles.DISMISS_URGENT_ALERT),
         "menu": {
             # The worklist, patients, guideline and digest settings: clinic staff of some site.
             "clinic": bool(staff_site_ids(user)),
             "research": bool(exporter_site_ids(user)),
             # The outcomes page: clinicians, data managers, researchers (aggregates only).
-            "outcomes": bool(outcome_sites(user)),
+            "outcomes": user.is_active and any(m.role in OUTCOME_ROLES for m in held),
             # What the admin site itself lets in (AdminSite.has_permission).
             "admin": user.is_active and user.is_staff,
         },

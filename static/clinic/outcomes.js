@@ -10,7 +10,7 @@
   function survival(canvas, data) {
     const datasets = [];
     const [low, high] = [1 - data.reference[1], 1 - data.reference[0]];
-    const last = Math.max(12, ...data.at_risk.map(function (t) { return t.x; }), ...data.datasets.flatMap(function (d) { return d.points.map(function (p) { return p.x; }); }));
+    const last = Math.max(12, ...(data.at_risk || []).map(function (t) { return t.x; }), ...data.datasets.flatMap(function (d) { return d.points.map(function (p) { return p.x; }); }));
     datasets.push({label: "Source: 30–40 % relapse", data: [{x: 0, y: high}, {x: last, y: high}], borderColor: "rgba(147,55,13,.6)", borderDash: [6, 4], pointRadius: 0, fill: false});
     datasets.push({label: "", data: [{x: 0, y: low}, {x: last, y: low}], borderColor: "rgba(147,55,13,.6)", borderDash: [6, 4], pointRadius: 0, fill: "-1", backgroundColor: "rgba(254,240,199,.45)"});
     data.datasets.forEach(function (group, i) {
@@ -30,9 +30,9 @@
           x: {
             type: "linear", min: 0, max: last,
             title: {display: true, text: "Months since the stop (under each: the number still followed, all stops)"},
-            afterBuildTicks: function (axis) { axis.ticks = data.at_risk.map(function (t) { return {value: t.x}; }); },
+            afterBuildTicks: function (axis) { axis.ticks = (data.at_risk || []).map(function (t) { return {value: t.x}; }); },
             ticks: {autoSkip: false, callback: function (value) {
-              const tick = data.at_risk.find(function (t) { return t.x === value; });
+              const tick = (data.at_risk || []).find(function (t) { return t.x === value; });
               return tick ? [String(value), "n = " + tick.n] : String(value);
             }}
           },

@@ -49,9 +49,9 @@ def without_csrf(html: str) -> str:
 # --- The menu: only what the role may open ---------------------------------------------------
 
 
-def test_it_offers_a_researcher_only_the_research_exports(researcher_a):
+def test_it_offers_a_researcher_only_the_outcomes_and_the_research_exports(researcher_a):
     page = signed_in(researcher_a).get(reverse("clinic:research:exports"))
-    assert list(menu_links(page.content.decode())) == ["Research exports"]
+    assert list(menu_links(page.content.decode())) == ["Outcomes", "Research exports"]
 
 
 def test_it_offers_a_nurse_without_admin_rights_no_admin(site_a):
@@ -108,7 +108,10 @@ def test_a_researcher_following_an_old_link_gets_the_styled_403(researcher_a, ol
     where_to_go = html.split("Where to go from here")[1]
     assert reverse("clinic:research:exports") in where_to_go
     assert reverse("clinic:patients") not in where_to_go
-    assert menu_links(html) == {"Research exports": reverse("clinic:research:exports")}
+    assert menu_links(html) == {
+        "Outcomes": reverse("clinic:outcomes"),
+        "Research exports": reverse("clinic:research:exports"),
+    }
 
 
 def test_a_nurse_refused_a_form_gets_the_styled_403_with_the_reason(nurse_a, site_a):

@@ -18,11 +18,12 @@ STAFF_PAGES = ["Worklist", "Infusion list", "Patients", "Guideline", "Lab import
 # Exactly what each role's menu offers (a nurse here has no admin rights; see the Django tests for
 # a nurse who has them). A new page in the menu goes here too.
 MENUS = {
-    "researcher_a": ["Research exports"],
+    # The outcomes' aggregates (research.outcome_figures) and their exports.
+    "researcher_a": ["Outcomes", "Research exports"],
     "nurse_without_admin": STAFF_PAGES,
-    "clinician_a": [*STAFF_PAGES, "Admin"],
+    "clinician_a": [*STAFF_PAGES, "Outcomes", "Admin"],
     # Their sites' exports (a data manager may request them too) and access log (audit).
-    "data_manager_a": [*STAFF_PAGES, "Research exports", "Access log", "Admin"],
+    "data_manager_a": [*STAFF_PAGES, "Outcomes", "Research exports", "Access log", "Admin"],
 }
 ACCENT = "rgb(31, 95, 139)"  # the header's colour (clinic.css --accent): the layout is styled
 
@@ -73,7 +74,7 @@ def test_a_researcher_on_a_staff_page_gets_the_styled_403_and_a_way_on(
             )
             expect(page.get_by_text("with your role at this site")).to_be_visible()
             expect(page.locator("header.topbar")).to_have_css("background-color", ACCENT)
-            assert menu(page) == ["Research exports"]
+            assert menu(page) == ["Outcomes", "Research exports"]
         screenshot(page, "error-403")
 
         page.locator(".where-to-go").get_by_role("link", name="Research exports").click()
