@@ -957,6 +957,44 @@ def stopped_in_remission(stopped_weeks_ago: int, months_seen: tuple[int, ...]) -
     return Scenario(label, stopped_weeks_ago + COMPLETED_COURSE_WEEKS, build)
 
 
+def alumnus(
+    stopped_weeks_ago: int, relapsed_after_weeks: int | None = None, *, tapered: bool = True
+) -> Scenario:
+    """A course of earlier years completed in remission (tapered from week 62, or stopped at once),
+    followed up at 3, 6, 12 and 24 months; or the disease came back `relapsed_after_weeks` after
+    the stop, recorded that day, and the family chose to wait (no retreatment yet). The registry's
+    history that the outcomes page's relapse-free survival rests on."""
+    steps = (Step(62, RegimenReason.TAPER, 10),) if tapered else ()
+
+    def build(chart: Chart) -> None:
+        plan = CoursePlan(
+            stopped_weeks_ago + COMPLETED_COURSE_WEEKS,
+            steps=steps,
+            stop=(COMPLETED_COURSE_WEEKS, StopReason.REMISSION),
+        )
+        stopped_on = treat(chart, plan).stopped_on or chart.today
+        if relapsed_after_weeks is None:
+            follow_up(chart, stopped_on, POST_STOP_VISIT_MONTHS)
+            return
+        noted_on = stopped_on + dt.timedelta(weeks=relapsed_after_weeks)
+        follow_up(chart, stopped_on, POST_STOP_VISIT_MONTHS, until=noted_on - dt.timedelta(days=7))
+        services.relapse_record(
+            course=chart.patient.courses.get(),
+            noted_on=noted_on,
+            evidence=flare(chart, noted_on, on_mri=True),
+            by=chart.staff.clinician,
+        )
+
+    how = "tapered, " if tapered else "no taper, "
+    after = (
+        f"relapsed {relapsed_after_weeks} weeks after"
+        if relapsed_after_weeks is not None
+        else "in remission since"
+    )
+    label = f"earlier course ({how}stopped {stopped_weeks_ago} weeks ago), {after}"
+    return Scenario(label, stopped_weeks_ago + COMPLETED_COURSE_WEEKS, build)
+
+
 def reaction(
     severity: ReactionSeverity, weeks_in: int, at_week: int, reviewed_after_days: int | None = None
 ) -> Scenario:
@@ -1235,6 +1273,20 @@ PATIENTS: tuple[DemoPatient, ...] = (
     # (Week 28: no dose falls on the day of seeding, which would tie day 0 to the export date.)
     DemoPatient("Jude", "Fernsworth", M, 18, on_schedule(28), Consent.PARENT_ONLY),
     DemoPatient("Nell", "Rowanbrook", F, 18, on_schedule(26), Consent.RECONSENTED),
+    # Earlier courses, stopped in remission over the last four years (the outcomes page's relapse
+    # after stopping): about a third relapse, most within the first year.
+    DemoPatient("Winifred", "Applegarth", F, 15, alumnus(200, 30)),
+    DemoPatient("Otis", "Bramblewood", M, 16, alumnus(190)),
+    DemoPatient("Hazel", "Cobblecroft", F, 14, alumnus(170, 14, tapered=False)),
+    DemoPatient("Jasper", "Dewberry", M, 15, alumnus(160)),
+    DemoPatient("Clara", "Elmstead", F, 16, alumnus(150, 60)),
+    DemoPatient("Silas", "Fernhollow", M, 13, alumnus(140, tapered=False)),
+    DemoPatient("Isabel", "Gladewater", F, 14, alumnus(130)),
+    DemoPatient("Rowan", "Hawthorne", M, 15, alumnus(120, 22, tapered=False)),
+    DemoPatient("Matilda", "Inglenook", F, 13, alumnus(110)),
+    DemoPatient("Barnaby", "Juniperwood", M, 14, alumnus(100, 40)),
+    DemoPatient("Beatrix", "Kingsmere", F, 15, alumnus(85)),
+    DemoPatient("Ellis", "Lindenshaw", M, 13, alumnus(70, tapered=False)),
 )
 
 

@@ -102,10 +102,10 @@ def last_infusion(course: TreatmentCourse) -> dt.date:
 # --- Sites, people, patients -------------------------------------------------------------------
 
 
-def test_it_creates_two_sites_with_twenty_four_patients_each(output):
+def test_it_creates_two_sites_with_thirty_patients_each(output):
     assert sorted(Site.objects.values_list("code", flat=True)) == ["north", "south"]
     for site in Site.objects.all():
-        assert site.patients.count() == 24
+        assert site.patients.count() == 30
 
 
 def test_it_gives_each_site_one_user_per_role(output):
@@ -686,7 +686,7 @@ def test_it_adds_nothing_when_run_again(output):
     again = io.StringIO()
     call_command("seed_demo", stdout=again)
     assert {model: model.objects.count() for model in apps.get_models()} == counts
-    assert "Patients: 0 created, 48 already present." in again.getvalue()
+    assert "Patients: 0 created, 60 already present." in again.getvalue()
 
 
 def test_it_keeps_the_history_of_every_record_with_its_author(output):

@@ -181,9 +181,9 @@ def test_the_manifest_counts_and_checksums_every_table(demo):
         for name, table in described["tables"].items():
             assert hashlib.sha256(files[table["file"]]).hexdigest() == table["sha256"]
             assert table["rows"] == export.row_counts[name]
-        assert described["small_cell_warnings"]  # 43 patients over 2 sites × 2 sexes × bands
+        assert described["small_cell_warnings"]  # 55 patients over 2 sites × 2 sexes × bands
         assert "data_dictionary.csv" in files
-    assert export.row_counts["patients"] == 43
+    assert export.row_counts["patients"] == 55
     assert export.row_counts["alerts"] > 0
 
 
@@ -213,7 +213,7 @@ def test_every_fhir_resource_validates(demo, export):
             assert kind == item["type"]
             model = getattr(importlib.import_module(f"fhir.resources.R4B.{kind.lower()}"), kind)
             model.model_validate(resource)
-    assert bulk["output"][0]["count"] == 43
+    assert bulk["output"][0]["count"] == 55
 
 
 def test_fhir_dates_are_shifted_so_every_day_zero_is_1_january_2000(demo):
