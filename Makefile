@@ -7,12 +7,12 @@ UV_VERSION := 0.13.9
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 # What `make test` talks to; the test database itself (test_crmo_registry) is created by pytest.
-# `make test TEST_WORKERS=2` runs the suite in two processes (pytest-xdist), each with its own
-# test database (test_crmo_registry_gw0, _gw1) and Redis database (REDIS_URL's + N for worker gwN,
+# The suite runs in two processes (pytest-xdist), each with its own test database
+# (test_crmo_registry_gw0, _gw1) and Redis database (REDIS_URL's + N for worker gwN,
 # tests/conftest.py: 12 and 13 here), each given whole test files (--dist loadfile: a module's
-# seeded demo, browser and Celery worker are set up once, in one process). One process (0) stays
-# the default until two workers are measured faster and green twice on a quiet machine.
-TEST_WORKERS ?= 0
+# seeded demo, browser and Celery worker are set up once, in one process): 7 min against about
+# 20 in one, green in full twice (2026-12-03 and -04). `make test TEST_WORKERS=0` runs one process.
+TEST_WORKERS ?= 2
 PYTEST_WORKERS = -n $(TEST_WORKERS) --dist loadfile
 TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/crmo_registry \
 	REDIS_URL=redis://127.0.0.1:6379/12
