@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from registry import roles
 from registry.models import Consent, ConsentScope, Patient
-from registry.selectors import consent_by_scope
+from registry.selectors import consent_by_scope, patient_consents
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,12 @@ class ScopeStatus:
         return self.consent is not None
 
 
-def consent_summary(patient: Patient, today: dt.date) -> list[ScopeStatus]:
+def consent_summary(
+    patient: Patient, today: dt.date, records: list[Consent] | None = None
+) -> list[ScopeStatus]:
     """Each scope's state today: what the patient page shows first."""
-    holding = consent_by_scope(patient, today)
-    records = list(patient.consents.all())
+    records = patient_consents(patient) if records is None else records
+    holding = consent_by_scope(patient, today, records)
     statuses = []
     for scope, label in ConsentScope.choices:
         withdrawals = [
@@ -41,9 +43,10 @@ def consent_summary(patient: Patient, today: dt.date) -> list[ScopeStatus]:
 def patient_page_context(
     patient: Patient, allowed: frozenset[str], today: dt.date
 ) -> dict[str, object]:
+    records = patient_consents(patient)  # one query for the summary and the table
     return {
-        "consent_scopes": consent_summary(patient, today),
-        "consents": list(patient.consents.select_related("document").order_by("-given_on", "-pk")),
+        "consent_scopes": consent_summary(patient, today, records),
+        "consents": records,
         "can_record_consent": roles.RECORD_CONSENT in allowed,
         "can_withdraw_consent": roles.WITHDRAW_CONSENT in allowed,
     }

@@ -66,10 +66,18 @@ def with_consent_in_force(
     return patients.filter(Exists(held))
 
 
-def consent_by_scope(patient: Patient, on: dt.date) -> dict[str, Consent | None]:
+def patient_consents(patient: Patient) -> list[Consent]:
+    """The patient's consent records with their documents, the latest given first."""
+    return list(patient.consents.select_related("document").order_by("-given_on", "-pk"))
+
+
+def consent_by_scope(
+    patient: Patient, on: dt.date, records: list[Consent] | None = None
+) -> dict[str, Consent | None]:
     """Each scope's consent in force on `on` (the latest given, if several), or None: what the
-    patient page shows."""
-    records = list(patient.consents.select_related("document").order_by("-given_on", "-pk"))
+    patient page shows. `records`: `patient_consents(patient)`, if already read."""
+    if records is None:
+        records = patient_consents(patient)
     return {
         scope: next((c for c in records if c.in_force(scope, on)), None)
         for scope in CONSENT_SCOPE_FIELDS

@@ -217,7 +217,7 @@ def test_it_shows_the_latest_rows_and_the_older_ones_behind_show_all(client, nur
 
 
 # The whole page (signing in, roles, menu, alerts, schedules, the safety record, consent, the
-# phenotype): 72 queries for any record length.
+# phenotype): 70 queries for any record length.
 QUERIES_MAX = 74
 
 
