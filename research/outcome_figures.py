@@ -516,9 +516,14 @@ def response(scope: Scope) -> Figure:
                 cells,
             )
             bars.append(bar(f"{level} at {follow_up.label}", interval))
-        missing = len(due) - len(known)
+        missing = {r[0] for r in due if not r[column]}
         table.rows.append(
-            (f"… insufficient data at {follow_up.label}", str(missing), str(len(due)), "")
+            (
+                f"… insufficient data at {follow_up.label}",
+                cells.count(len(due) - len(known), len(missing)),
+                str(len(due)),
+                "",
+            )
         )
     judged = [(r[0], r[4]) for r in rows if r[4] is not None]
     interval = _share_rows(table, "Judged inactive at 12 months", judged, cells)

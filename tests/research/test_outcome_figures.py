@@ -170,6 +170,11 @@ def test_response_and_adherence_from_the_stored_outcomes(site_a):
     response = of.response(scope(site_a))
     rows = {row[0]: row for row in response.tables[0].rows}
     assert rows["Judged inactive at 12 months"][1:3] == ("3", "3")
+    assert rows["… insufficient data at 3 months"][1:3] == ("6", "6")  # the retreatment too
+    research = of.response(scope(site_a, aggregates_only=True))
+    rows = {row[0]: row for row in research.tables[0].rows}
+    assert rows["Judged inactive at 12 months"][1] == "< 5"  # three patients
+    assert rows["… insufficient data at 3 months"][1] == "6"
     adherence = of.adherence(scope(site_a))
     rows = {row[0]: row for row in adherence.tables[0].rows}
     assert rows["Courses stopped before 12 months"][1:] == ("5", "of 5 stopped")
