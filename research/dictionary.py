@@ -18,8 +18,7 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-
-import pyarrow as pa  # type: ignore[import-untyped]
+from typing import Any
 
 from monitoring.guideline import RULES
 from monitoring.models import AlertStatus, Severity
@@ -125,7 +124,10 @@ class Column:
     precision: int = 0  # DECIMAL: total digits and digits after the point, as in the database
     scale: int = 0
 
-    def arrow_type(self) -> pa.DataType:
+    def arrow_type(self) -> Any:
+        # pyarrow (about 40 MB) is imported where Parquet is written only: not by web workers.
+        import pyarrow as pa  # type: ignore[import-untyped]
+
         return {
             ColumnType.INTEGER: pa.int64(),
             ColumnType.PROPORTION: pa.float64(),
@@ -170,7 +172,9 @@ class Table:
     def header(self) -> list[str]:
         return [column.name for column in self.columns]
 
-    def arrow_schema(self) -> pa.Schema:
+    def arrow_schema(self) -> Any:
+        import pyarrow as pa
+
         return pa.schema([pa.field(c.name, c.arrow_type()) for c in self.columns])
 
 

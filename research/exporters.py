@@ -23,8 +23,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, overload
 
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -1035,6 +1033,10 @@ def _with_header(table: Table, rows: Iterable[Row]) -> Iterator[Sequence[object]
 
 
 def write_parquet_table(archive: Archive, table: Table, rows: Iterable[Row]) -> Entry:
+    # Imported here, where Parquet is written: a web worker never loads pyarrow (about 40 MB).
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
     schema = table.arrow_schema()
 
     def write(out: HashingWriter) -> int:
