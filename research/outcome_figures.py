@@ -145,6 +145,11 @@ class Cells:
     def rate(self, interval: Interval | None, patients: int) -> str:
         return SUPPRESSED if self.small(patients) else with_interval(interval)
 
+    def family(self, patients: Iterable[int]) -> bool:
+        """Whether a family of cells that add up to a shown total (the severities, the stop
+        reasons) is suppressed whole: one small cell of it could be had by subtraction."""
+        return any(self.small(p) for p in patients)
+
 
 # --- Relapse-free survival after stopping ------------------------------------------------------
 
@@ -235,18 +240,19 @@ def _curve_points(km: KaplanMeier, stops: Sequence[Stop], cells: Cells) -> list[
     return points
 
 
-def _groups(stops: Sequence[Stop]) -> list[tuple[str, list[Stop]]]:
-    groups: list[tuple[str, list[Stop]]] = [("All stops", list(stops))]
+def _groups(stops: Sequence[Stop]) -> list[tuple[str, list[Stop], str]]:
+    """(label, its stops, its family: the groups of one split add up to all stops)."""
+    groups: list[tuple[str, list[Stop], str]] = [("All stops", list(stops), "all")]
     for value, label in StopReason.choices:
         chosen = [s for s in stops if s.reason == value]
         if chosen:
-            groups.append((f"Stopped: {label.lower()}", chosen))
+            groups.append((f"Stopped: {label.lower()}", chosen, "reason"))
     tapered = [s for s in stops if s.tapered]
     if tapered:
-        groups.append(("Tapered before the stop", tapered))
+        groups.append(("Tapered before the stop", tapered, "taper"))
     untapered = [s for s in stops if not s.tapered]
     if untapered:
-        groups.append(("Stopped without a taper", untapered))
+        groups.append(("Stopped without a taper", untapered, "taper"))
     return groups
 
 
@@ -262,9 +268,15 @@ def relapse_free_survival(scope: Scope) -> Figure:
     )
     datasets: list[dict[str, Any]] = []
     headline: list[tuple[str, str]] = []
-    for label, group in _groups(stops):
+    groups = _groups(stops)
+    suppressed_families = {
+        family
+        for family in ("reason", "taper")
+        if cells.family(len({s.patient_id for s in g}) for _l, g, f in groups if f == family)
+    }
+    for label, group, family in groups:
         group_patients = len({s.patient_id for s in group})
-        if cells.small(group_patients):
+        if cells.small(group_patients) or family in suppressed_families:
             table.rows.append((label, "—", SUPPRESSED, SUPPRESSED, SUPPRESSED))
             continue
         km = kaplan_meier([s.days for s in group], [s.relapsed for s in group])
@@ -381,11 +393,25 @@ def reactions(scope: Scope) -> Figure:
         ("Measure", "Count", "Of", "Rate (95 % CI)", "Published"),
     )
 
-    def row(label: str, count: int, of: int, patients: int, published: str) -> None:
+    def row(
+        label: str, count: int, of: int, patients: int, published: str, *, hide: bool = False
+    ) -> None:
+        if hide:
+            table.rows.append((label, SUPPRESSED, str(of), SUPPRESSED, published))
+            return
         table.rows.append(
             (label, cells.count(count, patients), str(of), cells.rate(wilson(count, of), patients),
              published)
         )  # fmt: skip
+
+    severities = cells.family(severity_patients[v] for v in ReactionSeverity.values)
+    onsets = cells.family(onset_patients[v] for v in ReactionOnset.values)
+    premedications = cells.family(
+        (
+            totals["patients_premedicated_with_reaction"],
+            totals["patients_unpremedicated_with_reaction"],
+        )
+    )
 
     row(
         "Infusions with a reaction",
@@ -401,9 +427,10 @@ def reactions(scope: Scope) -> Figure:
             n,
             severity_patients[value],
             f"Cheifetz 2003 {percent(CHEIFETZ[value])}",
+            hide=severities,
         )
     for value, label in ReactionOnset.choices:
-        row(f"… onset {label.lower()}", onset[value], n, onset_patients[value], "")
+        row(f"… onset {label.lower()}", onset[value], n, onset_patients[value], "", hide=onsets)
     row(
         "Patients with a reaction",
         totals["patients_with_reaction"],
@@ -418,6 +445,7 @@ def reactions(scope: Scope) -> Figure:
         totals["premedicated"],
         totals["patients_premedicated_with_reaction"],
         "",
+        hide=premedications,
     )
     row(
         "Reactions without premedication",
@@ -425,6 +453,7 @@ def reactions(scope: Scope) -> Figure:
         without,
         totals["patients_unpremedicated_with_reaction"],
         "",
+        hide=premedications,
     )
     clinic = wilson(totals["with_reaction"], n)
     bars = [
@@ -433,7 +462,8 @@ def reactions(scope: Scope) -> Figure:
         {"label": "Cheifetz 2003", "value": CHEIFETZ["all"], "reference": True},
     ]
     for value, label in ReactionSeverity.choices:
-        bars.append(bar(f"{label} (registry)", wilson(severity[value], n)))
+        shown = None if severities else wilson(severity[value], n)
+        bars.append(bar(f"{label} (registry)", shown))
         bars.append({"label": f"{label} (Cheifetz)", "value": CHEIFETZ[value], "reference": True})
     small = cells.small(totals["patients_with_reaction"])
     return Figure(
@@ -473,7 +503,8 @@ def _share_rows(
     values: Iterable[tuple[int, bool]],
     cells: Cells,
 ) -> Interval | None:
-    """One row: of the courses with data, the share for which the flag holds."""
+    """One row: of the courses with data, the share for which the flag holds; the interval for
+    the chart (None where the row is suppressed)."""
     values = list(values)
     of = len(values)
     yes = [patient for patient, flag in values if flag]
@@ -481,7 +512,7 @@ def _share_rows(
     table.rows.append(
         (label, cells.count(len(yes), len(set(yes))), str(of), cells.rate(interval, len(set(yes))))
     )
-    return interval
+    return None if cells.small(len(set(yes))) else interval
 
 
 def response(scope: Scope) -> Figure:
@@ -604,10 +635,10 @@ def adherence(scope: Scope) -> Figure:
     for r in early:
         reasons[r[7]].append(r[0])
     labels = dict(StopReason.choices)
+    hidden = cells.family(len(set(who)) for who in reasons.values())
     for reason, who in sorted(reasons.items()):
-        table.rows.append(
-            (f"… {labels.get(reason, reason).lower()}", cells.count(len(who), len(set(who))), "")
-        )
+        shown = SUPPRESSED if hidden else cells.count(len(who), len(set(who)))
+        table.rows.append((f"… {labels.get(reason, reason).lower()}", shown, ""))
     return Figure(
         "adherence",
         "Adherence and course",

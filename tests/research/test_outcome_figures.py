@@ -126,6 +126,12 @@ def test_a_researcher_sees_no_cell_below_five_patients_and_only_consented_ones(s
     assert rows_of(research, "—") == {}
     adverse = [r for r in research.tables[0].rows if r[0] == "Stopped: adverse event"]
     assert adverse == [("Stopped: adverse event", "—", "< 5", "< 5", "< 5")]
+    # Its sibling too: all stops less the remission ones would give the adverse event's away.
+    remission = [r for r in research.tables[0].rows if r[0] == "Stopped: remission"]
+    assert remission == [("Stopped: remission", "—", "< 5", "< 5", "< 5")]
+    drawn = {d["label"] for d in research.chart["datasets"]}  # type: ignore[index]
+    assert "Stopped: remission" not in drawn
+    assert "Stopped: remission" in {d["label"] for d in clinic.chart["datasets"]}  # type: ignore[index]
     assert dict(research.headline)["Relapsed by 12 months"] == "< 5"
     # The curve stops where fewer than 5 patients are still followed.
     [curve] = [d for d in research.chart["datasets"] if d["band"]]  # type: ignore[index]
@@ -155,7 +161,9 @@ def test_reaction_rates_with_wilson_intervals_and_premedication(site_a):
     assert rows["Reactions without premedication"][1:3] == ("2", "34")
     assert "Cheifetz 2003 6.1 %" in rows["Infusions with a reaction"][4]
     research = of.reactions(scope(site_a, aggregates_only=True))
-    assert {row[0]: row for row in research.tables[0].rows}["… severe"][1] == "< 5"
+    rows = {row[0]: row for row in research.tables[0].rows}
+    # Every severity, not only the small ones: the total less the others would give one away.
+    assert [rows[f"… {s}"][1] for s in ("mild", "moderate", "severe")] == ["< 5"] * 3
 
 
 def test_response_and_adherence_from_the_stored_outcomes(site_a):
