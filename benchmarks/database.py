@@ -18,6 +18,11 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/crmo_bench"
 WIPED_PREFIXES = ("registry_", "monitoring_")
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as every benchmark prints them beside its figures."""
+    return " / ".join(f"{load:.1f}" for load in os.getloadavg())
+
+
 def database_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
 

@@ -31,6 +31,7 @@ from typing import Any
 import psycopg
 
 from benchmarks import database
+from benchmarks.database import load_average
 from benchmarks.generate import SEED, Generated, generate, patients_for_courses
 from monitoring.guideline.history import MEDICATIONS_READ, SCREENINGS_READ
 from registry.safety_codes import LIVE_VACCINES, SPECIAL_INTEREST_TERMS
@@ -174,10 +175,6 @@ def rss_mb() -> float:
 
 def memory_mark(name: str) -> tuple[str, float, float]:
     return name, rss_mb(), max_rss_mb()
-
-
-def load_average() -> str:
-    return " / ".join(f"{load:.1f}" for load in os.getloadavg())
 
 
 def timed(function: Callable[[], Any]) -> tuple[float, Any]:

@@ -41,6 +41,7 @@ import psycopg
 from psycopg import sql
 
 from benchmarks import database
+from benchmarks.database import load_average
 from benchmarks.generate import SEED, generate
 
 DEFAULT_SIZES = (5_000, 20_000)
@@ -140,10 +141,6 @@ JOIN registry_consentdocument d ON d.id = k.document_id
 WHERE k.given_on <= {on}
 ORDER BY g.id, k.given_on, k.id""",
 }
-
-
-def load_average() -> str:
-    return " / ".join(f"{load:.1f}" for load in os.getloadavg())
 
 
 def peak_rss_mb() -> float:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks import database
+from benchmarks.database import load_average
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/crmo_bench_import"
 PATIENTS = 500
@@ -78,10 +79,6 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def load_average() -> str:
-    return " / ".join(f"{load:.1f}" for load in os.getloadavg())
 
 
 # --- The files ----------------------------------------------------------------------------------

@@ -21,13 +21,10 @@ import time
 from typing import Any
 
 from benchmarks import database
+from benchmarks.database import load_average
 from benchmarks.generate import SEED, generate
 
 TARGET_SECONDS = 2.0
-
-
-def load_average() -> str:
-    return " / ".join(f"{load:.1f}" for load in os.getloadavg())
 
 
 def _people() -> dict[str, Any]:
