@@ -653,16 +653,17 @@ def adherence(scope: Scope) -> Figure:
     )
 
 
-FIGURES: tuple[Callable[[Scope], Figure], ...] = (
-    relapse_free_survival,
-    reactions,
-    response,
-    adherence,
-)
+# Each figure by its slug (the slug of its table too), in the page's order.
+FIGURES: dict[str, Callable[[Scope], Figure]] = {
+    "relapse-free-survival": relapse_free_survival,
+    "infusion-reactions": reactions,
+    "response": response,
+    "adherence": adherence,
+}
 
 
 def figures(scope: Scope) -> list[Figure]:
-    return [build(scope) for build in FIGURES]
+    return [build(scope) for build in FIGURES.values()]
 
 
 def computed_as_of(scope: Scope) -> dt.date | None:
