@@ -181,15 +181,33 @@ def _stops(scope: Scope) -> list[Stop]:
     ]
 
 
+class FollowedUp:
+    """How many stops, and how many patients, are still followed on a day after the stop: the
+    number at risk under a curve, and the count the small-cell rule reads. Sorted once; each day
+    is then a binary search."""
+
+    def __init__(self, stops: Sequence[Stop]) -> None:
+        self.times = sorted(s.days for s in stops)
+        longest: dict[int, int] = {}
+        for s in stops:
+            longest[s.patient_id] = max(s.days, longest.get(s.patient_id, 0))
+        self.patient_times = sorted(longest.values())
+
+    def courses(self, day: int) -> int:
+        return at_risk(self.times, day)
+
+    def patients(self, day: int) -> int:
+        return at_risk(self.patient_times, day)
+
+
 def _curve_rows(
-    label: str, stops: Sequence[Stop], km: KaplanMeier | None, cells: Cells
+    label: str, followed: FollowedUp, km: KaplanMeier | None, cells: Cells
 ) -> list[tuple[str, ...]]:
-    times = [s.days for s in stops]
     rows: list[tuple[str, ...]] = []
     for months in CURVE_MONTHS:
         day = round(months * MONTH)
-        left = at_risk(times, day)
-        patients_left = len({s.patient_id for s in stops if s.days >= day})
+        left = followed.courses(day)
+        patients_left = followed.patients(day)
         if km is None or (day > km.last_day and left == 0):
             continue
         step = km.at(day)
@@ -213,12 +231,12 @@ def _relapsed_interval(step: Step) -> str:
     return f"{percent(1 - step.high)}–{percent(1 - step.low)}"
 
 
-def _curve_points(km: KaplanMeier, stops: Sequence[Stop], cells: Cells) -> list[dict[str, Any]]:
+def _curve_points(km: KaplanMeier, followed: FollowedUp, cells: Cells) -> list[dict[str, Any]]:
     """The steps as points in months (a researcher's curve stops where fewer than 5 patients are
     still followed: its shape there would describe individuals)."""
 
-    def followed(day: int) -> bool:
-        return not (day and cells.small(len({s.patient_id for s in stops if s.days >= day})))
+    def shown(day: int) -> bool:
+        return not (day and cells.small(followed.patients(day)))
 
     def point(day: int, step: Step) -> dict[str, Any]:
         return {
@@ -230,12 +248,12 @@ def _curve_points(km: KaplanMeier, stops: Sequence[Stop], cells: Cells) -> list[
 
     points: list[dict[str, Any]] = []
     for step in km.steps:
-        if not followed(step.day):
+        if not shown(step.day):
             return points
         points.append(point(step.day, step))
     # Flat after the last relapse until the longest follow-up (censored times draw no step).
-    longest = max(s.days for s in stops)
-    if longest > km.last_day and followed(longest):
+    longest = followed.times[-1]
+    if longest > km.last_day and shown(longest):
         points.append(point(longest, km.steps[-1]))
     return points
 
@@ -280,13 +298,14 @@ def relapse_free_survival(scope: Scope) -> Figure:
             table.rows.append((label, "—", SUPPRESSED, SUPPRESSED, SUPPRESSED))
             continue
         km = kaplan_meier([s.days for s in group], [s.relapsed for s in group])
-        table.rows.extend(_curve_rows(label, group, km, cells))
+        followed = FollowedUp(group)
+        table.rows.extend(_curve_rows(label, followed, km, cells))
         if km is None:
             continue
         if label == "All stops":
             for months in (12, 24):
                 day = round(months * MONTH)
-                left = len({s.patient_id for s in group if s.days >= day})
+                left = followed.patients(day)
                 step = km.at(day)
                 value = (
                     "not estimable yet: no stop followed this long"
@@ -303,20 +322,20 @@ def relapse_free_survival(scope: Scope) -> Figure:
         datasets.append(
             {
                 "label": label,
-                "points": _curve_points(km, group, cells),
+                "points": _curve_points(km, followed, cells),
                 "band": label == "All stops",
             }
         )
     headline.append(("Source document", "about 30–40 % relapse after stopping infliximab"))
     # The number still followed under the curve's axis, as a Kaplan–Meier plot shows it.
-    times = [s.days for s in stops]
+    everyone = FollowedUp(stops)
     under_axis = []
     for months in CURVE_MONTHS:
         day = round(months * MONTH)
-        left = len({s.patient_id for s in stops if s.days >= day})
+        left = everyone.patients(day)
         if months and left == 0:
             break
-        under_axis.append({"x": months, "n": cells.count(at_risk(times, day), left)})
+        under_axis.append({"x": months, "n": cells.count(everyone.courses(day), left)})
     return Figure(
         "relapse-free-survival",
         "Relapse-free survival after stopping",
