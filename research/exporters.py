@@ -16,7 +16,7 @@ import json
 import textwrap
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -27,7 +27,7 @@ from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subq
 from django.utils import timezone
 
 from monitoring.evaluation import load_histories, site_guidelines
-from monitoring.guideline import DEFAULT
+from monitoring.guideline import DEFAULT, Guideline
 from monitoring.guideline.parameters import BASE_VERSION
 from monitoring.models import Alert
 from registry.models import (
@@ -103,7 +103,7 @@ from research.dictionary import (
     text_cell,
 )
 from research.models import DATE_PRECISION_DAYS, ExportFormat, ExportRequest, PseudonymMapping
-from research.outcomes import Measurement, course_outcomes
+from research.outcomes import CourseOutcomes, Measurement, course_outcomes
 
 CHUNK_ROWS = 2000  # rows fetched per database round trip
 COURSE_CHUNK = 500  # courses whose histories are loaded together for the outcome columns
@@ -445,6 +445,25 @@ def assessment_measurements(patient_ids: set[int]) -> dict[int, list[Measurement
     return by_patient
 
 
+def outcomes_by_course(
+    patient_of: Mapping[int, int], as_of: dt.date, guidelines: Mapping[str, Guideline]
+) -> dict[int, CourseOutcomes]:
+    """The outcome measures of these courses (course id → its patient's id) as of `as_of`: their
+    histories and their patients' assessments read in bulk, each course's site guideline. The one
+    computation behind the exports' courses table and the outcomes page's stored outcomes."""
+    histories = load_histories(list(patient_of))
+    assessments = assessment_measurements(set(patient_of.values()))
+    return {
+        history.course_id: course_outcomes(
+            history,
+            assessments.get(patient_of[history.course_id], []),
+            as_of=as_of,
+            guideline=guidelines.get(history.site_code, DEFAULT),
+        )
+        for history in histories
+    }
+
+
 def course_rows(scope: ExportScope) -> Iterator[Row]:
     courses = scope.rows(TreatmentCourse.objects.all(), "patient", "started_on").annotate(
         course_number=_course_number("")
@@ -467,17 +486,10 @@ def course_rows(scope: ExportScope) -> Iterator[Row]:
         *_product_fields("product"),
     )
     for chunk in _batches(rows, COURSE_CHUNK):
-        histories = {h.course_id: h for h in load_histories([row[0] for row in chunk])}
-        assessments = assessment_measurements({row[1] for row in chunk})
-        for (pk, patient_id, pseudonym, day_zero, born_on, number, started_on, stopped_on,
+        outcomes_of = outcomes_by_course({row[0]: row[1] for row in chunk}, scope.as_of, guidelines)
+        for (pk, _patient_id, pseudonym, day_zero, born_on, number, started_on, stopped_on,
              stop_reason, dose, weeks, interval, *product) in chunk:  # fmt: skip
-            history = histories[pk]
-            outcomes = course_outcomes(
-                history,
-                assessments.get(patient_id, []),
-                as_of=scope.as_of,
-                guideline=guidelines.get(history.site_code, DEFAULT),
-            )
+            outcomes = outcomes_of[pk]
             yield (
                 pseudonym,
                 number,

@@ -4,91 +4,59 @@ read), in chunks of histories, and written with one upsert per chunk."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import models, transaction
 
-from monitoring.evaluation import load_histories, site_guidelines
-from monitoring.guideline import DEFAULT
+from monitoring.evaluation import site_guidelines
 from registry.models import TreatmentCourse
-from research.exporters import COURSE_CHUNK, assessment_measurements
+from research.exporters import COURSE_CHUNK, outcomes_by_course
 from research.models import CourseOutcomeSnapshot
-from research.outcomes import course_outcomes
+from research.outcomes import CourseOutcomes
 
 logger = logging.getLogger(__name__)
 
-FIELDS = (
-    "as_of",
-    "days_on_treatment",
-    "number_of_infusions",
-    "doses_due",
-    "proportion_doses_on_time",
-    "longest_gap_days",
-    "reached_taper",
-    "days_to_taper",
-    "relapsed_after_stopping",
-    "days_to_relapse",
-    "relapse_free_days",
-    "relapse_free_end",
-    "pedcno_response_3_months",
-    "pedcno_response_12_months",
-    "inactive_at_12_months",
+# What the refresh writes: the exports' course outcomes, field by field, and the day they are for.
+OUTCOME_FIELDS = tuple(field.name for field in dataclasses.fields(CourseOutcomes))
+# Stored blank rather than null (CharFields), as Django keeps text.
+TEXT_FIELDS = frozenset(
+    f.name for f in CourseOutcomeSnapshot._meta.concrete_fields if isinstance(f, models.CharField)
 )
+
+
+def _snapshot(course_id: int, as_of: dt.date, outcomes: CourseOutcomes) -> CourseOutcomeSnapshot:
+    values = {
+        name: "" if value is None and name in TEXT_FIELDS else value
+        for name, value in dataclasses.asdict(outcomes).items()
+    }
+    return CourseOutcomeSnapshot(course_id=course_id, as_of=as_of, **values)
 
 
 def refresh(as_of: dt.date, course_ids: Iterable[int] | None = None) -> int:
     """Compute and store the outcomes of every course (or of `course_ids`) as of `as_of`; the
     number of courses stored."""
-    ids = (
-        list(TreatmentCourse.objects.order_by("pk").values_list("pk", flat=True))
-        if course_ids is None
-        else sorted(set(course_ids))
-    )
+    courses = TreatmentCourse.objects.order_by("pk")
+    if course_ids is not None:
+        courses = courses.filter(pk__in=list(course_ids))
+    patient_of = dict(courses.values_list("pk", "patient_id"))
+    ids = list(patient_of)
     guidelines = site_guidelines()
     stored = 0
     for start in range(0, len(ids), COURSE_CHUNK):
-        chunk = ids[start : start + COURSE_CHUNK]
-        histories = load_histories(chunk)
-        patients = dict(
-            TreatmentCourse.objects.filter(pk__in=chunk).values_list("pk", "patient_id")
-        )
-        measurements = assessment_measurements(set(patients.values()))
-        rows = []
-        for history in histories:
-            outcomes = course_outcomes(
-                history,
-                measurements.get(patients[history.course_id], []),
-                as_of=as_of,
-                guideline=guidelines.get(history.site_code, DEFAULT),
-            )
-            rows.append(
-                CourseOutcomeSnapshot(
-                    course_id=history.course_id,
-                    as_of=as_of,
-                    days_on_treatment=outcomes.days_on_treatment,
-                    number_of_infusions=outcomes.number_of_infusions,
-                    doses_due=outcomes.doses_due,
-                    proportion_doses_on_time=outcomes.proportion_doses_on_time,
-                    longest_gap_days=outcomes.longest_gap_days,
-                    reached_taper=outcomes.reached_taper,
-                    days_to_taper=outcomes.days_to_taper,
-                    relapsed_after_stopping=outcomes.relapsed_after_stopping,
-                    days_to_relapse=outcomes.days_to_relapse,
-                    relapse_free_days=outcomes.relapse_free_days,
-                    relapse_free_end=outcomes.relapse_free_end or "",
-                    pedcno_response_3_months=outcomes.pedcno_response_3_months or "",
-                    pedcno_response_12_months=outcomes.pedcno_response_12_months or "",
-                    inactive_at_12_months=outcomes.inactive_at_12_months,
-                )
-            )
+        chunk = {pk: patient_of[pk] for pk in ids[start : start + COURSE_CHUNK]}
+        rows = [
+            _snapshot(course_id, as_of, outcomes)
+            for course_id, outcomes in outcomes_by_course(chunk, as_of, guidelines).items()
+        ]
         with transaction.atomic():
             CourseOutcomeSnapshot.objects.bulk_create(
                 rows,
                 update_conflicts=True,
                 unique_fields=["course"],
-                update_fields=[*FIELDS, "computed_at"],
+                update_fields=["as_of", *OUTCOME_FIELDS, "computed_at"],
             )
         stored += len(rows)
     logger.info("course outcomes stored: %d courses as of %s", stored, as_of)
