@@ -75,7 +75,7 @@ from registry.safety_codes import (
     SpecialInterest,
     Vaccine,
 )
-from research.outcomes import RELAPSE_FREE_ENDS
+from research.outcomes import PEDCNO_LEVELS, RELAPSE_FREE_ENDS
 
 ORPHA_CRMO = "ORPHA:324964"
 LOINC_CRP, LOINC_ESR, LOINC_INFLIXIMAB, LOINC_WEIGHT = "1988-5", "4537-7", "39803-2", "29463-7"
@@ -83,7 +83,6 @@ LOINC_NEUTROPHILS, LOINC_PLATELETS, LOINC_ALT = "751-8", "777-3", "1742-6"
 # Said where a column's code is left empty rather than guessed.
 NO_SINGLE_LOINC = "no single LOINC code chosen"
 AGE_CAP = "90+"  # HIPAA Safe Harbor: ages over 89 are one category
-PEDCNO_LEVELS = ("PedCNO70", "PedCNO50", "PedCNO30", "none")
 # A text cell beginning with one of these is a formula to a spreadsheet (OWASP); the quote itself
 # too, so that removing one leading quote always gives the value back.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

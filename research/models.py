@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from registry.models import Patient, Site
-from research.outcomes import RELAPSE_FREE_ENDS
+from research.outcomes import PEDCNO_LEVELS, RELAPSE_FREE_ENDS
 
 
 class ExportFormat(models.TextChoices):
@@ -271,7 +271,7 @@ class PseudonymMapping(models.Model):
         return f"{self.pseudonym} (export {self.export_id})"
 
 
-PEDCNO_CHOICES = [(level, level) for level in ("PedCNO70", "PedCNO50", "PedCNO30", "none")]
+PEDCNO_CHOICES = [(level, level) for level in PEDCNO_LEVELS]
 
 
 class CourseOutcomeSnapshot(models.Model):
@@ -308,7 +308,7 @@ class CourseOutcomeSnapshot(models.Model):
                 condition=Q(relapse_free_days__isnull=True, relapse_free_end="")
                 | Q(
                     relapse_free_days__isnull=False,
-                    relapse_free_end__in=("relapse", "retreatment", "follow_up_end"),
+                    relapse_free_end__in=RELAPSE_FREE_ENDS,
                 ),
                 name="outcome_relapse_free_time_ends_one_way",
             ),

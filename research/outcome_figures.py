@@ -32,7 +32,7 @@ from registry.models import (
 from registry.selectors import with_consent_in_force
 from research.deidentify import GATING_SCOPE, SMALL_CELL_PATIENTS
 from research.models import CourseOutcomeSnapshot
-from research.outcomes import MONTH_3, MONTH_12, RELAPSE
+from research.outcomes import MONTH_3, MONTH_12, PEDCNO_LEVELS, RELAPSE
 from research.statistics import Interval, KaplanMeier, Step, at_risk, kaplan_meier, wilson
 
 SUPPRESSED = f"< {SMALL_CELL_PATIENTS}"
@@ -552,7 +552,7 @@ def response(scope: Scope) -> Figure:
         ("Measure", "Courses", "Of courses with data", "Share (95 % CI)"),
     )
     bars = []
-    levels = ("PedCNO30", "PedCNO50", "PedCNO70")
+    levels = tuple(reversed(PEDCNO_LEVELS[:-1]))  # PedCNO30, 50, 70: "or better" adds the next
     at_least = {level: set(levels[i:]) for i, level in enumerate(levels)}
     for follow_up, column in ((MONTH_3, 2), (MONTH_12, 3)):
         window = dt.timedelta(days=follow_up.target_day + follow_up.window_days)

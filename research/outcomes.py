@@ -22,6 +22,8 @@ from monitoring.guideline.schedule import schedule
 
 PEDCNO_VARIABLES = ("esr", "mri_active_lesions", "physician_global", "patient_global", "chaq")
 PEDCNO_LEVELS_PCT = (70, 50, 30)
+# What pedcno_response returns (with None: insufficient data), the highest level first.
+PEDCNO_LEVELS = (*(f"PedCNO{level}" for level in PEDCNO_LEVELS_PCT), "none")
 PEDCNO_WORSENING_PCT = 30
 PEDCNO_MINIMUM_VARIABLES = 3
 BASELINE_WINDOW_DAYS = (-60, 14)
