@@ -679,11 +679,12 @@ COMPLETED_COURSE_WEEKS = 90
 POST_STOP_VISIT_MONTHS = (3, 6, 12, 24)
 
 
-def completed_course(chart: Chart, *, stopped_weeks_ago: int) -> dt.date:
-    """Treat as the guideline asks, then stop; returns the stop date."""
+def completed_course(chart: Chart, *, stopped_weeks_ago: int, tapered: bool = True) -> dt.date:
+    """Treat as the guideline asks (tapered from week 62, or stopped at once), then stop in
+    remission; returns the stop date."""
     plan = CoursePlan(
         stopped_weeks_ago + COMPLETED_COURSE_WEEKS,
-        steps=(Step(62, RegimenReason.TAPER, 10),),
+        steps=(Step(62, RegimenReason.TAPER, 10),) if tapered else (),
         stop=(COMPLETED_COURSE_WEEKS, StopReason.REMISSION),
     )
     return treat(chart, plan).stopped_on or chart.today
@@ -964,15 +965,9 @@ def alumnus(
     followed up at 3, 6, 12 and 24 months; or the disease came back `relapsed_after_weeks` after
     the stop, recorded that day, and the family chose to wait (no retreatment yet). The registry's
     history that the outcomes page's relapse-free survival rests on."""
-    steps = (Step(62, RegimenReason.TAPER, 10),) if tapered else ()
 
     def build(chart: Chart) -> None:
-        plan = CoursePlan(
-            stopped_weeks_ago + COMPLETED_COURSE_WEEKS,
-            steps=steps,
-            stop=(COMPLETED_COURSE_WEEKS, StopReason.REMISSION),
-        )
-        stopped_on = treat(chart, plan).stopped_on or chart.today
+        stopped_on = completed_course(chart, stopped_weeks_ago=stopped_weeks_ago, tapered=tapered)
         if relapsed_after_weeks is None:
             follow_up(chart, stopped_on, POST_STOP_VISIT_MONTHS)
             return
