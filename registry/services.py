@@ -87,28 +87,29 @@ def _action(service: Callable[P, T]) -> Callable[P, T]:
 # --- Where a record belongs, and who may touch it ------------------------------------------------
 
 
+# The records that name their patient themselves (`record.patient`).
+_PATIENT_RECORDS = (
+    TreatmentCourse,
+    LabResult,
+    ImagingStudy,
+    ClinicalAssessment,
+    Relapse,
+    Medication,
+    AdverseEvent,
+    ScreeningResult,
+    Vaccination,
+    Consent,
+    Phenotype,
+    Comorbidity,
+)
+
+
 def patient_id_of(record: ClinicalRecord) -> int:
+    if isinstance(record, _PATIENT_RECORDS):
+        return record.patient_id
     match record:
         case Patient():
             return record.pk
-        case (
-            TreatmentCourse()
-            | LabResult()
-            | ImagingStudy()
-            | ClinicalAssessment()
-            | Relapse()
-            | Medication()
-        ):
-            return record.patient_id
-        case (
-            AdverseEvent()
-            | ScreeningResult()
-            | Vaccination()
-            | Consent()
-            | Phenotype()
-            | Comorbidity()
-        ):
-            return record.patient_id
         case LesionSite():
             return patient_id_of(_parent_of(record))
         case Infusion() | RegimenChange():
@@ -119,27 +120,11 @@ def patient_id_of(record: ClinicalRecord) -> int:
 
 
 def site_id_of(record: ClinicalRecord) -> int:
+    if isinstance(record, _PATIENT_RECORDS):
+        return record.patient.site_id
     match record:
         case Patient():
             return record.site_id
-        case (
-            TreatmentCourse()
-            | LabResult()
-            | ImagingStudy()
-            | ClinicalAssessment()
-            | Relapse()
-            | Medication()
-        ):
-            return record.patient.site_id
-        case (
-            AdverseEvent()
-            | ScreeningResult()
-            | Vaccination()
-            | Consent()
-            | Phenotype()
-            | Comorbidity()
-        ):
-            return record.patient.site_id
         case LesionSite():
             return site_id_of(_parent_of(record))
         case Infusion() | RegimenChange():
