@@ -182,12 +182,14 @@ def test_a_build_waiting_on_the_database_keeps_beating(
         builder.join(timeout=30)
         assert outcome == ["done"]
         assert not [t for t in threading.enumerate() if t.name == "export-heartbeat"]
-        assert backends(monitor) <= backends_before  # the build's and the heartbeat's are closed
+        # The build's and the heartbeat's connections are closed; a backend leaves
+        # pg_stat_activity a moment after its client hangs up, so wait for it.
+        wait_for(lambda: backends(monitor) <= backends_before, 10, "a connection was left open")
 
 
 def backends(monitor: psycopg.Connection) -> set[int]:
     rows = monitor.execute(
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-        "AND pid <> pg_backend_pid()"
+        "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
     ).fetchall()
     return {pid for (pid,) in rows}
