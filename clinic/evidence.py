@@ -278,7 +278,9 @@ def _listed_words(value: Any) -> str:
 _KEYS: dict[str, tuple[str, Callable[[Any], str] | None]] = {
     "day_zero": ("Day 0 (first infusion)", date_text),
     "dose_number": ("Dose number", str),
-    "days_late": ("Days late", days_text),
+    "days_late": ("Days late", days_text),  # alerts raised before the texts stopped counting
+    "late_from": ("Late from", date_text),
+    "overdue_from": ("Overdue from", date_text),
     "infusions": ("Infusions of this course", None),
     "last_infusion": ("Last infusion", None),
     "interval_weeks": ("Interval in force", _weeks),

@@ -67,6 +67,30 @@ def _nothing_after(history: CourseHistory, as_of: dt.date) -> bool:
     return all(day <= as_of for day in last_days)
 
 
+def _next_recorded_day(history: CourseHistory, as_of: dt.date) -> dt.date | None:
+    """The first day after `as_of` that a row is dated on: `cut_at` knows it from that day."""
+    return min((day for kind in _full_days(history) for day in kind if day > as_of), default=None)
+
+
+def _full_days(history: CourseHistory) -> list[list[dt.date]]:
+    """Every day a row of the history is dated on (not only each kind's latest)."""
+    return [
+        [i.given_on for i in (*history.infusions, *history.exposure.infusions)],
+        [c.effective_on for c in history.regimen_changes],
+        [lab.collected_on for lab in history.labs],
+        [s.performed_on for s in history.imaging],
+        [a.assessed_on for a in history.assessments],
+        list(history.relapses_noted_on),
+        [day for day in (history.stopped_on, history.next_course_started_on) if day],
+        [r.reviewed_on for r in history.all_reactions if r.reviewed_on],
+        [day for m in history.medications for day in (m.started_on, m.stopped_on) if day],
+        [day for s in history.screenings for day in (s.tested_on, s.reviewed_on) if day],
+        [day for v in history.live_vaccinations for day in (v.given_on, v.reviewed_on) if day],
+        [day for e in history.adverse_events for day in (e.onset_on, e.reviewed_on) if day],
+        [day for c in history.consents for day in (c.given_on, *c.withdrawals)],
+    ]
+
+
 def cut_at(history: CourseHistory, as_of: dt.date) -> CourseHistory:
     """The history as it stood on `as_of`: nothing recorded for a later date is known yet."""
     if _nothing_after(history, as_of):
@@ -150,6 +174,9 @@ class Verdict:
     findings: list[Finding]
     stopped: bool  # the course had stopped by the date: its clears-on-stop alerts resolve so
     regimen_moved_due: bool  # a regimen change decided after the last infusion set the next due
+    # The first day this verdict could differ without new data: a rule's date comes (a dose falls
+    # late, a window closes, a watch ends) or a row dated later becomes known. None: never.
+    reevaluate_on: dt.date | None = None
 
 
 def evaluate_course(
@@ -161,7 +188,10 @@ def evaluate_course(
     findings = [finding for _info, check in RULES.values() for finding in check(context)]
     findings.sort(key=lambda f: (f.severity.rank, f.due_on or as_of, f.rule_id, f.key))
     moved = plan.next_dose is not None and plan.next_dose.moved_by is not None
-    return Verdict(findings, known.is_stopped(as_of), moved)
+    changes = context.changes
+    if known is not history and (upcoming := _next_recorded_day(history, as_of)):
+        changes.append(upcoming)  # rows dated later: the verdict changes when one is known
+    return Verdict(findings, known.is_stopped(as_of), moved, min(changes, default=None))
 
 
 def evaluate(

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -59,17 +60,41 @@ from monitoring.guideline.history import (
     VaccinationRow,
 )
 from monitoring.guideline.parameters import Guideline
-from monitoring.guideline.schedule import INDUCTION, MAINTENANCE, Schedule, ScheduledDose
+from monitoring.guideline.schedule import (
+    INDUCTION,
+    MAINTENANCE,
+    ONE_DAY,
+    Schedule,
+    ScheduledDose,
+)
 
 
 @dataclass(frozen=True)
 class Context:
-    """What every rule reads: the history as it stood on `as_of`, the parameters, the schedule."""
+    """What every rule reads: the history as it stood on `as_of`, the parameters, the schedule.
+
+    A rule compares `as_of` with a date only through `reached` or `past`: each notes the day its
+    answer would flip, and the earliest of these (`changes`) is the day the course's verdict could
+    change without new data, when the nightly run comes back to it (`Verdict.reevaluate_on`). The
+    rest of the history is cut at `as_of`, so nothing else a rule reads moves with the date.
+    """
 
     history: CourseHistory
     as_of: dt.date
     g: Guideline
     schedule: Schedule
+    changes: list[dt.date] = field(default_factory=list, compare=False, repr=False)
+
+    def reached(self, day: dt.date) -> bool:
+        """`day` has come (as_of ≥ day); if not, the answer flips on `day`."""
+        if self.as_of >= day:
+            return True
+        self.changes.append(day)
+        return False
+
+    def past(self, day: dt.date) -> bool:
+        """`day` is over (as_of > day); if not, the answer flips the day after."""
+        return self.reached(day + ONE_DAY)
 
 
 RuleFunction = Callable[[Context], list[Finding]]
@@ -194,22 +219,32 @@ def _date(day: dt.date) -> str:
     return f"{day:%d %b %Y}"
 
 
-def _lateness(days_late: int, g: Guideline) -> Severity | None:
-    if days_late > g.dose_overdue_days:
-        return Severity.URGENT
-    if days_late > g.dose_grace_days:
-        return Severity.WARNING
-    return None
+@dataclass(frozen=True)
+class LateDose:
+    dose: ScheduledDose
+    severity: Severity
+    late_from: dt.date  # the first day it is late (past the grace)
+    overdue_from: dt.date  # the first day it is overdue (urgent)
+
+    @property
+    def lateness(self) -> str:
+        """How late, by dates: an alert's text does not count days, which would go stale between
+        evaluations (the worklist and the digest count them on the day they are read)."""
+        return f"late from {_date(self.late_from)}, overdue from {_date(self.overdue_from)}"
 
 
-def _late_dose(ctx: Context, phase: str) -> tuple[ScheduledDose, int, Severity] | None:
-    """The next dose of `phase` if it is late past the grace: (dose, days late, severity)."""
+def _late_dose(ctx: Context, phase: str) -> LateDose | None:
+    """The next dose of `phase` if it is late past the grace."""
     dose = ctx.schedule.next_dose
     if dose is None or dose.phase != phase:
         return None
-    late = dose.days_late(ctx.as_of)
-    severity = _lateness(late, ctx.g)
-    return None if severity is None else (dose, late, severity)
+    late_from = dose.due_on + _days(ctx.g.dose_grace_days + 1)
+    overdue_from = dose.due_on + _days(ctx.g.dose_overdue_days + 1)
+    if ctx.reached(overdue_from):
+        return LateDose(dose, Severity.URGENT, late_from, overdue_from)
+    if ctx.reached(late_from):
+        return LateDose(dose, Severity.WARNING, late_from, overdue_from)
+    return None
 
 
 def _is_standard(history: CourseHistory, day: dt.date, g: Guideline) -> bool:
@@ -346,26 +381,27 @@ def _state_on(history: CourseHistory, assessment: AssessmentRow, g: Guideline) -
     clears_on_stop=True,
 )
 def induction_dose_missed(ctx: Context) -> list[Finding]:
-    late_dose = _late_dose(ctx, INDUCTION)
-    if late_dose is None:
+    late = _late_dose(ctx, INDUCTION)
+    if late is None:
         return []
     history, g = ctx.history, ctx.g
-    dose, late, severity = late_dose
+    dose = late.dose
     week = history.induction_weeks[dose.number - 1]
     return [
         _finding(
             "induction_dose_missed",
-            severity,
+            late.severity,
             f"dose-{dose.number}",
             f"Induction dose {dose.number} (week {week}) was due on {_date(dose.due_on)} and "
-            f"has not been given: {late} days late (late after {g.dose_grace_days} days, "
-            f"overdue after {g.dose_overdue_days}). Give the dose, or record why the course "
-            "stopped.",
+            f"has not been given ({late.lateness}: {g.dose_grace_days} and "
+            f"{g.dose_overdue_days} days after the due date). Give the dose, or record why the "
+            "course stopped.",
             due_on=dose.due_on,
             title=f"Induction dose {dose.number} (week {week}) missed",
             quote=DOSING if _is_standard(history, ctx.as_of, g) else ADJUST,
             dose_number=dose.number,
-            days_late=late,
+            late_from=late.late_from,
+            overdue_from=late.overdue_from,
             day_zero=history.day_zero,
             infusions=[_infusion(i) for i in history.infusions],
         )
@@ -384,11 +420,11 @@ def induction_dose_missed(ctx: Context) -> list[Finding]:
     clears_on_stop=True,
 )
 def maintenance_dose_overdue(ctx: Context) -> list[Finding]:
-    late_dose = _late_dose(ctx, MAINTENANCE)
-    if late_dose is None:
+    late = _late_dose(ctx, MAINTENANCE)
+    if late is None:
         return []
     history, g = ctx.history, ctx.g
-    dose, late, severity = late_dose
+    dose = late.dose
     last = history.infusions[-1]
     detail = f"The last infusion was on {_date(last.given_on)}; "
     if dose.moved_by is not None:
@@ -400,9 +436,9 @@ def maintenance_dose_overdue(ctx: Context) -> list[Finding]:
     else:
         detail += f"with an interval of {dose.interval_weeks} weeks "
     detail += (
-        f"the next dose was due on {_date(dose.due_on)}: {late} days late (late after "
-        f"{g.dose_grace_days} days, overdue after {g.dose_overdue_days}). Give the dose, or record "
-        "the regimen change or the stop that explains the gap."
+        f"the next dose was due on {_date(dose.due_on)} ({late.lateness}: {g.dose_grace_days} "
+        f"and {g.dose_overdue_days} days after the due date). Give the dose, or record the "
+        "regimen change or the stop that explains the gap."
     )
     standard = _is_standard(history, ctx.as_of, g)
     if not standard:
@@ -410,7 +446,7 @@ def maintenance_dose_overdue(ctx: Context) -> list[Finding]:
     return [
         _finding(
             "maintenance_dose_overdue",
-            severity,
+            late.severity,
             dose.due_on.isoformat(),
             detail,
             due_on=dose.due_on,
@@ -418,7 +454,8 @@ def maintenance_dose_overdue(ctx: Context) -> list[Finding]:
             last_infusion=_infusion(last),
             interval_weeks=dose.interval_weeks,
             regimen_change_id=dose.moved_by.id if dose.moved_by else None,
-            days_late=late,
+            late_from=late.late_from,
+            overdue_from=late.overdue_from,
         )
     ]
 
@@ -565,24 +602,26 @@ def treatment_interrupted(ctx: Context) -> list[Finding]:
         # Never less than the interval in force + the overdue days: a planned q16w taper is not
         # an interruption before its dose is overdue (nor is a dose a late decision moved).
         threshold = max(g.interruption_days, gap.allowed_days + g.dose_overdue_days)
-        if gap.days <= threshold:
-            continue
         if gap.after is None:
+            interrupted_on = gap.before.given_on + _days(threshold + 1)
+            if not ctx.reached(interrupted_on):
+                continue
             findings.append(
                 _finding(
                     "treatment_interrupted",
                     Severity.WARNING,
                     f"open-after-{gap.before.id}",
-                    f"No infusion for {gap.days} days since {_date(gap.before.given_on)} (more "
-                    f"than {threshold} days is intermittent therapy). If infliximab restarts: "
-                    f"{advice[0].lower()}{advice[1:]}",
-                    due_on=gap.before.given_on + _days(threshold + 1),
-                    title=f"Treatment interrupted: no infusion for {gap.days} days",
+                    f"No infusion since {_date(gap.before.given_on)}: the gap passed {threshold} "
+                    f"days on {_date(interrupted_on)}, which is intermittent therapy. If "
+                    f"infliximab restarts: {advice[0].lower()}{advice[1:]}",
+                    due_on=interrupted_on,
+                    title=f"Treatment interrupted: no infusion since {_date(gap.before.given_on)}",
                     last_infusion=_infusion(gap.before),
-                    gap_days=gap.days,
                     threshold_days=threshold,
                 )
             )
+            continue
+        if gap.days <= threshold:
             continue
         restart = gap.after
         missing = missing_workup(restart.given_on)
@@ -754,13 +793,13 @@ def infusion_too_fast(ctx: Context) -> list[Finding]:
     clears_on_stop=True,
 )
 def response_assessment_due(ctx: Context) -> list[Finding]:
-    history, g, as_of = ctx.history, ctx.g, ctx.as_of
+    history, g = ctx.history, ctx.g
     if not history.infusions:
         return []
     opens = history.day_zero + _days(g.response_window_start_day)
     closes = history.day_zero + _days(g.response_window_end_day)
     stopped_early = history.stopped_on is not None and history.stopped_on <= closes
-    if as_of <= closes or stopped_early:
+    if stopped_early or not ctx.past(closes):
         return []
     if any(a.assessed_on >= opens and a.has_core_value for a in history.assessments):
         return []
@@ -794,8 +833,8 @@ def response_assessment_due(ctx: Context) -> list[Finding]:
     clears_on_stop=True,
 )
 def markers_overdue(ctx: Context) -> list[Finding]:
-    history, g, as_of = ctx.history, ctx.g, ctx.as_of
-    if not history.is_on_treatment(as_of) or not history.infusions:
+    history, g = ctx.history, ctx.g
+    if not history.is_on_treatment(ctx.as_of) or not history.infusions:
         return []
     since = history.day_zero - _days(g.marker_interval_days)  # a recent baseline counts
     last: dict[str, LabRow | None] = {
@@ -809,7 +848,7 @@ def markers_overdue(ctx: Context) -> list[Finding]:
         lab.collected_on + _days(g.marker_interval_days) if lab else history.day_zero
         for lab in last.values()
     )
-    if as_of <= due:
+    if not ctx.past(due):
         return []
     missing = [name.upper() for name, lab in last.items() if lab is None]
     detail = (
@@ -832,12 +871,13 @@ def markers_overdue(ctx: Context) -> list[Finding]:
 
 
 def mri_milestones(history: CourseHistory, as_of: dt.date, g: Guideline) -> list[dt.date]:
-    """Baseline, 6 and 12 months, then yearly: the due dates up to `as_of`."""
+    """Baseline, 6 and 12 months, then yearly: the due dates up to `as_of`, and the first after."""
     day_zero = history.day_zero
     offsets = [0, *g.mri_follow_up_days]
     while day_zero + _days(offsets[-1]) <= as_of:
         offsets.append(offsets[-1] + g.mri_yearly_days)
-    return [day_zero + _days(offset) for offset in offsets if day_zero + _days(offset) <= as_of]
+    days = [day_zero + _days(offset) for offset in offsets]
+    return [*(day for day in days if day <= as_of), min(day for day in days if day > as_of)]
 
 
 @rule(
@@ -858,10 +898,13 @@ def imaging_overdue(ctx: Context) -> list[Finding]:
     history, g, as_of = ctx.history, ctx.g, ctx.as_of
     if not history.is_on_treatment(as_of) or not history.infusions:
         return []
-    passed = [due for due in mri_milestones(history, as_of, g) if due < as_of]
+    # Only the latest milestone passed matters (an earlier missed MRI cannot be caught up): the
+    # first one not passed yet takes over the day after it.
+    milestones = mri_milestones(history, as_of, g)
+    passed = list(itertools.takewhile(ctx.past, milestones))
     if not passed:
         return []
-    due = passed[-1]  # only the latest matters: an earlier missed MRI cannot be caught up
+    due = passed[-1]
     if any(s.is_mri and s.performed_on >= due - _days(g.mri_window_days) for s in history.imaging):
         return []
     label = "baseline" if due == history.day_zero else f"day {(due - history.day_zero).days}"
@@ -1061,8 +1104,8 @@ def taper_readiness(ctx: Context) -> list[Finding]:
     in_force = history.regimen_change_on(as_of)
     if in_force is not None and in_force.reason == TAPER:
         return []  # offered again once the taper is reversed
-    days_on = (as_of - history.day_zero).days
-    if days_on < g.min_course_days:
+    long_enough_on = history.day_zero + _days(g.min_course_days)
+    if not ctx.reached(long_enough_on):
         return []
     remission_since = _inactive_since(history, g)
     if remission_since is None:
@@ -1074,18 +1117,17 @@ def taper_readiness(ctx: Context) -> list[Finding]:
     mri = _latest_mri_on(history, as_of)
     if (
         mri is None
-        or mri.performed_on < as_of - _days(g.mri_window_days)
         or mri.active_lesions != 0
+        or ctx.past(mri.performed_on + _days(g.mri_window_days))
     ):
         return []
     markers = {}
-    oldest = as_of - _days(g.marker_interval_days)
     for analyte in (CRP, ESR):
         values = [lab for lab in history.labs if lab.analyte == analyte and lab.value is not None]
         last_two = values[-2:]
         if len(last_two) < 2 or any(_is_raised(lab, g) for lab in last_two):
             return []
-        if last_two[0].collected_on < oldest:
+        if ctx.past(last_two[0].collected_on + _days(g.marker_interval_days)):
             return []  # normal, but not recent enough to rely on
         markers[analyte] = [_lab(lab) for lab in last_two]
     return [
@@ -1093,8 +1135,9 @@ def taper_readiness(ctx: Context) -> list[Finding]:
             "taper_readiness",
             Severity.INFO,
             f"inactive-since-{remission_since.isoformat()}",
-            f"On infliximab for {days_on} days (at least {g.min_course_days}); disease inactive "
-            f"since {_date(remission_since)}, {inactive_days} days up to the assessment of "
+            f"On infliximab since {_date(history.day_zero)} (at least {g.min_course_days} days "
+            f"by {_date(long_enough_on)}); disease inactive since {_date(remission_since)}, "
+            f"{inactive_days} days up to the assessment of "
             f"{_date(last_assessment.assessed_on)} (at least {g.remission_days_for_taper}); the "
             f"MRI of {_date(mri.performed_on)} shows no active lesion; the last two CRP and ESR "
             f"are normal and at most {g.marker_interval_days} days old; no taper in force. "
@@ -1103,7 +1146,7 @@ def taper_readiness(ctx: Context) -> list[Finding]:
                 history.day_zero + _days(g.min_course_days),
                 remission_since + _days(g.remission_days_for_taper),
             ),
-            days_on_treatment=days_on,
+            day_zero=history.day_zero,
             inactive_since=remission_since,
             latest_assessment=_assessment(last_assessment),
             latest_mri=_mri(mri),
@@ -1302,11 +1345,12 @@ def post_stop_follow_up_due(ctx: Context) -> list[Finding]:
     stopped_on = _watching_after_stop(history, as_of)
     if stopped_on is None:
         return []
-    due_visits = [
-        (offset, stopped_on + _days(offset))
-        for offset in g.post_stop_visit_days
-        if stopped_on + _days(offset) <= as_of
-    ]
+    due_visits = list(
+        itertools.takewhile(
+            lambda visit: ctx.reached(visit[1]),
+            ((offset, stopped_on + _days(offset)) for offset in sorted(g.post_stop_visit_days)),
+        )
+    )
     if not due_visits:
         return []
     offset, visit_on = due_visits[-1]
@@ -1485,11 +1529,10 @@ def _listed(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-def _last_result(name: str, lab: LabRow | None, as_of: dt.date) -> str:
+def _last_result(name: str, lab: LabRow | None) -> str:
     if lab is None:
         return f"the {name} (none recorded)"
-    days = (as_of - lab.collected_on).days
-    return f"the {name} (last on {_date(lab.collected_on)}, {days} days ago)"
+    return f"the {name} (last on {_date(lab.collected_on)})"
 
 
 def _latest_of(history: CourseHistory, analyte: str) -> LabRow | None:
@@ -1526,7 +1569,7 @@ def methotrexate_monitoring_due(ctx: Context) -> list[Finding]:
     due: dict[str, dt.date] = {}  # the missing tests: since when each is due
     for analyte, _name in METHOTREXATE_TESTS:
         lab = latest[analyte]
-        if lab is not None and (as_of - lab.collected_on).days <= interval:
+        if lab is not None and not ctx.past(lab.collected_on + _days(interval)):
             continue  # in time ("within 98 days": 98 days ago still counts)
         # Due `interval` days after the last result, but never before methotrexate started.
         due[analyte] = since if lab is None else max(since, lab.collected_on + _days(interval))
@@ -1535,7 +1578,7 @@ def methotrexate_monitoring_due(ctx: Context) -> list[Finding]:
     first_due = min(due.values())
     missing = [name for analyte, name in METHOTREXATE_TESTS if analyte in due]
     gaps = [
-        _last_result(name, latest[analyte], as_of)
+        _last_result(name, latest[analyte])
         for analyte, name in METHOTREXATE_TESTS
         if analyte in due
     ]
@@ -1647,7 +1690,7 @@ def screening_missing(ctx: Context) -> list[Finding]:
     hbv = [SCREENING_NAMES[test] for test in HBV_SCREENS if test not in taken]
     missing = [TB_SCREEN_WORDS] if TB_SCREENS in missing_tests else []
     missing += [f"hepatitis B: {_listed(hbv)}"] if hbv else []
-    started = as_of >= start
+    started = ctx.reached(start)
     detail = (
         f"Missing: {_listed(missing)}, none taken within {window} days before this course's start "
         f"({_date(start)}) or since."
@@ -1660,7 +1703,7 @@ def screening_missing(ctx: Context) -> list[Finding]:
     if older:
         detail += f" Too long before the start to count: the {_listed(older)}."
     given = history.infusions_until(as_of)
-    retrospective = bool(given) and (as_of - given[0].given_on).days > window
+    retrospective = bool(given) and ctx.past(given[0].given_on + _days(window))
     if not started:
         detail += f" Screen before the first infusion, planned for {_date(start)}."
     elif retrospective:
@@ -1793,7 +1836,9 @@ def live_vaccine_on_treatment(ctx: Context) -> list[Finding]:
         on_treatment_since = [i for i in history.infusions if i.given_on <= given_on]
         infused_within = [i for i in history.infusions if given_on <= i.given_on <= closes_on]
         earliest = closes_on + _days(1)
-        upcoming = next_dose is not None and next_dose.due_on < earliest and as_of < earliest
+        upcoming = (
+            next_dose is not None and next_dose.due_on < earliest and not ctx.reached(earliest)
+        )
         if not (on_treatment_since or infused_within or upcoming):
             continue  # long enough before this course's infusions: no concern
         parts = [f"A live vaccine was given on {_date(given_on)}"]
@@ -1955,7 +2000,7 @@ def reconsent_at_majority(ctx: Context) -> list[Finding]:
     if born_on is None or not history.is_latest_course:
         return []  # one alert per patient: on the latest course
     majority_on = _birthday(born_on, g.age_of_majority_years)
-    if majority_on > as_of:
+    if not ctx.reached(majority_on):
         return []
     in_force = [c for c in history.consents if c.scopes_in_force(as_of)]
     if not in_force or any(c.consented_by == CONSENTED_BY_PATIENT for c in in_force):

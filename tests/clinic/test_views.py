@@ -560,7 +560,7 @@ def test_it_shows_the_open_alerts_with_explanation_evidence_and_source(client, n
     assert '<strong>Maintenance dose overdue</strong> · <strong class="late">14 d overdue' in text
     assert escape(alert.explanation).replace("\n", "<br>") in text
     assert "Guideline (grade A, source document)" in text
-    assert "<dt>Days late</dt><dd>14 days</dd>" in text
+    assert f"<dt>Late from</dt><dd>{TODAY - 6 * DAY:%d %b %Y}</dd>" in text
     assert "Rule <code>maintenance_dose_overdue</code> · grade A · source document" in text
     # A closed alert is not among the open ones: it is in the alert history below them.
     assert text.index("Closed long ago") > text.index('<section id="alert-history"')

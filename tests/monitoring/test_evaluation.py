@@ -86,7 +86,11 @@ def test_it_opens_an_alert_with_its_explanation_evidence_and_raised_event():
     assert outcome.opened >= 1
     assert (alert.status, alert.severity, alert.key) == ("open", "warning", str(TODAY - 14 * DAY))
     assert "Guideline (grade A, source document)" in alert.explanation
-    assert alert.evidence["days_late"] == 14
+    # Late from the 8th day after the due date, overdue (urgent) from the 15th: dates, not a count
+    # of days that would go stale between evaluations.
+    assert alert.evidence["late_from"] == str(TODAY - 6 * DAY)
+    assert alert.evidence["overdue_from"] == str(TODAY + DAY)
+    assert f"late from {TODAY - 6 * DAY:%d %b %Y}, overdue from" in alert.explanation
     assert alert.guideline_version == "2026.12"
     assert [e.kind for e in alert.events.all()] == ["raised"]
 

@@ -76,8 +76,8 @@ def test_it_opens_an_info_alert_naming_the_missing_tests_and_their_last_dates(co
     assert alert.title == "Methotrexate: blood count and ALT due"
     last = f"{TODAY - 120 * DAY:%d %b %Y}"
     assert (
-        f"Missing: the neutrophil count (last on {last}, 120 days ago) and the platelet count "
-        f"(last on {last}, 120 days ago). Draw a full blood count and record the results."
+        f"Missing: the neutrophil count (last on {last}) and the platelet count "
+        f"(last on {last}). Draw a full blood count and record the results."
     ) in alert.explanation
     assert alert.evidence["missing"] == ["neutrophil count", "platelet count"]
     assert alert.evidence["last_alt"]["value"] == "19"

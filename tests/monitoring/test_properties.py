@@ -23,7 +23,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from monitoring.evaluation import load_histories
-from monitoring.guideline import RULES, CourseHistory, Finding, Severity, evaluate
+from monitoring.guideline import RULES, CourseHistory, Finding, Severity, evaluate, evaluate_course
 from monitoring.guideline.history import AssessmentRow, ConsentRow, InfusionRow
 from monitoring.guideline.schedule import INDUCTION, MAINTENANCE, schedule
 from registry.models import ANALYTE_UNITS
@@ -62,6 +62,7 @@ from tests.monitoring.builders import (
     retreatment,
     screening,
 )
+from tests.monitoring.test_horizon import assert_holds_until_its_horizon
 
 W, U, INFO = Severity.WARNING, Severity.URGENT, Severity.INFO
 GRACE = 7  # DEFAULT.dose_grace_days
@@ -100,7 +101,10 @@ def offset(date: Any) -> int:
 
 
 def found(history_: CourseHistory, as_of: int, rule_id: str) -> list[Finding]:
-    return [f for f in evaluate(history_, day(as_of)) if f.rule_id == rule_id]
+    """The findings of `rule_id` on day `as_of`; the verdict must hold until its horizon."""
+    verdict = evaluate_course(history_, day(as_of))
+    assert_holds_until_its_horizon(history_, day(as_of), verdict)
+    return [f for f in verdict.findings if f.rule_id == rule_id]
 
 
 def keys(history_: CourseHistory, as_of: int, rule_id: str) -> set[str]:

@@ -84,7 +84,9 @@ def test_induction_dose_missed_names_the_dose_and_quotes_the_guideline():
     assert finding.key == "dose-3"
     assert finding.title == "Induction dose 3 (week 6) missed"
     assert finding.due_on == day(42)
-    assert finding.evidence["days_late"] == 8
+    assert finding.evidence["late_from"] == day(50).isoformat()  # due day 42, late after 7 days
+    assert finding.evidence["overdue_from"] == day(57).isoformat()
+    assert "late from 25 Feb 2025, overdue from 04 Mar 2025" in finding.explanation
     assert "weeks 0, 2, and 6" in finding.explanation
     assert "grade A" in finding.explanation
 
