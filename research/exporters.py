@@ -23,10 +23,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, overload
 
+from django.db import connection
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from monitoring.evaluation import load_histories, site_guidelines
+from monitoring.evaluation import site_guidelines
 from monitoring.guideline import DEFAULT, Guideline
 from monitoring.guideline.parameters import BASE_VERSION
 from monitoring.models import Alert
@@ -103,7 +104,16 @@ from research.dictionary import (
     text_cell,
 )
 from research.models import DATE_PRECISION_DAYS, ExportFormat, ExportRequest, PseudonymMapping
-from research.outcomes import CourseOutcomes, Measurement, course_outcomes
+from research.outcome_histories import outcome_histories
+from research.outcomes import CourseOutcomes, course_outcomes
+from research.sql_tables import (
+    SQL_TABLES,
+    ChunksFile,
+    Statement,
+    csv_chunks,
+    statement,
+    value_rows,
+)
 
 CHUNK_ROWS = 2000  # rows fetched per database round trip
 COURSE_CHUNK = 500  # courses whose histories are loaded together for the outcome columns
@@ -188,6 +198,9 @@ class ExportScope:
 
     export: ExportRequest
     small_cells: SmallCells = field(default_factory=SmallCells)
+    # The plain tables read by one SQL statement each (research.sql_tables) on PostgreSQL; the
+    # ORM readers below, which give the same values, on any other database.
+    sql_tables: bool = field(default_factory=lambda: connection.vendor == "postgresql")
 
     @property
     def as_of(self) -> dt.date:
@@ -427,32 +440,14 @@ def patient_rows(scope: ExportScope) -> Iterator[Row]:
         )
 
 
-def assessment_measurements(patient_ids: set[int]) -> dict[int, list[Measurement]]:
-    """The PedCNO variables only assessments carry (the engine's history does not load them)."""
-    by_patient: dict[int, list[Measurement]] = {}
-    rows = ClinicalAssessment.objects.filter(patient_id__in=patient_ids).values_list(
-        "patient_id", "assessed_on", "physician_global", "patient_global", "chaq"
-    )
-    for patient_id, assessed_on, physician, patient, chaq in rows:
-        measured = by_patient.setdefault(patient_id, [])
-        for variable, value in (
-            ("physician_global", physician),
-            ("patient_global", patient),
-            ("chaq", chaq),
-        ):
-            if value is not None:
-                measured.append(Measurement(variable, assessed_on, value))
-    return by_patient
-
-
 def outcomes_by_course(
     patient_of: Mapping[int, int], as_of: dt.date, guidelines: Mapping[str, Guideline]
 ) -> dict[int, CourseOutcomes]:
-    """The outcome measures of these courses (course id → its patient's id) as of `as_of`: their
-    histories and their patients' assessments read in bulk, each course's site guideline. The one
-    computation behind the exports' courses table and the outcomes page's stored outcomes."""
-    histories = load_histories(list(patient_of))
-    assessments = assessment_measurements(set(patient_of.values()))
+    """The outcome measures of these courses (course id → its patient's id) as of `as_of`: the
+    histories they read and their patients' assessments loaded in bulk, each course's site
+    guideline. The one computation behind the exports' courses table and the outcomes page's
+    stored outcomes."""
+    histories, assessments = outcome_histories(patient_of)
     return {
         history.course_id: course_outcomes(
             history,
@@ -520,7 +515,7 @@ def regimen_change_rows(scope: ExportScope) -> Iterator[Row]:
     )
     fields = ("pseudonym", "patient_day_zero", "course_number", "effective_on", "dose_mg_per_kg")
     for pseudonym, day_zero, course, effective_on, dose, interval, reason in _stream(
-        changes.order_by("pseudonym", "effective_on"), *fields, "interval_weeks", "reason"
+        changes.order_by("pseudonym", "effective_on", "pk"), *fields, "interval_weeks", "reason"
     ):
         yield (pseudonym, course, scope.day(effective_on, day_zero), dose, interval, reason)
 
@@ -538,7 +533,7 @@ def infusion_rows(scope: ExportScope) -> Iterator[Row]:
     for (pseudonym, day_zero, course, dose_number, first_given_on, given_on, weight, weighed_on,
          dose, minutes, antihistamine, corticosteroid, antipyretic, intensified,
          *product) in _stream(
-        infusions.order_by("pseudonym", "given_on"),
+        infusions.order_by("pseudonym", "given_on", "pk"),
         "pseudonym",
         "patient_day_zero",
         "course_number",
@@ -578,7 +573,7 @@ def lab_rows(scope: ExportScope) -> Iterator[Row]:
     labs = scope.rows(LabResult.objects.all(), "patient", "collected_on")
     for (pseudonym, day_zero, collected_on, analyte, value, unit, positive, low,
          high) in _stream(
-        labs.order_by("pseudonym", "collected_on", "analyte"),
+        labs.order_by("pseudonym", "collected_on", "analyte", "pk"),
         "pseudonym",
         "patient_day_zero",
         "collected_on",
@@ -702,7 +697,7 @@ def relapse_rows(scope: ExportScope) -> Iterator[Row]:
         retreatment_number=_course_number("retreatment_course"),
     )
     for pseudonym, day_zero, course, noted_on, retreatment in _stream(
-        relapses.order_by("pseudonym", "noted_on"),
+        relapses.order_by("pseudonym", "noted_on", "pk"),
         "pseudonym",
         "patient_day_zero",
         "course_number",
@@ -1011,7 +1006,25 @@ TABLE_ROWS: dict[str, Callable[[ExportScope], Iterator[Row]]] = {
 }
 
 
+def sql_statement(table: Table, scope: ExportScope, *, csv: bool) -> Statement | None:
+    """The table's SQL statement for this export, if it has one and the scope reads by SQL."""
+    if not scope.sql_tables or table.name not in SQL_TABLES:
+        return None
+    export = scope.export
+    return statement(
+        SQL_TABLES[table.name],
+        export_id=export.pk,
+        as_of=scope.as_of,
+        day_step=scope.day_step,
+        date_from=export.date_from,
+        date_to=export.date_to,
+        csv=csv,
+    )
+
+
 def table_rows(table: Table, scope: ExportScope) -> Iterator[Row]:
+    if select := sql_statement(table, scope, csv=False):
+        return value_rows(select)
     return TABLE_ROWS[table.name](scope)
 
 
@@ -1032,11 +1045,26 @@ def _csv_writer(rows: Iterable[Sequence[object]], formats: Sequence[Callable[[An
     return write
 
 
-def write_csv_table(archive: Archive, table: Table, rows: Iterable[Row]) -> Entry:
+def write_csv_table(archive: Archive, table: Table, scope: ExportScope) -> Entry:
+    if select := sql_statement(table, scope, csv=True):
+        return archive.write_stream(f"{table.name}.csv", _copied_csv(select))
     formats = [column.format for column in table.columns]
-    return archive.write_stream(
-        f"{table.name}.csv", _csv_writer(_with_header(table, rows), formats)
-    )
+    rows = _with_header(table, table_rows(table, scope))
+    return archive.write_stream(f"{table.name}.csv", _csv_writer(rows, formats))
+
+
+def _copied_csv(select: Statement) -> Callable[[HashingWriter], int]:
+    """PostgreSQL's CSV straight into the archive: the cells are already Column.format's."""
+
+    def write(out: HashingWriter) -> int:
+        counted: list[int] = []
+        buffered = io.BufferedWriter(out, fhir.WRITE_BUFFER_BYTES)
+        for chunk in csv_chunks(select, counted):
+            buffered.write(chunk)
+        buffered.detach()  # flushed; the zip entry stays open for the archive to close
+        return counted[0]
+
+    return write
 
 
 def _with_header(table: Table, rows: Iterable[Row]) -> Iterator[Sequence[object]]:
@@ -1044,23 +1072,62 @@ def _with_header(table: Table, rows: Iterable[Row]) -> Iterator[Sequence[object]
     yield from rows
 
 
-def write_parquet_table(archive: Archive, table: Table, rows: Iterable[Row]) -> Entry:
+def write_parquet_table(archive: Archive, table: Table, scope: ExportScope) -> Entry:
     # Imported here, where Parquet is written: a web worker never loads pyarrow (about 40 MB).
     import pyarrow as pa  # type: ignore[import-untyped]
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     schema = table.arrow_schema()
+    if select := sql_statement(table, scope, csv=False):
+        write = _copied_parquet(select, schema)
+    else:
+        rows = table_rows(table, scope)
 
-    def write(out: HashingWriter) -> int:
-        count = 0
-        with pq.ParquetWriter(out, schema) as writer:
-            for batch in _batches(rows, PARQUET_BATCH_ROWS):
-                columns = list(zip(*batch, strict=True))
-                writer.write_table(pa.Table.from_arrays(columns, schema=schema))
-                count += len(batch)
-        return count
+        def write(out: HashingWriter) -> int:
+            count = 0
+            with pq.ParquetWriter(out, schema) as writer:
+                for batch in _batches(rows, PARQUET_BATCH_ROWS):
+                    columns = list(zip(*batch, strict=True))
+                    writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+                    count += len(batch)
+            return count
 
     return archive.write_stream(f"{table.name}.parquet", write)
+
+
+def _copied_parquet(select: Statement, schema: Any) -> Callable[[HashingWriter], int]:
+    """PostgreSQL's CSV of the values parsed by pyarrow (in C++, by the table's schema), not
+    row by row in Python: an empty cell is missing, a quoted empty one an empty text (as COPY
+    writes NULL and ''), booleans t and f."""
+    import pyarrow.csv as pa_csv  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq
+
+    def write(out: HashingWriter) -> int:
+        counted: list[int] = []
+        cells = io.BufferedReader(
+            ChunksFile(csv_chunks(select, counted, header=False)), fhir.WRITE_BUFFER_BYTES
+        )
+        if not cells.peek(1):  # no rows: pyarrow reads no empty file, the schema is all there is
+            pq.ParquetWriter(out, schema).close()
+            return 0
+        batches = pa_csv.open_csv(
+            cells,
+            read_options=pa_csv.ReadOptions(column_names=schema.names, block_size=1 << 22),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=schema,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                true_values=["t"],
+                false_values=["f"],
+            ),
+        )
+        with pq.ParquetWriter(out, schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+        return counted[0]
+
+    return write
 
 
 def write_dictionary(archive: Archive) -> Entry:
@@ -1256,7 +1323,7 @@ def build_archive(scope: ExportScope, path: Path, progress: Progress) -> dict[st
             )
             entries = []
             for done, table in enumerate(TABLES, start=1):
-                entries.append(write_table(archive, table, table_rows(table, scope)))
+                entries.append(write_table(archive, table, scope))
                 progress(done * 100 // (len(TABLES) + 1))
             write_dictionary(archive)
             archive.write_text("manifest.json", _tabular_manifest(scope, built_on, entries))

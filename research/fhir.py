@@ -9,11 +9,15 @@ patient's resources, which keeps every interval and reveals no real date.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from registry.models import INFLIXIMAB_ATC, INFLIXIMAB_RXNORM, ROUTE_SNOMED
 from registry.phenotype_codes import SNOMED_DISPLAY, ComorbidityCondition, site_words
@@ -178,10 +182,15 @@ FREQUENCY_TIMING: dict[str, dict[str, Any]] = {
     "once": {"count": 1},
 }
 
+# Bytes gathered before they go to a zip entry: a deflate and checksum call per line (or per row
+# of a COPY, which sends a message per row) costs more than the line.
+WRITE_BUFFER_BYTES = 1 << 20
+
 Rows = Callable[[Table], Iterator[tuple[Any, ...]]]
 Resource = dict[str, Any]
 
 
+@functools.cache  # a few thousand distinct days, each rendered once
 def _date(day: int | None) -> str | None:
     return None if day is None else (DAY_ZERO + dt.timedelta(days=day)).isoformat()
 
@@ -858,9 +867,12 @@ def write_bundle(
 
         def write(out: HashingWriter, file: ResourceFile = file) -> int:
             count = 0
+            buffered = io.BufferedWriter(out, WRITE_BUFFER_BYTES)
             for resource in _resources(file, rows_of, products, patients):
-                out.write(json.dumps(resource, ensure_ascii=False).encode() + b"\n")
+                # orjson: a twentieth of json.dumps's time per resource, the same JSON (compact).
+                buffered.write(orjson.dumps(resource, option=orjson.OPT_APPEND_NEWLINE))
                 count += 1
+            buffered.detach()  # flushed; the zip entry stays open for the archive to close
             return count
 
         counts[file.resource_type] = archive.write_stream(

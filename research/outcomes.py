@@ -48,11 +48,11 @@ class Measurement:
 
 
 def _nearest(
-    measurements: Sequence[Measurement], variable: str, target: dt.date, low: int, high: int
+    measurements: Sequence[Measurement], target: dt.date, low: int, high: int
 ) -> Decimal | None:
-    candidates = [
-        m for m in measurements if m.variable == variable and low <= (m.on - target).days <= high
-    ]
+    """The value nearest `target` (the earlier of two as near) within [low, high] days of it;
+    `measurements`: one variable's."""
+    candidates = [m for m in measurements if low <= (m.on - target).days <= high]
     if not candidates:
         return None
     return min(candidates, key=lambda m: (abs((m.on - target).days), m.on)).value
@@ -71,11 +71,15 @@ def pedcno_response(
     """The highest PedCNO level reached ("PedCNO70", …, "none"); None: insufficient data."""
     low, high = BASELINE_WINDOW_DAYS
     target = started_on + dt.timedelta(days=follow_up.target_day)
+    by_variable: dict[str, list[Measurement]] = {variable: [] for variable in PEDCNO_VARIABLES}
+    for measurement in measurements:
+        if measurement.variable in by_variable:
+            by_variable[measurement.variable].append(measurement)
     changes = []
     for variable in PEDCNO_VARIABLES:
-        baseline = _nearest(measurements, variable, started_on, low, high)
+        baseline = _nearest(by_variable[variable], started_on, low, high)
         later = _nearest(
-            measurements, variable, target, -follow_up.window_days, follow_up.window_days
+            by_variable[variable], target, -follow_up.window_days, follow_up.window_days
         )
         if baseline is not None and later is not None:
             changes.append(_change_pct(baseline, later))
