@@ -40,25 +40,27 @@ from research.dictionary import (
 )
 
 Row = tuple[Any, ...]
-# Every CTE a statement may use; PostgreSQL computes only those a statement names.
+# Every CTE a statement may use; PostgreSQL computes only those a statement names. NOT
+# MATERIALIZED: a CTE named twice would be materialized, and joins on it planned without
+# statistics (nested loops over tens of thousands of infusions).
 MAPPED = """
 WITH m AS (
     SELECT patient_id, pseudonym, first_course_started_on AS day_zero
     FROM research_pseudonymmapping WHERE export_id = %(export)s
-), course AS (
+), course AS NOT MATERIALIZED (
     -- 1 + the patient's courses started earlier or the same day (all of them: a date range
     -- does not renumber), as research.exporters._course_number counts.
     SELECT c.id, c.patient_id, c.started_on,
            count(*) OVER (PARTITION BY c.patient_id ORDER BY c.started_on) AS number
     FROM registry_treatmentcourse c JOIN m ON m.patient_id = c.patient_id
-), infusion AS (
+), infusion AS NOT MATERIALIZED (
     -- Infusion.with_course_position: 1 + the course's infusions given earlier or the same day,
     -- and its first infusion, over every infusion of the course.
     SELECT i.*,
            count(*) OVER (PARTITION BY i.course_id ORDER BY i.given_on) AS dose_number,
            min(i.given_on) OVER (PARTITION BY i.course_id) AS first_given_on
     FROM registry_infusion i JOIN course c ON c.id = i.course_id
-), regimen AS (
+), regimen AS NOT MATERIALIZED (
     -- Each regimen change with the day the next one of its course takes over.
     SELECT r.course_id, r.effective_on, r.reason,
            lead(r.effective_on) OVER (PARTITION BY r.course_id ORDER BY r.effective_on) AS until
