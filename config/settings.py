@@ -271,10 +271,24 @@ _BEAT_OPTIONS = {
         "interval_max": 30,
     },
 }
+# The nightly run evaluates the courses whose data, guideline or horizon changed; once a week, on
+# this day (crontab's day of week: 0 or sun is Sunday), it evaluates every course in scope.
+EVALUATION_FULL_WEEKDAY = env.str("EVALUATION_FULL_WEEKDAY", default="sun")
+_other_days = ",".join(
+    day
+    for day in ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+    if day != EVALUATION_FULL_WEEKDAY.lower()[:3]
+)
 CELERY_BEAT_SCHEDULE = {
     "nightly-evaluation": {
         "task": "monitoring.evaluate_nightly",
-        "schedule": crontab(hour=_hour, minute=_minute),
+        "schedule": crontab(hour=_hour, minute=_minute, day_of_week=_other_days),
+        "options": _BEAT_OPTIONS,
+    },
+    "weekly-full-evaluation": {
+        "task": "monitoring.evaluate_nightly",
+        "schedule": crontab(hour=_hour, minute=_minute, day_of_week=EVALUATION_FULL_WEEKDAY),
+        "kwargs": {"full": True},
         "options": _BEAT_OPTIONS,
     },
     "morning-digests": {

@@ -7,24 +7,34 @@ stopped", "guideline updated"); the alerts of courses that left the scope resolv
 monitoring scope" in every kind of run (nightly, site, patient). A chunk locks its courses
 (`SELECT … FOR UPDATE`) so two workers evaluating the same courses at once take turns; the partial
 unique constraint on live alerts is the backstop.
+
+Each evaluation stores what it saw (`CourseEvaluation`): the patient's record version, the
+guideline it ran and the engine's horizon. The nightly run evaluates only the courses due
+(`courses_due`): new in scope, their data or guideline changed, or their horizon come; a full run
+(weekly, `evaluate_courses --full`) evaluates every course in scope. Both leave the same alerts
+(tests/monitoring/test_incremental.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from monitoring import guideline as engine
 from monitoring.guideline import DEFAULT, Finding, Guideline, evaluate_course
 from monitoring.guideline.history import (
     MEDICATIONS_READ,
@@ -60,6 +70,7 @@ from monitoring.models import (
     AlertEvent,
     AlertEventKind,
     AlertStatus,
+    CourseEvaluation,
     EvaluationRun,
     RunStatus,
     SiteGuideline,
@@ -132,6 +143,46 @@ def courses_in_scope(as_of: dt.date, site: Site | None = None) -> QuerySet[Treat
     if site is not None:
         courses = courses.filter(patient__site=site)
     return courses.order_by("pk")
+
+
+# The engine's own revision: a deploy that changes a rule or a default evaluates every course again
+# the next night, as a change of a site's parameters does (its guideline version changes).
+ENGINE_REVISION = hashlib.sha256(
+    b"".join(path.read_bytes() for path in sorted(Path(engine.__file__).parent.glob("*.py")))
+).hexdigest()[:12]
+
+
+def guideline_mark(guideline: Guideline) -> str:
+    """What a course's evaluation ran: the guideline's version (site overrides included) and the
+    engine's revision. A course evaluated under another mark is due again."""
+    return f"{guideline.version}@{ENGINE_REVISION}"
+
+
+def courses_due(as_of: dt.date, site: Site | None = None) -> QuerySet[TreatmentCourse]:
+    """The courses in scope whose stored evaluation no longer stands on `as_of`: never evaluated;
+    the patient's record changed since (its version moved); their site's guideline or the engine
+    changed; their horizon (`reevaluate_on`) has come; or last evaluated for a later day."""
+    marks: dict[str, list[int]] = defaultdict(list)  # guideline mark → sites that run it
+    overridden = []
+    for row in SiteGuideline.objects.all():
+        marks[guideline_mark(row.effective())].append(row.site_id)
+        overridden.append(row.site_id)
+    stale_guideline = ~Q(patient__site_id__in=overridden) & ~Q(
+        evaluation__guideline=guideline_mark(DEFAULT)
+    )
+    for mark, site_ids in marks.items():
+        stale_guideline |= Q(patient__site_id__in=site_ids) & ~Q(evaluation__guideline=mark)
+    return (
+        courses_in_scope(as_of, site)
+        .alias(seen_version=Coalesce("patient__record_version__version", 0))
+        .filter(
+            Q(evaluation__isnull=True)
+            | Q(evaluation__reevaluate_on__lte=as_of)
+            | Q(evaluation__as_of__gt=as_of)
+            | ~Q(evaluation__record_version=F("seen_version"))
+            | stale_guideline
+        )
+    )
 
 
 def chunked(ids: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -573,18 +624,22 @@ def reconcile(
 def evaluate_courses(
     course_ids: Sequence[int], as_of: dt.date, actor_id: int | None = None
 ) -> Outcome:
-    """Evaluate and reconcile one chunk of courses, atomically."""
+    """Evaluate and reconcile one chunk of courses, atomically, and store what each evaluation
+    saw. The record versions are read with the lock, before the data: a change committed while
+    the chunk reads is then newer than the version stored, and the next run takes it."""
     guidelines = site_guidelines()
     with transaction.atomic():
-        locked = list(
-            TreatmentCourse.objects.select_for_update()
+        versions = dict(
+            TreatmentCourse.objects.select_for_update(of=("self",))
             .filter(pk__in=list(course_ids))
             .order_by("pk")
-            .values_list("pk", flat=True)
+            .values_list("pk", Coalesce("patient__record_version__version", 0))
         )
+        now = timezone.now()
         findings_by_course = {}
         stopped, regimen_moved_due = set(), set()
-        for history in load_histories(locked):
+        evaluations = []
+        for history in load_histories(list(versions)):
             guideline = guidelines.get(history.site_code, DEFAULT)
             verdict = evaluate_course(history, as_of, guideline)
             findings_by_course[history.course_id] = (guideline.version, verdict.findings)
@@ -592,7 +647,24 @@ def evaluate_courses(
                 stopped.add(history.course_id)
             if verdict.regimen_moved_due:
                 regimen_moved_due.add(history.course_id)
-        return reconcile(findings_by_course, timezone.now(), actor_id, stopped, regimen_moved_due)
+            evaluations.append(
+                CourseEvaluation(
+                    course_id=history.course_id,
+                    as_of=as_of,
+                    reevaluate_on=verdict.reevaluate_on,
+                    record_version=versions[history.course_id],
+                    guideline=guideline_mark(guideline),
+                    evaluated_at=now,
+                )
+            )
+        outcome = reconcile(findings_by_course, now, actor_id, stopped, regimen_moved_due)
+        CourseEvaluation.objects.bulk_create(
+            evaluations,
+            update_conflicts=True,
+            unique_fields=["course"],
+            update_fields=["as_of", "reevaluate_on", "record_version", "guideline", "evaluated_at"],
+        )
+        return outcome
 
 
 def evaluate_patient(patient_id: int, actor_id: int | None = None) -> Outcome:
@@ -669,15 +741,35 @@ def finish_run(run_id: int, status: str = RunStatus.DONE) -> EvaluationRun:
     return run
 
 
+def courses_to_evaluate(
+    as_of: dt.date, site: Site | None = None, *, full: bool
+) -> tuple[list[int], int]:
+    """The ids of the courses a run evaluates (every one in scope if `full`, else those due),
+    and how many in scope it leaves alone."""
+    in_scope = courses_in_scope(as_of, site)
+    if full:
+        return list(in_scope.values_list("pk", flat=True)), 0
+    due = list(courses_due(as_of, site).values_list("pk", flat=True))
+    return due, in_scope.count() - len(due)
+
+
 def run_evaluation(
-    *, as_of: dt.date, kind: str = "command", site: Site | None = None, chunk_size: int = 500
+    *,
+    as_of: dt.date,
+    kind: str = "command",
+    site: Site | None = None,
+    chunk_size: int = 500,
+    full: bool = False,
 ) -> tuple[EvaluationRun, Outcome]:
-    """Evaluate every course in scope synchronously, chunk by chunk (the command's path), then
-    resolve the alerts of the courses (of `site`, if given) that left the scope."""
+    """Evaluate the courses due (every course in scope if `full`) synchronously, chunk by chunk
+    (the command's path), then resolve the alerts of the courses (of `site`, if given) that left
+    the scope."""
     started = time.monotonic()
-    course_ids = list(courses_in_scope(as_of, site).values_list("pk", flat=True))
+    course_ids, skipped = courses_to_evaluate(as_of, site, full=full)
     chunks = list(chunked(course_ids, chunk_size))
-    run = EvaluationRun.objects.create(kind=kind, as_of=as_of, site=site, chunks_total=len(chunks))
+    run = EvaluationRun.objects.create(
+        kind=kind, as_of=as_of, site=site, chunks_total=len(chunks), full=full, skipped=skipped
+    )
     total = Outcome()
     for chunk in chunks:
         outcome = evaluate_courses(chunk, as_of)
@@ -689,10 +781,13 @@ def run_evaluation(
     total.add(left)
     run = finish_run(run.pk)
     logger.info(
-        "evaluation %s as of %s: %d courses, %d findings, %d opened, %d resolved in %.1fs",
+        "evaluation %s as of %s (%s): %d courses (%d left alone), %d findings, %d opened, "
+        "%d resolved in %.1fs",
         run.pk,
         as_of,
+        "full" if full else "incremental",
         total.courses,
+        skipped,
         total.findings,
         total.opened,
         total.resolved,

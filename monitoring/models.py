@@ -146,6 +146,11 @@ class EvaluationRun(models.Model):
     KIND_CHOICES = [("nightly", "Nightly"), ("command", "Command")]
 
     kind = models.CharField(max_length=10, choices=KIND_CHOICES)
+    full = models.BooleanField(
+        default=True,
+        help_text="Every course in scope (the weekly run, `evaluate_courses --full`); otherwise "
+        "only the courses whose data, guideline or horizon asked for it.",
+    )
     as_of = models.DateField()
     site = models.ForeignKey(Site, on_delete=models.PROTECT, null=True, blank=True)
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.RUNNING)
@@ -158,6 +163,9 @@ class EvaluationRun(models.Model):
     opened = models.PositiveIntegerField(default=0)
     refreshed = models.PositiveIntegerField(default=0)
     resolved = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(
+        default=0, help_text="Courses in scope left alone: nothing they depend on had changed."
+    )
     duration_ms = models.PositiveIntegerField(
         null=True, blank=True, help_text="Wall time from start to the last chunk."
     )
@@ -167,6 +175,39 @@ class EvaluationRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} evaluation as of {self.as_of} ({self.status})"
+
+
+class CourseEvaluation(models.Model):
+    """The last evaluation of a course: when, what it saw, and when its verdict could next change.
+
+    The nightly run evaluates a course again only when one of these says so (see
+    `monitoring.evaluation.courses_due`): its `reevaluate_on` has come (the engine's horizon),
+    the patient's record version moved past `record_version`, its site's guideline is no longer
+    `guideline`, or it was last evaluated for a later day than the run's.
+    """
+
+    course = models.OneToOneField(
+        TreatmentCourse, on_delete=models.CASCADE, primary_key=True, related_name="evaluation"
+    )
+    as_of = models.DateField(help_text="The day it was evaluated for.")
+    reevaluate_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The first day its verdict could change without new data; empty: never.",
+    )
+    record_version = models.PositiveBigIntegerField(
+        help_text="The patient's record version the evaluation read (registry.RecordVersion)."
+    )
+    guideline = models.CharField(
+        max_length=80, help_text="The guideline's version and the engine's revision it ran."
+    )
+    evaluated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["reevaluate_on"], name="evaluation_reevaluate_on")]
+
+    def __str__(self) -> str:
+        return f"course {self.course_id} as of {self.as_of} (again on {self.reevaluate_on})"
 
 
 def _coerce(name: str, value: Any) -> Any:

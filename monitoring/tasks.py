@@ -40,19 +40,27 @@ def _date(value: str | None) -> dt.date:
 
 
 @shared_task(name="monitoring.evaluate_nightly", acks_late=True)
-def evaluate_nightly(as_of: str | None = None) -> int:
-    """Split the courses in scope into chunks and evaluate them in parallel; returns the run id."""
+def evaluate_nightly(as_of: str | None = None, full: bool = False) -> int:
+    """Split the courses due (every course in scope if `full`: the weekly run) into chunks and
+    evaluate them in parallel; returns the run id."""
     day = _date(as_of)
-    course_ids = list(evaluation.courses_in_scope(day).values_list("pk", flat=True))
+    course_ids, skipped = evaluation.courses_to_evaluate(day, full=full)
     chunks = list(evaluation.chunked(course_ids, settings.EVALUATION_CHUNK_SIZE))
-    run = EvaluationRun.objects.create(kind="nightly", as_of=day, chunks_total=len(chunks))
+    run = EvaluationRun.objects.create(
+        kind="nightly", as_of=day, chunks_total=len(chunks), full=full, skipped=skipped
+    )
     header = [evaluate_chunk.s(chunk, day.isoformat(), run.pk) for chunk in chunks]
     # A chunk that fails for good (its retries spent) fails the chord: the error callback marks
     # the run failed instead of leaving it "running".
     finish = finish_nightly.si(day.isoformat(), run.pk)
     chord(header)(finish.on_error(fail_nightly.si(day.isoformat(), run.pk)))
     logger.info(
-        "nightly evaluation %s: %d courses in %d chunks", run.pk, len(course_ids), len(chunks)
+        "nightly evaluation %s (%s): %d courses in %d chunks, %d left alone",
+        run.pk,
+        "full" if full else "incremental",
+        len(course_ids),
+        len(chunks),
+        skipped,
     )
     return run.pk
 

@@ -234,6 +234,26 @@ class Patient(ClinicalRecord):
         _raise(errors)
 
 
+class RecordVersion(models.Model):
+    """How many clinical actions have changed a patient's record: the mark an evaluation stores
+    with what it saw (monitoring.CourseEvaluation), so the nightly run knows whose data changed.
+
+    Bumped by `registry.reevaluation.patient_changed` in the action's own transaction, so a
+    change and its mark commit together. A table of its own rather than a column of Patient: a
+    save of a Patient read earlier would write an older version back over a newer one. No row
+    yet means version 0 (no action since this table came).
+    """
+
+    patient = models.OneToOneField(
+        Patient, on_delete=models.CASCADE, primary_key=True, related_name="record_version"
+    )
+    version = models.PositiveBigIntegerField(default=0)
+    changed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.patient_id}: version {self.version}"
+
+
 # --- Courses and regimen --------------------------------------------------------------------
 
 

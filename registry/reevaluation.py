@@ -17,8 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
 
+from registry.models import RecordVersion
 from registry.signals import reevaluation_requested
 
 
@@ -53,12 +56,27 @@ def one_reevaluation() -> Iterator[None]:
 
 
 def patient_changed(patient_id: int, *, actor_id: int | None) -> None:
-    """Note that this patient's record changed in the current action."""
+    """Note that this patient's record changed in the current action, and bump its version in
+    the action's transaction (every call: a savepoint rolled back may have undone an earlier
+    bump, and one UPDATE of one row costs little beside the write it follows)."""
     pending = _pending.get()
     if pending is None:
         raise RuntimeError("patient_changed() outside one_reevaluation(): use a service")
     pending.patient_ids.add(patient_id)
     pending.actor_id = pending.actor_id or actor_id
+    _bump(patient_id)
+
+
+def _bump(patient_id: int) -> None:
+    now = timezone.now()
+    versions = RecordVersion.objects.filter(patient_id=patient_id)
+    if versions.update(version=F("version") + 1, changed_at=now):
+        return
+    try:
+        with transaction.atomic():  # the patient's first action since versions came
+            RecordVersion.objects.create(patient_id=patient_id, version=1, changed_at=now)
+    except IntegrityError:  # another action created it meanwhile: bump that row
+        versions.update(version=F("version") + 1, changed_at=now)
 
 
 def _send(patient_ids: list[int], actor_id: int | None) -> None:

@@ -204,8 +204,16 @@ def test_a_site_guideline_refuses_unknown_or_out_of_range_parameters(site_a):
 def test_the_command_prints_a_summary(site_a):
     overdue_alert(site_a)
     out = io.StringIO()
+    # overdue_alert evaluated the course: nothing it depends on has changed since.
     call_command("evaluate_courses", "--as-of", TODAY.isoformat(), "--site", "north", stdout=out)
+    assert "Evaluated 0 courses at north as of 2026-11-24" in out.getvalue()
+    assert "1 left alone, nothing they depend on changed" in out.getvalue()
+    out = io.StringIO()
+    call_command(
+        "evaluate_courses", "--as-of", TODAY.isoformat(), "--site", "north", "--full", stdout=out
+    )
     assert "Evaluated 1 courses at north as of 2026-11-24" in out.getvalue()
+    assert "left alone" not in out.getvalue()
     assert "maintenance_dose_overdue" in out.getvalue()
     with pytest.raises(CommandError, match="no site with code 'nowhere'"):
         call_command("evaluate_courses", "--site", "nowhere", stdout=out)

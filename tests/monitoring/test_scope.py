@@ -56,12 +56,15 @@ def by_patient(course: TreatmentCourse, actor_id: int | None) -> None:
     evaluation.evaluate_patient(course.patient_id, actor_id)
 
 
+# These tests change rows behind the services' back (as only a correction or a deploy could), so
+# no record version moves: the site and nightly runs are full ones, which evaluate every course.
+# That an incremental night leaves the same alerts is tests/monitoring/test_incremental.py's.
 def by_site(course: TreatmentCourse, actor_id: int | None) -> None:
-    run_evaluation(as_of=TODAY, site=course.patient.site)
+    run_evaluation(as_of=TODAY, site=course.patient.site, full=True)
 
 
 def nightly(course: TreatmentCourse, actor_id: int | None) -> None:
-    run_id = tasks.evaluate_nightly(TODAY.isoformat())
+    run_id = tasks.evaluate_nightly(TODAY.isoformat(), full=True)
     assert EvaluationRun.objects.get(pk=run_id).status == "done"
 
 

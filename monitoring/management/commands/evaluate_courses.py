@@ -1,4 +1,5 @@
-"""Evaluate every course in scope now, synchronously, and print a summary (operators, demos)."""
+"""Evaluate the courses due now (every course in scope with --full), synchronously, and print a
+summary (operators, demos)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--site", help="only this site's courses (site code)")
         parser.add_argument("--chunk-size", type=int, default=500)
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="every course in scope, not only those whose data, guideline or horizon changed",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         as_of = options["as_of"] or timezone.localdate()
@@ -30,11 +36,14 @@ class Command(BaseCommand):
             site = Site.objects.filter(code=options["site"]).first()
             if site is None:
                 raise CommandError(f"--site: no site with code {options['site']!r}")
-        run, outcome = run_evaluation(as_of=as_of, site=site, chunk_size=options["chunk_size"])
+        run, outcome = run_evaluation(
+            as_of=as_of, site=site, chunk_size=options["chunk_size"], full=options["full"]
+        )
         where = f" at {site.code}" if site else ""
+        alone = "" if run.full else f"; {run.skipped} left alone, nothing they depend on changed"
         self.stdout.write(
             f"Evaluated {outcome.courses} courses{where} as of {as_of:%Y-%m-%d} "
-            f"in {run.duration_ms} ms (run {run.pk})."
+            f"in {run.duration_ms} ms (run {run.pk}{alone})."
         )
         self.stdout.write(
             f"{outcome.findings} findings: {outcome.opened} alerts opened, "
