@@ -4,9 +4,14 @@ The floor is the cheapest possible way to read what the evaluation reads: the sc
 for each chunk of 500 courses the fourteen queries of `monitoring.evaluation.load_histories` (same
 tables, columns and order, the patients' other courses included), with plain psycopg, fetching
 every row; no ORM, no engine, no writes.
-The evaluation itself runs twice, synchronously (`run_evaluation`, the command's path): on the
-fresh registry (it opens the alerts) and again (steady state: every alert refreshed, none opened).
-The target is a run within 3× the floor.
+The full evaluation runs twice, synchronously (`run_evaluation(full=True)`, the command's path):
+on the fresh registry (it opens the alerts) and again (steady state: every alert refreshed, none
+opened). The target is a full run within 3× the floor.
+
+Then one simulated day: about 2 % of the courses on treatment get an infusion, a CRP and an
+assessment dated the next day (copies of their latest, written in SQL with the record versions
+moved as the services move them), and the next night is evaluated incrementally (only the courses
+due) and in full. The target is an incremental night within 10 % of the full one.
 
     python -m benchmarks.evaluation --patients 2000
 """
@@ -221,10 +226,12 @@ class Run:
     resolved: int
 
 
-def evaluation_run(name: str, as_of: dt.date, chunk_size: int) -> Run:
+def evaluation_run(name: str, as_of: dt.date, chunk_size: int, full: bool = True) -> Run:
     from monitoring.evaluation import run_evaluation
 
-    seconds, (_run, outcome) = timed(lambda: run_evaluation(as_of=as_of, chunk_size=chunk_size))
+    seconds, (_run, outcome) = timed(
+        lambda: run_evaluation(as_of=as_of, chunk_size=chunk_size, full=full)
+    )
     return Run(
         name,
         seconds,
@@ -299,6 +306,90 @@ def traced_peak_mb(chunk: list[int], as_of: dt.date) -> float:
     finally:
         tracemalloc.stop()
     return peak / 2**20
+
+
+# --- One simulated day ---------------------------------------------------------------------------
+
+NEXT_DAY_SHARE = 0.02  # of the courses on treatment: a visit the next day
+# What a visit adds, as copies of each course's or patient's latest row: (table, owner column,
+# date column, the date columns set to the visit's day).
+VISIT_ROWS = (
+    ("registry_infusion", "course_id", "given_on", ("given_on", "weight_measured_on")),
+    ("registry_labresult", "patient_id", "collected_on", ("collected_on",)),
+    ("registry_clinicalassessment", "patient_id", "assessed_on", ("assessed_on",)),
+)
+
+
+def simulate_day(url: str, as_of: dt.date, day: dt.date, seed: int) -> dict[str, int]:
+    """A day of the clinics: NEXT_DAY_SHARE of the courses on treatment get a visit on `day`.
+    Written in SQL (the services would take longer than what is measured), with each patient's
+    record version moved in the same transaction, as `registry.reevaluation` does."""
+    written: dict[str, int] = {}
+    with psycopg.connect(url) as conn:
+        conn.execute("SELECT setseed(%s)", [(seed % 1000) / 1000])
+        courses = [
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM registry_treatmentcourse WHERE started_on <= %s "
+                "AND stopped_on IS NULL AND random() < %s",
+                [as_of, NEXT_DAY_SHARE],
+            )
+        ]
+        patients = [
+            row[0]
+            for row in conn.execute(
+                "SELECT DISTINCT patient_id FROM registry_treatmentcourse WHERE id = ANY(%s)",
+                [courses],
+            )
+        ]
+        for table, owner, date_column, set_to_day in VISIT_ROWS:
+            columns = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                    "AND column_name <> 'id' ORDER BY ordinal_position",
+                    [table],
+                )
+            ]
+            values = [
+                "%(day)s"
+                if column in set_to_day
+                else "now()"
+                if column in ("created_at", "updated_at")
+                else column
+                for column in columns
+            ]
+            cursor = conn.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 (our own names)
+                f"SELECT DISTINCT ON ({owner}) {', '.join(values)} FROM {table} "
+                f"WHERE {owner} = ANY(%(ids)s) ORDER BY {owner}, {date_column} DESC, id DESC",
+                {"day": day, "ids": courses if owner == "course_id" else patients},
+            )
+            written[table] = cursor.rowcount
+        conn.execute(
+            "INSERT INTO registry_recordversion (patient_id, version, changed_at) "
+            "SELECT unnest(%s::bigint[]), 1, now() ON CONFLICT (patient_id) DO UPDATE "
+            "SET version = registry_recordversion.version + 1, changed_at = now()",
+            [patients],
+        )
+    written["courses visited"] = len(courses)
+    return written
+
+
+def due_reasons(day: dt.date) -> dict[str, int]:
+    """Why the courses due on `day` are due (a course may have several reasons)."""
+    from django.db.models import F, Q
+    from django.db.models.functions import Coalesce
+
+    from monitoring.evaluation import courses_due
+
+    due = courses_due(day).alias(seen=Coalesce("patient__record_version__version", 0))
+    return {
+        "never evaluated": due.filter(evaluation__isnull=True).count(),
+        "record changed": due.filter(~Q(evaluation__record_version=F("seen"))).count(),
+        "horizon come": due.filter(evaluation__reevaluate_on__lte=day).count(),
+        "due in all": due.count(),
+    }
 
 
 def forget_alerts(url: str) -> None:
@@ -403,6 +494,22 @@ def print_chunks(floor_per_chunk: float, states: list[ChunkFigures], n_sampled: 
         )
 
 
+def print_next_day(
+    day: dt.date, written: dict[str, int], reasons: dict[str, int], runs: list[Run]
+) -> None:
+    incremental, full = runs
+    section(f"The next night ({day}): one simulated day of the clinics, then both kinds of run")
+    print("  written: " + ", ".join(f"{name} {n:,}" for name, n in written.items()))
+    print("  due: " + ", ".join(f"{name} {n:,}" for name, n in reasons.items()))
+    print(f"  {'':46s} {'seconds':>9s} {'courses':>10s} {'× full':>8s}")
+    for run in runs:
+        ratio = run.seconds / full.seconds
+        print(f"  {run.name:46s} {run.seconds:>9.2f} {run.courses:>10,d} {ratio:>8.3f}")
+    ratio = incremental.seconds / full.seconds
+    verdict = "ok" if ratio <= 0.10 else "above the 10 % target"
+    print(f"  incremental / full: {ratio:.1%}  {verdict}")
+
+
 def print_memory(marks: list[tuple[str, float, float]], traced_mb: float) -> None:
     section("Memory of this process (RSS now, and its peak so far)")
     for name, now, peak in marks:
@@ -467,6 +574,14 @@ def main() -> None:
     alerts = alerts_by_rule()
     runs.append(evaluation_run("run 2: steady state (refreshes)", today, args.chunk_size))
     marks.append(memory_mark("after run 2"))
+    tomorrow = today + dt.timedelta(days=1)
+    written = simulate_day(url, today, tomorrow, args.seed)
+    reasons = due_reasons(tomorrow)
+    next_night = [
+        evaluation_run("incremental: the courses due", tomorrow, args.chunk_size, full=False),
+        evaluation_run("full: every course in scope", tomorrow, args.chunk_size),
+    ]
+    marks.append(memory_mark("after the next night"))
 
     all_chunks = chunks(in_scope, args.chunk_size)
     step = max(1, len(all_chunks) // SAMPLED_CHUNKS)
@@ -477,6 +592,7 @@ def main() -> None:
 
     print_evaluation(len(in_scope), args.chunk_size, floors, floor_rows, runs)
     print_chunks(statistics.median(floors) / len(all_chunks), states, len(sample))
+    print_next_day(tomorrow, written, reasons, next_night)
     print_memory(marks, traced_mb)
     print_alerts(alerts)
     if args.profile:

@@ -483,3 +483,24 @@ def test_an_import_re_evaluates_the_patient(record_a, as_nurse, django_capture_o
     assert response.status_code == 201
     alerts = as_nurse.get(f"/api/v1/alerts/?rule=markers_overdue&course={record_a.course.pk}")
     assert [a["status"] for a in alerts.json()["results"]] == ["resolved"]
+
+
+def test_an_import_moves_the_record_version_the_nightly_run_follows(record_a, as_nurse):
+    """The import's one bump per patient makes the patient's courses due that night, even if
+    the on-commit re-evaluation never ran (monitoring.evaluation.courses_due)."""
+    from monitoring.evaluation import courses_due, run_evaluation
+    from registry.models import RecordVersion
+    from tests.conftest import TODAY
+
+    run_evaluation(as_of=TODAY, full=True)
+    assert not courses_due(TODAY).filter(patient=record_a.patient).exists()
+    before = RecordVersion.objects.filter(patient=record_a.patient).values_list("version")
+    before_version = before[0][0] if before else 0
+    response = as_nurse.post(URL, rows(record_a), format="json")
+    assert response.status_code == 201, response.json()
+    assert RecordVersion.objects.get(patient=record_a.patient).version == before_version + 1
+    assert courses_due(TODAY).filter(patient=record_a.patient).exists()
+    # A refused import changes nothing, its mark included.
+    refused = as_nurse.post(URL, [{"registry_code": "CRMO-999999"}], format="json")
+    assert refused.status_code == 400
+    assert RecordVersion.objects.get(patient=record_a.patient).version == before_version + 1

@@ -28,6 +28,7 @@ from registry.models import (
     Medication,
     Membership,
     Patient,
+    RecordVersion,
     RegimenChange,
     Relapse,
     ScreeningResult,
@@ -750,11 +751,16 @@ def test_it_adds_an_infusion_through_the_course_page_with_its_history_user(clini
         f"infusions-{new}-dose_mg": "200",
     }
 
+    versions = RecordVersion.objects.filter(patient=course.patient).values_list("version")
+    version_before = versions[0][0] if versions else 0
+
     response = client.post(url(TreatmentCourse, "change", course.pk), data)
 
     assert response.status_code == 302, form_errors(response)
     added = Infusion.objects.get(course=course, given_on=dt.date(2025, 3, 3))
     assert added.history.get().history_user == clinician_a
+    # The mark the nightly run follows moved with the save (monitoring.evaluation.courses_due).
+    assert RecordVersion.objects.get(patient=course.patient).version > version_before
     page = client.get(url(TreatmentCourse, "change", course.pk))
     assert inline_readonly_rows(page, Infusion)[-1]["week"] == "8 (day 56)"
 
