@@ -240,6 +240,9 @@ class Registry:
         self.screen_rng = random.Random(seed + 2)  # noqa: S311 - screening before each course
         self.consent_rng = random.Random(seed + 3)  # noqa: S311 - who consented, which scopes
         self.documents: dict[str, int] = {}
+        # (patient, day) of the markers drawn: a retreatment's first visit can fall on a day the
+        # earlier course's already had, and a second identical result breaks the lab's unique key.
+        self.marker_days: set[tuple[int, int]] = set()
         self.today = today.toordinal()
         # Dates as ordinals; their ISO text from a table (formatting dates is the hot path).
         self.base = self.today - 100 * 366
@@ -287,6 +290,7 @@ class Registry:
     def patient(self) -> None:
         r, today = self.rng, self.today
         patient_id = self.next_id["registry_patient"]
+        self.marker_days.clear()  # one patient's at a time
         u = r.random()
         plans: list[tuple[int, int | None, str]]  # (started_on, stopped_on, stop_reason), in order
         relapse_on: int | None
@@ -647,8 +651,9 @@ class Registry:
         active: Callable[[int], bool],
     ) -> None:
         """CRP (and usually ESR) on `on`, if it is not after `until`."""
-        if on > until:
+        if on > until or (patient_id, on) in self.marker_days:
             return
+        self.marker_days.add((patient_id, on))
         r, day = self.rng, self._day(on)
         flare = active(on)
         crp = r.uniform(6, 60) if flare else r.uniform(0.2, 4.5)

@@ -30,7 +30,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import BooleanField, F, Func, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -208,6 +208,28 @@ def _fetch(queryset: QuerySet[Any]) -> Iterable[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
+class _AnyOf(Func):
+    """`column = ANY(%s)` with the ids as one array parameter: for thousands of ids, Django's
+    `IN (%s, %s, …)` costs more to build, to send and for the server to parse than the rows."""
+
+    output_field = BooleanField()
+
+    def __init__(self, column: str, ids: Sequence[int]) -> None:
+        super().__init__(F(column))
+        self.ids = list(ids)
+
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"{column} = ANY(%s)", (*params, self.ids)
+
+
+def _among(column: str, ids: Sequence[int]) -> Q | _AnyOf:
+    """The rows whose `column` is one of `ids` (an array parameter on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        return _AnyOf(column, ids)
+    return Q(**{f"{column}__in": list(ids)})
+
+
 def _columns(row_type: Any) -> list[str]:
     """The model columns of an engine row: its fields carry the model's names (`id`: the pk)."""
     return ["pk" if f.name == "id" else f.name for f in dataclasses.fields(row_type)]
@@ -251,69 +273,71 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
     )
     ids = [row[0] for row in courses]
     patient_ids = list({row[1] for row in courses})
-    by_patient = {"patient_id__in": patient_ids}
+    by_patient = _among("patient_id", patient_ids)
     # Every course of these patients: their starts, and the exposure across courses.
     patient_of: dict[int, int] = {}
     course_starts: dict[int, list[dt.date]] = defaultdict(list)
     spans: dict[int, list[CourseSpan]] = defaultdict(list)
     for course_id, patient_id, started_on, course_stopped_on in _fetch(
-        TreatmentCourse.objects.filter(**by_patient)
+        TreatmentCourse.objects.filter(by_patient)
         .order_by("started_on")
         .values_list("pk", "patient_id", "started_on", "stopped_on")
     ):
         patient_of[course_id] = patient_id
         course_starts[patient_id].append(started_on)
         spans[patient_id].append(CourseSpan(course_id, started_on, course_stopped_on))
-    every_course = {"course_id__in": list(patient_of)}
+    every_course = _among("course_id", list(patient_of))
     infusions: dict[int, list[InfusionRow]] = defaultdict(list)
     for course_id, rows in _group(
-        Infusion.objects.filter(**every_course).order_by("given_on", "pk"), "course_id", InfusionRow
+        Infusion.objects.filter(every_course).order_by("given_on", "pk"), "course_id", InfusionRow
     ).items():
         infusions[patient_of[course_id]].extend(rows)
     for rows in infusions.values():
         rows.sort(key=lambda row: (row.given_on, row.id))
     reactions: dict[int, list[ReactionRow]] = defaultdict(list)
     for course_id, rows in _group(
-        InfusionReaction.objects.filter(infusion__course_id__in=list(patient_of)).order_by("pk"),
+        InfusionReaction.objects.filter(_among("infusion__course_id", list(patient_of))).order_by(
+            "pk"
+        ),
         "infusion__course_id",
         ReactionRow,
     ).items():
         reactions[patient_of[course_id]].extend(rows)
     regimens = _group(
-        RegimenChange.objects.filter(course_id__in=ids).order_by("effective_on"),
+        RegimenChange.objects.filter(_among("course_id", ids)).order_by("effective_on"),
         "course_id",
         RegimenRow,
     )
     labs = _group(
-        LabResult.objects.filter(**by_patient).order_by("collected_on", "pk"), "patient_id", LabRow
+        LabResult.objects.filter(by_patient).order_by("collected_on", "pk"), "patient_id", LabRow
     )
     imaging = _group(
-        ImagingStudy.objects.filter(**by_patient).order_by("performed_on", "pk"),
+        ImagingStudy.objects.filter(by_patient).order_by("performed_on", "pk"),
         "patient_id",
         ImagingRow,
     )
     assessments = _group(
-        ClinicalAssessment.objects.filter(**by_patient).order_by("assessed_on", "pk"),
+        ClinicalAssessment.objects.filter(by_patient).order_by("assessed_on", "pk"),
         "patient_id",
         AssessmentRow,
     )
-    relapses = _dates(Relapse.objects.filter(course_id__in=ids), "course_id", "noted_on")
+    relapses = _dates(Relapse.objects.filter(_among("course_id", ids)), "course_id", "noted_on")
     medications = _group(
-        Medication.objects.filter(**by_patient, drug__in=sorted(MEDICATIONS_READ)).order_by(
+        Medication.objects.filter(by_patient, drug__in=sorted(MEDICATIONS_READ)).order_by(
             "started_on", "pk"
         ),
         "patient_id",
         MedicationRow,
     )
     screenings = _group(
-        ScreeningResult.objects.filter(**by_patient, test__in=sorted(SCREENINGS_READ)).order_by(
+        ScreeningResult.objects.filter(by_patient, test__in=sorted(SCREENINGS_READ)).order_by(
             "tested_on", "pk"
         ),
         "patient_id",
         ScreeningRow,
     )
     live_vaccinations = _group(
-        Vaccination.objects.filter(**by_patient, vaccine__in=sorted(LIVE_VACCINES)).order_by(
+        Vaccination.objects.filter(by_patient, vaccine__in=sorted(LIVE_VACCINES)).order_by(
             "given_on", "pk"
         ),
         "patient_id",
@@ -321,7 +345,7 @@ def load_histories(course_ids: Sequence[int]) -> list[CourseHistory]:
     )
     events = _events_by_course(by_patient, spans)
     consents = _group(
-        Consent.objects.filter(**by_patient).order_by("given_on", "pk"), "patient_id", ConsentRow
+        Consent.objects.filter(by_patient).order_by("given_on", "pk"), "patient_id", ConsentRow
     )
 
     histories = []
@@ -370,14 +394,14 @@ _EVENT_COLUMNS = ("pk", "onset_on", "term", "serious", "reviewed_on", "review_de
 
 
 def _events_by_course(
-    by_patient: dict[str, list[int]], spans: dict[int, list[CourseSpan]]
+    by_patient: Q | _AnyOf, spans: dict[int, list[CourseSpan]]
 ) -> dict[int, list[AdverseEventRow]]:
     """The adverse events that need a clinician's review (serious, or of special interest: the
     record's AWAITING_REVIEW, reviewed ones included, so a history cut before the review still
     sees them), each on the one course `attached_course` picks, by onset."""
     by_course: dict[int, list[AdverseEventRow]] = defaultdict(list)
     needing_review = AdverseEvent.objects.filter(
-        Q(serious=True) | Q(term__in=SPECIAL_INTEREST_TERMS), **by_patient
+        Q(serious=True) | Q(term__in=SPECIAL_INTEREST_TERMS), by_patient
     ).order_by("onset_on", "pk")
     for row in _fetch(needing_review.values_list("patient_id", "course_id", *_EVENT_COLUMNS)):
         patient_id, course_id, pk, onset_on, term, serious, reviewed_on, decision = row
