@@ -20,13 +20,14 @@ from typing import Any
 
 import pytest
 import time_machine
+from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitoring import evaluation
-from monitoring.models import Alert, CourseEvaluation, SiteGuideline
+from monitoring import evaluation, tasks
+from monitoring.models import Alert, CourseEvaluation, EvaluationRun, SiteGuideline
 from registry import services
 from registry.models import (
     ClinicalAssessment,
@@ -277,3 +278,39 @@ def test_a_change_through_a_service_makes_its_course_due(site_a, clinician_a):
     assert (outcome.courses, run.skipped) == (1, 0)
     assert list(evaluation.courses_due(TODAY)) == []
     assert ClinicalAssessment.objects.filter(patient=patient).count() == 1
+
+
+def test_beat_runs_the_incremental_night_six_days_a_week_and_a_full_one_on_the_seventh(settings):
+    nightly = settings.CELERY_BEAT_SCHEDULE["nightly-evaluation"]
+    weekly = settings.CELERY_BEAT_SCHEDULE["weekly-full-evaluation"]
+    assert nightly["task"] == weekly["task"] == "monitoring.evaluate_nightly"
+    assert weekly["kwargs"] == {"full": True}
+    assert "kwargs" not in nightly  # incremental
+    assert nightly["schedule"].hour == weekly["schedule"].hour
+    assert nightly["schedule"].minute == weekly["schedule"].minute
+    # Every day of the week has exactly one of the two (crontab: 0 is Sunday).
+    assert weekly["schedule"].day_of_week == {0}
+    assert nightly["schedule"].day_of_week == {1, 2, 3, 4, 5, 6}
+
+
+@pytest.fixture
+def eager(settings):
+    current_app.conf.task_always_eager = True  # the chord's chunks run in this process
+    yield
+    current_app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
+
+
+def test_the_nightly_task_leaves_alone_what_did_not_change(eager, site_a, clinician_a):
+
+    patient = PatientFactory(site=site_a)
+    CourseFactory(patient=patient, started_on=TODAY - 100 * DAY)
+    CourseFactory(patient=PatientFactory(site=site_a), started_on=TODAY - 50 * DAY)
+    first = EvaluationRun.objects.get(pk=tasks.evaluate_nightly(TODAY.isoformat()))
+    assert (first.full, first.courses, first.skipped) == (False, 2, 0)
+    services.lab_result_record(
+        patient=patient, collected_on=TODAY, analyte="crp", value=Decimal("3"), by=clinician_a
+    )
+    second = EvaluationRun.objects.get(pk=tasks.evaluate_nightly(TODAY.isoformat()))
+    assert (second.full, second.courses, second.skipped) == (False, 1, 1)
+    weekly = EvaluationRun.objects.get(pk=tasks.evaluate_nightly(TODAY.isoformat(), full=True))
+    assert (weekly.full, weekly.courses, weekly.skipped) == (True, 2, 0)
