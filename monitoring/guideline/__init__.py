@@ -43,28 +43,8 @@ __all__ = [
 
 
 def _nothing_after(history: CourseHistory, as_of: dt.date) -> bool:
-    """Nothing in the history is dated after `as_of` (the nightly case): most rows are ordered by
-    date, so their last ones say it; the latest of the others (reviews, stops) is taken."""
-    last_days = [
-        max(rows) for rows in (
-            [i.given_on for i in history.infusions[-1:]],
-            [i.given_on for i in history.exposure.infusions[-1:]],
-            [c.effective_on for c in history.regimen_changes[-1:]],
-            [lab.collected_on for lab in history.labs[-1:]],
-            [s.performed_on for s in history.imaging[-1:]],
-            [a.assessed_on for a in history.assessments[-1:]],
-            list(history.relapses_noted_on[-1:]),
-            [day for day in (history.stopped_on, history.next_course_started_on) if day],
-            [r.reviewed_on for r in (*history.reactions, *history.exposure.reactions)
-             if r.reviewed_on],
-            [day for m in history.medications for day in (m.started_on, m.stopped_on) if day],
-            [day for s in history.screenings for day in (s.tested_on, s.reviewed_on) if day],
-            [day for v in history.live_vaccinations for day in (v.given_on, v.reviewed_on) if day],
-            [day for e in history.adverse_events for day in (e.onset_on, e.reviewed_on) if day],
-            [day for c in history.consents for day in (c.given_on, *c.withdrawals)],
-        ) if rows
-    ]  # fmt: skip
-    return all(day <= as_of for day in last_days)
+    """Nothing in the history is dated after `as_of` (the nightly case)."""
+    return _next_recorded_day(history, as_of) is None
 
 
 def _next_recorded_day(history: CourseHistory, as_of: dt.date) -> dt.date | None:
