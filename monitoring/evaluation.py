@@ -665,10 +665,16 @@ def evaluate_courses(
         findings_by_course = {}
         stopped, regimen_moved_due = set(), set()
         evaluations = []
+        # Each guideline's version and mark, once per chunk rather than once per course.
+        versions_of = {
+            code: (g.version, guideline_mark(g)) for code, g in {"": DEFAULT, **guidelines}.items()
+        }
         for history in load_histories(list(versions)):
-            guideline = guidelines.get(history.site_code, DEFAULT)
+            site_code = history.site_code if history.site_code in guidelines else ""
+            guideline = guidelines.get(site_code, DEFAULT)
+            version, mark = versions_of[site_code]
             verdict = evaluate_course(history, as_of, guideline)
-            findings_by_course[history.course_id] = (guideline.version, verdict.findings)
+            findings_by_course[history.course_id] = (version, verdict.findings)
             if verdict.stopped:
                 stopped.add(history.course_id)
             if verdict.regimen_moved_due:
@@ -679,7 +685,7 @@ def evaluate_courses(
                     as_of=as_of,
                     reevaluate_on=verdict.reevaluate_on,
                     record_version=versions[history.course_id],
-                    guideline=guideline_mark(guideline),
+                    guideline=mark,
                     evaluated_at=now,
                 )
             )
